@@ -1,0 +1,37 @@
+# Tollgate: `make run` starts the whole stack on the embedded default; `make test` runs every check.
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+PYTHON ?= python3.11
+UV := $(PYTHON) -m uv
+RUN := $(UV) run --frozen
+
+.PHONY: run test lint format bench setup
+
+setup: .venv/.synced
+
+.venv/.synced: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	$(UV) sync --locked --all-groups --python $(PYTHON)
+	@touch $@
+
+run: setup
+	@deploy/ensure-packages.sh run
+	$(RUN) python manage.py runstack
+
+test: setup
+	@deploy/ensure-packages.sh test
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) python manage.py makemigrations --check --dry-run
+	@$(RUN) pytest $(PYTEST_ARGS); status=$$?; \
+	  if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; exit 1; fi; \
+	  exit $$status
+
+lint: setup
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+format: setup
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .

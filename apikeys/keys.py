@@ -1,0 +1,74 @@
+"""The API key format: ``<prefix>_<env>_<32 base62>_<6 base62 CRC32>``.
+
+32 base62 characters carry 190.5 bits of randomness. The CRC32 checksum over everything before
+it lets the gateway, a client library or a secret scanner reject a mistyped or made-up key
+without any lookup. Keys are stored only as HMAC-SHA256(key, APIKEY_PEPPER).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import string
+import zlib
+from functools import cache
+
+from django.conf import settings
+
+BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+SECRET_LENGTH = 32
+CHECKSUM_LENGTH = 6
+ENVIRONMENTS = ("live", "test")
+
+
+def encode_base62(number: int, width: int) -> str:
+    chars = []
+    for _ in range(width):
+        number, digit = divmod(number, 62)
+        chars.append(BASE62[digit])
+    return "".join(reversed(chars))
+
+
+def checksum(body: str) -> str:
+    return encode_base62(zlib.crc32(body.encode("ascii")), CHECKSUM_LENGTH)
+
+
+@cache
+def key_pattern(prefix: str) -> re.Pattern[str]:
+    """The published regex (see docs/api-keys.md) that secret scanners use to find leaked keys."""
+    return re.compile(
+        rf"{re.escape(prefix)}_(live|test)_[0-9A-Za-z]{{{SECRET_LENGTH}}}_[0-9A-Za-z]{{{CHECKSUM_LENGTH}}}"
+    )
+
+
+def generate(environment: str, prefix: str | None = None) -> str:
+    if environment not in ENVIRONMENTS:
+        raise ValueError(f"environment must be one of {ENVIRONMENTS}")
+    prefix = prefix or settings.APIKEY_PREFIX
+    secret = "".join(secrets.choice(BASE62) for _ in range(SECRET_LENGTH))
+    body = f"{prefix}_{environment}_{secret}"
+    return f"{body}_{checksum(body)}"
+
+
+def is_well_formed(raw: str, prefix: str | None = None) -> bool:
+    """Shape and checksum only: no database, no Redis."""
+    prefix = prefix or settings.APIKEY_PREFIX
+    if len(raw) > 100 or key_pattern(prefix).fullmatch(raw) is None:
+        return False
+    body, _, check = raw.rpartition("_")
+    return hmac.compare_digest(checksum(body), check)
+
+
+def environment_of(raw: str) -> str:
+    return raw.split("_")[-3]
+
+
+def hash_key(raw: str) -> str:
+    return hmac.new(settings.APIKEY_PEPPER.encode(), raw.encode(), hashlib.sha256).hexdigest()
+
+
+def display_prefix(raw: str) -> str:
+    """What the portal shows to tell keys apart: e.g. ``tg_live_4fQz``."""
+    return raw[: raw.index("_", raw.index("_") + 1) + 5]

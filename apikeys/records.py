@@ -1,0 +1,107 @@
+"""What the gateway knows about a key: a small immutable record, cached in process.
+
+``lookup(raw)`` is the one function the gateway calls. A malformed key never reaches the
+cache, the database or Redis. Unknown keys are cached too (negative caching), so a flood of
+made-up but well-formed keys costs one query each per TTL, not one per request.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+import time
+from dataclasses import dataclass
+
+from apikeys import keys
+from apikeys.models import ApiKey
+
+CACHE_TTL_SECONDS = 5.0
+NEGATIVE_TTL_SECONDS = 5.0
+MAX_ENTRIES = 100_000
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    key_id: str  # the public id, e.g. key_4fQz...
+    account_id: int
+    environment: str  # "live" or "test"
+    status: str  # "active" or "revoked"
+    expires_at: float | None  # unix seconds
+    grace_ends_at: float | None  # unix seconds: an old key after rotation works until then
+    allowed_products: tuple[str, ...]
+    allowed_path_prefixes: tuple[str, ...]
+    allowed_methods: tuple[str, ...]
+    allowed_networks: tuple[IpNetwork, ...]
+
+    def is_usable_at(self, now: float) -> bool:
+        if self.status != "active":
+            return False
+        if self.expires_at is not None and self.expires_at <= now:
+            return False
+        return self.grace_ends_at is None or self.grace_ends_at > now
+
+    @classmethod
+    def from_model(cls, key: ApiKey) -> KeyRecord:
+        return cls(
+            key_id=key.public_id,
+            account_id=key.account_id,
+            environment=key.environment,
+            status="revoked" if key.revoked_at is not None else "active",
+            expires_at=key.expires_at.timestamp() if key.expires_at else None,
+            grace_ends_at=key.grace_ends_at.timestamp() if key.grace_ends_at else None,
+            allowed_products=tuple(key.allowed_products),
+            allowed_path_prefixes=tuple(key.allowed_path_prefixes),
+            allowed_methods=tuple(m.upper() for m in key.allowed_methods),
+            allowed_networks=tuple(ipaddress.ip_network(n, strict=False) for n in key.allowed_ips),
+        )
+
+
+class RecordCache:
+    """key hash → (record or None, expiry on the monotonic clock). Thread-safe."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[KeyRecord | None, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key_hash: str) -> tuple[bool, KeyRecord | None]:
+        entry = self._entries.get(key_hash)
+        if entry is None or entry[1] <= time.monotonic():
+            return False, None
+        return True, entry[0]
+
+    def put(self, key_hash: str, record: KeyRecord | None) -> None:
+        ttl = CACHE_TTL_SECONDS if record is not None else NEGATIVE_TTL_SECONDS
+        with self._lock:
+            if len(self._entries) >= MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[key_hash] = (record, time.monotonic() + ttl)
+
+    def forget(self, key_hash: str) -> None:
+        with self._lock:
+            self._entries.pop(key_hash, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+cache = RecordCache()
+
+
+def load(key_hash: str) -> KeyRecord | None:
+    key = ApiKey.objects.filter(key_hash=key_hash).first()
+    return KeyRecord.from_model(key) if key is not None else None
+
+
+def lookup(raw: str) -> KeyRecord | None:
+    """The record of a raw key, or None for a malformed or unknown one."""
+    if not keys.is_well_formed(raw):
+        return None
+    key_hash = keys.hash_key(raw)
+    hit, record = cache.get(key_hash)
+    if not hit:
+        record = load(key_hash)
+        cache.put(key_hash, record)
+    return record

@@ -1,0 +1,106 @@
+"""API products and plans: the catalog, kept as data (never `if plan == "pro"`).
+
+Providers declare it in a TOML file applied by ``manage.py apply_catalog``; billing mirrors
+plans to Stripe Products and Prices; the gateway enforces them.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+
+
+class Visibility(models.TextChoices):
+    PUBLIC = "public", "Public: listed for everyone"
+    PLAN = "plan", "Plan-gated: listed once a plan includes it"
+    PRIVATE = "private", "Private: hidden from the portal"
+
+
+class ApiProduct(models.Model):
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    path_prefix = models.CharField(
+        max_length=200, unique=True, help_text="Where the gateway serves it, e.g. /demo/"
+    )
+    upstream_url = models.URLField(help_text="Where nginx forwards admitted calls")
+    openapi_spec = models.JSONField(null=True, blank=True)
+    visibility = models.CharField(
+        max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Plan(models.Model):
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    is_public = models.BooleanField(default=True, help_text="Shown on the pricing page")
+    is_default = models.BooleanField(
+        default=False, help_text="The plan of every account without a paid subscription"
+    )
+    is_retired = models.BooleanField(
+        default=False, help_text="Kept for the accounts on it; no one new can pick it"
+    )
+    sort_order = models.PositiveIntegerField(default=0)
+    monthly_price = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal(0))
+    currency = models.CharField(max_length=3, default="usd")
+    # None means "no limit" for every window below.
+    requests_per_second = models.PositiveIntegerField(null=True, blank=True)
+    requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    requests_per_period = models.PositiveBigIntegerField(null=True, blank=True)
+    # None is a hard cap at requests_per_period; a price bills each 1,000 calls beyond it.
+    overage_price_per_1000 = models.DecimalField(
+        max_digits=10, decimal_places=4, null=True, blank=True
+    )
+    max_live_keys = models.PositiveIntegerField(default=2)
+    trial_days = models.PositiveIntegerField(default=0)
+    products = models.ManyToManyField(ApiProduct, through="PlanProduct", related_name="plans")
+    # Filled in by billing when the plan is mirrored to Stripe.
+    stripe_product_id = models.CharField(max_length=255, blank=True)
+    stripe_price_id = models.CharField(max_length=255, blank=True)
+    stripe_overage_price_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["sort_order", "monthly_price", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=models.Q(is_default=True),
+                name="catalog_plan_one_default",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def has_overage(self) -> bool:
+        return self.overage_price_per_1000 is not None
+
+
+class PlanProduct(models.Model):
+    """A product included in a plan, optionally narrowed to some methods and path prefixes."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="entitlements")
+    product = models.ForeignKey(ApiProduct, on_delete=models.CASCADE, related_name="entitlements")
+    methods = models.JSONField(default=list, blank=True, help_text="Empty: every method")
+    path_prefixes = models.JSONField(default=list, blank=True, help_text="Empty: every path")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "product"], name="catalog_planproduct_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan} → {self.product}"

@@ -1,0 +1,98 @@
+"""Typed readers for environment variables.
+
+Every reader raises ImproperlyConfigured naming the variable when a value is present but
+malformed, so a typo in production fails at start-up instead of silently using a default.
+A secret can also be given as a file (``NAME_FILE=/run/secrets/name``), the way container
+orchestrators mount them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from django.core.exceptions import ImproperlyConfigured
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+def env_str(name: str, default: str = "", environ: Mapping[str, str] = os.environ) -> str:
+    return environ.get(name, default)
+
+
+def env_bool(name: str, default: bool, environ: Mapping[str, str] = os.environ) -> bool:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ImproperlyConfigured(f"{name} must be one of true/false/1/0/yes/no/on/off, not {raw!r}")
+
+
+def env_int(
+    name: str,
+    default: int,
+    environ: Mapping[str, str] = os.environ,
+    minimum: int | None = None,
+) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def env_list(name: str, default: list[str], environ: Mapping[str, str] = os.environ) -> list[str]:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_choice(
+    name: str, default: str, choices: tuple[str, ...], environ: Mapping[str, str] = os.environ
+) -> str:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return value
+
+
+def env_secret(name: str, environ: Mapping[str, str] = os.environ) -> str:
+    """The secret from NAME, or from the file named by NAME_FILE; empty when neither is set."""
+    path = environ.get(f"{name}_FILE")
+    if path:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return handle.read().strip()
+        except OSError as error:
+            raise ImproperlyConfigured(f"{name}_FILE: cannot read {path}: {error}") from None
+    return environ.get(name, "")
+
+
+def env_url(name: str, default: str, environ: Mapping[str, str] = os.environ) -> str:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if "://" not in raw:
+        raise ImproperlyConfigured(f"{name} must be a URL such as scheme://host/..., not {raw!r}")
+    return raw.strip()
+
+
+def kombu_redis_url(url: str) -> str:
+    """Celery's (kombu's) spelling of a redis-py URL: unix sockets differ."""
+    if url.startswith("unix://"):
+        return "redis+socket://" + url.removeprefix("unix://")
+    return url

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from io import StringIO
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from portal.stack import SERVICE_BUILDERS, Supervisor
+
+
+class Command(BaseCommand):
+    help = "Migrate, load demo data and run the whole stack under one supervisor (make run)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        services = [service for build in SERVICE_BUILDERS for service in build()]
+        supervisor = Supervisor(log=lambda line: self.stdout.write(f"[runstack] {line}"))
+        # The embedded Redis starts first, so migrations and the demo data loader find it.
+        supervisor.start([s for s in services if s.name == "redis"])
+        try:
+            call_command("migrate", interactive=False, verbosity=0)
+            demo = call_command("seed_demo", stdout=StringIO())
+        except BaseException:
+            supervisor.stop_all()
+            raise
+        supervisor.start([s for s in services if s.name != "redis"])
+        self.stdout.write(self.banner(services, demo))
+        raise SystemExit(supervisor.wait())
+
+    def banner(self, services: list[Any], demo: str) -> str:
+        width = max(len(s.name) for s in services)
+        lines = ["", "Tollgate is running (Ctrl-C stops everything):"]
+        for service in services:
+            lines.append(f"  {service.name:<{width}}  {service.url or 'running'}")
+        lines += ["", demo, ""]
+        return "\n".join(lines)

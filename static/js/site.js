@@ -1,0 +1,30 @@
+// Site-wide behaviour, loaded as a file because the Content-Security-Policy forbids inline script.
+"use strict";
+
+// Copy buttons: <button data-copy-target="#id"> copies that element's text.
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest("[data-copy-target]");
+  if (!button) return;
+  const source = document.querySelector(button.dataset.copyTarget);
+  if (!source) return;
+  const text = (source.value ?? source.textContent).trim();
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    const range = document.createRange();
+    range.selectNodeContents(source);
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    document.execCommand("copy");
+  }
+  const label = button.textContent;
+  button.textContent = "Copied";
+  setTimeout(() => { button.textContent = label; }, 1500);
+});
+
+// Confirmations: <form data-confirm="Revoke this key?"> asks before submitting.
+document.addEventListener("submit", (event) => {
+  const message = event.target.dataset?.confirm;
+  if (message && !window.confirm(message)) event.preventDefault();
+});

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from portal.env import env_bool, env_choice, env_int, env_list, env_secret, env_url
+from tests.helpers import ROOT
+
+
+def test_it_reads_booleans():
+    assert env_bool("X", False, {"X": "yes"}) is True
+    assert env_bool("X", True, {"X": "off"}) is False
+    assert env_bool("X", True, {}) is True
+
+
+@pytest.mark.parametrize(
+    ("reader", "value"),
+    [
+        (lambda env: env_bool("SOME_FLAG", False, env), "maybe"),
+        (lambda env: env_int("SOME_FLAG", 1, env), "ten"),
+        (lambda env: env_int("SOME_FLAG", 1, env, minimum=1), "0"),
+        (lambda env: env_choice("SOME_FLAG", "deny", ("deny", "allow"), env), "sometimes"),
+        (lambda env: env_url("SOME_FLAG", "sqlite://", env), "not a url"),
+    ],
+)
+def test_it_rejects_bad_values_naming_the_variable(reader, value):
+    with pytest.raises(ImproperlyConfigured, match="SOME_FLAG"):
+        reader({"SOME_FLAG": value})
+
+
+def test_it_reads_lists():
+    assert env_list("HOSTS", ["x"], {"HOSTS": " a.com, b.com ,"}) == ["a.com", "b.com"]
+    assert env_list("HOSTS", ["x"], {}) == ["x"]
+
+
+def test_it_reads_secrets_from_files(tmp_path):
+    path = tmp_path / "secret"
+    path.write_text("s3cret\n")
+    assert env_secret("TOKEN", {"TOKEN_FILE": str(path)}) == "s3cret"
+    with pytest.raises(ImproperlyConfigured, match="TOKEN_FILE"):
+        env_secret("TOKEN", {"TOKEN_FILE": str(tmp_path / "missing")})
+
+
+def load_settings(tmp_path, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "APIKEY_PEPPER"}}
+    return subprocess.run(
+        [sys.executable, "-c", "import portal.settings"],
+        cwd=ROOT,
+        env={**clean, "TOLLGATE_VAR_DIR": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_production_refuses_to_start_without_a_secret_key(tmp_path):
+    result = load_settings(tmp_path, DEBUG="false", APIKEY_PEPPER="p" * 40)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: SECRET_KEY must be set" in result.stderr
+
+
+def test_a_bad_database_url_names_the_variable(tmp_path):
+    result = load_settings(tmp_path, DATABASE_URL="nonsense")
+    assert "DATABASE_URL" in result.stderr and result.returncode != 0
+
+
+def test_development_generates_secrets_once_and_reuses_them(tmp_path):
+    assert load_settings(tmp_path).returncode == 0
+    first = (tmp_path / "secret_key").read_text()
+    assert load_settings(tmp_path).returncode == 0
+    assert (tmp_path / "secret_key").read_text() == first
+    assert (tmp_path / "apikey_pepper").read_text() != first
+
+
+def test_production_settings_pass_the_deploy_check(tmp_path):
+    env = {
+        **os.environ,
+        "TOLLGATE_VAR_DIR": str(tmp_path),
+        "DEBUG": "false",
+        "SECRET_KEY": "k" * 30 + "Q7%x!v" * 10,
+        "APIKEY_PEPPER": "p" * 50,
+        "ALLOWED_HOSTS": "portal.example.com",
+        "SITE_URL": "https://portal.example.com",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout

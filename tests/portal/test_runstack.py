@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import requests
+import pytest
+
+from tests.helpers import ROOT, free_port, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def healthy(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def test_make_run_serves_the_portal_on_the_embedded_default_and_stops_on_ctrl_c(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(TOLLGATE_VAR_DIR=str(tmp_path), PORTAL_PORT=str(port))
+    stack = subprocess.Popen(
+        [sys.executable, "manage.py", "runstack"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for(lambda: healthy(f"http://127.0.0.1:{port}/healthz"), timeout=90, what="healthz")
+        home = requests.get(f"http://127.0.0.1:{port}/")
+        assert home.status_code == 200
+        assert (tmp_path / "db.sqlite3").exists()
+    finally:
+        stack.send_signal(signal.SIGINT)
+        output, _ = stack.communicate(timeout=60)
+    assert stack.returncode == 0, output
+    assert "demo@example.com / " in output
+    for name in ("portal", "worker", "beat", "redis"):
+        assert f"[runstack] stopped {name}" in output
+    assert not (tmp_path / "redis.sock").exists()
