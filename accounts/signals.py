@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models.signals import post_save
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from accounts.models import Account, User
 
@@ -14,3 +14,9 @@ def create_personal_account(sender: type[User], instance: User, created: bool, *
     if created:
         name = instance.get_full_name() or instance.email.split("@")[0]
         Account.objects.create_with_owner(name, instance, is_personal=True)
+
+
+# Sent (with account_id=...) whenever what the gateway enforces for an account changes: its plan,
+# billing period, payment standing or spend cap. The gateway drops its cached policy for that
+# account in every process when it hears it.
+account_policy_changed = Signal()

@@ -5,8 +5,8 @@ import signal
 import subprocess
 import sys
 
-import requests
 import pytest
+import requests
 
 from tests.helpers import ROOT, free_port, wait_for
 
