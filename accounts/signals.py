@@ -20,3 +20,7 @@ def create_personal_account(sender: type[User], instance: User, created: bool, *
 # billing period, payment standing or spend cap. The gateway drops its cached policy for that
 # account in every process when it hears it.
 account_policy_changed = Signal()
+
+# Sent (with account=...) inside the transaction that closes an account: apikeys revokes its keys,
+# billing cancels its subscription through the billing seam.
+account_closed = Signal()
