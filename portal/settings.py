@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "apikeys",
     "billing",
     "usage",
+    "apidocs",
 ]
 
 MIDDLEWARE = [

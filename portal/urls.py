@@ -35,4 +35,5 @@ urlpatterns = [
     path("", include("catalog.urls")),
     path("", include("billing.urls")),
     path("", include("usage.urls")),
+    path("", include("apidocs.urls")),
 ]
