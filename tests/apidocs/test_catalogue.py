@@ -46,10 +46,7 @@ def test_the_reference_page_has_snippets_for_every_operation(client, alice, publ
     response = client.get("/docs/weather/")
     page = html.unescape(response.content.decode())
     assert 'curl -X GET "http://127.0.0.1:8080/weather/forecast/oslo"' in page
-    assert (
-        "requests.post(" in page
-        and "JSON.stringify({"hello": "world"})" in page
-    )
+    assert "requests.post(" in page and 'JSON.stringify({"hello": "world"})' in page
     assert page.count("YOUR_TEST_KEY") >= 6
     assert 'id="swagger-ui"' in page and 'id="create-test-key"' in page
     assert "<script>" not in page
