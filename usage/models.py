@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class HourlyUsage(models.Model):
+    """Calls per account, key, product, endpoint group, hour and outcome, from the gateway.
+
+    Written only by usage.flush, which adds each Redis batch exactly once.
+    """
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    key_id = models.CharField(max_length=24)  # ApiKey.public_id; kept when a key is deleted
+    environment = models.CharField(max_length=4)  # live or test: test calls are never billed
+    product = models.CharField(max_length=50)
+    endpoint = models.CharField(max_length=200)
+    hour = models.DateTimeField()
+    outcome = models.CharField(max_length=30)  # "ok", or the deny reason
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "key_id", "product", "endpoint", "hour", "outcome"],
+                name="usage_hourly_once",
+            )
+        ]
+        indexes = [models.Index(fields=["account", "hour"])]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.key_id} {self.endpoint} {self.hour:%Y-%m-%d %H}h"
+
+
+class FlushedBatch(models.Model):
+    """A Redis counter batch already added to HourlyUsage: the unique id makes a rerun a no-op."""
+
+    batch_id = models.CharField(max_length=120, unique=True)
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    calls = models.PositiveBigIntegerField()
+    flushed_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.batch_id
