@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import redis
@@ -29,7 +29,7 @@ from django.db import IntegrityError, connection, transaction
 
 from accounts.models import Account
 from apikeys.models import ApiKey
-from usage.models import FlushedBatch, HourlyUsage
+from usage.models import DailyUsage, FlushedBatch, HourlyUsage
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ class FlushSummary:
     applied: int = 0
     already_applied: int = 0
     calls: int = 0
+    account_ids: set[int] = field(default_factory=set)
 
 
 def batch_key_for(live_key: str) -> str:
@@ -80,16 +81,17 @@ def claim(client: redis.Redis, live_key: str) -> str | None:
 
 def parse_counts(raw: dict[bytes, bytes]) -> dict[tuple[str, str, str, str], int]:
     counts: dict[tuple[str, str, str, str], int] = defaultdict(int)
-    for field, value in raw.items():
-        key_id, product, endpoint, outcome = field.decode().split("|", 3)
+    for name, value in raw.items():
+        key_id, product, endpoint, outcome = name.decode().split("|", 3)
         counts[(key_id, product, endpoint, outcome)] += int(value)
     return counts
 
 
+# Adds to a row, or creates it: the same statement on PostgreSQL and SQLite (3.24+).
 UPSERT_SQL = """
-INSERT INTO {table} (account_id, key_id, environment, product, endpoint, hour, outcome, count)
+INSERT INTO {table} (account_id, key_id, environment, product, endpoint, {bucket}, outcome, count)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-ON CONFLICT (account_id, key_id, product, endpoint, hour, outcome)
+ON CONFLICT (account_id, key_id, product, endpoint, {bucket}, outcome)
 DO UPDATE SET count = {table}.count + excluded.count
 """
 
@@ -99,14 +101,18 @@ def add_to_rollups(batch: BatchKey, counts: dict[tuple[str, str, str, str], int]
     environments = dict(
         ApiKey.objects.filter(public_id__in=key_ids).values_list("public_id", "environment")
     )
-    hour = connection.ops.adapt_datetimefield_value(batch.hour)  # raw SQL: the backend's format
-    rows = [
-        (batch.account_id, key_id, environments.get(key_id, "live"), product, endpoint,
-         hour, outcome, count)
-        for (key_id, product, endpoint, outcome), count in sorted(counts.items())
-    ]  # fmt: skip
-    with connection.cursor() as cursor:
-        cursor.executemany(UPSERT_SQL.format(table=HourlyUsage._meta.db_table), rows)
+    # Raw SQL takes values in the backend's own format.
+    hour = connection.ops.adapt_datetimefield_value(batch.hour)
+    day = connection.ops.adapt_datefield_value(batch.hour.date())
+    for model, bucket, value in ((HourlyUsage, "hour", hour), (DailyUsage, "day", day)):
+        rows = [
+            (batch.account_id, key_id, environments.get(key_id, "live"), product, endpoint,
+             value, outcome, count)
+            for (key_id, product, endpoint, outcome), count in sorted(counts.items())
+        ]  # fmt: skip
+        sql = UPSERT_SQL.format(table=model._meta.db_table, bucket=bucket)
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, rows)
 
 
 def apply(client: redis.Redis, batch_key: str) -> bool:
@@ -142,6 +148,7 @@ def flush(client: redis.Redis) -> FlushSummary:
         if apply(client, batch_key):
             summary.applied += 1
             summary.calls += calls
+            summary.account_ids.add(BatchKey.parse(batch_key).account_id)
         else:
             summary.already_applied += 1
         client.delete(batch_key)  # step 3

@@ -42,3 +42,64 @@ class FlushedBatch(models.Model):
 
     def __str__(self) -> str:
         return self.batch_id
+
+
+class DailyUsage(models.Model):
+    """HourlyUsage summed by UTC day, written in the same transaction as the hourly rows."""
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    key_id = models.CharField(max_length=24)
+    environment = models.CharField(max_length=4)
+    product = models.CharField(max_length=50)
+    endpoint = models.CharField(max_length=200)
+    day = models.DateField()
+    outcome = models.CharField(max_length=30)
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "key_id", "product", "endpoint", "day", "outcome"],
+                name="usage_daily_once",
+            )
+        ]
+        indexes = [models.Index(fields=["account", "day"])]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.key_id} {self.endpoint} {self.day}"
+
+
+class UsagePreferences(models.Model):
+    """What a customer chose about alerts and overage for their account."""
+
+    account = models.OneToOneField(
+        "accounts.Account", on_delete=models.CASCADE, related_name="usage_preferences"
+    )
+    # Percentages of the period quota, on top of the built-in 80 and 100.
+    extra_thresholds = models.JSONField(default=list, blank=True)
+    # Stop at this much overage per period (in the plan's currency); None = no cap.
+    spend_cap = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"usage preferences of {self.account_id}"
+
+
+class QuotaAlert(models.Model):
+    """A quota alert already sent: one per account, period and threshold."""
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    period_start = models.DateTimeField()
+    threshold = models.PositiveIntegerField()
+    used = models.PositiveBigIntegerField()
+    quota = models.PositiveBigIntegerField()
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "period_start", "threshold"], name="usage_alert_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.threshold}% for {self.account_id} from {self.period_start:%Y-%m-%d}"
