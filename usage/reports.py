@@ -224,8 +224,10 @@ def glance(account: Account, now: datetime) -> Glance:
     )
 
 
-def burn_down(account: Account, window: Window, quota: int | None) -> dict[str, list[float]]:
-    """Quota left after each day of the period, and the straight line to the end."""
+def burn_down(
+    account: Account, window: Window, quota: int | None, now: datetime
+) -> dict[str, list[float]]:
+    """Quota left at the end of each day of the period so far (the page projects the rest)."""
     rows = (
         HourlyUsage.objects.filter(
             account=account, environment="live", outcome=OK,
@@ -240,7 +242,7 @@ def burn_down(account: Account, window: Window, quota: int | None) -> dict[str, 
         by_day[day] = by_day.get(day, 0) + row["n"]
     days, left, used = [], [], 0
     day = window.start.date()
-    while as_moment(day) < window.end:
+    while as_moment(day) < min(window.end, now):
         used += by_day.get(day, 0)
         days.append(as_moment(day).timestamp())
         left.append(float((quota or 0) - used))

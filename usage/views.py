@@ -50,7 +50,7 @@ def report_context(account, window: reports.Window, glance: reports.Glance) -> d
     period = reports.window_for("period", account, timezone.now())
     return {
         "series": reports.requests_over_time(account, window),
-        "burn_down": reports.burn_down(account, period, glance.quota),
+        "burn_down": reports.burn_down(account, period, glance.quota, timezone.now()),
         "by_key": reports.breakdown(account, window, "key_id"),
         "by_endpoint": reports.breakdown(account, window, "endpoint"),
         "by_outcome": reports.breakdown(account, window, "outcome"),
