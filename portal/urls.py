@@ -39,4 +39,5 @@ urlpatterns = [
     path("", include("billing.urls")),
     path("", include("usage.urls")),
     path("", include("apidocs.urls")),
+    path("api/v1/", include("usage.api_urls")),
 ]
