@@ -306,6 +306,7 @@ CONTENT_SECURITY_POLICY = {
 TOLLGATE_NAME = env_str("TOLLGATE_NAME", "Tollgate")
 APIKEY_PREFIX = env_str("APIKEY_PREFIX", "tg")
 GATEWAY_PUBLIC_URL = env_url("GATEWAY_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/")
+GATEWAY_ACCESS_LOG = Path(env_str("GATEWAY_ACCESS_LOG", str(VAR_DIR / "nginx" / "access.json.log")))
 GATEWAY_ON_REDIS_DOWN = env_choice("GATEWAY_ON_REDIS_DOWN", "deny", ("deny", "allow"))
 
 LOGGING = {

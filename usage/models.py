@@ -103,3 +103,44 @@ class QuotaAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.threshold}% for {self.account_id} from {self.period_start:%Y-%m-%d}"
+
+
+# Upper bounds (ms) of the latency histogram buckets; the last bucket is everything slower.
+LATENCY_BUCKETS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+
+
+class EndpointHourStats(models.Model):
+    """What only nginx knows once the upstream answered: status classes and latency, per hour."""
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    key_id = models.CharField(max_length=24)
+    endpoint = models.CharField(max_length=200)
+    hour = models.DateTimeField()
+    status_class = models.CharField(max_length=3)  # "2xx", "4xx", "5xx"...
+    count = models.PositiveBigIntegerField(default=0)
+    # Calls per latency bucket (LATENCY_BUCKETS_MS, then one for slower).
+    latency_histogram = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "key_id", "endpoint", "hour", "status_class"],
+                name="usage_endpoint_stats_once",
+            )
+        ]
+        indexes = [models.Index(fields=["account", "hour"])]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} {self.status_class} {self.hour:%Y-%m-%d %H}h"
+
+
+class LogCursor(models.Model):
+    """How far the collector has read an access log; moved in the same transaction as the stats."""
+
+    path = models.CharField(max_length=500, unique=True)
+    inode = models.PositiveBigIntegerField(default=0)
+    offset = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.path}@{self.offset}"

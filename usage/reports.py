@@ -12,7 +12,8 @@ from accounts.models import Account
 from apikeys.models import ApiKey
 from billing.standing import standing_for
 from portal.redis_client import get_redis
-from usage.models import DailyUsage, HourlyUsage
+from usage.collector import percentile
+from usage.models import DailyUsage, EndpointHourStats, HourlyUsage
 
 OK = "ok"
 RANGE_NAMES = ("24h", "7d", "30d", "period", "previous")
@@ -248,3 +249,38 @@ def burn_down(
         left.append(float((quota or 0) - used))
         day += timedelta(days=1)
     return {"t": days, "left": left}
+
+
+@dataclass(frozen=True)
+class EndpointLatency:
+    endpoint: str
+    calls: int
+    p50_ms: float | None
+    p95_ms: float | None
+
+
+def status_classes(account: Account, window: Window) -> list[tuple[str, int]]:
+    rows = (
+        EndpointHourStats.objects.filter(
+            account=account, hour__gte=window.start, hour__lt=window.end
+        )
+        .values("status_class")
+        .annotate(n=Sum("count"))
+        .order_by("status_class")
+    )
+    return [(row["status_class"], row["n"]) for row in rows]
+
+
+def endpoint_latency(account: Account, window: Window) -> list[EndpointLatency]:
+    histograms: dict[str, list[int]] = {}
+    rows = EndpointHourStats.objects.filter(
+        account=account, hour__gte=window.start, hour__lt=window.end
+    ).values_list("endpoint", "latency_histogram")
+    for endpoint, histogram in rows.iterator():
+        total = histograms.setdefault(endpoint, [0] * len(histogram))
+        histograms[endpoint] = [a + b for a, b in zip(total, histogram, strict=True)]
+    found = [
+        EndpointLatency(endpoint, sum(h), percentile(h, 0.5), percentile(h, 0.95))
+        for endpoint, h in histograms.items()
+    ]
+    return sorted(found, key=lambda e: -e.calls)

@@ -55,6 +55,8 @@ def report_context(account, window: reports.Window, glance: reports.Glance) -> d
         "by_endpoint": reports.breakdown(account, window, "endpoint"),
         "by_outcome": reports.breakdown(account, window, "outcome"),
         "denials": reports.denials(account, window),
+        "status_classes": reports.status_classes(account, window),
+        "latency": reports.endpoint_latency(account, window),
     }
 
 

@@ -69,3 +69,20 @@ def test_an_outsider_gets_404_everywhere(client, charlie, team, redis_db):
 def test_visitors_are_sent_to_log_in(client, team):
     response = client.get(url(team))
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_it_shows_status_classes_and_latency(client, alice, team, redis_db):
+    from datetime import UTC, datetime
+
+    from usage.models import EndpointHourStats
+
+    histogram = [0] * 13
+    histogram[2], histogram[7] = 90, 10  # 90 calls <= 5 ms, 10 calls <= 200 ms
+    EndpointHourStats.objects.create(
+        account=team, key_id="key_a", endpoint="GET /demo/hello", status_class="2xx",
+        hour=datetime(2026, 11, 23, 21, tzinfo=UTC), count=100, latency_histogram=histogram,
+    )  # fmt: skip
+    client.force_login(alice)
+    page = html.unescape(client.get(url(team)).content.decode())
+    assert 'data-testid="status-2xx">100<' in page
+    assert "<td>GET /demo/hello</td><td>100</td><td>≤ 5 ms</td><td>≤ 200 ms</td>" in page
