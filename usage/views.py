@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -14,7 +15,8 @@ from accounts.access import account_view
 from accounts.audit import record
 from accounts.models import Membership
 from accounts.roles import Perm
-from usage import reports
+from billing.standing import calendar_month
+from usage import reports, staff
 from usage.export import ExportQuery, export_rows
 from usage.forms import ExportForm, PreferencesForm
 from usage.models import UsagePreferences
@@ -106,3 +108,12 @@ def preferences(request: HttpRequest, membership: Membership) -> HttpResponse:
         messages.success(request, "Alert and spend cap settings saved.")
         return redirect("usage", account_slug=account.slug)
     return render(request, "usage/preferences.html", {"account": account, "form": form})
+
+
+@require_GET
+@staff_member_required
+def staff_overview(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    month_start, _ = calendar_month(now)
+    context = {**staff.overview(now, month_start), "month_start": month_start}
+    return render(request, "usage/staff.html", context)
