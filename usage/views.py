@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -51,8 +52,10 @@ def dashboard(request: HttpRequest, membership: Membership) -> HttpResponse:
 def report_context(account, window: reports.Window, glance: reports.Glance) -> dict[str, object]:
     period = reports.window_for("period", account, timezone.now())
     return {
-        "series": reports.requests_over_time(account, window),
-        "burn_down": reports.burn_down(account, period, glance.quota, timezone.now()),
+        "series_json": json.dumps(reports.requests_over_time(account, window)),
+        "burn_down_json": json.dumps(
+            reports.burn_down(account, period, glance.quota, timezone.now())
+        ),
         "by_key": reports.breakdown(account, window, "key_id"),
         "by_endpoint": reports.breakdown(account, window, "endpoint"),
         "by_outcome": reports.breakdown(account, window, "outcome"),

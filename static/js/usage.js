@@ -1,15 +1,11 @@
-// Usage dashboard charts (uPlot). Data comes from <script type="application/json"> blocks,
-// so no inline script runs; charts are redrawn whenever htmx swaps in a new report.
+// Usage dashboard charts (uPlot). Each chart's data is JSON in its data-values attribute, so no
+// inline script runs; charts are drawn again whenever htmx swaps in a new report.
 "use strict";
 
 (() => {
   const styles = getComputedStyle(document.documentElement);
   const color = (name) => styles.getPropertyValue(name).trim();
 
-  function readData(selector) {
-    const block = document.querySelector(selector);
-    return block ? JSON.parse(block.textContent) : null;
-  }
 
   function requestsChart(element, data) {
     return {
@@ -52,8 +48,8 @@
 
   function draw(root) {
     if (!window.uPlot) return;
-    for (const element of root.querySelectorAll("[data-chart]")) {
-      const data = readData(element.dataset.series);
+    for (const element of root.querySelectorAll("[data-chart]:not([data-drawn])")) {
+      const data = JSON.parse(element.dataset.values || "null");
       const build = builders[element.dataset.chart];
       if (!data || !build) continue;
       element.replaceChildren();
@@ -63,7 +59,8 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => draw(document));
-  document.addEventListener("htmx:afterSwap", (event) => draw(event.detail.target.parentElement || document));
+  // After any swap (a new range, or the counters refreshing), draw the charts not drawn yet.
+  document.addEventListener("htmx:afterSettle", () => draw(document));
   window.addEventListener("resize", () => {
     for (const element of document.querySelectorAll("[data-chart]")) {
       element.uplot?.setSize({ width: element.clientWidth, height: element.uplot.height });

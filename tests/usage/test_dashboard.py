@@ -30,7 +30,7 @@ def test_it_shows_the_period_at_a_glance(client, alice, team, pro_plan, some_usa
     assert "of 1,000 included (85.0%)" in page
     assert "Projected bill" in page and "USD" in page
     assert 'data-testid="denied-rate_limited">5<' in page
-    assert 'id="series-data" type="application/json"' in page
+    assert 'data-chart="requests" data-values="{"t": [' in page
 
 
 def test_the_counters_refresh_as_a_partial(client, alice, team, some_usage, redis_db):
