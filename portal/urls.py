@@ -15,4 +15,5 @@ urlpatterns = [
     path("", include("catalog.urls")),
     path("", include("billing.urls")),
     path("", include("usage.urls")),
+    path("api/v1/", include("apikeys.api_urls")),
 ]
