@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import Case, Q, When
+from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
@@ -163,6 +163,7 @@ class ApiKeyManager(models.Manager["ApiKey"]):
         if not usage:
             return 0
         ids = list(usage)
+        ip_field = models.GenericIPAddressField()
         newer = Q()
         for public_id, (when, _) in usage.items():
             newer |= Q(public_id=public_id) & (
@@ -173,14 +174,18 @@ class ApiKeyManager(models.Manager["ApiKey"]):
             .filter(newer)
             .update(
                 last_used_at=Case(
-                    *[When(public_id=pid, then=when) for pid, (when, _) in usage.items()],
+                    *[When(public_id=pid, then=Value(when)) for pid, (when, _) in usage.items()],
                     default=models.F("last_used_at"),
                     output_field=models.DateTimeField(),
                 ),
                 last_used_ip=Case(
-                    *[When(public_id=pid, then=ip) for pid, (_, ip) in usage.items()],
+                    # Value(): a bare string in then= would be read as a field name.
+                    *[
+                        When(public_id=pid, then=Value(ip, output_field=ip_field))
+                        for pid, (_, ip) in usage.items()
+                    ],
                     default=models.F("last_used_ip"),
-                    output_field=models.GenericIPAddressField(),
+                    output_field=ip_field,
                 ),
             )
         )
