@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.generics import GenericAPIView
@@ -100,6 +101,31 @@ class KeyOutput(serializers.ModelSerializer):
         return key.status()
 
 
+class CreatedKeyOutput(KeyOutput):
+    secret = serializers.CharField(help_text="The raw key. Shown in this response only.")
+
+    class Meta(KeyOutput.Meta):
+        fields = [*KeyOutput.Meta.fields, "secret"]
+
+
+class RotatedKeyOutput(CreatedKeyOutput):
+    replaces = KeyOutput(help_text="The old key, now retiring or revoked")
+
+    class Meta(CreatedKeyOutput.Meta):
+        fields = [*CreatedKeyOutput.Meta.fields, "replaces"]
+
+
+ERROR = inline_serializer(
+    "Error",
+    {
+        "code": serializers.CharField(),
+        "detail": serializers.CharField(),
+        "errors": serializers.DictField(required=False),
+    },
+)
+ERRORS = {400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR, 409: ERROR}
+
+
 def _with_secret(key: ApiKey, raw: str, **extra: Any) -> dict[str, Any]:
     return {**KeyOutput(key).data, "secret": raw, **extra}
 
@@ -129,6 +155,8 @@ class KeysAPIView(GenericAPIView):  # type: ignore[type-arg]
 
 
 class KeyListCreate(KeysAPIView):
+    serializer_class = KeyOutput
+
     def get_queryset(self) -> QuerySet[ApiKey]:
         queryset = ApiKey.objects.for_manager(self.request.user)  # type: ignore[arg-type]
         account_slug = self.request.query_params.get("account")
@@ -136,10 +164,20 @@ class KeyListCreate(KeysAPIView):
             queryset = queryset.filter(account=self.membership_for(account_slug).account)
         return queryset.select_related("account", "created_by", "replaced_by").distinct()
 
+    @extend_schema(
+        operation_id="keys_list",
+        parameters=[OpenApiParameter("account", str, description="Only this account's keys")],
+        responses={200: KeyOutput(many=True), **ERRORS},
+    )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(KeyOutput(page, many=True).data)
 
+    @extend_schema(
+        operation_id="keys_create",
+        request=CreateInput,
+        responses={201: CreatedKeyOutput, **ERRORS},
+    )
     def post(self, request: Request) -> Response:
         data = CreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -166,9 +204,17 @@ class KeyListCreate(KeysAPIView):
 
 
 class KeyDetail(KeysAPIView):
+    serializer_class = KeyOutput
+
+    @extend_schema(operation_id="keys_retrieve", responses={200: KeyOutput, **ERRORS})
     def get(self, request: Request, key_id: str) -> Response:
         return Response(KeyOutput(self.get_key(key_id)).data)
 
+    @extend_schema(
+        operation_id="keys_update",
+        request=RestrictionsInput,
+        responses={200: KeyOutput, **ERRORS},
+    )
     def patch(self, request: Request, key_id: str) -> Response:
         key = self.get_key(key_id)
         data = RestrictionsInput(data=request.data, partial=True)
@@ -178,6 +224,13 @@ class KeyDetail(KeysAPIView):
 
 
 class KeyRotate(KeysAPIView):
+    serializer_class = RotateInput
+
+    @extend_schema(
+        operation_id="keys_rotate",
+        request=RotateInput,
+        responses={201: RotatedKeyOutput, **ERRORS},
+    )
     def post(self, request: Request, key_id: str) -> Response:
         key = self.get_key(key_id)
         data = RotateInput(data=request.data)
@@ -190,6 +243,9 @@ class KeyRotate(KeysAPIView):
 
 
 class KeyRevoke(KeysAPIView):
+    serializer_class = KeyOutput
+
+    @extend_schema(operation_id="keys_revoke", request=None, responses={200: KeyOutput, **ERRORS})
     def post(self, request: Request, key_id: str) -> Response:
         key = self.get_key(key_id)
         key.revoke(actor=request.user, request=request)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
@@ -38,3 +39,17 @@ class PersonalAccessTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return BEARER_CHALLENGE
+
+
+class PersonalAccessTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[misc]
+    """Describes the token in the OpenAPI schema (drf-spectacular finds it by subclassing)."""
+
+    target_class = "apikeys.authentication.PersonalAccessTokenAuthentication"
+    name = "personalAccessToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A personal access token (tg_pat_…) from /profile/tokens/.",
+        }
