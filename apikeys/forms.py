@@ -17,7 +17,7 @@ GRACE_CHOICES = [
 assert [c for c, _ in GRACE_CHOICES] == list(GRACE_PERIODS)
 
 
-def _product_choices() -> list[tuple[str, str]]:
+def product_choices() -> list[tuple[str, str]]:
     from catalog.models import ApiProduct
 
     return [(p.slug, p.name) for p in ApiProduct.objects.exclude(visibility="private")]
@@ -47,9 +47,12 @@ class RestrictionsForm(forms.Form):
         help_text="IP addresses or CIDR ranges, one per line. Empty: from anywhere.",
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, products: list[tuple[str, str]] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["allowed_products"].choices = _product_choices()  # type: ignore[attr-defined]
+        choices = product_choices() if products is None else products
+        self.fields["allowed_products"].choices = choices  # type: ignore[attr-defined]
 
     def clean_allowed_products(self) -> list[str]:
         return restrictions.clean_products(self.cleaned_data["allowed_products"])

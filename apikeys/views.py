@@ -18,7 +18,13 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.access import account_view
 from accounts.models import Membership
 from accounts.roles import Perm
-from apikeys.forms import CreateKeyForm, RestrictionsForm, RotateForm, TokenForm
+from apikeys.forms import (
+    CreateKeyForm,
+    RestrictionsForm,
+    RotateForm,
+    TokenForm,
+    product_choices,
+)
 from apikeys.models import (
     GRACE_PERIODS,
     ApiKey,
@@ -38,9 +44,14 @@ def _key_rows(membership: Membership, edit_forms: dict[str, RestrictionsForm]) -
     now = timezone.now()
     all_keys = list(membership.account.api_keys.select_related("created_by", "replaced_by"))
     working = [k for k in all_keys if k.is_usable(now)]
+    choices = product_choices()  # once for the page, not once per key's edit form
     return {
         "rows": [
-            (key, edit_forms.get(key.public_id) or RestrictionsForm(initial=_initial(key)))
+            (
+                key,
+                edit_forms.get(key.public_id)
+                or RestrictionsForm(initial=_initial(key), products=choices),
+            )
             for key in working
         ],
         "stopped": [k for k in all_keys if not k.is_usable(now)][:RECENTLY_REVOKED_SHOWN],

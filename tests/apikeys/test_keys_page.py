@@ -60,3 +60,23 @@ def test_it_refuses_post(client, alice, team):
 def test_the_navigation_links_to_it(client, alice, team):
     client.force_login(alice)
     assert f'href="/a/{team.slug}/keys/"' in client.get(url(team)).content.decode()
+
+
+def test_the_page_costs_the_same_queries_for_one_key_or_ten(
+    client, alice, team, issue_key, django_assert_max_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apikeys.models import ApiKey
+
+    issue_key()
+    client.force_login(alice)
+    client.get(url(team))
+
+    with CaptureQueriesContext(connection) as one:
+        client.get(url(team))
+    for n in range(9):
+        ApiKey.objects.issue(team, name=f"k{n}", environment="test", created_by=alice)
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        assert client.get(url(team)).content.decode().count("data-key-id") == 10
