@@ -94,7 +94,8 @@ def environment_of(raw: str) -> str:
 
 
 def hash_key(raw: str) -> str:
-    return hmac.new(settings.APIKEY_PEPPER.encode(), raw.encode(), hashlib.sha256).hexdigest()
+    # hmac.digest() is the one-shot C path: about 4x cheaper than building an hmac.new() object.
+    return hmac.digest(settings.APIKEY_PEPPER.encode(), raw.encode(), hashlib.sha256).hex()
 
 
 def display_prefix(raw: str) -> str:
