@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
+from django.db import connections
 from playwright.sync_api import expect, sync_playwright
 
 from apikeys import keys
 from apikeys.models import ApiKey
 
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def allow_sync_orm_beside_playwright(monkeypatch):
+    # Scoped to these tests: set at import time it leaks into every later subprocess (and
+    # fails tests/portal/test_env.py's deploy check, which refuses DJANGO_ALLOW_ASYNC_UNSAFE).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture
@@ -37,6 +41,9 @@ def browser_page(live_server, client, alice):
         )
         yield page
         browser.close()
+        # Inside sync_playwright the ORM runs in another asyncio context, so asgiref gives it
+        # its own connection; close it here or the test database cannot be dropped.
+        connections.close_all()
 
 
 def test_a_developer_creates_copies_rotates_and_revokes_a_key(browser_page, team):
