@@ -8,13 +8,14 @@ from django.utils import timezone
 from apikeys import restrictions
 from apikeys.models import GRACE_PERIODS, Environment
 
-GRACE_CHOICES = [
-    ("none", "None: the old key stops now"),
-    ("1h", "1 hour"),
-    ("24h", "24 hours"),
-    ("7d", "7 days"),
-]
-assert [c for c, _ in GRACE_CHOICES] == list(GRACE_PERIODS)
+GRACE_LABELS = {
+    "none": "None: the old key stops now",
+    "1h": "1 hour",
+    "24h": "24 hours",
+    "7d": "7 days",
+}
+# Built from the model's table, so the form can never offer a window the model does not know.
+GRACE_CHOICES = [(value, GRACE_LABELS.get(value, value)) for value in GRACE_PERIODS]
 
 
 def product_choices() -> list[tuple[str, str]]:
