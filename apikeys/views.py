@@ -50,7 +50,9 @@ def _key_rows(membership: Membership, edit_forms: dict[str, RestrictionsForm]) -
             (
                 key,
                 edit_forms.get(key.public_id)
-                or RestrictionsForm(initial=_initial(key), products=choices),
+                or RestrictionsForm(
+                    initial=_initial(key), products=choices, auto_id=_edit_ids(key.public_id)
+                ),
             )
             for key in working
         ],
@@ -62,6 +64,11 @@ def _key_rows(membership: Membership, edit_forms: dict[str, RestrictionsForm]) -
 
 def _initial(key: ApiKey) -> dict[str, Any]:
     return RestrictionsForm.initial_for(key)
+
+
+def _edit_ids(key_id: str) -> str:
+    """Each row's edit form gets its own element ids, so every label points at its own field."""
+    return f"{key_id}_%s"
 
 
 def _render_keys(
@@ -139,7 +146,7 @@ def revoke_key(request: HttpRequest, membership: Membership, key_id: str) -> Htt
 @account_view(Perm.MANAGE_KEYS)
 def update_key(request: HttpRequest, membership: Membership, key_id: str) -> HttpResponse:
     key = _get_key(membership, key_id)
-    form = RestrictionsForm(request.POST)
+    form = RestrictionsForm(request.POST, auto_id=_edit_ids(key.public_id))
     if not form.is_valid():
         return _render_keys(request, membership, status=400, edit_forms={key.public_id: form})
     changes = {"name": form.cleaned_data["name"], **form.restriction_values()}

@@ -80,3 +80,15 @@ def test_the_page_costs_the_same_queries_for_one_key_or_ten(
         ApiKey.objects.issue(team, name=f"k{n}", environment="test", created_by=alice)
     with django_assert_max_num_queries(len(one.captured_queries)):
         assert client.get(url(team)).content.decode().count("data-key-id") == 10
+
+
+def test_element_ids_are_unique_so_labels_find_their_fields(client, alice, team, issue_key):
+    import re
+    from collections import Counter
+
+    issue_key()
+    issue_key(environment="test")
+    client.force_login(alice)
+    page = client.get(url(team)).content.decode()
+    ids = Counter(re.findall(r'\sid="([^"]+)"', page))
+    assert [i for i, n in ids.items() if n > 1] == []
