@@ -10,8 +10,10 @@ from accounts.access import current_account
 from accounts.models import Account, Membership
 from accounts.roles import Perm
 from apidocs.catalogue import KEY_PLACEHOLDER, operations, served_spec, visible_products
-from apidocs.test_keys import issue_docs_test_key
+from apikeys.models import ApiKey, Environment, KeyActionError
 from catalog.models import ApiProduct
+
+DOCS_KEY_NAME = "Docs try-it key"
 
 
 def _get_product_for_user(request: HttpRequest, slug: str) -> ApiProduct:
@@ -66,7 +68,7 @@ def product_reference(request: HttpRequest, slug: str) -> HttpResponse:
 def product_spec(request: HttpRequest, slug: str) -> JsonResponse:
     product = _get_product_for_user(request, slug)
     if not product.openapi_spec:
-        return JsonResponse({"code": "no_spec", "message": "This product has no spec yet."}, 404)
+        return JsonResponse({"code": "no_spec", "detail": "This product has no spec yet."}, 404)
     return JsonResponse(served_spec(product))
 
 
@@ -77,11 +79,17 @@ def create_test_key(request: HttpRequest) -> JsonResponse:
     membership = _key_membership(request)
     if membership is None:
         return JsonResponse(
-            {"code": "forbidden", "message": "Your role in this account cannot create keys."},
+            {"code": "forbidden", "detail": "Your role in this account cannot create keys."},
             status=403,
         )
     account: Account = membership.account
-    raw, key = issue_docs_test_key(account, request)
+    try:
+        key, raw = ApiKey.objects.issue(
+            account, name=DOCS_KEY_NAME, environment=Environment.TEST,
+            created_by=request.user, request=request,
+        )  # fmt: skip
+    except KeyActionError as refusal:
+        return JsonResponse({"code": refusal.code, "detail": refusal.message}, status=409)
     return JsonResponse(
         {"key": raw, "key_id": key.public_id, "account": account.slug, "name": key.name},
         status=201,

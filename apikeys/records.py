@@ -3,6 +3,9 @@
 ``lookup(raw)`` is the one function the gateway calls. A malformed key never reaches the
 cache, the database or Redis. Unknown keys are cached too (negative caching), so a flood of
 made-up but well-formed keys costs one query each per TTL, not one per request.
+
+Entries are dropped across processes through Redis pub/sub (see invalidation.py). While this
+process's listener cannot hear Redis, entries live only FALLBACK_TTL_SECONDS.
 """
 
 from __future__ import annotations
@@ -13,10 +16,13 @@ import time
 from dataclasses import dataclass
 
 from apikeys import keys
+from apikeys.invalidation import Listener
 from apikeys.models import ApiKey
 
 CACHE_TTL_SECONDS = 5.0
 NEGATIVE_TTL_SECONDS = 5.0
+# Without a working invalidation listener a revocation is only seen when the entry expires.
+FALLBACK_TTL_SECONDS = 0.5
 MAX_ENTRIES = 100_000
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -59,11 +65,16 @@ class KeyRecord:
 
 
 class RecordCache:
-    """key hash → (record or None, expiry on the monotonic clock). Thread-safe."""
+    """key hash → (record or None, expiry on the monotonic clock). Thread-safe.
+
+    `generation` counts invalidations: a lookup that read the database before an invalidation
+    arrived must not store what it read (it may be the state from before the revocation).
+    """
 
     def __init__(self) -> None:
         self._entries: dict[str, tuple[KeyRecord | None, float]] = {}
         self._lock = threading.Lock()
+        self.generation = 0
 
     def get(self, key_hash: str) -> tuple[bool, KeyRecord | None]:
         entry = self._entries.get(key_hash)
@@ -71,23 +82,41 @@ class RecordCache:
             return False, None
         return True, entry[0]
 
-    def put(self, key_hash: str, record: KeyRecord | None) -> None:
-        ttl = CACHE_TTL_SECONDS if record is not None else NEGATIVE_TTL_SECONDS
+    def put(
+        self,
+        key_hash: str,
+        record: KeyRecord | None,
+        *,
+        generation: int | None = None,
+        trusted: bool = True,
+    ) -> None:
+        if not trusted:
+            ttl = FALLBACK_TTL_SECONDS
+        else:
+            ttl = CACHE_TTL_SECONDS if record is not None else NEGATIVE_TTL_SECONDS
         with self._lock:
+            if generation is not None and generation != self.generation:
+                return
             if len(self._entries) >= MAX_ENTRIES:
                 self._entries.clear()
             self._entries[key_hash] = (record, time.monotonic() + ttl)
 
     def forget(self, key_hash: str) -> None:
         with self._lock:
+            self.generation += 1
             self._entries.pop(key_hash, None)
 
     def clear(self) -> None:
         with self._lock:
+            self.generation += 1
             self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 cache = RecordCache()
+listener = Listener(on_invalidate=cache.forget, on_deaf=cache.clear)
 
 
 def load(key_hash: str) -> KeyRecord | None:
@@ -99,9 +128,11 @@ def lookup(raw: str) -> KeyRecord | None:
     """The record of a raw key, or None for a malformed or unknown one."""
     if not keys.is_well_formed(raw):
         return None
+    listener.ensure_running()
     key_hash = keys.hash_key(raw)
     hit, record = cache.get(key_hash)
     if not hit:
+        generation = cache.generation
         record = load(key_hash)
-        cache.put(key_hash, record)
+        cache.put(key_hash, record, generation=generation, trusted=listener.connected)
     return record

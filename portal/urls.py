@@ -40,4 +40,5 @@ urlpatterns = [
     path("", include("usage.urls")),
     path("", include("apidocs.urls")),
     path("api/v1/", include("usage.api_urls")),
+    path("api/v1/", include("apikeys.api_urls")),
 ]

@@ -4,6 +4,7 @@ import itertools
 
 import pytest
 from django.conf import settings
+from django.db import connections
 
 from accounts.models import Account, Membership, User
 from accounts.roles import Role
@@ -99,8 +100,11 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 @pytest.fixture
-def signed_in_page(page, live_server, client):
+def signed_in_page(page, live_server, client, monkeypatch):
     """A Playwright page whose browser carries the session of whoever `client` logged in."""
+    # Playwright runs an event loop in the test thread; scoped here, never set at import time
+    # (it would leak into the subprocesses of later tests).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
     def sign_in(user):
         client.force_login(user)
@@ -115,4 +119,5 @@ def signed_in_page(page, live_server, client):
         )
         return page
 
-    return sign_in
+    yield sign_in
+    connections.close_all()  # the ORM opened its own connections beside Playwright's loop

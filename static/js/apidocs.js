@@ -50,7 +50,7 @@
         credentials: "same-origin",
       });
       const body = await response.json();
-      if (!response.ok) throw new Error(body.message || "Could not create a key.");
+      if (!response.ok) throw new Error(body.detail || "Could not create a key.");
       remember(body.key);
       document.getElementById("new-key-notice")?.classList.remove("hidden");
     } catch (error) {

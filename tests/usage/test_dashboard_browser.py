@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import pytest
@@ -8,7 +7,6 @@ from django.utils import timezone
 
 from tests.usage.conftest import add_usage
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop in the test thread
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 

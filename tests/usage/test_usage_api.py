@@ -41,9 +41,9 @@ def test_bad_queries_get_a_stable_code(client, alice, team):
     )
     assert response.status_code == 400
     body = response.json()
-    assert body["code"] == "invalid" and "start" in body["fields"]
+    assert body["code"] == "invalid" and "start" in body["errors"]
     reversed_range = {"account": team.slug, "start": "2026-11-02", "end": "2026-11-01"}
-    assert client.get("/api/v1/usage/", reversed_range).json()["fields"]["end"]
+    assert client.get("/api/v1/usage/", reversed_range).json()["errors"]["end"]
 
 
 def test_an_outsider_gets_404(client, charlie, team):
@@ -51,7 +51,7 @@ def test_an_outsider_gets_404(client, charlie, team):
     query = {"account": team.slug, "start": "2026-11-01", "end": "2026-11-02"}
     response = client.get("/api/v1/usage/", query)
     assert response.status_code == 404
-    assert response.json() == {"code": "not_found", "message": "No such account"}
+    assert response.json() == {"code": "not_found", "detail": "No such account"}
     assert client.get(f"/api/v1/usage/{team.slug}/glance/").status_code == 404
 
 
@@ -66,7 +66,8 @@ def test_a_billing_member_gets_403(client, user_factory, team):
 
 def test_visitors_are_not_authenticated(client, team):
     response = client.get(f"/api/v1/usage/{team.slug}/glance/")
-    assert response.status_code == 403
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
     assert response.json()["code"] == "not_authenticated"
 
 

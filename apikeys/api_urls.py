@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from django.urls import URLPattern, URLResolver, path
+
+from apikeys import api
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("keys/", api.KeyListCreate.as_view(), name="api_keys"),
+    path("keys/<str:key_id>/", api.KeyDetail.as_view(), name="api_key"),
+    path("keys/<str:key_id>/rotate/", api.KeyRotate.as_view(), name="api_key_rotate"),
+    path("keys/<str:key_id>/revoke/", api.KeyRevoke.as_view(), name="api_key_revoke"),
+]

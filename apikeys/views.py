@@ -1,0 +1,198 @@
+"""The keys page (/a/<account_slug>/keys/) and the personal access tokens page (/profile/tokens/).
+
+A raw key or token is rendered into exactly one response, the one answering the POST that made
+it; nothing stores it, so a POST answers with the page (or its htmx partial) instead of a redirect.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.access import account_view
+from accounts.models import Membership
+from accounts.roles import Perm
+from apikeys.forms import (
+    CreateKeyForm,
+    RestrictionsForm,
+    RotateForm,
+    TokenForm,
+    product_choices,
+)
+from apikeys.models import (
+    GRACE_PERIODS,
+    ApiKey,
+    KeyActionError,
+    PersonalAccessToken,
+    max_keys,
+)
+
+RECENTLY_REVOKED_SHOWN = 10
+
+
+def _get_key(membership: Membership, key_id: str) -> ApiKey:
+    return get_object_or_404(ApiKey, account=membership.account, public_id=key_id)
+
+
+def _key_rows(membership: Membership, edit_forms: dict[str, RestrictionsForm]) -> dict[str, Any]:
+    now = timezone.now()
+    all_keys = list(membership.account.api_keys.select_related("created_by", "replaced_by"))
+    working = [k for k in all_keys if k.is_usable(now)]
+    choices = product_choices()  # once for the page, not once per key's edit form
+    return {
+        "rows": [
+            (
+                key,
+                edit_forms.get(key.public_id)
+                or RestrictionsForm(
+                    initial=_initial(key), products=choices, auto_id=_edit_ids(key.public_id)
+                ),
+            )
+            for key in working
+        ],
+        "stopped": [k for k in all_keys if not k.is_usable(now)][:RECENTLY_REVOKED_SHOWN],
+        "live_limit": max_keys(membership.account, "live"),
+        "live_count": sum(1 for k in working if k.environment == "live" and not k.grace_ends_at),
+    }
+
+
+def _initial(key: ApiKey) -> dict[str, Any]:
+    return RestrictionsForm.initial_for(key)
+
+
+def _edit_ids(key_id: str) -> str:
+    """Each row's edit form gets its own element ids, so every label points at its own field."""
+    return f"{key_id}_%s"
+
+
+def _render_keys(
+    request: HttpRequest,
+    membership: Membership,
+    *,
+    status: int = 200,
+    edit_forms: dict[str, RestrictionsForm] | None = None,
+    **extra: Any,
+) -> HttpResponse:
+    context = {
+        "account": membership.account,
+        "create_form": CreateKeyForm(),
+        "rotate_form": RotateForm(),
+        **_key_rows(membership, edit_forms or {}),
+        **extra,
+    }
+    if request.htmx:  # type: ignore[attr-defined]
+        # htmx swaps only 2xx answers: the partial carries the error message itself.
+        return render(request, "apikeys/keys.html#key-panel", context)
+    return render(request, "apikeys/keys.html", context, status=status)
+
+
+@require_GET
+@account_view(Perm.MANAGE_KEYS)
+def keys_page(request: HttpRequest, membership: Membership) -> HttpResponse:
+    return _render_keys(request, membership)
+
+
+@require_POST
+@account_view(Perm.MANAGE_KEYS)
+def create_key(request: HttpRequest, membership: Membership) -> HttpResponse:
+    form = CreateKeyForm(request.POST)
+    if form.is_valid():
+        try:
+            key, raw = ApiKey.objects.issue(
+                membership.account,
+                name=form.cleaned_data["name"],
+                environment=form.cleaned_data["environment"],
+                created_by=request.user,  # type: ignore[arg-type]
+                expires_at=form.cleaned_data["expires_at"],
+                restrictions=form.restriction_values(),
+                request=request,
+            )
+            return _render_keys(request, membership, new_key=key, raw_key=raw)
+        except KeyActionError as error:
+            form.add_error(None, error.message)
+    return _render_keys(request, membership, create_form=form, status=400, show_create=True)
+
+
+@require_POST
+@account_view(Perm.MANAGE_KEYS)
+def rotate_key(request: HttpRequest, membership: Membership, key_id: str) -> HttpResponse:
+    key = _get_key(membership, key_id)
+    form = RotateForm(request.POST)
+    if not form.is_valid():
+        return _render_keys(request, membership, status=400, error="Choose a grace window.")
+    grace: timedelta = GRACE_PERIODS[form.cleaned_data["grace"]]
+    try:
+        new, raw = key.rotate(grace, actor=request.user, request=request)  # type: ignore[arg-type]
+    except KeyActionError as error:
+        return _render_keys(request, membership, status=409, error=error.message)
+    return _render_keys(request, membership, new_key=new, raw_key=raw, rotated=key)
+
+
+@require_POST
+@account_view(Perm.MANAGE_KEYS)
+def revoke_key(request: HttpRequest, membership: Membership, key_id: str) -> HttpResponse:
+    key = _get_key(membership, key_id)
+    key.revoke(actor=request.user, request=request)  # type: ignore[arg-type]
+    return _render_keys(request, membership, notice=f"“{key.name}” ({key.masked}) is revoked.")
+
+
+@require_POST
+@account_view(Perm.MANAGE_KEYS)
+def update_key(request: HttpRequest, membership: Membership, key_id: str) -> HttpResponse:
+    key = _get_key(membership, key_id)
+    form = RestrictionsForm(request.POST, auto_id=_edit_ids(key.public_id))
+    if not form.is_valid():
+        return _render_keys(request, membership, status=400, edit_forms={key.public_id: form})
+    changes = {"name": form.cleaned_data["name"], **form.restriction_values()}
+    try:
+        key.update_details(changes, actor=request.user, request=request)  # type: ignore[arg-type]
+    except KeyActionError as error:
+        return _render_keys(request, membership, status=409, error=error.message)
+    return _render_keys(request, membership, notice=f"“{key.name}” is saved.")
+
+
+def _render_tokens(request: HttpRequest, *, status: int = 200, **extra: Any) -> HttpResponse:
+    context = {
+        "tokens": PersonalAccessToken.objects.active().filter(user=request.user),  # type: ignore[misc]
+        "form": TokenForm(),
+        **extra,
+    }
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "apikeys/tokens.html#token-panel", context)
+    return render(request, "apikeys/tokens.html", context, status=status)
+
+
+@require_GET
+@login_required
+def tokens_page(request: HttpRequest) -> HttpResponse:
+    return _render_tokens(request)
+
+
+@require_POST
+@login_required
+def create_token(request: HttpRequest) -> HttpResponse:
+    form = TokenForm(request.POST)
+    if not form.is_valid():
+        return _render_tokens(request, form=form, status=400)
+    days = form.cleaned_data["expires_in_days"]
+    token, raw = PersonalAccessToken.objects.issue(
+        request.user,  # type: ignore[arg-type]
+        name=form.cleaned_data["name"],
+        expires_at=timezone.now() + timedelta(days=days) if days else None,
+        request=request,
+    )
+    return _render_tokens(request, new_token=token, raw_token=raw)
+
+
+@require_POST
+@login_required
+def revoke_token(request: HttpRequest, token_id: str) -> HttpResponse:
+    token = get_object_or_404(PersonalAccessToken, user=request.user, public_id=token_id)
+    token.revoke(request=request)
+    return _render_tokens(request, notice=f"“{token.name}” is revoked.")
