@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException
 from rest_framework.generics import GenericAPIView
@@ -23,6 +23,7 @@ from accounts.roles import Perm
 from apikeys import restrictions
 from apikeys.authentication import BEARER_CHALLENGE
 from apikeys.models import GRACE_PERIODS, ApiKey, Environment, KeyActionError
+from portal.api_errors import ApiErrorSerializer
 from portal.api_errors import api_exception_handler as portal_exception_handler
 
 
@@ -103,14 +104,7 @@ class RotatedKeyOutput(CreatedKeyOutput):
         fields = [*CreatedKeyOutput.Meta.fields, "replaces"]
 
 
-ERROR = inline_serializer(
-    "Error",
-    {
-        "code": serializers.CharField(),
-        "detail": serializers.CharField(),
-        "errors": serializers.DictField(required=False),
-    },
-)
+ERROR = ApiErrorSerializer
 ERRORS = {400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR, 409: ERROR}
 
 

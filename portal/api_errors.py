@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -29,3 +29,15 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         detail = response.data.get("detail", "") if isinstance(response.data, dict) else ""
         response.data = {"code": getattr(detail, "code", "error"), "detail": str(detail)}
     return response
+
+
+class ApiErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """The body of every API error, for the OpenAPI schema."""
+
+    code = serializers.CharField(help_text="Stable and machine-readable, e.g. not_found")
+    detail = serializers.CharField(help_text="A sentence for people")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Per-field messages, with code invalid",
+    )

@@ -252,6 +252,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"EnvironmentEnum": "apikeys.models.Environment"},
 }
 
 # --- Static files, i18n ---------------------------------------------------------------------

@@ -83,41 +83,35 @@ def charlie(user_factory) -> User:
     return user_factory("charlie@example.com", first_name="Charlie")
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    """Debian's Chromium: never a downloaded browser (see field-notes)."""
-    return {
-        **browser_type_launch_args,
-        "executable_path": "/usr/bin/chromium",
-        "args": [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ],
-    }
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture
-def signed_in_page(page, live_server, client, monkeypatch):
-    """A Playwright page whose browser carries the session of whoever `client` logged in."""
-    # Playwright runs an event loop in the test thread; scoped here, never set at import time
-    # (it would leak into the subprocesses of later tests).
+def signed_in_page(live_server, client, monkeypatch):
+    """sign_in(user) -> a Playwright page in Debian's Chromium, carrying that user's session."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright runs an event loop in this thread while the test uses the ORM. Scoped to the
+    # test: set at import time it would leak into the subprocesses of later tests.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-    def sign_in(user):
-        client.force_login(user)
-        page.context.add_cookies(
-            [
-                {
-                    "name": "sessionid",
-                    "value": client.cookies["sessionid"].value,
-                    "url": live_server.url,
-                }
-            ]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
         )
-        return page
 
-    yield sign_in
+        def sign_in(user):
+            client.force_login(user)
+            context = browser.new_context(base_url=live_server.url)
+            cookie = client.cookies["sessionid"].value
+            context.add_cookies([{"name": "sessionid", "value": cookie, "url": live_server.url}])
+            return context.new_page()
+
+        yield sign_in
+        browser.close()
     connections.close_all()  # the ORM opened its own connections beside Playwright's loop

@@ -17,19 +17,13 @@ from rest_framework.views import APIView
 from accounts.access import get_membership_for_user
 from accounts.models import Membership
 from accounts.roles import Perm
+from apikeys.models import Environment
+from portal.api_errors import ApiErrorSerializer
 from usage import reports
 from usage.export import ExportQuery, export_rows
 from usage.forms import ExportForm
 
 MAX_LIMIT = 10_000
-
-
-class ErrorSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="Stable, machine-readable")
-    message = serializers.CharField()
-    fields = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()), required=False
-    )
 
 
 class UsageQuerySerializer(serializers.Serializer):
@@ -45,7 +39,7 @@ class UsageRowSerializer(serializers.Serializer):
     start = serializers.CharField(help_text="The bucket's start: a date, or an ISO 8601 hour")
     key_id = serializers.CharField()
     key_name = serializers.CharField()
-    environment = serializers.ChoiceField(choices=["live", "test"])
+    environment = serializers.ChoiceField(choices=Environment.choices)
     product = serializers.CharField()
     endpoint = serializers.CharField()
     outcome = serializers.CharField(help_text='"ok", or why the gateway refused the calls')
@@ -87,9 +81,9 @@ def membership_for(request: Request, slug: str) -> Membership:
 
 
 ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Invalid query"),
-    403: OpenApiResponse(ErrorSerializer, description="Your role cannot see usage"),
-    404: OpenApiResponse(ErrorSerializer, description="No such account (or not yours)"),
+    400: OpenApiResponse(ApiErrorSerializer, description="Invalid query"),
+    403: OpenApiResponse(ApiErrorSerializer, description="Your role cannot see usage"),
+    404: OpenApiResponse(ApiErrorSerializer, description="No such account (or not yours)"),
 }
 
 

@@ -35,3 +35,9 @@ def test_the_swagger_init_script_is_served_as_a_file(client):
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("application/javascript")
     assert "/api/schema/" in response.content.decode()
+
+
+def test_the_schema_generates_without_warnings():
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null")
