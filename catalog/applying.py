@@ -65,7 +65,7 @@ def load_spec(base_dir: Path, name: str, product: str) -> dict[str, Any]:
         spec = json.loads(text) if path.suffix == ".json" else _yaml(text)
         validate_openapi(spec)
     except Exception as error:  # each library raises its own kinds; all mean "bad spec"
-        message = getattr(error, "message", None) or str(error).splitlines()[0]
+        message = (getattr(error, "message", None) or str(error) or repr(error)).splitlines()[0]
         raise CatalogError(
             f"product {product}: OpenAPI spec {name} is invalid: {message}"
         ) from None
