@@ -67,7 +67,7 @@ class Command(BaseCommand):
             help="use URL instead of the product's upstream_url (tests, benchmarks)",
         )  # fmt: skip
 
-    def handle(self, *args: Any, **options: Any) -> None:
+    def handle(self, *args: Any, **options: Any) -> str:
         run_dir = Path(options["run_dir"])
         run_dir.mkdir(parents=True, exist_ok=True)
         conf = run_dir / "nginx.conf"
@@ -75,4 +75,4 @@ class Command(BaseCommand):
         fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(render(options))
-        self.stdout.write(str(conf))
+        return str(conf)  # printed by Django
