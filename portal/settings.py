@@ -8,6 +8,8 @@ Production sets ``DEBUG=false`` and at least ``SECRET_KEY``, ``APIKEY_PEPPER``,
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -306,8 +308,13 @@ TOLLGATE_NAME = env_str("TOLLGATE_NAME", "Tollgate")
 APIKEY_PREFIX = env_str("APIKEY_PREFIX", "tg")
 GATEWAY_PUBLIC_URL = env_url("GATEWAY_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/")
 GATEWAY_ON_REDIS_DOWN = env_choice("GATEWAY_ON_REDIS_DOWN", "deny", ("deny", "allow"))
-# The gateway: nginx sends GATEWAY_SECRET with every auth_request (see deploy/nginx/).
-GATEWAY_SECRET = _required_secret("GATEWAY_SECRET")
+# The gateway: nginx sends GATEWAY_SECRET with every auth_request (see deploy/nginx/). Unset, it
+# is derived from SECRET_KEY (so production needs no extra secret); re-render the nginx config
+# with `manage.py gateway_config` after changing either.
+GATEWAY_SECRET = (
+    env_secret("GATEWAY_SECRET")
+    or hmac.new(SECRET_KEY.encode(), b"tollgate.gateway-secret", hashlib.sha256).hexdigest()
+)
 # Remove the raw key (Authorization / X-API-Key) from what the upstream API receives.
 GATEWAY_STRIP_KEY = env_bool("GATEWAY_STRIP_KEY", default=True)
 # Test keys (tg_test_...) share their own, lower limits and quota per account; never billed.
