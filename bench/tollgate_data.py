@@ -29,7 +29,7 @@ def make_keys(account: Account, count: int) -> list[str]:
 
 
 def main(workdir: Path, count: int) -> None:
-    product = ApiProduct.objects.create(slug="bench", name="Bench", path_prefix="/c/",
+    product = ApiProduct.objects.create(slug="bench", name="Bench", path_prefix="/c",
                                         upstream_url="http://127.0.0.1:9")  # fmt: skip
     roomy = Plan.objects.create(slug="roomy", name="Roomy", is_default=True)  # no limits
     capped = Plan.objects.create(slug="capped", name="Capped", requests_per_period=0)
