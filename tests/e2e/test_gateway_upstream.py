@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import subprocess
 import time
 
 import pytest
@@ -7,7 +8,7 @@ import requests
 from django.utils import timezone
 
 from apikeys.models import ApiKey
-from tests.gateway.stack import GatewayStack
+from tests.gateway.stack import GatewayStack, hammer
 from tests.gateway.support import make_key, make_plan, make_product
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -56,3 +57,19 @@ def test_it_refuses_a_revoked_key_within_one_second(stack, team):
     while requests.get(url, headers={"X-API-Key": raw}).status_code == 200:
         assert time.monotonic() - revoked_at < 1.0, "revoked key still admitted after 1 s"
         time.sleep(0.05)
+
+
+def auth_sockets(port: int) -> set[str]:
+    """nginx's sockets to the auth server, in any state (TIME_WAIT too): their local ports."""
+    out = subprocess.run(["ss", "-tanH", f"dst 127.0.0.1:{port}"], capture_output=True,
+                         text=True, check=True).stdout  # fmt: skip
+    return {line.split()[3] for line in out.splitlines() if line.strip()}
+
+
+def test_it_reuses_its_auth_connections_in_steady_state(stack, team):
+    raw, _ = make_key(team)
+    hammer(stack.port, "/demo/hello", raw, total=500, connections=10)  # warm the pools
+    before = auth_sockets(stack.portal_port)
+    statuses = hammer(stack.port, "/demo/hello", raw, total=3000, connections=10)
+    assert statuses[200] == 3000
+    assert auth_sockets(stack.portal_port) - before == set()
