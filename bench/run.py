@@ -26,6 +26,7 @@ BENCH = ROOT / "bench"
 BIN = Path(sys.executable).parent
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 VALID_KEYS = int(os.environ.get("BENCH_KEYS", "10000"))
+AUTH_THREADS = os.environ.get("BENCH_AUTH_THREADS", "4")  # granian threads per auth server
 SCRIPT_COMMANDS = {"get", "incr", "expire", "hincrby"}  # what gateway/limits.lua runs inside
 MEASURING_COMMANDS = {"info"}  # this script's own INFO commandstats
 TARGETS = {"c/a": 0.10, "c/d": 10.0, "p50_1conn_above_a_ms": 0.3}
@@ -105,7 +106,7 @@ class Bench:
 
     def start_servers(self) -> None:
         granian = [str(BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1",
-                   "--workers", "1", "--blocking-threads", "4", "--no-ws",
+                   "--workers", "1", "--blocking-threads", AUTH_THREADS, "--no-ws",
                    "--log-level", "warning"]  # fmt: skip
         self.spawn("tollgate", [*granian, "--port", str(self.ports["tollgate"]),
                                 "portal.wsgi:application"], self.tollgate_env)  # fmt: skip
