@@ -141,6 +141,12 @@ def apply_catalog(data: dict[str, Any], base_dir: Path) -> Report:
     if unknown:
         raise CatalogError(f"unknown top-level tables {sorted(unknown)}")
     product_entries, plan_entries = data.get("products", []), data.get("plans", [])
+    for kind, entries in (("product", product_entries), ("plan", plan_entries)):
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise CatalogError(f"[[{kind}s]] must be a list of tables")
+        for number, entry in enumerate(entries, 1):
+            if not isinstance(entry.get("slug"), str) or not entry["slug"]:
+                raise CatalogError(f"{kind} number {number} has no slug")
     if sum(bool(p.get("is_default")) for p in plan_entries) > 1:
         raise CatalogError("more than one plan has is_default = true")
     specs = {

@@ -106,6 +106,7 @@ def test_it_refuses_an_invalid_openapi_spec_with_the_validators_message_and_writ
         (("requests_per_second = 50", "requests_per_second = -1"), "requests_per_second"),
         (('monthly_price = "29"', 'monthly_price = "lots"'), "monthly_price is not a number"),
         (("[[plans]]", "[[plans]"), "catalog.toml"),
+        (('slug = "pro"', 'name_only = "pro"'), "has no slug"),
     ],
 )
 def test_it_refuses_a_bad_file_with_a_clear_message_and_writes_nothing(

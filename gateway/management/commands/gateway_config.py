@@ -25,6 +25,8 @@ def address_of(url: str) -> str:
 def render(options: dict[str, Any]) -> str:
     """The nginx config for every product in the catalog (see deploy/nginx/)."""
     run_dir = Path(options["run_dir"]).resolve()
+    if any("=" not in item for item in options["upstream"]):
+        raise CommandError("--upstream takes SLUG=URL")
     overrides = dict(item.split("=", 1) for item in options["upstream"])
     products = [
         {
