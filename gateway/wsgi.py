@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable
 
+import redis
 from django.conf import settings
 from django.db import close_old_connections
 
-from gateway import invalidation
+from gateway import counting, invalidation
 from gateway.decide import call_from_environ, decide, refuse
 
 AUTH_PATH = "/gateway/auth"
@@ -24,6 +26,20 @@ log = logging.getLogger(__name__)
 StartResponse = Callable[[str, list[tuple[str, str]]], object]
 STATUS_LINES = {204: "204 No Content", 401: "401 Unauthorized", 403: "403 Forbidden"}
 NOT_FOUND_HEADERS = [("Content-Type", "text/plain"), ("Content-Length", "9")]
+
+
+_prepared_pid: int | None = None
+
+
+def prepare_process() -> None:
+    """Once per (forked) server process: listen for invalidations, pre-load the Lua script."""
+    global _prepared_pid
+    _prepared_pid = os.getpid()
+    invalidation.ensure_listening()
+    try:
+        counting.preload()
+    except redis.RedisError:
+        log.warning("gateway: could not pre-load the Lua script; loading it on first use")
 
 
 def has_gateway_secret(environ: dict) -> bool:
@@ -36,7 +52,8 @@ def auth_application(environ: dict, start_response: StartResponse) -> Iterable[b
         # Without the secret the endpoint does not exist, as far as anyone can tell.
         start_response("404 Not Found", NOT_FOUND_HEADERS)
         return [b"Not Found"]
-    invalidation.ensure_listening()
+    if _prepared_pid != os.getpid():
+        prepare_process()
     try:
         decision = decide(call_from_environ(environ), time.time())
     except Exception:
