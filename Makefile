@@ -35,3 +35,7 @@ lint: setup
 format: setup
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
+
+# The gateway benchmark (wrk, nginx, private Redis servers): writes bench/results/<date>.json/.png.
+bench: setup
+	$(RUN) python bench/run.py

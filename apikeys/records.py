@@ -19,8 +19,11 @@ from apikeys import keys
 from apikeys.invalidation import Listener
 from apikeys.models import ApiKey
 
-CACHE_TTL_SECONDS = 5.0
-NEGATIVE_TTL_SECONDS = 5.0
+# Revocations, rotations and edits reach every process through the listener within milliseconds,
+# so a trusted entry can live long: the gateway then touches the database once per key, not once
+# per call. The TTL only bounds staleness from changes made behind the ORM's back.
+CACHE_TTL_SECONDS = 300.0
+NEGATIVE_TTL_SECONDS = 30.0
 # Without a working invalidation listener a revocation is only seen when the entry expires.
 FALLBACK_TTL_SECONDS = 0.5
 MAX_ENTRIES = 100_000

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 case "${1:-}" in
-  run)  needed=() ;;
+  run)  needed=(nginx) ;;
   test) needed=(nginx redis-server chromium) ;;
   *)    echo "usage: $0 run|test" >&2; exit 2 ;;
 esac

@@ -8,6 +8,8 @@ Production sets ``DEBUG=false`` and at least ``SECRET_KEY``, ``APIKEY_PEPPER``,
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -86,6 +88,7 @@ INSTALLED_APPS = [
     "billing",
     "usage",
     "apidocs",
+    "gateway",
 ]
 
 MIDDLEWARE = [
@@ -137,6 +140,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+    # A file, not memory, so the end-to-end tests' server processes (the gateway behind nginx)
+    # open the same test database as the test itself.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -315,8 +321,23 @@ CONTENT_SECURITY_POLICY = {
 TOLLGATE_NAME = env_str("TOLLGATE_NAME", "Tollgate")
 APIKEY_PREFIX = env_str("APIKEY_PREFIX", "tg")
 GATEWAY_PUBLIC_URL = env_url("GATEWAY_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/")
-GATEWAY_ACCESS_LOG = Path(env_str("GATEWAY_ACCESS_LOG", str(VAR_DIR / "nginx" / "access.json.log")))
+GATEWAY_ACCESS_LOG = Path(env_str("GATEWAY_ACCESS_LOG", str(VAR_DIR / "nginx" / "access.log")))
 GATEWAY_ON_REDIS_DOWN = env_choice("GATEWAY_ON_REDIS_DOWN", "deny", ("deny", "allow"))
+# The gateway: nginx sends GATEWAY_SECRET with every auth_request (see deploy/nginx/). Unset, it
+# is derived from SECRET_KEY (so production needs no extra secret); re-render the nginx config
+# with `manage.py gateway_config` after changing either.
+GATEWAY_SECRET = (
+    env_secret("GATEWAY_SECRET")
+    or hmac.new(SECRET_KEY.encode(), b"tollgate.gateway-secret", hashlib.sha256).hexdigest()
+)
+# Remove the raw key (Authorization / X-API-Key) from what the upstream API receives.
+GATEWAY_STRIP_KEY = env_bool("GATEWAY_STRIP_KEY", default=True)
+# Test keys (tg_test_...) share their own, lower limits and quota per account; never billed.
+GATEWAY_TEST_KEY_RPS = env_int("GATEWAY_TEST_KEY_RPS", 5, minimum=1)
+GATEWAY_TEST_KEY_RPM = env_int("GATEWAY_TEST_KEY_RPM", 100, minimum=1)
+GATEWAY_TEST_KEY_PER_PERIOD = env_int("GATEWAY_TEST_KEY_PER_PERIOD", 1000, minimum=1)
+# How long a process trusts its cached account policy without hearing an invalidation.
+GATEWAY_POLICY_TTL_SECONDS = env_int("GATEWAY_POLICY_TTL_SECONDS", 60, minimum=1)
 
 LOGGING = {
     "version": 1,

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+from gateway.wsgi import AUTH_PATH, StartResponse, auth_application  # noqa: E402  (needs setup)
+
+
+def application(environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+    if environ.get("PATH_INFO") == AUTH_PATH:
+        return auth_application(environ, start_response)
+    return django_application(environ, start_response)

@@ -44,7 +44,7 @@ def parse_line(line: str) -> tuple[StatKey, float] | None:
     """One access-log entry, or None for lines that are not admitted API calls."""
     try:
         entry = json.loads(line)
-        account_id = int(entry["account_id"])
+        account_id = int(entry["consumer"])  # the account id nginx got from the auth answer
         key_id = entry["key_id"]
         status = int(entry["status"])
         moment = datetime.fromisoformat(entry["time"]).astimezone(UTC)
@@ -54,7 +54,7 @@ def parse_line(line: str) -> tuple[StatKey, float] | None:
     if not key_id or not account_id:
         return None
     hour = moment.replace(minute=0, second=0, microsecond=0)
-    endpoint = entry.get("endpoint") or entry.get("uri", "").split("?")[0]
+    endpoint = entry.get("endpoint") or "other"  # the OpenAPI operation, from the gateway
     return (account_id, key_id, endpoint, hour, f"{status // 100}xx"), latency_ms
 
 

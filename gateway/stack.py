@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import os
+import sys
+
+from django.conf import settings
+
+from portal.stack import PORTAL_ADDRESS, Service, python_bin
+
+
+def gateway_ports() -> tuple[int, int]:
+    """nginx and the demo API: 8080 and 8081 beside the default portal port, and always next to
+    a moved portal (PORTAL_PORT), so two stacks on one machine never collide."""
+    portal_port = PORTAL_ADDRESS[1]
+    return (
+        int(os.environ.get("GATEWAY_PORT", portal_port + 80)),
+        int(os.environ.get("DEMO_API_PORT", portal_port + 81)),
+    )
+
+
+def gateway_services() -> list[Service]:
+    host, portal_port = PORTAL_ADDRESS
+    gateway_port, demo_port = gateway_ports()
+    demo = Service(
+        name="demo-api",
+        argv=[python_bin("granian"), "--interface", "wsgi", "--host", host,
+              "--port", str(demo_port), "--workers", "1", "--no-ws",
+              "gateway.demo_api:application"],
+        url=f"http://{host}:{demo_port}/demo/",
+    )  # fmt: skip
+    nginx = Service(
+        name="nginx",
+        # Renders var/nginx/nginx.conf from the catalog (applied at start-up), then runs nginx.
+        argv=[sys.executable, str(settings.BASE_DIR / "manage.py"), "gateway_nginx",
+              "--run-dir", str(settings.VAR_DIR / "nginx"),
+              "--listen", f"{host}:{gateway_port}", "--auth", f"{host}:{portal_port}",
+              "--portal", f"{host}:{portal_port}",
+              "--upstream", f"demo=http://{host}:{demo_port}"],
+        url=f"http://{host}:{gateway_port}  (API: /demo/, portal: /)",
+    )  # fmt: skip
+    return [demo, nginx]

@@ -1,0 +1,134 @@
+"""The real gateway for end-to-end tests: nginx in front of the portal (granian) and the demo API.
+
+Every process is the test's own, on free ports, pointed at the test's database and Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+
+from tests.helpers import ROOT, free_port, wait_for
+
+GRANIAN = str(Path(sys.executable).with_name("granian"))
+
+
+def database_url() -> str:
+    """The URL of the test database pytest-django created (not the configured one)."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    host = db.get("HOST") or "127.0.0.1"
+    return f"postgres://{db['USER']}@{host}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+class GatewayStack:
+    def __init__(self, workdir: Path, redis_url: str | None = None, **env: str) -> None:
+        self.workdir = workdir
+        self.demo_port, self.portal_port, self.port = free_port(), free_port(), free_port()
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "REDIS_URL": redis_url or settings.REDIS_URL,
+            "SECRET_KEY": settings.SECRET_KEY,
+            "APIKEY_PEPPER": settings.APIKEY_PEPPER,
+            "GATEWAY_SECRET": settings.GATEWAY_SECRET,
+            "TOLLGATE_VAR_DIR": str(workdir / "var"),
+            **env,
+        }
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def granian(self, name: str, app: str, port: int, threads: int) -> None:
+        log = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115  (the process owns it)
+        self.processes[name] = subprocess.Popen(
+            [GRANIAN, "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+             "--workers", "1", "--blocking-threads", str(threads), "--no-ws",
+             "--log-level", "warning", app],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+    def start(self) -> GatewayStack:
+        self.granian("demo", "gateway.demo_api:application", self.demo_port, 4)
+        self.granian("portal", "portal.wsgi:application", self.portal_port, 16)
+        run_dir = self.workdir / "nginx"
+        call_command(
+            "gateway_config", run_dir=str(run_dir), listen=f"127.0.0.1:{self.port}",
+            auth=f"127.0.0.1:{self.portal_port}", portal=f"127.0.0.1:{self.portal_port}",
+            upstream=[f"demo=http://127.0.0.1:{self.demo_port}"], workers="1",
+            stdout=open(os.devnull, "w"),  # noqa: SIM115
+        )  # fmt: skip
+        self.processes["nginx"] = subprocess.Popen(
+            ["/usr/sbin/nginx", "-p", str(run_dir), "-c", str(run_dir / "nginx.conf"),
+             "-g", "daemon off;"],
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        for port in (self.demo_port, self.portal_port, self.port):
+            wait_for(lambda p=port: listening(p), timeout=30, what=f"port {port}")
+        return self
+
+    def stop(self) -> None:
+        for process in reversed(list(self.processes.values())):
+            process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+
+    def access_log(self) -> str:
+        return (self.workdir / "nginx" / "access.log").read_text()
+
+
+async def _one_connection(port: int, request: bytes, count: int, statuses: collections.Counter):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for _ in range(count):
+            writer.write(request)
+            status_line = await reader.readline()
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.partition(b":")
+                if name.lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            statuses[int(status_line.split()[1])] += 1
+    finally:
+        writer.close()
+
+
+def hammer(port: int, path: str, raw_key: str, total: int, connections: int):
+    """`total` keep-alive GETs spread over `connections` connections; returns status counts."""
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {raw_key}\r\n\r\n"
+    ).encode()
+    statuses: collections.Counter[int] = collections.Counter()
+
+    async def run() -> None:
+        share, extra = divmod(total, connections)
+        await asyncio.gather(*(
+            _one_connection(port, request, share + (i < extra), statuses)
+            for i in range(connections)
+        ))  # fmt: skip
+
+    asyncio.run(run())
+    return statuses
