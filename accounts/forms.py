@@ -12,6 +12,11 @@ class InviteForm(forms.Form):
     email = forms.EmailField(label="Email address", max_length=254)
     role = forms.ChoiceField(choices=Role.choices, initial=Role.DEVELOPER)
 
+    def __init__(self, *args: Any, membership: Membership, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Offer only what this member may grant; the model refuses the rest anyway.
+        self.fields["role"].choices = membership.grantable_roles()  # type: ignore[attr-defined]
+
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)

@@ -271,6 +271,11 @@ class Membership(models.Model):
     def is_last_owner(self) -> bool:
         return self.is_owner and not self.account.memberships.owners().exclude(pk=self.pk).exists()
 
+    def grantable_roles(self) -> list[tuple[str, str]]:
+        return [
+            (value, label) for value, label in Role.choices if self.is_owner or value != Role.OWNER
+        ]
+
     def require_may_grant(self, role: str) -> None:
         if role not in Role.values:
             raise MembershipError("Choose one of the roles offered.")

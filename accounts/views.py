@@ -34,7 +34,7 @@ from accounts.models import (
     MembershipError,
     User,
 )
-from accounts.roles import Perm, Role
+from accounts.roles import Perm
 
 INVITATION_SESSION_KEY = "invitation_token"
 ACTIVITY_PAGE_SIZE = 50
@@ -57,8 +57,8 @@ def _members_page(
         "account": account,
         "members": account.memberships.select_related("user").order_by("user__email"),
         "invitations": account.invitations.pending().select_related("invited_by"),
-        "roles": Role.choices,
-        "invite_form": forms.get("invite_form") or InviteForm(),
+        "roles": membership.grantable_roles(),
+        "invite_form": forms.get("invite_form") or InviteForm(membership=membership),
         "transfer_form": forms.get("transfer_form") or TransferForm(membership=membership),
     }
     return render(request, "accounts/members.html", context, status=status)
@@ -91,7 +91,7 @@ def members(request: HttpRequest, membership: Membership) -> HttpResponse:
 @require_POST
 @account_view(Perm.MANAGE_MEMBERS)
 def invite_member(request: HttpRequest, membership: Membership) -> HttpResponse:
-    form = InviteForm(request.POST)
+    form = InviteForm(request.POST, membership=membership)
     if form.is_valid():
         email, role = form.cleaned_data["email"], form.cleaned_data["role"]
         try:

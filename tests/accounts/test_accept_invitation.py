@@ -103,10 +103,11 @@ def test_it_works_after_signing_up_and_verifying(client, invitation, team):
     link = path(invitation)
     page = client.get(link).content.decode()
     assert "Sign up" in page
+    password = "a-long-Passphrase-9"
     response = client.post(
         "/accounts/signup/",
-        {"email": "dana@example.com", "password1": "a-long-Passphrase-9", "password2": "a-long-Passphrase-9"},
-    )  # fmt: skip
+        {"email": "dana@example.com", "password1": password, "password2": password},
+    )
     assert response.status_code == 302
     dana = User.objects.get(email="dana@example.com")
     assert not Membership.objects.filter(account=team, user=dana).exists()
