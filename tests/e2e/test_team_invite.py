@@ -3,7 +3,6 @@ with the role given, and both show on the Activity page; no page trips the CSP."
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
 
@@ -14,8 +13,16 @@ from playwright.sync_api import expect, sync_playwright
 from accounts.models import Account, Membership, User
 from accounts.roles import Role
 
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(autouse=True)
+def allow_orm_beside_playwright(monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; the ORM calls are still
+    # synchronous. Set for this test only: left in os.environ it would leak into subprocesses
+    # (e.g. `check --deploy` refuses it).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]  # fmt: skip
