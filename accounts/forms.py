@@ -23,7 +23,7 @@ class RoleForm(forms.Form):
 
 
 class TeamForm(forms.Form):
-    name = forms.CharField(label="Team name", max_length=100, strip=True)
+    name = forms.CharField(label="Name", max_length=100, strip=True)
 
 
 class TransferForm(forms.Form):

@@ -205,6 +205,16 @@ class Account(models.Model):
         )
 
     @transaction.atomic
+    def rename(self, name: str, *, by: Membership, request: HttpRequest | None = None) -> None:
+        from accounts.audit import record
+
+        old, self.name = self.name, name
+        Account.objects.filter(pk=self.pk).update(name=name)
+        record(
+            self, "account.renamed", actor=by.user, target=name, request=request, data={"from": old}
+        )
+
+    @transaction.atomic
     def close(self, *, by: Membership, request: HttpRequest | None = None) -> None:
         if self.is_personal:
             raise MembershipError(

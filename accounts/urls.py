@@ -19,6 +19,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     ),
     path(account + "leave/", views.leave_account, name="leave_account"),
     path(account + "transfer/", views.transfer_ownership, name="transfer_ownership"),
+    path(account + "rename/", views.rename_account, name="rename_account"),
     path(account + "close/", views.close_account, name="close_account"),
     path(account + "activity/", views.activity, name="activity"),
     path("teams/new/", views.new_team, name="new_team"),

@@ -78,6 +78,7 @@ def account_home(request: HttpRequest, membership: Membership) -> HttpResponse:
         "plan": account.effective_plan(),
         "members": account.memberships.select_related("user").order_by("user__email"),
         "close_form": ConfirmNameForm(account=account),
+        "rename_form": TeamForm(initial={"name": account.name}),
     }
     return render(request, "accounts/account_home.html", context)
 
@@ -178,6 +179,21 @@ def transfer_ownership(request: HttpRequest, membership: Membership) -> HttpResp
     else:
         messages.success(request, f"{new_owner.user.email} now owns {membership.account.name}.")
     return _back_to_members(request, membership)
+
+
+@require_POST
+@account_view(Perm.MANAGE_ACCOUNT)
+def rename_account(request: HttpRequest, membership: Membership) -> HttpResponse:
+    account = membership.account
+    form = TeamForm(request.POST)
+    if not form.is_valid():
+        context = {"membership": membership, "account": account, "rename_form": form,
+                   "plan": account.effective_plan(), "members": account.memberships.all(),
+                   "close_form": ConfirmNameForm(account=account)}  # fmt: skip
+        return render(request, "accounts/account_home.html", context, status=400)
+    account.rename(form.cleaned_data["name"], by=membership, request=request)
+    messages.success(request, f"The account is now called {account.name}.")
+    return redirect("account_home", account.slug)
 
 
 @require_POST
