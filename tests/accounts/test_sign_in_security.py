@@ -103,6 +103,8 @@ def test_a_bad_mfa_code_gets_a_clear_answer(client, verified_alice):
     bad = client.post("/accounts/2fa/authenticate/", {"code": "000000"})
     assert bad.status_code == 200 and "Incorrect code." in bad.content.decode()
     assert "_auth_user_id" not in client.session
+    if time.time() % 30 > 28:  # the server accepts only the current 30 s step
+        time.sleep(30 - time.time() % 30 + 0.1)
     code = format_hotp_value(hotp_value(secret, int(time.time()) // 30))
     good = client.post("/accounts/2fa/authenticate/", {"code": code})
     assert good.status_code == 302
