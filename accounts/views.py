@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
@@ -198,6 +199,7 @@ def rename_account(request: HttpRequest, membership: Membership) -> HttpResponse
 
 @require_POST
 @account_view(Perm.MANAGE_ACCOUNT)
+@reauthentication_required  # allauth asks for the password again, then replays this request
 def close_account(request: HttpRequest, membership: Membership) -> HttpResponse:
     account = membership.account
     form = ConfirmNameForm(request.POST, account=account)
@@ -303,12 +305,15 @@ def profile(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/profile.html", context, status=400 if form.errors else 200)
 
 
-@require_POST
 @login_required
+@require_http_methods(["GET", "POST"])
+@reauthentication_required(allow_get=True)
 def delete_profile(request: HttpRequest) -> HttpResponse:
+    """Deleting needs a recent sign-in: allauth asks for the password (or a passkey) again and
+    returns here, to this page's GET, to confirm once more."""
     user: User = request.user  # type: ignore[assignment]
-    form = DeleteProfileForm(request.POST, user=user)
-    if form.is_valid():
+    form = DeleteProfileForm(request.POST or None, user=user)
+    if request.method == "POST" and form.is_valid():
         try:
             user.delete_profile(request=request)
         except MembershipError as error:
@@ -317,5 +322,5 @@ def delete_profile(request: HttpRequest) -> HttpResponse:
             logout(request)
             messages.success(request, "Your profile and personal data were deleted.")
             return redirect("home")
-    context = {"delete_form": form}
-    return render(request, "accounts/delete_profile.html", context, status=400)
+    status = 400 if form.errors else 200
+    return render(request, "accounts/delete_profile.html", {"delete_form": form}, status=status)

@@ -27,3 +27,16 @@ def member_with_role(user_factory, team):
         return Membership.objects.create(account=team, user=user_factory(), role=role)
 
     return make
+
+
+@pytest.fixture
+def sign_in(client):
+    """Signed in and recently re-authenticated, as closing an account or deleting a profile
+    requires (force_login alone is not a recent authentication)."""
+
+    def sign_in(user, password="password"):
+        client.force_login(user)
+        response = client.post("/accounts/reauthenticate/", {"password": password})
+        assert response.status_code == 302
+
+    return sign_in

@@ -42,6 +42,23 @@ def delete(client, user, confirm=None):
     return client.post("/profile/delete/", {"confirm": confirm or user.email})
 
 
+def test_deleting_asks_to_sign_in_again_first(client, alice):
+    client.force_login(alice)
+    response = delete(client, alice)
+    assert response.status_code == 302
+    assert response.url.startswith("/accounts/reauthenticate/?next=")
+    assert User.objects.filter(pk=alice.pk).exists()
+    # allauth keeps the refused request and replays it once the password is given again.
+    response = client.post(response.url, {"password": "password", "next": "/profile/delete/"})
+    assert response.status_code == 302 and response.url == "/"
+    assert not User.objects.filter(pk=alice.pk).exists()
+
+
+def test_the_confirmation_page_opens_without_reauthenticating(client, alice):
+    client.force_login(alice)
+    assert "Delete my profile" in client.get("/profile/delete/").content.decode()
+
+
 @pytest.fixture
 def closed_accounts():
     heard = []
@@ -51,10 +68,10 @@ def closed_accounts():
     account_closed.disconnect(dispatch_uid="test-profile-close")
 
 
-def test_deleting_works(client, alice, bob, team, closed_accounts):
+def test_deleting_works(client, sign_in, alice, bob, team, closed_accounts):
     bobs_personal = Account.objects.get(memberships__user=bob, is_personal=True)
     record(team, "member.invited", actor=alice, target="bob@example.com")
-    client.force_login(bob)
+    sign_in(bob)
     assert delete(client, bob).status_code == 302
     assert not User.objects.filter(email="bob@example.com").exists()
     assert not Membership.objects.filter(account=team, user__email="bob@example.com").exists()
@@ -67,9 +84,9 @@ def test_deleting_works(client, alice, bob, team, closed_accounts):
 
 
 def test_the_last_owner_of_a_shared_account_cannot_delete(
-    client, alice, bob, team, closed_accounts
+    client, sign_in, alice, bob, team, closed_accounts
 ):
-    client.force_login(alice)
+    sign_in(alice)
     response = delete(client, alice)
     assert response.status_code == 400
     assert "last owner of Alice&#x27;s team" in response.content.decode()
@@ -77,21 +94,21 @@ def test_the_last_owner_of_a_shared_account_cannot_delete(
     assert closed_accounts == []
 
 
-def test_an_owner_with_a_co_owner_can_delete(client, alice, member_with_role, team):
+def test_an_owner_with_a_co_owner_can_delete(client, sign_in, alice, member_with_role, team):
     member_with_role(Role.OWNER)
-    client.force_login(alice)
+    sign_in(alice)
     assert delete(client, alice).status_code == 302
     assert Account.objects.get(pk=team.pk).closed_at is None
 
 
-def test_it_wants_the_email_typed(client, alice):
-    client.force_login(alice)
+def test_it_wants_the_email_typed(client, sign_in, alice):
+    sign_in(alice)
     response = delete(client, alice, confirm="someone@else.com")
     assert response.status_code == 400
     assert "not your email address" in response.content.decode()
     assert User.objects.filter(pk=alice.pk).exists()
 
 
-def test_deleting_refuses_get(client, alice):
-    client.force_login(alice)
-    assert client.get("/profile/delete/").status_code == 405
+def test_deleting_refuses_other_methods(client, sign_in, alice):
+    sign_in(alice)
+    assert client.put("/profile/delete/").status_code == 405
