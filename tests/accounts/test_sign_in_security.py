@@ -126,3 +126,16 @@ def test_social_login_switches_on_with_credentials(tmp_path):
                             text=True, check=True)  # fmt: skip
     assert "allauth.socialaccount.providers.github" in result.stdout
     assert "allauth.socialaccount.providers.google" not in result.stdout
+
+
+def test_production_cookies_are_secure_and_host_prefixed(tmp_path):
+    env = {**os.environ, "TOLLGATE_VAR_DIR": str(tmp_path), "DEBUG": "false",
+           "SECRET_KEY": "k" * 60, "APIKEY_PEPPER": "p" * 50, "TRUSTED_PROXY_COUNT": "1",
+           "DJANGO_SETTINGS_MODULE": "portal.settings"}  # fmt: skip
+    names = ["SESSION_COOKIE_NAME", "SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY",
+             "SESSION_COOKIE_SAMESITE", "CSRF_COOKIE_SECURE", "CSRF_COOKIE_SAMESITE",
+             "ALLAUTH_TRUSTED_PROXY_COUNT"]  # fmt: skip
+    code = f"from django.conf import settings as s; print([getattr(s, n) for n in {names!r}])"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                            text=True, check=True)  # fmt: skip
+    assert result.stdout.strip() == str(["__Host-sessionid", True, True, "Lax", True, "Lax", 1])
