@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from portal import embedded_redis
 
@@ -95,12 +96,22 @@ def redis_service() -> list[Service]:
     ]
 
 
-# Later parts of the product (the gateway, the demo API, the Stripe simulator) add theirs here.
-SERVICE_BUILDERS: list[Callable[[], list[Service]]] = [
-    redis_service,
-    lambda: [portal_service()],
-    celery_services,
+def portal_services() -> list[Service]:
+    return [portal_service()]
+
+
+# Each app adds the processes it needs as a function returning Services, named by import path
+# (so apps can import Service from here without a cycle). Started in this order.
+SERVICE_BUILDERS = [
+    "portal.stack.redis_service",
+    "portal.stack.portal_services",
+    "portal.stack.celery_services",
+    "usage.stack.usage_services",
 ]
+
+
+def all_services() -> list[Service]:
+    return [service for path in SERVICE_BUILDERS for service in import_string(path)()]
 
 
 class Supervisor:

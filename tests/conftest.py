@@ -80,3 +80,39 @@ def bob(user_factory, team) -> User:
 def charlie(user_factory) -> User:
     """An outsider: in no account of Alice's; expects 404 everywhere there."""
     return user_factory("charlie@example.com", first_name="Charlie")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Debian's Chromium: never a downloaded browser (see field-notes)."""
+    return {
+        **browser_type_launch_args,
+        "executable_path": "/usr/bin/chromium",
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    }
+
+
+@pytest.fixture
+def signed_in_page(page, live_server, client):
+    """A Playwright page whose browser carries the session of whoever `client` logged in."""
+
+    def sign_in(user):
+        client.force_login(user)
+        page.context.add_cookies(
+            [
+                {
+                    "name": "sessionid",
+                    "value": client.cookies["sessionid"].value,
+                    "url": live_server.url,
+                }
+            ]
+        )
+        return page
+
+    return sign_in

@@ -42,6 +42,6 @@ def test_make_run_serves_the_portal_on_the_embedded_default_and_stops_on_ctrl_c(
         output, _ = stack.communicate(timeout=60)
     assert stack.returncode == 0, output
     assert "demo@example.com / " in output
-    for name in ("portal", "worker", "beat", "redis"):
+    for name in ("portal", "worker", "beat", "collector", "redis"):
         assert f"[runstack] stopped {name}" in output
     assert not (tmp_path / "redis.sock").exists()

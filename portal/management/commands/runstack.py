@@ -6,14 +6,14 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from portal.stack import SERVICE_BUILDERS, Supervisor
+from portal.stack import Supervisor, all_services
 
 
 class Command(BaseCommand):
     help = "Migrate, load demo data and run the whole stack under one supervisor (make run)."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        services = [service for build in SERVICE_BUILDERS for service in build()]
+        services = all_services()
         supervisor = Supervisor(log=lambda line: self.stdout.write(f"[runstack] {line}"))
         # The embedded Redis starts first, so migrations and the demo data loader find it.
         supervisor.start([s for s in services if s.name == "redis"])

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from csp.decorators import csp_update
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.access import current_account
+from accounts.models import Account, Membership
+from accounts.roles import Perm
+from apidocs.catalogue import KEY_PLACEHOLDER, operations, served_spec, visible_products
+from apidocs.test_keys import issue_docs_test_key
+from catalog.models import ApiProduct
+
+
+def _get_product_for_user(request: HttpRequest, slug: str) -> ApiProduct:
+    product = visible_products(request.user).filter(slug=slug).first()
+    if product is None:
+        raise Http404("No such API product")
+    return product
+
+
+def _key_membership(request: HttpRequest) -> Membership | None:
+    """The membership in the current account, if it may create keys there."""
+    account = current_account(request)
+    if account is None:
+        return None
+    membership = Membership.objects.filter(account=account, user=request.user).first()
+    return membership if membership is not None and membership.can(Perm.MANAGE_KEYS) else None
+
+
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    products = visible_products(request.user)
+    return render(request, "apidocs/index.html", {"products": products})
+
+
+@require_GET
+def getting_started(request: HttpRequest) -> HttpResponse:
+    product = visible_products(request.user).exclude(openapi_spec=None).first()
+    calls = operations(product) if product else []
+    first_call = next((op for op in calls if op.method == "GET"), None)
+    return render(
+        request,
+        "apidocs/getting_started.html",
+        {"product": product, "first_call": first_call, "key_placeholder": KEY_PLACEHOLDER},
+    )
+
+
+@require_GET
+@csp_update({"style-src": ["'unsafe-inline'"]})  # Swagger UI sets inline styles as it renders
+def product_reference(request: HttpRequest, slug: str) -> HttpResponse:
+    product = _get_product_for_user(request, slug)
+    membership = _key_membership(request) if request.user.is_authenticated else None
+    context = {
+        "product": product,
+        "operations": operations(product),
+        "key_placeholder": KEY_PLACEHOLDER,
+        "key_account": membership.account if membership else None,
+    }
+    return render(request, "apidocs/product.html", context)
+
+
+@require_GET
+def product_spec(request: HttpRequest, slug: str) -> JsonResponse:
+    product = _get_product_for_user(request, slug)
+    if not product.openapi_spec:
+        return JsonResponse({"code": "no_spec", "message": "This product has no spec yet."}, 404)
+    return JsonResponse(served_spec(product))
+
+
+@login_required
+@require_POST
+def create_test_key(request: HttpRequest) -> JsonResponse:
+    """One click on a reference page: a new test key, shown once to this browser only."""
+    membership = _key_membership(request)
+    if membership is None:
+        return JsonResponse(
+            {"code": "forbidden", "message": "Your role in this account cannot create keys."},
+            status=403,
+        )
+    account: Account = membership.account
+    raw, key = issue_docs_test_key(account, request)
+    return JsonResponse(
+        {"key": raw, "key_id": key.public_id, "account": account.slug, "name": key.name},
+        status=201,
+    )

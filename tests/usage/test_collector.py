@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from usage.collector import collect_once, percentile
+from usage.models import EndpointHourStats
+
+pytestmark = pytest.mark.django_db
+
+
+def entry(team, status=200, upstream="0.004", minute=5, key="key_a"):
+    return json.dumps(
+        {
+            "time": f"2026-11-23T22:{minute:02d}:00+00:00",
+            "account_id": str(team.id),
+            "key_id": key,
+            "endpoint": "GET /demo/hello",
+            "status": status,
+            "request_time": "0.006",
+            "upstream_time": upstream,
+        }
+    )
+
+
+def write(path, *lines, end="\n"):
+    with open(path, "a") as handle:
+        handle.write("\n".join(lines) + end)
+
+
+def test_it_counts_status_classes_and_latency(tmp_path, team):
+    log = tmp_path / "access.log"
+    write(log, *[entry(team) for _ in range(18)], entry(team, 503, "0.900"), entry(team, 404))
+    write(log, "not json", json.dumps({"status": 401, "key_id": "", "account_id": ""}))
+    assert collect_once(log) == 22
+    ok = EndpointHourStats.objects.get(status_class="2xx")
+    assert ok.count == 18 and ok.key_id == "key_a"
+    assert percentile(ok.latency_histogram, 0.5) == 5.0  # 4 ms falls in the <=5 ms bucket
+    assert EndpointHourStats.objects.get(status_class="5xx").count == 1
+    assert EndpointHourStats.objects.get(status_class="4xx").count == 1
+
+
+def test_rereading_counts_nothing_twice(tmp_path, team):
+    log = tmp_path / "access.log"
+    write(log, entry(team), entry(team))
+    collect_once(log)
+    assert collect_once(log) == 0
+    write(log, entry(team))
+    collect_once(log)
+    assert EndpointHourStats.objects.get().count == 3
+
+
+def test_a_half_written_line_waits_for_its_end(tmp_path, team):
+    log = tmp_path / "access.log"
+    line = entry(team)
+    write(log, line, line[:20], end="")
+    assert collect_once(log) == 1
+    with open(log, "a") as handle:
+        handle.write(line[20:] + "\n")
+    assert collect_once(log) == 1
+    assert EndpointHourStats.objects.get().count == 2
+
+
+def test_a_rotated_log_is_read_from_its_start(tmp_path, team):
+    log = tmp_path / "access.log"
+    write(log, entry(team), entry(team), entry(team))
+    collect_once(log)
+    log.rename(tmp_path / "access.log.1")
+    write(log, entry(team))
+    collect_once(log)
+    assert EndpointHourStats.objects.get().count == 4
+
+
+def test_percentiles_come_from_the_histogram():
+    histogram = [0] * 13
+    histogram[2] = 50  # <= 5 ms
+    histogram[6] = 45  # <= 100 ms
+    histogram[8] = 5  # <= 500 ms
+    assert percentile(histogram, 0.5) == 5.0
+    assert percentile(histogram, 0.95) == 100.0
+    assert percentile([0] * 13, 0.5) is None

@@ -1,0 +1,172 @@
+"""The usage REST API: the rows of the CSV export, and the period at a glance, as JSON."""
+
+from __future__ import annotations
+
+from itertools import islice
+from typing import Any
+
+from django.http import Http404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.access import get_membership_for_user
+from accounts.models import Membership
+from accounts.roles import Perm
+from usage import reports
+from usage.export import ExportQuery, export_rows
+from usage.forms import ExportForm
+
+MAX_LIMIT = 10_000
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable, machine-readable")
+    message = serializers.CharField()
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
+
+
+class UsageQuerySerializer(serializers.Serializer):
+    account = serializers.SlugField(help_text="The account's slug")
+    start = serializers.DateField(help_text="First day, inclusive (UTC)")
+    end = serializers.DateField(help_text="Last day, inclusive (UTC)")
+    by = serializers.ChoiceField(choices=["day", "hour"], default="day")
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=1000)
+    offset = serializers.IntegerField(min_value=0, default=0)
+
+
+class UsageRowSerializer(serializers.Serializer):
+    start = serializers.CharField(help_text="The bucket's start: a date, or an ISO 8601 hour")
+    key_id = serializers.CharField()
+    key_name = serializers.CharField()
+    environment = serializers.ChoiceField(choices=["live", "test"])
+    product = serializers.CharField()
+    endpoint = serializers.CharField()
+    outcome = serializers.CharField(help_text='"ok", or why the gateway refused the calls')
+    count = serializers.IntegerField()
+
+
+class UsagePageSerializer(serializers.Serializer):
+    account = serializers.CharField()
+    start = serializers.DateField()
+    end = serializers.DateField()
+    by = serializers.CharField()
+    offset = serializers.IntegerField()
+    next_offset = serializers.IntegerField(allow_null=True)
+    results = UsageRowSerializer(many=True)
+
+
+class GlanceSerializer(serializers.Serializer):
+    account = serializers.CharField()
+    period_start = serializers.DateTimeField()
+    period_end = serializers.DateTimeField()
+    used = serializers.IntegerField(help_text="Admitted live calls this period")
+    quota = serializers.IntegerField(allow_null=True)
+    percent = serializers.FloatField(allow_null=True)
+    projected = serializers.IntegerField()
+    projected_overage_calls = serializers.IntegerField()
+    projected_bill = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.CharField()
+    days_left = serializers.IntegerField()
+
+
+def membership_for(request: Request, slug: str) -> Membership:
+    try:
+        membership = get_membership_for_user(request.user, slug)  # type: ignore[arg-type]
+    except Http404:
+        raise Http404("No such account") from None
+    if not membership.can(Perm.VIEW_USAGE):
+        raise PermissionDenied("Your role in this account cannot see usage.")
+    return membership
+
+
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Invalid query"),
+    403: OpenApiResponse(ErrorSerializer, description="Your role cannot see usage"),
+    404: OpenApiResponse(ErrorSerializer, description="No such account (or not yours)"),
+}
+
+
+class UsageRowsView(APIView):
+    @extend_schema(
+        summary="Usage rows by day or hour",
+        description="Calls per bucket, key, endpoint and outcome: the same rows as the CSV export.",
+        parameters=[UsageQuerySerializer],
+        responses={200: UsagePageSerializer, **ERRORS},
+        examples=[
+            OpenApiExample(
+                "One day",
+                response_only=True,
+                value={
+                    "account": "acme",
+                    "start": "2026-11-01",
+                    "end": "2026-11-01",
+                    "by": "day",
+                    "offset": 0,
+                    "next_offset": None,
+                    "results": [
+                        {
+                            "start": "2026-11-01",
+                            "key_id": "key_3fQz9aX1bC2dE4fG",
+                            "key_name": "Production (tg_live_3fQz…)",
+                            "environment": "live",
+                            "product": "demo",
+                            "endpoint": "GET /demo/hello",
+                            "outcome": "ok",
+                            "count": 1234,
+                        }
+                    ],
+                },
+            )
+        ],
+        tags=["usage"],
+    )
+    def get(self, request: Request) -> Response:
+        query = UsageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params: dict[str, Any] = dict(query.validated_data)
+        membership = membership_for(request, params["account"])
+        form = ExportForm({"start": params["start"], "end": params["end"], "by": params["by"]})
+        if not form.is_valid():
+            raise ValidationError({"end": form.non_field_errors()})
+        export = ExportQuery.from_form(membership.account, form.cleaned_data)
+        offset, limit = params["offset"], params["limit"]
+        rows = list(islice(export_rows(export), offset, offset + limit + 1))
+        results = [dict(zip(ExportQuery.COLUMNS, row, strict=True)) for row in rows[:limit]]
+        return Response(
+            {
+                "account": membership.account.slug,
+                "start": export.start,
+                "end": export.end,
+                "by": export.by,
+                "offset": offset,
+                "next_offset": offset + limit if len(rows) > limit else None,
+                "results": results,
+            }
+        )
+
+
+class UsageGlanceView(APIView):
+    @extend_schema(
+        summary="This period at a glance",
+        responses={200: GlanceSerializer, **ERRORS},
+        tags=["usage"],
+    )
+    def get(self, request: Request, account_slug: str) -> Response:
+        membership = membership_for(request, account_slug)
+        glance = reports.glance(membership.account, timezone.now())
+        data = {
+            "account": membership.account.slug,
+            **{
+                name: getattr(glance, name)
+                for name in GlanceSerializer().fields
+                if name != "account"
+            },
+        }
+        return Response(GlanceSerializer(data).data)

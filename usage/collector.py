@@ -1,0 +1,125 @@
+"""Read nginx's JSON access log into EndpointHourStats: status classes and latency per hour.
+
+Each chunk of whole lines is aggregated in memory and written, together with the new read
+offset, in one transaction: after a crash the collector resumes from the last committed offset,
+so no line is counted twice or lost. A rotated log (new inode, or a file shorter than the
+offset) is read from its start.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from bisect import bisect_left
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from django.db import transaction
+
+from accounts.models import Account
+from usage.models import LATENCY_BUCKETS_MS, EndpointHourStats, LogCursor
+
+log = logging.getLogger(__name__)
+CHUNK_BYTES = 1 << 20
+
+StatKey = tuple[int, str, str, datetime, str]  # account, key, endpoint, hour, status class
+
+
+@dataclass
+class Tally:
+    count: int = 0
+    histogram: list[int] | None = None
+
+    def add(self, latency_ms: float) -> None:
+        if self.histogram is None:
+            self.histogram = [0] * (len(LATENCY_BUCKETS_MS) + 1)
+        self.count += 1
+        self.histogram[bisect_left(LATENCY_BUCKETS_MS, latency_ms)] += 1
+
+
+def parse_line(line: str) -> tuple[StatKey, float] | None:
+    """One access-log entry, or None for lines that are not admitted API calls."""
+    try:
+        entry = json.loads(line)
+        account_id = int(entry["account_id"])
+        key_id = entry["key_id"]
+        status = int(entry["status"])
+        moment = datetime.fromisoformat(entry["time"]).astimezone(UTC)
+        latency_ms = float(entry.get("upstream_time") or entry.get("request_time") or 0) * 1000
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not key_id or not account_id:
+        return None
+    hour = moment.replace(minute=0, second=0, microsecond=0)
+    endpoint = entry.get("endpoint") or entry.get("uri", "").split("?")[0]
+    return (account_id, key_id, endpoint, hour, f"{status // 100}xx"), latency_ms
+
+
+def aggregate(lines: list[str]) -> dict[StatKey, Tally]:
+    tallies: dict[StatKey, Tally] = defaultdict(Tally)
+    for line in lines:
+        parsed = parse_line(line)
+        if parsed is not None:
+            key, latency_ms = parsed
+            tallies[key].add(latency_ms)
+    return tallies
+
+
+def write_stats(tallies: dict[StatKey, Tally]) -> None:
+    known = set(Account.objects.filter(id__in={k[0] for k in tallies}).values_list("id", flat=True))
+    for (account_id, key_id, endpoint, hour, status_class), tally in sorted(tallies.items()):
+        if account_id not in known:
+            continue
+        stats, _ = EndpointHourStats.objects.select_for_update().get_or_create(
+            account_id=account_id, key_id=key_id, endpoint=endpoint, hour=hour,
+            status_class=status_class,
+        )  # fmt: skip
+        histogram = stats.latency_histogram or [0] * (len(LATENCY_BUCKETS_MS) + 1)
+        stats.latency_histogram = [
+            a + b for a, b in zip(histogram, tally.histogram or [], strict=True)
+        ]
+        stats.count += tally.count
+        stats.save()
+
+
+def collect_once(path: Path) -> int:
+    """Read what is new in the log since the last run; returns the number of lines read."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return 0
+    cursor, _ = LogCursor.objects.get_or_create(path=str(path))
+    offset = cursor.offset if cursor.inode == stat.st_ino and cursor.offset <= stat.st_size else 0
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        chunk = handle.read(CHUNK_BYTES)
+    complete = chunk[: chunk.rfind(b"\n") + 1]  # a half-written last line waits for next time
+    if not complete:
+        return 0
+    lines = complete.decode("utf-8", errors="replace").splitlines()
+    with transaction.atomic():
+        write_stats(aggregate(lines))
+        LogCursor.objects.filter(pk=cursor.pk).update(
+            inode=stat.st_ino, offset=offset + len(complete)
+        )
+    return len(lines)
+
+
+def percentile(histogram: list[int], fraction: float) -> float | None:
+    """The upper bound (ms) of the bucket holding that fraction of calls."""
+    total = sum(histogram)
+    if total == 0:
+        return None
+    seen = 0
+    for index, count in enumerate(histogram):
+        seen += count
+        if seen >= fraction * total:
+            return (
+                float(LATENCY_BUCKETS_MS[index])
+                if index < len(LATENCY_BUCKETS_MS)
+                else float("inf")
+            )
+    return None

@@ -1,0 +1,155 @@
+"""Move the gateway's Redis counters into HourlyUsage, exactly once, whatever crashes.
+
+The gateway's Lua call increments, per account and hour, a hash
+``tg:{acct:<id>}:use:<yyyymmddhh>`` with fields ``<key_id>|<product>|<endpoint>|<outcome>``.
+A flush runs in three steps, each safe to crash after:
+
+1. claim: RENAME the live hash to ``tg:{acct:<id>}:batch:<yyyymmddhh>:<uuid>``. RENAME is atomic,
+   so every increment lands either in the batch or in a fresh live hash, never both or neither.
+2. apply: in one database transaction, insert FlushedBatch(batch_id) under a unique constraint and
+   add the counts to HourlyUsage. A batch applied before makes the insert fail and the whole
+   transaction roll back, so a rerun adds nothing twice.
+3. forget: DEL the batch key. A crash before this leaves a batch that the next run re-applies
+   (a no-op, step 2) and then deletes.
+
+Every run first finishes the batches a crashed run left behind. Keys share the account's hash
+tag, so RENAME works on Redis Cluster too.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import redis
+from django.db import IntegrityError, connection, transaction
+
+from accounts.models import Account
+from apikeys.models import ApiKey
+from usage.models import DailyUsage, FlushedBatch, HourlyUsage
+
+log = logging.getLogger(__name__)
+
+LIVE_PATTERN = "tg:{acct:*}:use:*"
+BATCH_PATTERN = "tg:{acct:*}:batch:*"
+SCAN_COUNT = 1000
+
+
+@dataclass(frozen=True)
+class BatchKey:
+    account_id: int
+    hour: datetime
+    batch_id: str
+
+    @classmethod
+    def parse(cls, key: str) -> BatchKey:
+        # tg:{acct:42}:batch:2026112322:9f0c...
+        tag, _, hour, token = key.split(":", 1)[1].rsplit(":", 3)
+        account_id = int(tag.removeprefix("{acct:").removesuffix("}"))
+        hour_at = datetime.strptime(hour, "%Y%m%d%H").replace(tzinfo=UTC)
+        return cls(account_id, hour_at, f"{account_id}:{hour}:{token}")
+
+
+@dataclass
+class FlushSummary:
+    claimed: int = 0
+    applied: int = 0
+    already_applied: int = 0
+    calls: int = 0
+    account_ids: set[int] = field(default_factory=set)
+
+
+def batch_key_for(live_key: str) -> str:
+    return live_key.replace(":use:", ":batch:", 1) + f":{uuid.uuid4().hex}"
+
+
+def claim(client: redis.Redis, live_key: str) -> str | None:
+    """Step 1: atomically move a live counter hash into a new batch; None if it is gone."""
+    batch_key = batch_key_for(live_key)
+    try:
+        pipe = client.pipeline(transaction=True)
+        pipe.rename(live_key, batch_key)
+        pipe.persist(batch_key)  # the live hash may carry a safety TTL; a batch must not expire
+        pipe.execute()
+    except redis.ResponseError:  # "no such key": another flusher claimed it first
+        return None
+    return batch_key
+
+
+def parse_counts(raw: dict[bytes, bytes]) -> dict[tuple[str, str, str, str], int]:
+    counts: dict[tuple[str, str, str, str], int] = defaultdict(int)
+    for name, value in raw.items():
+        key_id, product, endpoint, outcome = name.decode().split("|", 3)
+        counts[(key_id, product, endpoint, outcome)] += int(value)
+    return counts
+
+
+# Adds to a row, or creates it: the same statement on PostgreSQL and SQLite (3.24+).
+UPSERT_SQL = """
+INSERT INTO {table} (account_id, key_id, environment, product, endpoint, {bucket}, outcome, count)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (account_id, key_id, product, endpoint, {bucket}, outcome)
+DO UPDATE SET count = {table}.count + excluded.count
+"""
+
+
+def add_to_rollups(batch: BatchKey, counts: dict[tuple[str, str, str, str], int]) -> None:
+    key_ids = {key_id for key_id, *_ in counts}
+    environments = dict(
+        ApiKey.objects.filter(public_id__in=key_ids).values_list("public_id", "environment")
+    )
+    # Raw SQL takes values in the backend's own format.
+    hour = connection.ops.adapt_datetimefield_value(batch.hour)
+    day = connection.ops.adapt_datefield_value(batch.hour.date())
+    for model, bucket, value in ((HourlyUsage, "hour", hour), (DailyUsage, "day", day)):
+        rows = [
+            (batch.account_id, key_id, environments.get(key_id, "live"), product, endpoint,
+             value, outcome, count)
+            for (key_id, product, endpoint, outcome), count in sorted(counts.items())
+        ]  # fmt: skip
+        sql = UPSERT_SQL.format(table=model._meta.db_table, bucket=bucket)
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, rows)
+
+
+def apply(client: redis.Redis, batch_key: str) -> bool:
+    """Step 2: add a batch to the rollups once. Returns False if it had been applied before."""
+    batch = BatchKey.parse(batch_key)
+    counts = parse_counts(client.hgetall(batch_key))
+    if not Account.objects.filter(id=batch.account_id).exists():
+        log.warning("dropping usage batch %s of a deleted account", batch.batch_id)
+        return False
+    try:
+        with transaction.atomic():
+            FlushedBatch.objects.create(
+                batch_id=batch.batch_id,
+                account_id=batch.account_id,
+                hour=batch.hour,
+                calls=sum(counts.values()),
+            )
+            add_to_rollups(batch, counts)
+    except IntegrityError:
+        return False
+    return True
+
+
+def flush(client: redis.Redis) -> FlushSummary:
+    summary = FlushSummary()
+    for live_key in client.scan_iter(match=LIVE_PATTERN, count=SCAN_COUNT):
+        if claim(client, live_key.decode()) is not None:
+            summary.claimed += 1
+    # Includes the batches claimed above and any a crashed run left behind.
+    for raw_key in client.scan_iter(match=BATCH_PATTERN, count=SCAN_COUNT):
+        batch_key = raw_key.decode()
+        calls = sum(parse_counts(client.hgetall(batch_key)).values())
+        if apply(client, batch_key):
+            summary.applied += 1
+            summary.calls += calls
+            summary.account_ids.add(BatchKey.parse(batch_key).account_id)
+        else:
+            summary.already_applied += 1
+        client.delete(batch_key)  # step 3
+    return summary

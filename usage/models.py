@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class HourlyUsage(models.Model):
+    """Calls per account, key, product, endpoint group, hour and outcome, from the gateway.
+
+    Written only by usage.flush, which adds each Redis batch exactly once.
+    """
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    key_id = models.CharField(max_length=24)  # ApiKey.public_id; kept when a key is deleted
+    environment = models.CharField(max_length=4)  # live or test: test calls are never billed
+    product = models.CharField(max_length=50)
+    endpoint = models.CharField(max_length=200)
+    hour = models.DateTimeField()
+    outcome = models.CharField(max_length=30)  # "ok", or the deny reason
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "key_id", "product", "endpoint", "hour", "outcome"],
+                name="usage_hourly_once",
+            )
+        ]
+        indexes = [models.Index(fields=["account", "hour"])]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.key_id} {self.endpoint} {self.hour:%Y-%m-%d %H}h"
+
+
+class FlushedBatch(models.Model):
+    """A Redis counter batch already added to HourlyUsage: the unique id makes a rerun a no-op."""
+
+    batch_id = models.CharField(max_length=120, unique=True)
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    calls = models.PositiveBigIntegerField()
+    flushed_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.batch_id
+
+
+class DailyUsage(models.Model):
+    """HourlyUsage summed by UTC day, written in the same transaction as the hourly rows."""
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    key_id = models.CharField(max_length=24)
+    environment = models.CharField(max_length=4)
+    product = models.CharField(max_length=50)
+    endpoint = models.CharField(max_length=200)
+    day = models.DateField()
+    outcome = models.CharField(max_length=30)
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "key_id", "product", "endpoint", "day", "outcome"],
+                name="usage_daily_once",
+            )
+        ]
+        indexes = [models.Index(fields=["account", "day"])]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.key_id} {self.endpoint} {self.day}"
+
+
+class UsagePreferences(models.Model):
+    """What a customer chose about alerts and overage for their account."""
+
+    account = models.OneToOneField(
+        "accounts.Account", on_delete=models.CASCADE, related_name="usage_preferences"
+    )
+    # Percentages of the period quota, on top of the built-in 80 and 100.
+    extra_thresholds = models.JSONField(default=list, blank=True)
+    # Stop at this much overage per period (in the plan's currency); None = no cap.
+    spend_cap = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"usage preferences of {self.account_id}"
+
+
+class QuotaAlert(models.Model):
+    """A quota alert already sent: one per account, period and threshold."""
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    period_start = models.DateTimeField()
+    threshold = models.PositiveIntegerField()
+    used = models.PositiveBigIntegerField()
+    quota = models.PositiveBigIntegerField()
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "period_start", "threshold"], name="usage_alert_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.threshold}% for {self.account_id} from {self.period_start:%Y-%m-%d}"
+
+
+# Upper bounds (ms) of the latency histogram buckets; the last bucket is everything slower.
+LATENCY_BUCKETS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+
+
+class EndpointHourStats(models.Model):
+    """What only nginx knows once the upstream answered: status classes and latency, per hour."""
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    key_id = models.CharField(max_length=24)
+    endpoint = models.CharField(max_length=200)
+    hour = models.DateTimeField()
+    status_class = models.CharField(max_length=3)  # "2xx", "4xx", "5xx"...
+    count = models.PositiveBigIntegerField(default=0)
+    # Calls per latency bucket (LATENCY_BUCKETS_MS, then one for slower).
+    latency_histogram = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "key_id", "endpoint", "hour", "status_class"],
+                name="usage_endpoint_stats_once",
+            )
+        ]
+        indexes = [models.Index(fields=["account", "hour"])]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} {self.status_class} {self.hour:%Y-%m-%d %H}h"
+
+
+class LogCursor(models.Model):
+    """How far the collector has read an access log; moved in the same transaction as the stats."""
+
+    path = models.CharField(max_length=500, unique=True)
+    inode = models.PositiveBigIntegerField(default=0)
+    offset = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.path}@{self.offset}"

@@ -1,0 +1,286 @@
+"""What the usage pages, the CSV export and the usage API show, computed from the rollups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import Q, QuerySet, Sum
+
+from accounts.models import Account
+from apikeys.models import ApiKey
+from billing.standing import standing_for
+from portal.redis_client import get_redis
+from usage.collector import percentile
+from usage.models import DailyUsage, EndpointHourStats, HourlyUsage
+
+OK = "ok"
+RANGE_NAMES = ("24h", "7d", "30d", "period", "previous")
+RANGE_LABELS = {
+    "24h": "Last 24 hours",
+    "7d": "Last 7 days",
+    "30d": "Last 30 days",
+    "period": "This period",
+    "previous": "Previous period",
+}
+# Hourly points up to a week; daily beyond, so no chart reads more than ~200 buckets.
+HOURLY_UP_TO = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Window:
+    name: str
+    start: datetime
+    end: datetime
+
+    @property
+    def by_hour(self) -> bool:
+        return self.end - self.start <= HOURLY_UP_TO
+
+    @property
+    def label(self) -> str:
+        return RANGE_LABELS.get(self.name, f"{self.start:%Y-%m-%d} to {self.end:%Y-%m-%d}")
+
+
+def floor_hour(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def window_for(name: str, account: Account, now: datetime) -> Window:
+    end = floor_hour(now) + timedelta(hours=1)
+    standing = standing_for(account, now)
+    if name == "7d":
+        return Window(name, end - timedelta(days=7), end)
+    if name == "30d":
+        return Window(name, end - timedelta(days=30), end)
+    if name == "period":
+        return Window(name, standing.period_start, standing.period_end)
+    if name == "previous":
+        previous = standing_for(account, standing.period_start - timedelta(seconds=1))
+        return Window(name, previous.period_start, previous.period_end)
+    return Window("24h", end - timedelta(hours=24), end)
+
+
+def rows_in(account: Account, window: Window) -> QuerySet[HourlyUsage] | QuerySet[DailyUsage]:
+    if window.by_hour:
+        return HourlyUsage.objects.filter(
+            account=account, hour__gte=window.start, hour__lt=window.end
+        )
+    return DailyUsage.objects.filter(
+        account=account, day__gte=window.start.date(), day__lt=window.end.date() + timedelta(1)
+    )
+
+
+def bucket_starts(window: Window) -> list[datetime]:
+    step = timedelta(hours=1) if window.by_hour else timedelta(days=1)
+    current = (
+        window.start
+        if window.by_hour
+        else datetime.combine(window.start.date(), datetime.min.time(), UTC)
+    )
+    starts = []
+    while current < window.end:
+        starts.append(current)
+        current += step
+    return starts
+
+
+def as_moment(value: datetime | date) -> datetime:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return datetime.combine(value, datetime.min.time(), UTC)
+
+
+def requests_over_time(account: Account, window: Window) -> dict[str, list[float]]:
+    """uPlot's columns: unix seconds, admitted calls, denied calls, one value per bucket."""
+    bucket = "hour" if window.by_hour else "day"
+    totals = (
+        rows_in(account, window)
+        .values(bucket)
+        .annotate(ok=Sum("count", filter=Q(outcome=OK)), denied=Sum("count", filter=~Q(outcome=OK)))
+    )
+    by_start = {as_moment(row[bucket]): row for row in totals}
+    starts = bucket_starts(window)
+    return {
+        "t": [start.timestamp() for start in starts],
+        "ok": [float(by_start.get(start, {}).get("ok") or 0) for start in starts],
+        "denied": [float(by_start.get(start, {}).get("denied") or 0) for start in starts],
+    }
+
+
+@dataclass(frozen=True)
+class BreakdownRow:
+    label: str
+    ok: int
+    denied: int
+
+    @property
+    def total(self) -> int:
+        return self.ok + self.denied
+
+
+def breakdown(
+    account: Account, window: Window, dimension: str, limit: int = 20
+) -> list[BreakdownRow]:
+    """Calls by key_id, endpoint or outcome, largest first."""
+    totals = (
+        rows_in(account, window)
+        .values(dimension)
+        .annotate(ok=Sum("count", filter=Q(outcome=OK)), denied=Sum("count", filter=~Q(outcome=OK)))
+    )
+    rows = [BreakdownRow(row[dimension], row["ok"] or 0, row["denied"] or 0) for row in totals]
+    if dimension == "key_id":
+        names = key_names(account)
+        rows = [BreakdownRow(names.get(r.label, r.label), r.ok, r.denied) for r in rows]
+    return sorted(rows, key=lambda r: r.total, reverse=True)[:limit]
+
+
+def denials(account: Account, window: Window) -> list[tuple[str, int]]:
+    totals = rows_in(account, window).exclude(outcome=OK).values("outcome").annotate(n=Sum("count"))
+    return sorted(((row["outcome"], row["n"]) for row in totals), key=lambda r: -r[1])
+
+
+def key_names(account: Account) -> dict[str, str]:
+    return {
+        public_id: f"{name} ({prefix}…)"
+        for public_id, name, prefix in ApiKey.objects.filter(account=account).values_list(
+            "public_id", "name", "prefix"
+        )
+    }
+
+
+def unflushed_live_calls(account: Account) -> int:
+    """Admitted live calls still in Redis, not yet in the rollups (at most one flush interval)."""
+    client = get_redis()
+    live_ids = set(
+        ApiKey.objects.filter(account=account, environment="live").values_list(
+            "public_id", flat=True
+        )
+    )
+    total = 0
+    for pattern in (f"tg:{{acct:{account.id}}}:use:*", f"tg:{{acct:{account.id}}}:batch:*"):
+        for key in client.scan_iter(match=pattern, count=1000):
+            for name, value in client.hgetall(key).items():
+                key_id, _, _, outcome = name.decode().split("|", 3)
+                if outcome == OK and key_id in live_ids:
+                    total += int(value)
+    return total
+
+
+@dataclass(frozen=True)
+class Glance:
+    period_start: datetime
+    period_end: datetime
+    used: int
+    quota: int | None
+    projected: int
+    days_left: int
+    plan_name: str
+    plan_price: Decimal
+    currency: str
+    overage_price_per_1000: Decimal | None
+
+    @property
+    def percent(self) -> float | None:
+        return round(100 * self.used / self.quota, 1) if self.quota else None
+
+    @property
+    def projected_overage_calls(self) -> int:
+        return max(0, self.projected - self.quota) if self.quota else 0
+
+    @property
+    def projected_bill(self) -> Decimal:
+        overage = Decimal(0)
+        if self.overage_price_per_1000 is not None:
+            overage = self.overage_price_per_1000 * Decimal(self.projected_overage_calls) / 1000
+        return (self.plan_price + overage).quantize(Decimal("0.01"))
+
+
+def live_admitted(account: Account, start: datetime, end: datetime) -> int:
+    rows = HourlyUsage.objects.filter(
+        account=account, environment="live", outcome=OK, hour__gte=start, hour__lt=end
+    )
+    return rows.aggregate(n=Sum("count"))["n"] or 0
+
+
+def glance(account: Account, now: datetime) -> Glance:
+    standing = standing_for(account, now)
+    plan = account.effective_plan()
+    used = live_admitted(account, standing.period_start, standing.period_end)
+    used += unflushed_live_calls(account)
+    elapsed = max((now - standing.period_start).total_seconds(), 3600.0)
+    length = (standing.period_end - standing.period_start).total_seconds()
+    return Glance(
+        period_start=standing.period_start,
+        period_end=standing.period_end,
+        used=used,
+        quota=plan.requests_per_period if plan else None,
+        projected=round(used * length / elapsed),
+        days_left=max(0, (standing.period_end - now).days),
+        plan_name=plan.name if plan else "No plan",
+        plan_price=plan.monthly_price if plan else Decimal(0),
+        currency=(plan.currency if plan else "usd").upper(),
+        overage_price_per_1000=plan.overage_price_per_1000 if plan else None,
+    )
+
+
+def burn_down(
+    account: Account, window: Window, quota: int | None, now: datetime
+) -> dict[str, list[float]]:
+    """Quota left at the end of each day of the period so far (the page projects the rest)."""
+    rows = (
+        HourlyUsage.objects.filter(
+            account=account, environment="live", outcome=OK,
+            hour__gte=window.start, hour__lt=window.end,
+        )
+        .values("hour")
+        .annotate(n=Sum("count"))
+    )  # fmt: skip
+    by_day: dict[date, int] = {}
+    for row in rows:
+        day = row["hour"].astimezone(UTC).date()
+        by_day[day] = by_day.get(day, 0) + row["n"]
+    days, left, used = [], [], 0
+    day = window.start.date()
+    while as_moment(day) < min(window.end, now):
+        used += by_day.get(day, 0)
+        days.append(as_moment(day).timestamp())
+        left.append(float((quota or 0) - used))
+        day += timedelta(days=1)
+    return {"t": days, "left": left}
+
+
+@dataclass(frozen=True)
+class EndpointLatency:
+    endpoint: str
+    calls: int
+    p50_ms: float | None
+    p95_ms: float | None
+
+
+def status_classes(account: Account, window: Window) -> list[tuple[str, int]]:
+    rows = (
+        EndpointHourStats.objects.filter(
+            account=account, hour__gte=window.start, hour__lt=window.end
+        )
+        .values("status_class")
+        .annotate(n=Sum("count"))
+        .order_by("status_class")
+    )
+    return [(row["status_class"], row["n"]) for row in rows]
+
+
+def endpoint_latency(account: Account, window: Window) -> list[EndpointLatency]:
+    histograms: dict[str, list[int]] = {}
+    rows = EndpointHourStats.objects.filter(
+        account=account, hour__gte=window.start, hour__lt=window.end
+    ).values_list("endpoint", "latency_histogram")
+    for endpoint, histogram in rows.iterator():
+        total = histograms.setdefault(endpoint, [0] * len(histogram))
+        histograms[endpoint] = [a + b for a, b in zip(total, histogram, strict=True)]
+    found = [
+        EndpointLatency(endpoint, sum(h), percentile(h, 0.5), percentile(h, 0.95))
+        for endpoint, h in histograms.items()
+    ]
+    return sorted(found, key=lambda e: -e.calls)

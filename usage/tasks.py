@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from celery import shared_task
+from django.utils import timezone
+
+from accounts.models import Account
+from portal.redis_client import get_redis
+from usage.alerts import check_quota_alerts
+from usage.flush import flush
+
+
+@shared_task(name="usage.flush_counters")
+def flush_counters() -> str:
+    summary = flush(get_redis())
+    now = timezone.now()
+    alerts = sum(
+        len(check_quota_alerts(account, now))
+        for account in Account.objects.filter(id__in=summary.account_ids)
+    )
+    return (
+        f"claimed {summary.claimed}, applied {summary.applied} ({summary.calls} calls), "
+        f"{alerts} alerts"
+    )

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from accounts.access import account_view
+from accounts.audit import record
+from accounts.models import Membership
+from accounts.roles import Perm
+from billing.standing import calendar_month
+from usage import reports, staff
+from usage.export import ExportQuery, export_rows
+from usage.forms import ExportForm, PreferencesForm
+from usage.models import UsagePreferences
+
+
+@require_GET
+@account_view(Perm.VIEW_USAGE)
+def dashboard(request: HttpRequest, membership: Membership) -> HttpResponse:
+    account, now = membership.account, timezone.now()
+    range_name = request.GET.get("range", "24h")
+    window = reports.window_for(
+        range_name if range_name in reports.RANGE_NAMES else "24h", account, now
+    )
+    glance = reports.glance(account, now)
+    context = {
+        "account": account,
+        "membership": membership,
+        "glance": glance,
+        "window": window,
+        "ranges": reports.RANGE_LABELS,
+        "export_form": ExportForm(
+            initial={"start": (now - timedelta(days=7)).date(), "end": now.date()}
+        ),
+    }
+    if request.htmx and request.GET.get("partial") == "counters":
+        return render(request, "usage/dashboard.html#counters", context)
+    context.update(report_context(account, window, glance))
+    template = "usage/dashboard.html#report" if request.htmx else "usage/dashboard.html"
+    return render(request, template, context)
+
+
+def report_context(account, window: reports.Window, glance: reports.Glance) -> dict[str, object]:
+    period = reports.window_for("period", account, timezone.now())
+    return {
+        "series_json": json.dumps(reports.requests_over_time(account, window)),
+        "burn_down_json": json.dumps(
+            reports.burn_down(account, period, glance.quota, timezone.now())
+        ),
+        "by_key": reports.breakdown(account, window, "key_id"),
+        "by_endpoint": reports.breakdown(account, window, "endpoint"),
+        "by_outcome": reports.breakdown(account, window, "outcome"),
+        "denials": reports.denials(account, window),
+        "status_classes": reports.status_classes(account, window),
+        "latency": reports.endpoint_latency(account, window),
+    }
+
+
+@require_GET
+@account_view(Perm.VIEW_USAGE)
+def export_csv(request: HttpRequest, membership: Membership) -> HttpResponse:
+    form = ExportForm(request.GET)
+    if not form.is_valid():
+        return render(
+            request,
+            "usage/export_error.html",
+            {"form": form, "account": membership.account},
+            status=400,
+        )
+    query = ExportQuery.from_form(membership.account, form.cleaned_data)
+    response = StreamingHttpResponse(csv_lines(query), content_type="text/csv; charset=utf-8")
+    filename = (
+        f"usage-{membership.account.slug}-{query.start:%Y%m%d}-{query.end:%Y%m%d}-{query.by}.csv"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+class Echo:
+    """A file-like object whose write returns the line, so csv.writer can feed a stream."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_lines(query: ExportQuery) -> Iterator[str]:
+    writer = csv.writer(Echo())
+    yield writer.writerow(ExportQuery.COLUMNS)
+    for row in export_rows(query):
+        yield writer.writerow(row)
+
+
+@require_http_methods(["GET", "POST"])
+@account_view(Perm.MANAGE_BILLING)
+def preferences(request: HttpRequest, membership: Membership) -> HttpResponse:
+    account = membership.account
+    prefs, _ = UsagePreferences.objects.get_or_create(account=account)
+    form = PreferencesForm(request.POST or None, instance=prefs)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        record(account, "usage.preferences_changed", request=request, data=form.audit_data())
+        messages.success(request, "Alert and spend cap settings saved.")
+        return redirect("usage", account_slug=account.slug)
+    return render(request, "usage/preferences.html", {"account": account, "form": form})
+
+
+@require_GET
+@staff_member_required
+def staff_overview(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    month_start, _ = calendar_month(now)
+    context = {**staff.overview(now, month_start), "month_start": month_start}
+    return render(request, "usage/staff.html", context)
