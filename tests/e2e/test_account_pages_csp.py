@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import pytest
 from allauth.account.models import EmailAddress
-from playwright.sync_api import sync_playwright
 
 from accounts.models import Account, Membership, User
 from accounts.roles import Role
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]  # fmt: skip
 PASSWORD = "Correct-Horse-Battery-9"
 
 
@@ -22,7 +19,7 @@ def allow_orm_beside_playwright(monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-def test_the_pages_satisfy_the_csp(live_server, transactional_db):
+def test_the_pages_satisfy_the_csp(live_server, transactional_db, page):
     owner = User.objects.create_user("csp-owner@example.com", PASSWORD)
     EmailAddress.objects.create(user=owner, email=owner.email, verified=True, primary=True)
     team = Account.objects.create_with_owner("CSP team", owner)
@@ -35,24 +32,18 @@ def test_the_pages_satisfy_the_csp(live_server, transactional_db):
         "/accounts/email/", "/accounts/password/change/", "/accounts/2fa/",
         "/accounts/2fa/totp/activate/", "/accounts/2fa/webauthn/add/",
     ]  # fmt: skip
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        page = browser.new_page()
-        page.set_default_timeout(8000)
-        problems: list[str] = []
-        page.on("console", lambda m: m.type in ("error", "warning") and problems.append(m.text))
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        page.goto(live_server.url + "/accounts/login/")
-        page.fill("input[name=login]", owner.email)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("form.auth-form button[type=submit]")
-        page.wait_for_url(live_server.url + "/")
-        statuses = {}
-        for path in paths:
-            response = page.goto(live_server.url + "/" + path.lstrip("/"))
-            statuses[path] = response.status
-        browser.close()
+    page.set_default_timeout(8000)
+    problems: list[str] = []
+    page.on("console", lambda m: m.type in ("error", "warning") and problems.append(m.text))
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(live_server.url + "/accounts/login/")
+    page.fill("input[name=login]", owner.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form.auth-form button[type=submit]")
+    page.wait_for_url(live_server.url + "/")
+    statuses = {}
+    for path in paths:
+        response = page.goto(live_server.url + "/" + path.lstrip("/"))
+        statuses[path] = response.status
     assert all(status == 200 for status in statuses.values()), statuses
     assert problems == []

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
-from playwright.sync_api import sync_playwright
 
 pytestmark = pytest.mark.e2e
 
@@ -23,8 +22,6 @@ def allow_orm_beside_playwright(monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]  # fmt: skip
 PASSWORD = "Correct-Horse-Battery-9"
 
 
@@ -37,21 +34,15 @@ def mail_folder(settings, tmp_path) -> Path:
 
 
 @pytest.fixture
-def browser_page():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        page = browser.new_page()
-        page.set_default_timeout(8000)
-        problems: list[str] = []
-        page.on(
-            "console", lambda msg: msg.type in ("error", "warning") and problems.append(msg.text)
-        )
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        page.problems = problems
-        yield page
-        browser.close()
+def browser_page(page):
+    """pytest-playwright's page (Debian's Chromium, see tests/conftest.py), watched for CSP
+    violations and script errors."""
+    page.set_default_timeout(8000)
+    problems: list[str] = []
+    page.on("console", lambda msg: msg.type in ("error", "warning") and problems.append(msg.text))
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.problems = problems
+    return page
 
 
 def link_from_mail(folder: Path, pattern: str) -> str:

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 from allauth.account.models import EmailAddress
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from accounts.models import Account, Membership, User
 from accounts.roles import Role
@@ -24,8 +24,6 @@ def allow_orm_beside_playwright(monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]  # fmt: skip
 PASSWORD = "Correct-Horse-Battery-9"
 
 
@@ -51,7 +49,7 @@ def submit(page, selector="main form button[type=submit]"):
 
 
 def test_an_invited_colleague_joins_and_shows_on_the_activity_page(
-    live_server, transactional_db, mail_folder, settings
+    live_server, transactional_db, mail_folder, settings, browser
 ):
     settings.SITE_URL = live_server.url  # the invitation email links to the portal's address
     owner = User.objects.create_user(f"olga-{uuid.uuid4().hex[:6]}@example.com", PASSWORD)
@@ -59,52 +57,45 @@ def test_an_invited_colleague_joins_and_shows_on_the_activity_page(
     team = Account.objects.create_with_owner("Olga's team", owner)
     colleague = f"gina-{uuid.uuid4().hex[:6]}@example.com"
     base = live_server.url
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        problems: list[str] = []
-        owner_page = browser.new_context().new_page()
-        owner_page.set_default_timeout(8000)
-        owner_page.on(
-            "console", lambda m: m.type in ("error", "warning") and problems.append(m.text)
-        )
-        owner_page.goto(base + "/accounts/login/")
-        owner_page.fill("input[name=login]", owner.email)
-        owner_page.fill("input[name=password]", PASSWORD)
-        submit(owner_page)
-        owner_page.goto(f"{base}/a/{team.slug}/members/")
-        owner_page.fill("input[name=email]", colleague)
-        owner_page.select_option("select[name=role]", "admin")
-        submit(owner_page, "form[action$='/members/invite/'] button[type=submit]")
-        assert f"Invitation sent to {colleague}" in owner_page.text_content("main")
+    problems: list[str] = []
+    owner_page = browser.new_context().new_page()
+    owner_page.set_default_timeout(8000)
+    owner_page.on("console", lambda m: m.type in ("error", "warning") and problems.append(m.text))
+    owner_page.goto(base + "/accounts/login/")
+    owner_page.fill("input[name=login]", owner.email)
+    owner_page.fill("input[name=password]", PASSWORD)
+    submit(owner_page)
+    owner_page.goto(f"{base}/a/{team.slug}/members/")
+    owner_page.fill("input[name=email]", colleague)
+    owner_page.select_option("select[name=role]", "admin")
+    submit(owner_page, "form[action$='/members/invite/'] button[type=submit]")
+    assert f"Invitation sent to {colleague}" in owner_page.text_content("main")
 
-        page = browser.new_context().new_page()
-        page.set_default_timeout(8000)
-        page.on("console", lambda m: m.type in ("error", "warning") and problems.append(m.text))
-        page.goto(link_in_mail(mail_folder, colleague, r"http://\S+/invitations/[^\s/]+/"))
-        assert "Join Olga" in page.text_content("main")
-        page.click("main a:has-text('Sign up')")
-        page.fill("input[name=email]", colleague)
-        page.fill("input[name=password1]", PASSWORD)
-        page.fill("input[name=password2]", PASSWORD)
-        submit(page)
-        page.goto(
-            link_in_mail(mail_folder, colleague, r"http://\S+/accounts/confirm-email/[^\s/]+/")
-        )
-        submit(page)
-        page.wait_for_url(re.compile(r".*/invitations/.*"))
-        submit(page)
-        page.wait_for_url(f"**/a/{team.slug}/")
-        assert "Admin" in page.text_content("main")
+    page = browser.new_context().new_page()
+    page.set_default_timeout(8000)
+    page.on("console", lambda m: m.type in ("error", "warning") and problems.append(m.text))
+    page.goto(link_in_mail(mail_folder, colleague, r"http://\S+/invitations/[^\s/]+/"))
+    assert "Join Olga" in page.text_content("main")
+    page.click("main a:has-text('Sign up')")
+    page.fill("input[name=email]", colleague)
+    page.fill("input[name=password1]", PASSWORD)
+    page.fill("input[name=password2]", PASSWORD)
+    submit(page)
+    page.goto(link_in_mail(mail_folder, colleague, r"http://\S+/accounts/confirm-email/[^\s/]+/"))
+    submit(page)
+    page.wait_for_url(re.compile(r".*/invitations/.*"))
+    submit(page)
+    page.wait_for_url(f"**/a/{team.slug}/")
+    assert "Admin" in page.text_content("main")
 
-        page.goto(f"{base}/a/{team.slug}/activity/")
-        log = page.text_content("main")
-        assert "member.invited" in log and "member.joined" in log
-        assert owner.email in log and colleague in log
-        page.select_option("select[name=action]", "member.joined")
-        expect(page.locator("#events")).not_to_contain_text("member.invited")
-        assert "?action=member.joined" in page.url
-        browser.close()
+    page.goto(f"{base}/a/{team.slug}/activity/")
+    log = page.text_content("main")
+    assert "member.invited" in log and "member.joined" in log
+    assert owner.email in log and colleague in log
+    page.select_option("select[name=action]", "member.joined")
+    expect(page.locator("#events")).not_to_contain_text("member.invited")
+    assert "?action=member.joined" in page.url
+    owner_page.context.close()
+    page.context.close()
     assert Membership.objects.get(account=team, user__email=colleague).role == Role.ADMIN
     assert problems == []
