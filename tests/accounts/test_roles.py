@@ -36,11 +36,13 @@ PAGES = [("account_home", Perm.VIEW_MEMBERS), ("members", Perm.VIEW_MEMBERS),
 
 
 @pytest.mark.parametrize("role", list(Role))
-@pytest.mark.parametrize(("page", "perm"), PAGES)
-def test_it_opens_pages_by_the_table(client, member_with_role, team, role, page, perm):
+@pytest.mark.parametrize(("url_name", "perm"), PAGES)
+def test_it_opens_pages_by_the_table(client, member_with_role, team, role, url_name, perm):
     membership = member_with_role(role)
     client.force_login(membership.user)
-    response = client.get(f"/a/{team.slug}/" + ("" if page == "account_home" else f"{page}/"))
+    response = client.get(
+        f"/a/{team.slug}/" + ("" if url_name == "account_home" else f"{url_name}/")
+    )
     assert response.status_code == (200 if perm in EXPECTED[role] else 403)
     if response.status_code == 403:
         assert "do that here" in response.content.decode()

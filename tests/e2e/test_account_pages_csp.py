@@ -3,20 +3,21 @@ Content-Security-Policy violation or a script error."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from allauth.account.models import EmailAddress
 
 from accounts.models import Account, Membership, User
 from accounts.roles import Role
 
+# pytest-playwright keeps an event loop running in the main thread from its first browser test
+# to the end of the session; the ORM stays synchronous. (tests/portal/test_env.py keeps this
+# test-only variable out of its `check --deploy` run.)
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "Correct-Horse-Battery-9"
-
-
-@pytest.fixture(autouse=True)
-def allow_orm_beside_playwright(monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 def test_the_pages_satisfy_the_csp(live_server, transactional_db, page):

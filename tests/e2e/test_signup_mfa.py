@@ -3,6 +3,7 @@ code; no page along the way may trip the Content-Security-Policy."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import uuid
@@ -11,15 +12,11 @@ from pathlib import Path
 import pytest
 from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 
+# pytest-playwright keeps an event loop running in the main thread from its first browser test
+# to the end of the session; the ORM stays synchronous. (tests/portal/test_env.py keeps this
+# test-only variable out of its `check --deploy` run.)
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(autouse=True)
-def allow_orm_beside_playwright(monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM calls are still
-    # synchronous. Set for this test only: left in os.environ it would leak into subprocesses
-    # (e.g. `check --deploy` refuses it).
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 PASSWORD = "Correct-Horse-Battery-9"
