@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core import signing
 from django.db import models, transaction
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django.utils.text import slugify
 
@@ -47,6 +53,33 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.email
+
+    @transaction.atomic
+    def delete_profile(self, request: HttpRequest | None = None) -> None:
+        """Remove the person: accounts only they belong to close, they leave the others.
+        Refused (MembershipError) while they are the last owner of an account with others in it."""
+        from accounts.audit import record
+
+        memberships = list(self.memberships.select_related("account").order_by("account_id"))
+        accounts = [lock_account(m.account) for m in memberships]
+        stuck = [
+            m.account.name
+            for m in memberships
+            if m.is_last_owner() and m.account.memberships.exclude(user=self).exists()
+        ]
+        if stuck:
+            raise MembershipError(
+                "You are the last owner of " + ", ".join(sorted(stuck)) + ". Transfer "
+                "ownership or close those accounts first."
+            )
+        for account in accounts:
+            if account.memberships.exclude(user=self).exists():
+                record(account, "member.deleted_profile", actor=self, target="(deleted person)")
+            elif account.closed_at is None:
+                account.mark_closed(actor=None, request=request)
+        # Personal data: the audit log keeps what happened, not who it was.
+        AuditEvent.objects.filter(target__iexact=self.email).update(target="(deleted person)")
+        self.delete()
 
 
 class AccountQuerySet(models.QuerySet["Account"]):
@@ -118,12 +151,111 @@ class Account(models.Model):
     def owners(self) -> models.QuerySet[User]:
         return User.objects.filter(memberships__account=self, memberships__role=Role.OWNER)
 
+    @transaction.atomic
+    def invite(
+        self, email: str, role: str, *, by: Membership, request: HttpRequest | None = None
+    ) -> Invitation:
+        """Invite `email` with `role`; a new invitation replaces a pending one to the same address.
+        The email goes out once the transaction commits."""
+        from accounts.audit import record
+
+        email = email.strip().lower()
+        lock_account(self)
+        by.require_may_grant(role)
+        if self.memberships.filter(user__email__iexact=email).exists():
+            raise MembershipError(f"{email} is already a member of {self.name}.")
+        self.invitations.pending().filter(email__iexact=email).update(revoked_at=timezone.now())
+        invitation = Invitation.objects.create(
+            account=self, email=email, role=role, invited_by=by.user
+        )
+        record(
+            self,
+            "member.invited",
+            actor=by.user,
+            target=email,
+            request=request,
+            data={"role": role},
+        )
+        transaction.on_commit(invitation.send_email)
+        return invitation
+
+    @transaction.atomic
+    def transfer_ownership(
+        self, *, by: Membership, to: Membership, request: HttpRequest | None = None
+    ) -> None:
+        """`to` becomes an owner and `by` steps down to admin: the account keeps an owner."""
+        from accounts.audit import record
+
+        lock_account(self)
+        by.refresh_from_db()
+        to.refresh_from_db()
+        if by.role != Role.OWNER:
+            raise MembershipError("Only an owner can transfer ownership.")
+        if to.pk == by.pk:
+            raise MembershipError("You already own this account.")
+        to.role, by.role = Role.OWNER, Role.ADMIN
+        to.save(update_fields=["role"])
+        by.save(update_fields=["role"])
+        record(
+            self,
+            "account.ownership_transferred",
+            actor=by.user,
+            target=to.user.email,
+            request=request,
+        )
+
+    @transaction.atomic
+    def rename(self, name: str, *, by: Membership, request: HttpRequest | None = None) -> None:
+        from accounts.audit import record
+
+        old, self.name = self.name, name
+        Account.objects.filter(pk=self.pk).update(name=name)
+        record(
+            self, "account.renamed", actor=by.user, target=name, request=request, data={"from": old}
+        )
+
+    @transaction.atomic
+    def close(self, *, by: Membership, request: HttpRequest | None = None) -> None:
+        if self.is_personal:
+            raise MembershipError(
+                "A personal account closes only with its person: delete your profile instead."
+            )
+        if by.role != Role.OWNER:
+            raise MembershipError("Only an owner can close the account.")
+        self.mark_closed(actor=by.user, request=request)
+
+    def mark_closed(self, *, actor: User | None, request: HttpRequest | None = None) -> None:
+        """Close inside the caller's transaction; receivers of account_closed revoke keys and
+        cancel the subscription in the same transaction, so all of it happens or none."""
+        from accounts.audit import record
+        from accounts.signals import account_closed
+
+        account = lock_account(self)
+        if account.closed_at is not None:
+            return
+        self.closed_at = timezone.now()
+        Account.objects.filter(pk=self.pk).update(closed_at=self.closed_at)
+        self.invitations.pending().update(revoked_at=self.closed_at)
+        record(self, "account.closed", actor=actor, target=self.name, request=request)
+        account_closed.send(sender=Account, account=self)
+
+
+class MembershipError(Exception):
+    """A change to the team that its rules refuse; the message is shown to the person."""
+
+
+class MembershipQuerySet(models.QuerySet["Membership"]):
+    def owners(self) -> MembershipQuerySet:
+        return self.filter(role=Role.OWNER)
+
 
 class Membership(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=20, choices=Role.choices)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = MembershipQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -136,6 +268,84 @@ class Membership(models.Model):
 
     def can(self, perm: Perm | str) -> bool:
         return role_allows(self.role, Perm(perm))
+
+    @property
+    def can_do(self) -> dict[str, bool]:
+        """The role's permissions for templates: {% if membership.can_do.manage_members %}."""
+        return {perm.value: self.can(perm) for perm in Perm}
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == Role.OWNER
+
+    def is_last_owner(self) -> bool:
+        return self.is_owner and not self.account.memberships.owners().exclude(pk=self.pk).exists()
+
+    def grantable_roles(self) -> list[tuple[str, str]]:
+        return [
+            (value, label) for value, label in Role.choices if self.is_owner or value != Role.OWNER
+        ]
+
+    def require_may_grant(self, role: str) -> None:
+        if role not in Role.values:
+            raise MembershipError("Choose one of the roles offered.")
+        if role == Role.OWNER and not self.is_owner:
+            raise MembershipError("Only an owner can make someone an owner.")
+
+    def require_may_manage(self, other: Membership) -> None:
+        if other.is_owner and not self.is_owner:
+            raise MembershipError("Only an owner can change or remove another owner.")
+
+    @transaction.atomic
+    def change_role(self, role: str, *, by: Membership, request: HttpRequest | None = None) -> None:
+        from accounts.audit import record
+
+        lock_account(self.account)
+        self.refresh_from_db()
+        by.refresh_from_db()
+        by.require_may_grant(role)
+        by.require_may_manage(self)
+        if role == self.role:
+            return
+        if role != Role.OWNER and self.is_last_owner():
+            raise MembershipError(
+                "An account keeps at least one owner: make someone else an owner first."
+            )
+        old, self.role = self.role, role
+        self.save(update_fields=["role"])
+        record(
+            self.account,
+            "member.role_changed",
+            actor=by.user,
+            target=self.user.email,
+            request=request,
+            data={"from": old, "to": role},
+        )
+
+    @transaction.atomic
+    def remove(self, *, by: Membership, request: HttpRequest | None = None) -> None:
+        """`by` removes this member; by == self means leaving."""
+        from accounts.audit import record
+
+        lock_account(self.account)
+        self.refresh_from_db()
+        leaving = by.pk == self.pk
+        if not leaving:
+            by.refresh_from_db()
+            by.require_may_manage(self)
+        if self.is_last_owner():
+            raise MembershipError(
+                "An account keeps at least one owner: transfer ownership before leaving it."
+            )
+        self.delete()
+        record(
+            self.account,
+            "member.left" if leaving else "member.removed",
+            actor=by.user,
+            target=self.user.email,
+            request=request,
+            data={"role": self.role},
+        )
 
 
 class AuditEvent(models.Model):
@@ -156,3 +366,155 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.target}"
+
+
+def lock_account(account: Account) -> Account:
+    """Lock the account row for the rest of the transaction: membership changes of one account
+    run one at a time, so two owners demoting each other cannot leave it with none."""
+    return Account.objects.select_for_update().get(pk=account.pk)
+
+
+class InvitationQuerySet(models.QuerySet["Invitation"]):
+    def pending(self) -> InvitationQuerySet:
+        return self.filter(
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
+            created_at__gt=timezone.now() - INVITATION_MAX_AGE,
+        )
+
+
+INVITATION_MAX_AGE = timedelta(days=7)
+_INVITATION_SALT = "accounts.invitation"
+
+
+class InvitationError(Exception):
+    """Why an invitation link cannot be used; the message is shown on a clear page."""
+
+    def __init__(self, message: str, status: int = 410) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Invitation(models.Model):
+    """An email invitation to join an account with a role, accepted through a signed link."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=20, choices=Role.choices)
+    invited_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.account} as {self.role}"
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.created_at + INVITATION_MAX_AGE
+
+    def token(self) -> str:
+        return signing.dumps(self.pk, salt=_INVITATION_SALT)
+
+    @classmethod
+    def from_token(cls, token: str) -> Invitation:
+        """The invitation a link names; InvitationError if it is forged, expired or used."""
+        try:
+            pk = signing.loads(
+                token, salt=_INVITATION_SALT, max_age=INVITATION_MAX_AGE.total_seconds()
+            )
+        except signing.SignatureExpired:
+            raise InvitationError("This invitation has expired. Ask for a new one.") from None
+        except signing.BadSignature:
+            raise InvitationError("This invitation link is not valid.", status=404) from None
+        invitation = cls.objects.select_related("account", "invited_by").filter(pk=pk).first()
+        if invitation is None:
+            raise InvitationError("This invitation link is not valid.", status=404)
+        invitation.check_usable()
+        return invitation
+
+    def check_usable(self) -> None:
+        if self.accepted_at is not None:
+            raise InvitationError("This invitation has already been used.")
+        if self.revoked_at is not None or self.account.closed_at is not None:
+            raise InvitationError("This invitation was withdrawn.")
+        if self.expires_at <= timezone.now():
+            raise InvitationError("This invitation has expired. Ask for a new one.")
+
+    def is_addressed_to(self, user: User) -> bool:
+        from allauth.account.models import EmailAddress
+
+        email = self.email.lower()
+        return user.email.lower() == email or (
+            EmailAddress.objects.filter(user=user, email__iexact=email, verified=True).exists()
+        )
+
+    @transaction.atomic
+    def accept(self, user: User) -> Membership:
+        """Join the account; safe against double clicks (the row is locked and re-checked)."""
+        invitation = (
+            Invitation.objects.select_for_update().select_related("account").get(pk=self.pk)
+        )
+        invitation.check_usable()
+        if not invitation.is_addressed_to(user):
+            raise InvitationError(
+                f"This invitation was sent to {invitation.email}. Sign in with that address "
+                "to accept it.",
+                status=403,
+            )
+        membership, created = Membership.objects.get_or_create(
+            account=invitation.account, user=user, defaults={"role": invitation.role}
+        )
+        invitation.accepted_at = timezone.now()
+        invitation.accepted_by = user
+        invitation.save(update_fields=["accepted_at", "accepted_by"])
+        self.accepted_at, self.accepted_by = invitation.accepted_at, user
+        if created:
+            from accounts.audit import record
+
+            record(
+                invitation.account,
+                "member.joined",
+                actor=user,
+                target=user.email,
+                data={"role": membership.role, "invitation": invitation.pk},
+            )
+        return membership
+
+    @transaction.atomic
+    def revoke(self, actor: User) -> None:
+        from accounts.audit import record
+
+        invitation = Invitation.objects.select_for_update().get(pk=self.pk)
+        if invitation.accepted_at is not None or invitation.revoked_at is not None:
+            raise MembershipError("That invitation is no longer pending.")
+        invitation.revoked_at = self.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+        record(self.account, "invitation.revoked", actor=actor, target=self.email)
+
+    def accept_url(self) -> str:
+        return settings.SITE_URL + reverse("invitation", args=[self.token()])
+
+    def send_email(self) -> None:
+        from portal.emails import send
+
+        send(
+            "invitation",
+            [self.email],
+            {
+                "invitation": self,
+                "accept_url": self.accept_url(),
+                "inviter": self.invited_by,
+                "account": self.account,
+            },
+        )

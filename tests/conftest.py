@@ -93,25 +93,38 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture
-def signed_in_page(live_server, client, monkeypatch):
-    """sign_in(user) -> a Playwright page in Debian's Chromium, carrying that user's session."""
+def browser(monkeypatch):
+    """Debian's Chromium through Playwright, for one test (never a downloaded browser)."""
     from playwright.sync_api import sync_playwright
 
     # Playwright runs an event loop in this thread while the test uses the ORM. Scoped to the
     # test: set at import time it would leak into the subprocesses of later tests.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
+        chromium = playwright.chromium.launch(
             executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
         )
-
-        def sign_in(user):
-            client.force_login(user)
-            context = browser.new_context(base_url=live_server.url)
-            cookie = client.cookies["sessionid"].value
-            context.add_cookies([{"name": "sessionid", "value": cookie, "url": live_server.url}])
-            return context.new_page()
-
-        yield sign_in
-        browser.close()
+        yield chromium
+        chromium.close()
     connections.close_all()  # the ORM opened its own connections beside Playwright's loop
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def signed_in_page(browser, live_server, client):
+    """sign_in(user) -> a Playwright page carrying that user's session."""
+
+    def sign_in(user):
+        client.force_login(user)
+        context = browser.new_context(base_url=live_server.url)
+        cookie = client.cookies["sessionid"].value
+        context.add_cookies([{"name": "sessionid", "value": cookie, "url": live_server.url}])
+        return context.new_page()
+
+    return sign_in
