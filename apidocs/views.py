@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from csp.decorators import csp_update
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -51,7 +51,6 @@ def getting_started(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@csp_update({"style-src": ["'unsafe-inline'"]})  # Swagger UI sets inline styles as it renders
 def product_reference(request: HttpRequest, slug: str) -> HttpResponse:
     product = _get_product_for_user(request, slug)
     membership = _key_membership(request) if request.user.is_authenticated else None
@@ -61,7 +60,13 @@ def product_reference(request: HttpRequest, slug: str) -> HttpResponse:
         "key_placeholder": KEY_PLACEHOLDER,
         "key_account": membership.account if membership else None,
     }
-    return render(request, "apidocs/product.html", context)
+    response = render(request, "apidocs/product.html", context)
+    # "Try it" calls go to the gateway, which may be another origin than the portal.
+    response._csp_update = {  # type: ignore[attr-defined]
+        "style-src": ["'unsafe-inline'"],  # Swagger UI sets inline styles as it renders
+        "connect-src": [settings.GATEWAY_PUBLIC_URL],
+    }
+    return response
 
 
 @require_GET

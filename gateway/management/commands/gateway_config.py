@@ -49,6 +49,8 @@ def render(options: dict[str, Any]) -> str:
             "products": products,
             "secret": settings.GATEWAY_SECRET,
             "strip_key": settings.GATEWAY_STRIP_KEY,
+            # Browsers on the portal's docs pages call the API ("try it"): let that origin in.
+            "portal_origin": settings.SITE_URL,
             "access_log": not options["no_access_log"],
         })
     )  # fmt: skip
