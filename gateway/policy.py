@@ -20,6 +20,7 @@ from django.conf import settings
 from accounts.models import Account
 from billing.standing import standing_for
 from catalog.models import ApiProduct
+from usage.caps import period_limit
 
 NO_LIMIT = -1
 
@@ -84,14 +85,15 @@ def load_policy(account_id: int, now: float) -> AccountPolicy | None:
         )
         for item in plan.entitlements.select_related("product")
     }
+    per_period, hard_cap = period_limit(account, plan)  # the plan's quota, or the spend cap
     return AccountPolicy(
         account_id=account.pk,
         plan_slug=plan.slug,
         live=Limits(
             _limit(plan.requests_per_second),
             _limit(plan.requests_per_minute),
-            _limit(plan.requests_per_period),
-            hard_cap=not plan.has_overage,
+            _limit(per_period),
+            hard_cap=hard_cap,
         ),
         test=test_key_limits(),
         entitlements=entitlements,

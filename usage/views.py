@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -16,6 +17,7 @@ from accounts.access import account_view
 from accounts.audit import record
 from accounts.models import Membership
 from accounts.roles import Perm
+from accounts.signals import account_policy_changed
 from billing.standing import calendar_month
 from usage import reports, staff
 from usage.export import ExportQuery, export_rows
@@ -106,8 +108,11 @@ def preferences(request: HttpRequest, membership: Membership) -> HttpResponse:
     prefs, _ = UsagePreferences.objects.get_or_create(account=account)
     form = PreferencesForm(request.POST or None, instance=prefs)
     if request.method == "POST" and form.is_valid():
-        form.save()
-        record(account, "usage.preferences_changed", request=request, data=form.audit_data())
+        with transaction.atomic():
+            form.save()
+            record(account, "usage.preferences_changed", request=request, data=form.audit_data())
+            # The gateway enforces the spend cap: every process reloads this account's policy.
+            account_policy_changed.send(sender=UsagePreferences, account_id=account.id)
         messages.success(request, "Alert and spend cap settings saved.")
         return redirect("usage", account_slug=account.slug)
     return render(request, "usage/preferences.html", {"account": account, "form": form})
