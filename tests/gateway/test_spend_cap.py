@@ -33,7 +33,7 @@ def test_the_spend_cap_stops_calls_once_the_overage_would_cost_more(metered, tea
     UsagePreferences.objects.create(account=team, spend_cap=Decimal("0.01"))  # buys 10 calls
     raw, _ = make_key(team)
     assert statuses(raw, 16) == [204] * 15 + [403]
-    status, headers = ask(raw)
+    status, headers, _ = ask(raw)
     assert status == 403 and headers["X-Deny-Reason"] == "quota_exceeded"
 
 
