@@ -20,6 +20,7 @@ from pathlib import Path
 from django.db import transaction
 
 from accounts.models import Account
+from apikeys.models import ApiKey
 from usage.models import LATENCY_BUCKETS_MS, EndpointHourStats, LogCursor
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,15 @@ class Tally:
         self.histogram[bisect_left(LATENCY_BUCKETS_MS, latency_ms)] += 1
 
 
-def parse_line(line: str) -> tuple[StatKey, float] | None:
+@dataclass(frozen=True)
+class Call:
+    key: StatKey
+    latency_ms: float
+    at: datetime
+    ip: str | None
+
+
+def parse_line(line: str) -> Call | None:
     """One access-log entry, or None for lines that are not admitted API calls."""
     try:
         entry = json.loads(line)
@@ -55,17 +64,25 @@ def parse_line(line: str) -> tuple[StatKey, float] | None:
         return None
     hour = moment.replace(minute=0, second=0, microsecond=0)
     endpoint = entry.get("endpoint") or "other"  # the OpenAPI operation, from the gateway
-    return (account_id, key_id, endpoint, hour, f"{status // 100}xx"), latency_ms
+    key = (account_id, key_id, endpoint, hour, f"{status // 100}xx")
+    return Call(key, latency_ms, moment, entry.get("ip") or None)
 
 
-def aggregate(lines: list[str]) -> dict[StatKey, Tally]:
+def aggregate(
+    lines: list[str],
+) -> tuple[dict[StatKey, Tally], dict[str, tuple[datetime, str | None]]]:
+    """Tallies per stat row, and each key's last use (when, from which IP)."""
     tallies: dict[StatKey, Tally] = defaultdict(Tally)
+    last_used: dict[str, tuple[datetime, str | None]] = {}
     for line in lines:
-        parsed = parse_line(line)
-        if parsed is not None:
-            key, latency_ms = parsed
-            tallies[key].add(latency_ms)
-    return tallies
+        call = parse_line(line)
+        if call is None:
+            continue
+        tallies[call.key].add(call.latency_ms)
+        key_id = call.key[1]
+        if key_id not in last_used or last_used[key_id][0] <= call.at:
+            last_used[key_id] = (call.at, call.ip)
+    return tallies, last_used
 
 
 def write_stats(tallies: dict[StatKey, Tally]) -> None:
@@ -100,8 +117,11 @@ def collect_once(path: Path) -> int:
     if not complete:
         return 0
     lines = complete.decode("utf-8", errors="replace").splitlines()
+    tallies, last_used = aggregate(lines)
     with transaction.atomic():
-        write_stats(aggregate(lines))
+        write_stats(tallies)
+        # Keys' "last used" comes from here, a few writes per chunk, not one per request.
+        ApiKey.objects.record_last_used(last_used)
         LogCursor.objects.filter(pk=cursor.pk).update(
             inode=stat.st_ino, offset=offset + len(complete)
         )

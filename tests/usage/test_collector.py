@@ -80,3 +80,17 @@ def test_percentiles_come_from_the_histogram():
     assert percentile(histogram, 0.5) == 5.0
     assert percentile(histogram, 0.95) == 100.0
     assert percentile([0] * 13, 0.5) is None
+
+
+def test_it_records_when_and_from_where_each_key_was_last_used(tmp_path, team):
+    from apikeys.models import ApiKey
+
+    key, _ = ApiKey.objects.issue(team, name="k", environment="live")
+    log = tmp_path / "access.log"
+    first = json.loads(entry(team, minute=5, key=key.public_id)) | {"ip": "192.0.2.1"}
+    last = json.loads(entry(team, minute=9, key=key.public_id)) | {"ip": "192.0.2.7"}
+    write(log, json.dumps(last), json.dumps(first))
+    collect_once(log)
+    key.refresh_from_db()
+    assert key.last_used_ip == "192.0.2.7"
+    assert key.last_used_at.minute == 9
