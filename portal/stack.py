@@ -101,6 +101,7 @@ SERVICE_BUILDERS: list[Callable[[], list[Service]]] = [
     lambda: [portal_service()],
     celery_services,
 ]
+SERVICE_BUILDERS.append(lambda: __import__("billing.stack").stack.stripe_simulator_service())
 
 
 class Supervisor:

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+import requests
+
+from billing.catalog_sync import sync_catalog
+from billing.simulator.server import serve_in_thread
+from billing.simulator.webhooks import signature_header
+from catalog.models import Plan
+from tests.helpers import free_port
+
+WEBHOOK_SECRET = "whsec_test_secret"
+
+
+class Sim:
+    """The simulator, a real HTTP server, and shortcuts to its test controls."""
+
+    def __init__(self, url: str, app) -> None:
+        self.url = url
+        self.app = app
+
+    @property
+    def store(self):
+        return self.app.store
+
+    def control(self, path: str, **data) -> dict:
+        response = requests.post(f"{self.url}/_sim/{path}", data=data, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def pay_checkout(self, checkout_url: str, card: str = "4242424242424242") -> dict:
+        session_id = checkout_url.rsplit("/", 1)[1]
+        return self.control(f"checkout/{session_id}/pay", card=card)
+
+    def events(self) -> list[dict]:
+        return list(self.store.events)
+
+
+@pytest.fixture(scope="session")
+def _simulator_server():
+    port = free_port()
+    server, app = serve_in_thread("127.0.0.1", port, "", WEBHOOK_SECRET)
+    yield Sim(f"http://127.0.0.1:{port}", app)
+    server.shutdown()
+
+
+@pytest.fixture
+def sim(_simulator_server, settings):
+    """A fresh simulator with no webhook target; events are only recorded."""
+    settings.STRIPE_API_BASE = _simulator_server.url
+    settings.STRIPE_SECRET_KEY = "sk_test_simulator"
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    _simulator_server.control("reset")
+    _simulator_server.control("webhooks", url="")
+    return _simulator_server
+
+
+@pytest.fixture
+def plans(db, sim):
+    free = Plan.objects.create(slug="free", name="Free", is_default=True, requests_per_period=100)
+    starter = Plan.objects.create(
+        slug="starter", name="Starter", monthly_price=Decimal("10.00"), requests_per_period=1000,
+        overage_price_per_1000=Decimal("0.50"), sort_order=1,
+    )  # fmt: skip
+    pro = Plan.objects.create(
+        slug="pro", name="Pro", monthly_price=Decimal("50.00"), requests_per_period=100_000,
+        requests_per_second=50, sort_order=2,
+    )  # fmt: skip
+    sync_catalog()
+    for plan in (free, starter, pro):
+        plan.refresh_from_db()
+    return {"free": free, "starter": starter, "pro": pro}
+
+
+def signed_post(client, event: dict, secret: str = WEBHOOK_SECRET, timestamp: int | None = None):
+    payload = json.dumps(event).encode()
+    return client.post(
+        "/billing/webhook",
+        data=payload,
+        content_type="application/json",
+        headers={"Stripe-Signature": signature_header(payload, secret, timestamp)},
+    )
