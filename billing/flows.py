@@ -221,12 +221,12 @@ def sync_subscription(data: dict[str, Any], checkout_session: dict[str, Any] | N
         # One writer per account at a time: concurrent events for it apply one after another.
         account = Account.objects.select_for_update().get(pk=account.pk)
         sub = Subscription.objects.filter(stripe_id=data["id"]).first()
-        created = sub is None
         if sub is None:
             sub = Subscription.objects.create(stripe_id=data["id"], account=account, **fields)
-        changed = created or _update_changed(sub, fields)
-        if changed:
-            _announce_subscription(account, sub, created)
+            changed = ["created", *fields]
+        else:
+            changed = _update_changed(sub, fields)
+        _announce_subscription(account, sub, changed)
         plan_changed = _refresh_account_plan(account)
         if changed or plan_changed:
             transaction.on_commit(
@@ -234,16 +234,16 @@ def sync_subscription(data: dict[str, Any], checkout_session: dict[str, Any] | N
             )
     if changed:
         _after_sync(sub)
-    return changed or plan_changed
+    return bool(changed) or plan_changed
 
 
-def _update_changed(obj: Any, fields: dict[str, Any]) -> bool:
+def _update_changed(obj: Any, fields: dict[str, Any]) -> list[str]:
     changed = [name for name, value in fields.items() if getattr(obj, name) != value]
     for name in changed:
         setattr(obj, name, fields[name])
     if changed:
         obj.save(update_fields=[*changed, "updated_at"] if hasattr(obj, "updated_at") else changed)
-    return bool(changed)
+    return changed
 
 
 def _refresh_account_plan(account: Account) -> bool:
@@ -256,33 +256,17 @@ def _refresh_account_plan(account: Account) -> bool:
     return True
 
 
-def _announce_subscription(account: Account, sub: Subscription, created: bool) -> None:
+def _announce_subscription(account: Account, sub: Subscription, changed: list[str]) -> None:
     plan_name = sub.plan.name if sub.plan else "a plan"
-    if created:
-        notify(
-            account,
-            f"subscription.started:{sub.stripe_id}",
-            "billing.subscription_started",
-            sub.stripe_id,
-            email="subscription-started",
-            ctx={"plan_name": plan_name},
-        )
-    elif sub.plan_id:
-        notify(
-            account,
-            f"subscription.plan:{sub.stripe_id}:{sub.plan_id}",
-            "billing.plan_changed",
-            sub.stripe_id,
-        )
-    if sub.status == "canceled":
-        notify(
-            account,
-            f"subscription.ended:{sub.stripe_id}",
-            "billing.subscription_ended",
-            sub.stripe_id,
-            email="subscription-ended",
-            ctx={"plan_name": plan_name},
-        )
+    key = sub.stripe_id
+    if "created" in changed:
+        notify(account, f"subscription.started:{key}", "billing.subscription_started", key,
+               email="subscription-started", ctx={"plan_name": plan_name})  # fmt: skip
+    elif "plan" in changed and sub.plan_id:
+        notify(account, f"subscription.plan:{key}:{sub.plan_id}", "billing.plan_changed", key)
+    if "status" in changed and sub.status == "canceled":
+        notify(account, f"subscription.ended:{key}", "billing.subscription_ended", key,
+               email="subscription-ended", ctx={"plan_name": plan_name})  # fmt: skip
 
 
 def _after_sync(sub: Subscription) -> None:
@@ -322,7 +306,7 @@ def sync_invoice(data: dict[str, Any]) -> bool:
         invoice, created = Invoice.objects.get_or_create(
             stripe_id=data["id"], defaults={"account": account, **fields}
         )
-        changed = created or _update_changed(invoice, fields)
+        changed = created or bool(_update_changed(invoice, fields))
         if changed:
             _announce_invoice(account, invoice, data)
     return changed

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 import requests
+from django.test import TestCase
 
 from billing.catalog_sync import sync_catalog
 from billing.simulator.server import serve_in_thread
@@ -77,9 +78,36 @@ def plans(db, sim):
 
 def signed_post(client, event: dict, secret: str = WEBHOOK_SECRET, timestamp: int | None = None):
     payload = json.dumps(event).encode()
-    return client.post(
-        "/billing/webhook",
-        data=payload,
-        content_type="application/json",
-        headers={"Stripe-Signature": signature_header(payload, secret, timestamp)},
+    # In tests wrapped in a transaction, run the on-commit work (the apply task, emails) too.
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(
+            "/billing/webhook",
+            data=payload,
+            content_type="application/json",
+            headers={"Stripe-Signature": signature_header(payload, secret, timestamp)},
+        )
+
+
+def deliver(client, events: list[dict]) -> list[int]:
+    """Post each event to the webhook view, signed, in the given order."""
+    return [signed_post(client, event).status_code for event in events]
+
+
+def subscribe(sim, client, account, plan, user, card: str = "4242424242424242") -> str:
+    """Checkout through the flows and the simulator, then deliver its webhooks; the sub id."""
+    from billing import flows
+
+    start = len(sim.events())
+    url = flows.start_checkout(
+        account, plan, user, "http://t/s?session_id={CHECKOUT_SESSION_ID}", "http://t/c"
     )
+    session = sim.pay_checkout(url, card)
+    deliver(client, sim.events()[start:])
+    return session["subscription"]
+
+
+def run_and_deliver(sim, client, action) -> None:
+    """Do something in the simulator, then deliver the events it emitted."""
+    start = len(sim.events())
+    action()
+    deliver(client, sim.events()[start:])
