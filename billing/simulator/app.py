@@ -105,6 +105,7 @@ API: list[tuple[str, str, Handler]] = [
     ("GET", r"/v1/events", lambda s, p, m: paginate(list(reversed(s.events)), p, "/v1/events")),
     ("GET", r"/v1/events/(\w+)", lambda s, p, m: _event(s, m[1])),
     # Test controls, outside Stripe's API.
+    ("GET", r"/_sim/events", lambda s, p, m: list_object(s.events, "/_sim/events")),
     ("POST", r"/_sim/subscriptions/(\w+)/advance", lambda s, p, m: s.advance(m[1])),
     ("POST", r"/_sim/subscriptions/(\w+)/fail_next_payment", lambda s, p, m: _fail_next(s, m[1])),
     ("POST", r"/_sim/subscriptions/(\w+)/pay", lambda s, p, m: s.pay_open_invoices(m[1])),

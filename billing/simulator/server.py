@@ -14,6 +14,10 @@ class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
 
 
 class QuietHandler(WSGIRequestHandler):
+    # wsgiref writes the headers and the body separately: with Nagle on, the body waits for
+    # the client's delayed ACK (~40 ms a request).
+    disable_nagle_algorithm = True
+
     def log_message(self, format: str, *args: object) -> None:
         """Requests are not logged: the portal logs what it asked."""
 

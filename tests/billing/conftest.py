@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from decimal import Decimal
 
 import pytest
@@ -8,24 +10,18 @@ import requests
 from django.test import TestCase
 
 from billing.catalog_sync import sync_catalog
-from billing.simulator.server import serve_in_thread
 from billing.simulator.webhooks import signature_header
 from catalog.models import Plan
-from tests.helpers import free_port
+from tests.helpers import ROOT, free_port, wait_for
 
 WEBHOOK_SECRET = "whsec_test_secret"
 
 
 class Sim:
-    """The simulator, a real HTTP server, and shortcuts to its test controls."""
+    """The simulator in its own process, and shortcuts to its test controls."""
 
-    def __init__(self, url: str, app) -> None:
+    def __init__(self, url: str) -> None:
         self.url = url
-        self.app = app
-
-    @property
-    def store(self):
-        return self.app.store
 
     def control(self, path: str, **data) -> dict:
         response = requests.post(f"{self.url}/_sim/{path}", data=data, timeout=10)
@@ -37,15 +33,31 @@ class Sim:
         return self.control(f"checkout/{session_id}/pay", card=card)
 
     def events(self) -> list[dict]:
-        return list(self.store.events)
+        return requests.get(f"{self.url}/_sim/events", timeout=10).json()["data"]
 
 
 @pytest.fixture(scope="session")
 def _simulator_server():
     port = free_port()
-    server, app = serve_in_thread("127.0.0.1", port, "", WEBHOOK_SECRET)
-    yield Sim(f"http://127.0.0.1:{port}", app)
-    server.shutdown()
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "stripe_simulator", "--port", str(port),
+         "--webhook-url", "", "--webhook-secret", WEBHOOK_SECRET],
+        cwd=ROOT, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    sim = Sim(f"http://127.0.0.1:{port}")
+    try:
+        wait_for(lambda: _answers(sim.url), timeout=30, what="the Stripe simulator")
+        yield sim
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/_sim/events", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
 
 
 @pytest.fixture
