@@ -221,3 +221,7 @@ def verify_webhook(payload: bytes, signature: str) -> dict[str, Any]:
             "Invalid webhook: not a Stripe event", code="bad_signature", permanent=True
         )
     return event
+
+
+def _bad_webhook(reason: str) -> BillingError:
+    return BillingError(f"Invalid webhook: {reason}", code="bad_signature", permanent=True)
