@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -34,7 +37,30 @@ def _plan_for_sale(slug: str) -> Plan:
     return plan
 
 
+def stripe_page_origins() -> list[str]:
+    """Where our Checkout and portal buttons redirect: the simulator, or Stripe's hosted pages."""
+    if settings.STRIPE_USES_SIMULATOR or not settings.STRIPE_API_BASE.startswith(
+        "https://api.stripe.com"
+    ):
+        parts = urlsplit(settings.STRIPE_API_BASE)
+        return [f"{parts.scheme}://{parts.netloc}"]
+    return ["https://checkout.stripe.com", "https://billing.stripe.com"]
+
+
+def allow_stripe_form_redirects(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Browsers apply CSP form-action to a form's redirects too: allow Stripe's pages."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(*args, **kwargs)
+        response._csp_update = {"form-action": ["'self'", *stripe_page_origins()]}  # type: ignore[attr-defined]
+        return response
+
+    return wrapper
+
+
 @require_GET
+@allow_stripe_form_redirects
 def pricing(request: HttpRequest) -> HttpResponse:
     plans = Plan.objects.filter(is_public=True, is_retired=False).prefetch_related("products")
     account = current_account(request)
@@ -48,6 +74,7 @@ def simulator_context() -> dict[str, Any]:
     return {"stripe_simulator": settings.STRIPE_USES_SIMULATOR}
 
 
+@allow_stripe_form_redirects
 @account_view(Perm.VIEW_INVOICES)
 def billing(request: HttpRequest, membership: Membership) -> HttpResponse:
     account = membership.account
