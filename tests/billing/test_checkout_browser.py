@@ -10,8 +10,18 @@ from django.test import Client
 from accounts.models import Account
 from tests.billing.conftest import WEBHOOK_SECRET
 
+# Playwright's sync API runs an event loop in this thread; the ORM calls here are safe. Set at
+# import because the session's database set-up may run after Playwright has started.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def async_unsafe_allowed():
+    # Removed once this module is done, so it does not leak into other tests' subprocesses
+    # (manage.py check --deploy refuses it).
+    yield
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.fixture(scope="session")

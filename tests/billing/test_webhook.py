@@ -92,7 +92,7 @@ def test_it_records_a_failure_on_the_event_and_retries_it(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(flows, "sync_subscription", flaky)
-    app.conf.task_eager_propagates = False  # let the eager task retry itself, as a worker would
+    app.conf.task_eager_propagates = False  # retry eagerly, as a worker would
     start = len(sim.events())
     from billing import flows as f
 
