@@ -17,6 +17,7 @@ import time
 from collections import Counter
 
 import pytest
+from celery._state import _set_task_join_will_block
 from django.core import mail
 from django.test import Client
 
@@ -144,6 +145,14 @@ def deliver_concurrently(deliveries: list[dict]) -> list[int]:
         thread.join()
     assert not failures, failures
     return codes
+
+
+@pytest.fixture(autouse=True)
+def celery_join_guard_restored():
+    # Eager tasks toggle Celery's process-global "joining would block" flag with a save and
+    # restore that is not thread-safe; 8 threads can leave it set. Put it back for later tests.
+    yield
+    _set_task_join_will_block(False)
 
 
 @pytest.fixture
