@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.db import transaction
@@ -11,12 +12,20 @@ from accounts.models import Account
 from accounts.signals import account_closed
 from catalog.signals import catalog_applied
 
+log = logging.getLogger(__name__)
+
 
 @receiver(catalog_applied, dispatch_uid="billing.mirror_catalog")
 def mirror_catalog(sender: Any, plans: Any = None, **_: Any) -> None:
     from billing.catalog_sync import sync_catalog
+    from billing.gateway import BillingError
 
-    sync_catalog(list(plans) if plans is not None else None)
+    try:
+        sync_catalog(list(plans) if plans is not None else None)
+    except BillingError as error:
+        # The catalog itself is applied; Stripe catches up on the next apply or on start-up
+        # of `make run` (which mirrors the catalog to the simulator once it answers).
+        log.warning("could not mirror the catalog to Stripe: %s", error)
 
 
 @receiver(account_closed, dispatch_uid="billing.cancel_on_close")

@@ -13,6 +13,7 @@ import html
 import json
 import re
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -127,9 +128,11 @@ def _fail_next(store: Store, sub_id: str) -> dict[str, Any]:
 
 
 class SimulatorApp:
-    def __init__(self, base_url: str, webhook_url: str, webhook_secret: str) -> None:
+    def __init__(
+        self, base_url: str, webhook_url: str, webhook_secret: str, state_path: Path | None = None
+    ) -> None:
         self.deliverer = Deliverer(webhook_url, webhook_secret)
-        self.store = Store(base_url, on_event=self.deliverer.enqueue)
+        self.store = Store(base_url, on_event=self.deliverer.enqueue, state_path=state_path)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"]
@@ -171,6 +174,8 @@ class SimulatorApp:
             result = self._dispatch(method, path, params)
             if key and method == "POST":
                 self.store.idempotent[(path, key)] = result
+            if method != "GET":
+                self.store.save()
             return result
 
     def _dispatch(self, method: str, path: str, params: dict[str, Any]) -> tuple[int, Any]:

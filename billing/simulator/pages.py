@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from billing.simulator.state import StripeError
+from billing.simulator.state import Store, StripeError
 
 if TYPE_CHECKING:
     from billing.simulator.app import SimulatorApp
@@ -32,9 +32,9 @@ def handle(app: SimulatorApp, method: str, path: str, params: dict[str, Any]) ->
     with store.lock:
         try:
             if parts[0] == "checkout" and len(parts) == 2:
-                return checkout(app, method, parts[1], params)
+                return saved(store, checkout(app, method, parts[1], params))
             if parts[0] == "portal" and len(parts) == 2:
-                return portal(app, method, parts[1], params)
+                return saved(store, portal(app, method, parts[1], params))
             if parts[0] == "invoices" and len(parts) in (2, 3):
                 invoice = store.get("invoice", parts[1])
                 if len(parts) == 3:
@@ -46,6 +46,11 @@ def handle(app: SimulatorApp, method: str, path: str, params: dict[str, Any]) ->
         except StripeError as error:
             return page("Not found", f"<p>{escape(error)}</p>", 404)
     return page("Not found", "<p>No such page.</p>", 404)
+
+
+def saved(store: Store, result: PageResult) -> PageResult:
+    store.save()
+    return result
 
 
 def checkout(app: SimulatorApp, method: str, session_id: str, params: dict[str, Any]) -> PageResult:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -23,9 +24,9 @@ class QuietHandler(WSGIRequestHandler):
 
 
 def build_server(
-    host: str, port: int, webhook_url: str, webhook_secret: str
+    host: str, port: int, webhook_url: str, webhook_secret: str, state_path: Path | None = None
 ) -> tuple[WSGIServer, SimulatorApp]:
-    app = SimulatorApp(f"http://{host}:{port}", webhook_url, webhook_secret)
+    app = SimulatorApp(f"http://{host}:{port}", webhook_url, webhook_secret, state_path)
     server = make_server(
         host, port, app, server_class=ThreadingWSGIServer, handler_class=QuietHandler
     )

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import calendar
 import copy
+import json
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from billing.simulator.shapes import list_object, new_id, shape
@@ -51,11 +53,39 @@ def add_month(ts: int) -> int:
 
 
 class Store:
-    def __init__(self, base_url: str, on_event: Callable[[dict[str, Any]], None]) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        on_event: Callable[[dict[str, Any]], None],
+        state_path: Path | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.on_event = on_event
         self.lock = threading.RLock()
+        self.state_path = state_path
         self.reset()
+        if state_path is not None and state_path.exists():
+            self.load(state_path)
+
+    # What survives a restart of `make run`, so customers and prices the portal stored stay valid.
+    PERSISTED = ("objects", "events", "meter_events", "fail_next_payment", "invoice_sequence")
+
+    def load(self, path: Path) -> None:
+        state = json.loads(path.read_text())
+        self.objects = state["objects"]
+        self.events = state["events"]
+        self.meter_events = state["meter_events"]
+        self.fail_next_payment = set(state["fail_next_payment"])
+        self.invoice_sequence = state["invoice_sequence"]
+
+    def save(self) -> None:
+        if self.state_path is None:
+            return
+        state = {name: getattr(self, name) for name in self.PERSISTED}
+        state["fail_next_payment"] = sorted(self.fail_next_payment)
+        temporary = self.state_path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(state))
+        temporary.replace(self.state_path)
 
     def reset(self) -> None:
         self.objects: dict[str, dict[str, Any]] = {}
