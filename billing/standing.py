@@ -1,12 +1,17 @@
 """What the gateway needs from billing about an account: its period and payment standing.
 
-Until an account has a subscription, its period is the calendar month (UTC) and it owes nothing.
+With a live subscription the period is the subscription's current billing period (read from
+its items, as Stripe does since API version 2025-03-31), so a plan change never resets the
+quota. A renewal left unpaid for BILLING_GRACE_DAYS makes the gateway answer payment_required.
+Without a subscription the period is the calendar month (UTC) and nothing is owed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
 
 from accounts.models import Account
 
@@ -28,6 +33,23 @@ def calendar_month(now: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
+def payment_overdue(status: str, past_due_since: datetime | None, now: datetime) -> bool:
+    if status == "unpaid":
+        return True
+    grace = timedelta(days=settings.BILLING_GRACE_DAYS)
+    return status == "past_due" and past_due_since is not None and now >= past_due_since + grace
+
+
 def standing_for(account: Account, now: datetime | None = None) -> Standing:
-    start, end = calendar_month(now or datetime.now(UTC))
-    return Standing(period_start=start, period_end=end, payment_required=False)
+    from billing.models import Subscription
+
+    now = now or datetime.now(UTC)
+    sub = Subscription.objects.current_for(account)
+    if sub is None or sub.current_period_start is None or sub.current_period_end is None:
+        start, end = calendar_month(now)
+        return Standing(period_start=start, period_end=end, payment_required=False)
+    return Standing(
+        period_start=sub.current_period_start,
+        period_end=sub.current_period_end,
+        payment_required=payment_overdue(sub.status, sub.past_due_since, now),
+    )

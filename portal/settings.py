@@ -348,3 +348,36 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Billing (Stripe) -----------------------------------------------------------------------
+# With no STRIPE_SECRET_KEY the portal talks to the bundled Stripe simulator (`manage.py
+# stripe_simulator`, started by `make run`) and says so on every billing page.
+STRIPE_SECRET_KEY = env_secret("STRIPE_SECRET_KEY")
+STRIPE_USES_SIMULATOR = not STRIPE_SECRET_KEY
+STRIPE_SIMULATOR_PORT = env_int("STRIPE_SIMULATOR_PORT", 12111, minimum=1)
+if STRIPE_USES_SIMULATOR:
+    STRIPE_SECRET_KEY = "sk_test_tollgate_simulator"
+STRIPE_API_BASE = env_url(
+    "STRIPE_API_BASE",
+    f"http://127.0.0.1:{STRIPE_SIMULATOR_PORT}"
+    if STRIPE_USES_SIMULATOR
+    else "https://api.stripe.com",
+).rstrip("/")
+STRIPE_WEBHOOK_SECRET = env_secret("STRIPE_WEBHOOK_SECRET") or (
+    "whsec_tollgate_simulator" if STRIPE_USES_SIMULATOR else ""
+)
+if not STRIPE_WEBHOOK_SECRET and not DEBUG:
+    raise ImproperlyConfigured("STRIPE_WEBHOOK_SECRET must be set when STRIPE_SECRET_KEY is set")
+STRIPE_METER_EVENT_NAME = env_str("STRIPE_METER_EVENT_NAME", "tollgate_api_calls")
+BILLING_GRACE_DAYS = env_int("BILLING_GRACE_DAYS", 3, minimum=0)
+BILLING_DOWNGRADE_AT_PERIOD_END = env_bool("BILLING_DOWNGRADE_AT_PERIOD_END", default=True)
+CELERY_BEAT_SCHEDULE["billing-reconcile-nightly"] = {
+    "task": "billing.reconcile",
+    "schedule": 24 * 3600.0,
+}
+CELERY_BEAT_SCHEDULE["billing-retry-failed-events"] = {
+    "task": "billing.retry_failed_events",
+    "schedule": 300.0,
+}
+# The SDK logs every request at INFO; its errors reach us as BillingError anyway.
+LOGGING["loggers"]["stripe"] = {"level": "WARNING"}  # type: ignore[index]

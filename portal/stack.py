@@ -106,6 +106,7 @@ SERVICE_BUILDERS = [
     "portal.stack.redis_service",
     "portal.stack.portal_services",
     "portal.stack.celery_services",
+    "billing.stack.stripe_simulator_service",
     "gateway.stack.gateway_services",
     "usage.stack.usage_services",
 ]

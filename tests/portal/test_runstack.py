@@ -23,7 +23,11 @@ def healthy(url: str) -> bool:
 def test_make_run_serves_the_portal_on_the_embedded_default_and_stops_on_ctrl_c(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    env.update(TOLLGATE_VAR_DIR=str(tmp_path), PORTAL_PORT=str(port))
+    # Every port the stack opens is a free one, so a `make run` on this machine never clashes.
+    env.update(
+        TOLLGATE_VAR_DIR=str(tmp_path), PORTAL_PORT=str(port), GATEWAY_PORT=str(free_port()),
+        DEMO_API_PORT=str(free_port()), STRIPE_SIMULATOR_PORT=str(free_port()),
+    )  # fmt: skip
     stack = subprocess.Popen(
         [sys.executable, "manage.py", "runstack"],
         cwd=ROOT,
@@ -42,6 +46,16 @@ def test_make_run_serves_the_portal_on_the_embedded_default_and_stops_on_ctrl_c(
         output, _ = stack.communicate(timeout=60)
     assert stack.returncode == 0, output
     assert "demo@example.com / " in output
-    for name in ("portal", "worker", "beat", "demo-api", "nginx", "collector", "redis"):
+    names = (
+        "portal",
+        "worker",
+        "beat",
+        "stripe-simulator",
+        "demo-api",
+        "nginx",
+        "collector",
+        "redis",
+    )
+    for name in names:
         assert f"[runstack] stopped {name}" in output
     assert not (tmp_path / "redis.sock").exists()

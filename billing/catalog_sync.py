@@ -1,0 +1,136 @@
+"""Mirror the catalog's paid plans to Stripe Products, Prices and one Billing Meter.
+
+Everything is matched by stable keys (product id ``tollgate_plan_<slug>``, price lookup keys
+``tollgate_<slug>_monthly`` and ``tollgate_<slug>_overage``, the meter's event name), so applying
+the catalog twice creates nothing new. Prices are immutable in Stripe: a changed amount gets a new
+price that takes over the lookup key, and the old one is archived.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+
+from billing import gateway
+from catalog.models import Plan
+
+
+@dataclass
+class SyncResult:
+    created: int = 0
+    updated: int = 0
+
+
+def sync_catalog(plans: list[Plan] | None = None) -> SyncResult:
+    result = SyncResult()
+    paid = [p for p in (plans if plans is not None else Plan.objects.all()) if is_paid(p)]
+    if not paid:
+        return result
+    meter_id = ensure_meter(result)
+    for plan in paid:
+        sync_plan(plan, meter_id, result)
+    return result
+
+
+def is_paid(plan: Plan) -> bool:
+    return plan.monthly_price > 0 or plan.has_overage
+
+
+def ensure_meter(result: SyncResult) -> str:
+    name = settings.STRIPE_METER_EVENT_NAME
+    for meter in gateway.list_meters():
+        if meter["event_name"] == name:
+            return str(meter["id"])
+    params = {
+        "display_name": "API calls beyond the plan's quota",
+        "event_name": name,
+        "default_aggregation": {"formula": "sum"},
+        "customer_mapping": {"event_payload_key": "stripe_customer_id", "type": "by_id"},
+        "value_settings": {"event_payload_key": "value"},
+    }
+    result.created += 1
+    return str(gateway.create_meter(params, key=f"meter:{name}")["id"])
+
+
+def sync_plan(plan: Plan, meter_id: str, result: SyncResult) -> None:
+    product_id = ensure_product(plan, result)
+    monthly = {
+        "unit_amount_decimal": str(cents(plan.monthly_price)),
+        "recurring": {"interval": "month", "usage_type": "licensed"},
+    }
+    price_id = ensure_price(plan, product_id, f"tollgate_{plan.slug}_monthly", monthly, result)
+    overage_id = ""
+    if plan.overage_price_per_1000 is not None:
+        # Metered per call: the price of 1,000 calls spread over each call, in cents.
+        per_call = cents(plan.overage_price_per_1000) / 1000
+        overage = {
+            "unit_amount_decimal": str(per_call.normalize()),
+            "recurring": {"interval": "month", "usage_type": "metered", "meter": meter_id},
+        }
+        overage_id = ensure_price(
+            plan, product_id, f"tollgate_{plan.slug}_overage", overage, result
+        )
+    Plan.objects.filter(pk=plan.pk).update(
+        stripe_product_id=product_id, stripe_price_id=price_id, stripe_overage_price_id=overage_id
+    )
+    plan.stripe_product_id, plan.stripe_price_id = product_id, price_id
+    plan.stripe_overage_price_id = overage_id
+
+
+def cents(amount: Decimal) -> Decimal:
+    return (amount * 100).quantize(Decimal("0.0001")).normalize()
+
+
+def ensure_product(plan: Plan, result: SyncResult) -> str:
+    product_id = f"tollgate_plan_{plan.slug}"
+    wanted = {"name": plan.name, "description": plan.description or plan.name}
+    product = gateway.retrieve_product(product_id)
+    if product is None:
+        params = {"id": product_id, **wanted, "metadata": {"tollgate_plan": plan.slug}}
+        gateway.create_product(params, key=f"product:{product_id}")
+        result.created += 1
+    elif any(product.get(k) != v for k, v in wanted.items()) or not product.get("active"):
+        gateway.update_product(product_id, {**wanted, "active": True})
+        result.updated += 1
+    return product_id
+
+
+def ensure_price(
+    plan: Plan, product_id: str, lookup_key: str, wanted: dict[str, Any], result: SyncResult
+) -> str:
+    existing = gateway.prices_by_lookup_key([lookup_key]).get(lookup_key)
+    if existing and same_price(existing, plan, wanted):
+        return str(existing["id"])
+    params = {
+        **wanted,
+        "currency": plan.currency,
+        "product": product_id,
+        "lookup_key": lookup_key,
+        "transfer_lookup_key": True,
+        "metadata": {"tollgate_plan": plan.slug},
+    }
+    fingerprint = f"{lookup_key}:{plan.currency}:{wanted['unit_amount_decimal']}"
+    price = gateway.create_price(params, key=f"price:{fingerprint}")
+    if existing:
+        gateway.update_price(existing["id"], {"active": False})
+        result.updated += 1
+    else:
+        result.created += 1
+    return str(price["id"])
+
+
+def same_price(existing: dict[str, Any], plan: Plan, wanted: dict[str, Any]) -> bool:
+    return (
+        existing["currency"] == plan.currency
+        and Decimal(existing["unit_amount_decimal"]) == Decimal(wanted["unit_amount_decimal"])
+        and existing["recurring"]["usage_type"] == wanted["recurring"]["usage_type"]
+        and existing["product"] == product_key(existing, plan)
+    )
+
+
+def product_key(existing: dict[str, Any], plan: Plan) -> str:
+    product = existing["product"]
+    return product if isinstance(product, str) else str(product["id"])

@@ -1,0 +1,387 @@
+"""Billing workflows: Checkout, plan changes, and applying Stripe's state to our rows.
+
+Network calls to Stripe (through billing.gateway) happen outside database transactions; each
+apply step re-fetches the object from Stripe first, then writes under the account's row lock,
+so late, duplicated and out-of-order webhooks converge on Stripe's current state.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts import audit
+from accounts.models import Account, User
+from accounts.roles import Role
+from accounts.signals import account_policy_changed
+from billing import gateway
+from billing.models import (
+    Customer,
+    EventStatus,
+    Invoice,
+    Notice,
+    StripeEvent,
+    Subscription,
+    from_timestamp,
+)
+from catalog.models import Plan
+from portal import emails
+
+log = logging.getLogger(__name__)
+
+
+# --- customer, checkout, portal, plan changes ------------------------------------------------
+def ensure_customer(account: Account, email: str) -> Customer:
+    existing = Customer.objects.filter(account=account).first()
+    if existing:
+        return existing
+    # The idempotency key makes a double click or a retry return the same Stripe customer.
+    data = gateway.create_customer(
+        email, account.name, {"account_id": str(account.id)}, key=f"customer:{account.id}"
+    )
+    try:
+        with transaction.atomic():
+            return Customer.objects.create(account=account, stripe_id=data["id"])
+    except IntegrityError:
+        return Customer.objects.get(account=account)
+
+
+def start_checkout(
+    account: Account, plan: Plan, user: User, success_url: str, cancel_url: str
+) -> str:
+    """Open a Checkout Session for `plan`; returns the URL to send the person to."""
+    customer = ensure_customer(account, user.email)
+    line_items: list[dict[str, Any]] = [{"price": plan.stripe_price_id, "quantity": 1}]
+    if plan.stripe_overage_price_id:
+        line_items.append({"price": plan.stripe_overage_price_id})
+    subscription_data: dict[str, Any] = {"metadata": {"account_id": str(account.id)}}
+    if plan.trial_days:
+        subscription_data["trial_period_days"] = plan.trial_days
+    params = {
+        "mode": "subscription",
+        "customer": customer.stripe_id,
+        "client_reference_id": str(account.id),
+        "line_items": line_items,
+        "subscription_data": subscription_data,
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+    }
+    session = gateway.create_checkout_session(params, key=None)
+    audit.record(account, "billing.checkout_started", actor=user, target=plan.slug)
+    return str(session["url"])
+
+
+def open_portal(account: Account, return_url: str) -> str:
+    customer = ensure_customer(
+        account, account.owners().values_list("email", flat=True).first() or ""
+    )
+    return str(gateway.create_portal_session(customer.stripe_id, return_url)["url"])
+
+
+def _licensed_item(data: dict[str, Any]) -> dict[str, Any]:
+    items = data["items"]["data"]
+    return next((i for i in items if i["price"]["recurring"]["usage_type"] == "licensed"), items[0])
+
+
+def is_downgrade(current: Plan | None, new: Plan) -> bool:
+    return current is not None and new.monthly_price < current.monthly_price
+
+
+def change_plan(account: Account, plan: Plan, user: User, *, downgrade_at_period_end: bool) -> str:
+    """Switch the live subscription to `plan`, prorated; downgrades may wait for the period end.
+
+    The billing period (and so the quota window) stays where it is: Stripe keeps the anchor.
+    """
+    sub = Subscription.objects.current_for(account)
+    if sub is None:
+        raise gateway.BillingError(
+            "There is no subscription to change.", code="no_subscription", permanent=True
+        )
+    if downgrade_at_period_end and is_downgrade(sub.plan, plan):
+        Subscription.objects.filter(pk=sub.pk).update(
+            scheduled_plan=plan, scheduled_for=sub.current_period_end
+        )
+        audit.record(account, "billing.downgrade_scheduled", actor=user, target=plan.slug)
+        return "scheduled"
+    _switch_price(sub.stripe_id, plan, proration="create_prorations")
+    audit.record(account, "billing.plan_change_requested", actor=user, target=plan.slug)
+    return "changed"
+
+
+def _switch_price(subscription_id: str, plan: Plan, proration: str) -> dict[str, Any]:
+    data = gateway.retrieve_subscription(subscription_id)
+    item = _licensed_item(data)
+    params = {
+        "items": [{"id": item["id"], "price": plan.stripe_price_id}],
+        "proration_behavior": proration,
+    }
+    return gateway.update_subscription(subscription_id, params)
+
+
+def set_cancel_at_period_end(account: Account, user: User, cancel: bool) -> None:
+    sub = Subscription.objects.current_for(account)
+    if sub is None:
+        raise gateway.BillingError(
+            "There is no subscription to cancel.", code="no_subscription", permanent=True
+        )
+    gateway.update_subscription(sub.stripe_id, {"cancel_at_period_end": cancel})
+    audit.record(
+        account, "billing.cancel_requested" if cancel else "billing.cancel_withdrawn", actor=user
+    )
+
+
+def cancel_now(account: Account) -> None:
+    """Cancel every live subscription at once (the account is being closed)."""
+    for sub in Subscription.objects.filter(account=account).live():
+        gateway.cancel_subscription(sub.stripe_id)
+
+
+# --- applying Stripe's state ------------------------------------------------------------------
+def apply_event(event_id: str) -> str:
+    """Re-fetch the object an event is about and apply it; idempotent and order-free."""
+    event = StripeEvent.objects.get(pk=event_id)
+    if event.status in (EventStatus.APPLIED, EventStatus.IGNORED):
+        return str(event.status)
+    StripeEvent.objects.filter(pk=event_id).update(attempts=event.attempts + 1)
+    handled = _apply_by_type(event.type, event.object_id)
+    status = EventStatus.APPLIED if handled else EventStatus.IGNORED
+    StripeEvent.objects.filter(pk=event_id).update(
+        status=status, error="", applied_at=timezone.now()
+    )
+    return str(status)
+
+
+def mark_failed(event_id: str, error: BaseException) -> None:
+    StripeEvent.objects.filter(pk=event_id).update(
+        status=EventStatus.FAILED, error=f"{type(error).__name__}: {error}"[:2000]
+    )
+
+
+def _apply_by_type(event_type: str, object_id: str) -> bool:
+    if event_type == "checkout.session.completed":
+        session = gateway.retrieve_checkout_session(object_id)
+        if not session.get("subscription"):
+            return False
+        sync_subscription(
+            gateway.retrieve_subscription(session["subscription"]), checkout_session=session
+        )
+        return True
+    if event_type.startswith("customer.subscription."):
+        sync_subscription(gateway.retrieve_subscription(object_id))
+        return True
+    if event_type.startswith("invoice."):
+        invoice = gateway.retrieve_invoice(object_id)
+        subscription_id = _invoice_subscription(invoice)
+        if subscription_id:
+            sync_subscription(gateway.retrieve_subscription(subscription_id))
+        sync_invoice(invoice)
+        return True
+    return False
+
+
+def _invoice_subscription(invoice: dict[str, Any]) -> str:
+    details = (invoice.get("parent") or {}).get("subscription_details") or {}
+    return str(details.get("subscription") or "")
+
+
+def _account_for_customer(customer_id: str) -> Account | None:
+    customer = Customer.objects.filter(stripe_id=customer_id).select_related("account").first()
+    return customer.account if customer else None
+
+
+def _subscription_fields(data: dict[str, Any]) -> dict[str, Any]:
+    item = _licensed_item(data)
+    status = data["status"]
+    period_start = from_timestamp(item["current_period_start"])
+    return {
+        "status": status,
+        "plan": Plan.objects.filter(stripe_price_id=item["price"]["id"]).first(),
+        "current_period_start": period_start,
+        "current_period_end": from_timestamp(item["current_period_end"]),
+        "cancel_at_period_end": bool(data.get("cancel_at_period_end")),
+        "past_due_since": period_start if status in ("past_due", "unpaid") else None,
+        "started_at": from_timestamp(data.get("start_date") or data["created"]),
+        "ended_at": from_timestamp(data.get("ended_at")),
+    }
+
+
+def sync_subscription(data: dict[str, Any], checkout_session: dict[str, Any] | None = None) -> bool:
+    """Make our copy of one subscription match Stripe's; True if anything changed."""
+    account = _account_for_customer(data["customer"])
+    if account is None:
+        log.warning("subscription %s belongs to no known customer", data["id"])
+        return False
+    fields = _subscription_fields(data)
+    if checkout_session is not None:
+        fields["checkout_session_id"] = checkout_session["id"]
+    with transaction.atomic():
+        # One writer per account at a time: concurrent events for it apply one after another.
+        account = Account.objects.select_for_update().get(pk=account.pk)
+        sub = Subscription.objects.filter(stripe_id=data["id"]).first()
+        if sub is None:
+            sub = Subscription.objects.create(stripe_id=data["id"], account=account, **fields)
+            changed = ["created", *fields]
+        else:
+            changed = _update_changed(sub, fields)
+        _announce_subscription(account, sub, changed)
+        plan_changed = _refresh_account_plan(account)
+        if changed or plan_changed:
+            transaction.on_commit(
+                lambda: account_policy_changed.send(sender=Subscription, account_id=account.pk)
+            )
+    if changed:
+        _after_sync(sub)
+    return bool(changed) or plan_changed
+
+
+def _update_changed(obj: Any, fields: dict[str, Any]) -> list[str]:
+    changed = [name for name, value in fields.items() if getattr(obj, name) != value]
+    for name in changed:
+        setattr(obj, name, fields[name])
+    if changed:
+        obj.save(update_fields=[*changed, "updated_at"] if hasattr(obj, "updated_at") else changed)
+    return changed
+
+
+def _refresh_account_plan(account: Account) -> bool:
+    current = Subscription.objects.current_for(account)
+    plan_id = current.plan_id if current else None
+    if account.plan_id == plan_id:
+        return False
+    account.plan_id = plan_id
+    account.save(update_fields=["plan"])
+    return True
+
+
+def _announce_subscription(account: Account, sub: Subscription, changed: list[str]) -> None:
+    plan_name = sub.plan.name if sub.plan else "a plan"
+    key = sub.stripe_id
+    if "created" in changed:
+        notify(account, f"subscription.started:{key}", "billing.subscription_started", key,
+               email="subscription-started", ctx={"plan_name": plan_name})  # fmt: skip
+    elif "plan" in changed and sub.plan_id:
+        notify(account, f"subscription.plan:{key}:{sub.plan_id}", "billing.plan_changed", key)
+    if "status" in changed and sub.status == "canceled":
+        notify(account, f"subscription.ended:{key}", "billing.subscription_ended", key,
+               email="subscription-ended", ctx={"plan_name": plan_name})  # fmt: skip
+
+
+def _after_sync(sub: Subscription) -> None:
+    """Carry out a downgrade scheduled for the period end, once the new period has begun."""
+    due = sub.scheduled_for
+    if (
+        sub.scheduled_plan is None
+        or due is None
+        or not sub.is_live
+        or sub.current_period_start is None
+    ):
+        return
+    if sub.current_period_start >= due:
+        _switch_price(sub.stripe_id, sub.scheduled_plan, proration="none")
+        Subscription.objects.filter(pk=sub.pk).update(scheduled_plan=None, scheduled_for=None)
+
+
+def sync_invoice(data: dict[str, Any]) -> bool:
+    account = _account_for_customer(data["customer"])
+    if account is None or not data.get("id"):
+        return False
+    fields = {
+        "subscription_stripe_id": _invoice_subscription(data),
+        "number": data.get("number") or "",
+        "status": data["status"],
+        "currency": data["currency"],
+        "amount_due": data["amount_due"],
+        "amount_paid": data["amount_paid"],
+        "created": from_timestamp(data["created"]),
+        "period_start": from_timestamp(data.get("period_start")),
+        "period_end": from_timestamp(data.get("period_end")),
+        "hosted_invoice_url": data.get("hosted_invoice_url") or "",
+        "invoice_pdf": data.get("invoice_pdf") or "",
+    }
+    with transaction.atomic():
+        account = Account.objects.select_for_update().get(pk=account.pk)
+        invoice, created = Invoice.objects.get_or_create(
+            stripe_id=data["id"], defaults={"account": account, **fields}
+        )
+        changed = created or bool(_update_changed(invoice, fields))
+        if changed:
+            _announce_invoice(account, invoice, data)
+    return changed
+
+
+def _announce_invoice(account: Account, invoice: Invoice, data: dict[str, Any]) -> None:
+    ctx = {"invoice": invoice, "amount": f"{invoice.amount:.2f} {invoice.currency.upper()}"}
+    if invoice.status == "open" and data.get("attempted"):
+        notify(
+            account,
+            f"invoice.payment_failed:{invoice.stripe_id}",
+            "billing.payment_failed",
+            invoice.number,
+            email="payment-failed",
+            ctx=ctx,
+        )
+    if invoice.status == "paid":
+        notify(account, f"invoice.paid:{invoice.stripe_id}", "billing.invoice_paid", invoice.number)
+        if (data.get("attempt_count") or 0) > 1:
+            notify(
+                account,
+                f"invoice.recovered:{invoice.stripe_id}",
+                "billing.payment_recovered",
+                invoice.number,
+                email="payment-recovered",
+                ctx=ctx,
+            )
+
+
+def notify(
+    account: Account,
+    key: str,
+    action: str,
+    target: str,
+    *,
+    email: str = "",
+    ctx: dict[str, Any] | None = None,
+) -> bool:
+    """Record `action` in the audit log and send `email` to the billing people, once per key.
+
+    Call inside the transaction of the change: the Notice row commits (or rolls back) with it,
+    and the email goes only after commit.
+    """
+    _, created = Notice.objects.get_or_create(key=key, defaults={"account": account})
+    if not created:
+        return False
+    audit.record(account, action, target=target, data={"notice": key})
+    if email:
+        recipients = billing_recipients(account)
+        context = {"account": account, **(ctx or {})}
+        transaction.on_commit(lambda: emails.send(email, recipients, context))
+    return True
+
+
+def billing_recipients(account: Account) -> list[str]:
+    return sorted(
+        account.memberships.filter(role__in=[Role.OWNER, Role.BILLING]).values_list(
+            "user__email", flat=True
+        )
+    )
+
+
+# --- reconcile -------------------------------------------------------------------------------
+def reconcile(accounts: Any = None) -> int:
+    """Compare every customer's subscriptions and invoices with Stripe and repair drift.
+
+    Returns how many rows changed; a second run right after returns 0.
+    """
+    customers = Customer.objects.select_related("account")
+    if accounts is not None:
+        customers = customers.filter(account__in=accounts)
+    changes = 0
+    for customer in customers:
+        for sub in gateway.list_subscriptions(customer.stripe_id):
+            changes += sync_subscription(sub)
+        for invoice in gateway.list_invoices(customer.stripe_id):
+            changes += sync_invoice(invoice)
+    return changes

@@ -1,0 +1,227 @@
+"""The one seam to Stripe: the only module that imports `stripe`.
+
+It pins the API version once, sets an idempotency key on every create, returns plain dicts (the
+rest of the code never sees SDK objects) and turns every SDK error into `BillingError` with a
+message a person can read. `STRIPE_API_BASE` points it at the bundled simulator when no
+`STRIPE_SECRET_KEY` is configured; with real test keys the same calls go to Stripe.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import cache
+from typing import Any, TypeVar
+
+import stripe
+from django.conf import settings
+
+# Since 2025-03-31 the billing period lives on subscription items; we read it there.
+STRIPE_API_VERSION = "2026-10-28.endive"
+T = TypeVar("T")
+
+
+class BillingError(Exception):
+    """Stripe said no or could not be reached. `permanent` errors are not worth retrying."""
+
+    def __init__(self, message: str, *, code: str = "", permanent: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.permanent = permanent
+
+
+@cache
+def _client(api_key: str, api_base: str) -> stripe.StripeClient:
+    return stripe.StripeClient(
+        api_key,
+        stripe_version=STRIPE_API_VERSION,
+        base_addresses={"api": api_base},
+        max_network_retries=2,
+    )
+
+
+def client() -> stripe.StripeClient:
+    return _client(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE)
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except stripe.InvalidRequestError as error:
+        raise BillingError(
+            _message(error), code=error.code or "invalid_request", permanent=True
+        ) from None
+    except stripe.CardError as error:
+        raise BillingError(
+            _message(error), code=error.code or "card_declined", permanent=True
+        ) from None
+    except stripe.AuthenticationError as error:
+        raise BillingError(
+            "Stripe rejected the API key.", code="authentication", permanent=True
+        ) from error
+    except stripe.StripeError as error:
+        # Connection errors, rate limits and 5xx: worth retrying later.
+        raise BillingError(
+            f"Stripe is unavailable: {_message(error)}", code="unavailable"
+        ) from None
+
+
+def _message(error: stripe.StripeError) -> str:
+    return error.user_message or str(error._message or "Stripe refused the request")
+
+
+def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+    with _translated():
+        result = fn(*args, **kwargs)
+    return result.to_dict()  # type: ignore[no-any-return]
+
+
+def _create(service: Any, params: dict[str, Any], key: str | None) -> dict[str, Any]:
+    """Every create carries an idempotency key: a retried create returns the first result."""
+    return _call(
+        service.create, params=params, options={"idempotency_key": key or str(uuid.uuid4())}
+    )
+
+
+def _list(service: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
+    with _translated():
+        page = service.list(params={"limit": 100, **params})
+        return [item.to_dict() for item in page.auto_paging_iter()]
+
+
+# --- customers, checkout, portal ------------------------------------------------------------
+def create_customer(email: str, name: str, metadata: dict[str, str], key: str) -> dict[str, Any]:
+    params = {"email": email, "name": name, "metadata": metadata}
+    return _create(client().v1.customers, params, key)
+
+
+def create_checkout_session(params: dict[str, Any], key: str) -> dict[str, Any]:
+    return _create(client().v1.checkout.sessions, params, key)
+
+
+def retrieve_checkout_session(session_id: str) -> dict[str, Any]:
+    return _call(client().v1.checkout.sessions.retrieve, session_id)
+
+
+def create_portal_session(
+    customer_id: str, return_url: str, key: str | None = None
+) -> dict[str, Any]:
+    params = {"customer": customer_id, "return_url": return_url}
+    return _create(client().v1.billing_portal.sessions, params, key)
+
+
+# --- subscriptions and invoices ----------------------------------------------------------
+def retrieve_subscription(subscription_id: str) -> dict[str, Any]:
+    return _call(client().v1.subscriptions.retrieve, subscription_id)
+
+
+def list_subscriptions(customer_id: str) -> list[dict[str, Any]]:
+    return _list(client().v1.subscriptions, {"customer": customer_id, "status": "all"})
+
+
+def update_subscription(subscription_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    return _call(client().v1.subscriptions.update, subscription_id, params=params)
+
+
+def cancel_subscription(subscription_id: str) -> dict[str, Any]:
+    return _call(client().v1.subscriptions.cancel, subscription_id)
+
+
+def retrieve_invoice(invoice_id: str) -> dict[str, Any]:
+    return _call(client().v1.invoices.retrieve, invoice_id)
+
+
+def list_invoices(customer_id: str) -> list[dict[str, Any]]:
+    return _list(client().v1.invoices, {"customer": customer_id})
+
+
+def preview_invoice(customer_id: str, subscription_id: str) -> dict[str, Any]:
+    params = {"customer": customer_id, "subscription": subscription_id}
+    return _call(client().v1.invoices.create_preview, params=params)
+
+
+# --- catalog: products, prices, the meter ---------------------------------------------------
+def retrieve_product(product_id: str) -> dict[str, Any] | None:
+    try:
+        return _call(client().v1.products.retrieve, product_id)
+    except BillingError as error:
+        if error.code == "resource_missing":
+            return None
+        raise
+
+
+def create_product(params: dict[str, Any], key: str) -> dict[str, Any]:
+    return _create(client().v1.products, params, key)
+
+
+def update_product(product_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    return _call(client().v1.products.update, product_id, params=params)
+
+
+def prices_by_lookup_key(lookup_keys: list[str]) -> dict[str, dict[str, Any]]:
+    prices = _list(client().v1.prices, {"lookup_keys": lookup_keys})
+    return {price["lookup_key"]: price for price in prices}
+
+
+def create_price(params: dict[str, Any], key: str) -> dict[str, Any]:
+    return _create(client().v1.prices, params, key)
+
+
+def update_price(price_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    return _call(client().v1.prices.update, price_id, params=params)
+
+
+def list_meters() -> list[dict[str, Any]]:
+    return _list(client().v1.billing.meters, {})
+
+
+def create_meter(params: dict[str, Any], key: str) -> dict[str, Any]:
+    return _create(client().v1.billing.meters, params, key)
+
+
+def create_meter_event(
+    event_name: str, customer_id: str, value: int, identifier: str, timestamp: int
+) -> dict[str, Any]:
+    """Stripe dedupes meter events on `identifier`; the same identifier is its idempotency key."""
+    params = {
+        "event_name": event_name,
+        "identifier": identifier,
+        "timestamp": timestamp,
+        "payload": {"stripe_customer_id": customer_id, "value": str(value)},
+    }
+    try:
+        return _create(client().v1.billing.meter_events, params, f"meter-event:{identifier}")
+    except BillingError as error:
+        if error.code == "resource_already_exists":
+            return {"identifier": identifier, "duplicate": True}
+        raise
+
+
+# --- webhooks and events -------------------------------------------------------------------
+def verify_webhook(payload: bytes, signature: str) -> dict[str, Any]:
+    """The event in a webhook request, or BillingError if the signature, secret or age is wrong.
+
+    Verified with the SDK's own check (HMAC-SHA256, 300 s tolerance), then parsed as plain JSON:
+    building SDK objects for an event we only store would cost more than the check itself.
+    """
+    try:
+        stripe.WebhookSignature.verify_header(
+            payload.decode(), signature, settings.STRIPE_WEBHOOK_SECRET, tolerance=300
+        )
+        event = json.loads(payload)
+    except (ValueError, UnicodeDecodeError, stripe.SignatureVerificationError) as error:
+        raise BillingError(
+            f"Invalid webhook: {error}", code="bad_signature", permanent=True
+        ) from None
+    if not isinstance(event, dict) or not {"id", "type", "data"} <= event.keys():
+        raise BillingError(
+            "Invalid webhook: not a Stripe event", code="bad_signature", permanent=True
+        )
+    return event
+
+
+def _bad_webhook(reason: str) -> BillingError:
+    return BillingError(f"Invalid webhook: {reason}", code="bad_signature", permanent=True)

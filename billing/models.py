@@ -1,0 +1,180 @@
+"""Thin local copies of Stripe's billing state, plus the ledgers that make side effects happen once.
+
+Stripe is the source of truth for money: these rows are written only from objects re-fetched from
+Stripe (webhooks, reconcile), never from a browser redirect.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import IntegrityError, models, transaction
+
+from accounts.models import Account
+
+# Stripe statuses in which the subscription still gives its plan (past_due within the grace).
+LIVE_STATUSES = ("trialing", "active", "past_due", "unpaid")
+
+
+def from_timestamp(value: int | None) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if value else None
+
+
+class Customer(models.Model):
+    """The Stripe Customer of an account: created once, reused for every Checkout."""
+
+    account = models.OneToOneField(
+        Account, on_delete=models.CASCADE, related_name="billing_customer"
+    )
+    stripe_id = models.CharField(max_length=255, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.stripe_id
+
+
+class SubscriptionQuerySet(models.QuerySet["Subscription"]):
+    def live(self) -> SubscriptionQuerySet:
+        return self.filter(status__in=LIVE_STATUSES)
+
+    def current_for(self, account: Account) -> Subscription | None:
+        """The subscription that gives the account its plan: the newest live one."""
+        return self.filter(account=account).live().order_by("-started_at", "-stripe_id").first()
+
+
+class Subscription(models.Model):
+    stripe_id = models.CharField(max_length=255, unique=True)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="subscriptions")
+    plan = models.ForeignKey(
+        "catalog.Plan", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(max_length=30)
+    current_period_start = models.DateTimeField(null=True, blank=True)
+    current_period_end = models.DateTimeField(null=True, blank=True)
+    cancel_at_period_end = models.BooleanField(default=False)
+    # When the unpaid renewal fell due; the grace period counts from here.
+    past_due_since = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    checkout_session_id = models.CharField(max_length=255, blank=True)
+    # A downgrade waiting for the period end (BILLING_DOWNGRADE_AT_PERIOD_END).
+    scheduled_plan = models.ForeignKey(
+        "catalog.Plan", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SubscriptionQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"{self.stripe_id} ({self.status})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_STATUSES
+
+
+class Invoice(models.Model):
+    stripe_id = models.CharField(max_length=255, unique=True)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="invoices")
+    subscription_stripe_id = models.CharField(max_length=255, blank=True)
+    number = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=30)
+    currency = models.CharField(max_length=3)
+    amount_due = models.BigIntegerField(help_text="In the currency's smallest unit")
+    amount_paid = models.BigIntegerField(default=0)
+    created = models.DateTimeField()
+    period_start = models.DateTimeField(null=True, blank=True)
+    period_end = models.DateTimeField(null=True, blank=True)
+    hosted_invoice_url = models.URLField(max_length=500, blank=True)
+    invoice_pdf = models.URLField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-stripe_id"]
+
+    def __str__(self) -> str:
+        return self.number or self.stripe_id
+
+    @property
+    def amount(self) -> float:
+        return self.amount_due / 100
+
+
+class EventStatus(models.TextChoices):
+    PENDING = "pending"
+    APPLIED = "applied"
+    FAILED = "failed"
+    IGNORED = "ignored"
+
+
+class StripeEventManager(models.Manager["StripeEvent"]):
+    def record(self, event: dict[str, Any]) -> bool:
+        """Store a verified event once; False when it was already stored (a redelivery).
+
+        The primary key is the dedupe: a second insert of the same evt_ id fails on the
+        constraint, never on a check-then-insert race.
+        """
+        obj = event["data"]["object"]
+        try:
+            with transaction.atomic():
+                self.create(
+                    id=event["id"],
+                    type=event["type"],
+                    object_id=obj.get("id") or "",
+                    created=from_timestamp(event.get("created")) or datetime.now(UTC),
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def retryable(self) -> models.QuerySet[StripeEvent]:
+        return self.filter(status__in=[EventStatus.PENDING, EventStatus.FAILED])
+
+
+class StripeEvent(models.Model):
+    id = models.CharField(max_length=255, primary_key=True)
+    type = models.CharField(max_length=100)
+    object_id = models.CharField(max_length=255, blank=True)
+    created = models.DateTimeField()
+    status = models.CharField(
+        max_length=10, choices=EventStatus.choices, default=EventStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    objects = StripeEventManager()
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.type} ({self.status})"
+
+
+class Notice(models.Model):
+    """One row per side effect (an email, an audit event) ever produced from Stripe's state.
+
+    Inserted in the same transaction as the change it announces, under a unique key, so replays,
+    duplicate webhooks and reconcile runs never announce a thing twice.
+    """
+
+    key = models.CharField(max_length=255, unique=True)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class MeterReport(models.Model):
+    """The ledger of overage reported to Stripe's Billing Meter: the dedupe authority."""
+
+    identifier = models.CharField(max_length=200, unique=True)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="meter_reports")
+    period_start = models.DateTimeField()
+    batch_id = models.CharField(max_length=100)
+    quantity = models.PositiveBigIntegerField()
+    reported_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.identifier

@@ -1,0 +1,122 @@
+"""The simulator's hosted pages: Checkout, Customer Portal and invoices, as plain HTML forms."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from billing.simulator.state import Store, StripeError
+
+if TYPE_CHECKING:
+    from billing.simulator.app import SimulatorApp
+
+PageResult = tuple[int, str, str, str]
+
+LAYOUT = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>
+<body><p><strong>Stripe simulator</strong>: no real money moves here.</p>
+<h1>{title}</h1>{body}</body></html>"""
+
+
+def page(title: str, body: str, status: int = 200) -> PageResult:
+    return status, "text/html", LAYOUT.format(title=title, body=body), ""
+
+
+def redirect(url: str) -> PageResult:
+    return 303, "text/html", "", url
+
+
+def handle(app: SimulatorApp, method: str, path: str, params: dict[str, Any]) -> PageResult:
+    from billing.simulator.app import escape
+
+    parts = path.strip("/").split("/")
+    store = app.store
+    with store.lock:
+        try:
+            if parts[0] == "checkout" and len(parts) == 2:
+                return saved(store, checkout(app, method, parts[1], params))
+            if parts[0] == "portal" and len(parts) == 2:
+                return saved(store, portal(app, method, parts[1], params))
+            if parts[0] == "invoices" and len(parts) in (2, 3):
+                invoice = store.get("invoice", parts[1])
+                if len(parts) == 3:
+                    return 200, "application/pdf", f"%PDF-1.4\n% Invoice {invoice['number']}\n", ""
+                amount = f"{invoice['amount_due'] / 100:.2f} {invoice['currency'].upper()}"
+                body = f"<p>Invoice {escape(invoice['number'])}: {escape(amount)}, "
+                body += f"{escape(invoice['status'])}.</p>"
+                return page("Invoice", body)
+        except StripeError as error:
+            return page("Not found", f"<p>{escape(error)}</p>", 404)
+    return page("Not found", "<p>No such page.</p>", 404)
+
+
+def saved(store: Store, result: PageResult) -> PageResult:
+    store.save()
+    return result
+
+
+def checkout(app: SimulatorApp, method: str, session_id: str, params: dict[str, Any]) -> PageResult:
+    from billing.simulator.app import escape
+
+    store = app.store
+    session = store.get("checkout.session", session_id)
+    error = ""
+    if method == "POST":
+        try:
+            session = store.pay_checkout(session_id, params.get("card", ""))
+            return redirect(session["success_url"])
+        except StripeError as declined:
+            error = f'<p role="alert" id="card-error">{escape(declined)}</p>'
+    if session["status"] != "open":
+        return redirect(session["success_url"])
+    request = store.objects[f"{session_id}:request"]
+    names = [
+        store.objects[store.get("price", i["price"])["product"]]["name"]
+        for i in request["line_items"]
+    ]
+    body = f"""<p>Subscribe to {escape(", ".join(dict.fromkeys(names)))}.</p>{error}
+<form method="post">
+<label>Card number <input name="card" id="card" autocomplete="off" value=""></label>
+<p>4242 4242 4242 4242 succeeds; 4000 0000 0000 0002 is declined.</p>
+<button type="submit" id="pay">Subscribe</button></form>
+<p><a href="{escape(session["cancel_url"] or "/")}">Cancel</a></p>"""
+    return page("Checkout", body)
+
+
+def portal(app: SimulatorApp, method: str, session_id: str, params: dict[str, Any]) -> PageResult:
+    from billing.simulator.app import escape
+
+    store = app.store
+    session = store.get("billing_portal.session", session_id)
+    subs = store.list_for("subscription", {"customer": session["customer"]})
+    if method == "POST":
+        sub = store.get("subscription", params.get("subscription", ""))
+        if sub["customer"] != session["customer"]:
+            return page("Not found", "<p>No such subscription.</p>", 404)
+        if params.get("action") == "cancel":
+            store.update_subscription(sub["id"], {"cancel_at_period_end": "true"})
+        elif params.get("action") == "switch":
+            item = next(
+                i
+                for i in sub["items"]["data"]
+                if i["price"]["recurring"]["usage_type"] == "licensed"
+            )
+            store.update_subscription(
+                sub["id"], {"items": [{"id": item["id"], "price": params.get("price", "")}]}
+            )
+        return redirect(f"/portal/{session_id}")
+    rows = []
+    for sub in subs:
+        switch = "".join(
+            f'<button name="price" value="{escape(p["id"])}">'
+            f"Switch to {escape(store.objects[p['product']]['name'])}</button>"
+            for p in store.portal_prices()
+        )
+        state = "cancels at period end" if sub["cancel_at_period_end"] else sub["status"]
+        rows.append(
+            f"""<section><p>Subscription {escape(sub["id"])}: {escape(state)}</p>
+<form method="post"><input type="hidden" name="subscription" value="{escape(sub["id"])}">
+<button name="action" value="cancel" id="cancel">Cancel at period end</button></form>
+<form method="post"><input type="hidden" name="subscription" value="{escape(sub["id"])}">
+<input type="hidden" name="action" value="switch">{switch}</form></section>"""
+        )
+    back = f'<p><a href="{escape(session["return_url"] or "/")}" id="return">Return</a></p>'
+    return page("Customer portal", ("".join(rows) or "<p>No subscriptions.</p>") + back)

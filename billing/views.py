@@ -1,0 +1,232 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.access import account_view, current_account
+from accounts.models import Membership
+from accounts.roles import Perm
+from billing import flows, gateway
+from billing.gateway import BillingError
+from billing.models import MeterReport, StripeEvent, Subscription
+from catalog.models import Plan
+
+
+def _billing_url(membership: Membership) -> str:
+    return reverse("billing", args=[membership.account.slug])
+
+
+def _plan_for_sale(slug: str) -> Plan:
+    plan = (
+        Plan.objects.filter(slug=slug, is_public=True, is_retired=False)
+        .exclude(stripe_price_id="")
+        .first()
+    )
+    if plan is None:
+        raise Http404("No such plan")
+    return plan
+
+
+def stripe_page_origins() -> list[str]:
+    """Where our Checkout and portal buttons redirect: the simulator, or Stripe's hosted pages."""
+    if settings.STRIPE_USES_SIMULATOR or not settings.STRIPE_API_BASE.startswith(
+        "https://api.stripe.com"
+    ):
+        parts = urlsplit(settings.STRIPE_API_BASE)
+        return [f"{parts.scheme}://{parts.netloc}"]
+    return ["https://checkout.stripe.com", "https://billing.stripe.com"]
+
+
+def allow_stripe_form_redirects(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Browsers apply CSP form-action to a form's redirects too: allow Stripe's pages."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(*args, **kwargs)
+        response._csp_update = {"form-action": ["'self'", *stripe_page_origins()]}  # type: ignore[attr-defined]
+        return response
+
+    return wrapper
+
+
+@require_GET
+@allow_stripe_form_redirects
+def pricing(request: HttpRequest) -> HttpResponse:
+    plans = Plan.objects.filter(is_public=True, is_retired=False).prefetch_related("products")
+    account = current_account(request)
+    current = account.effective_plan() if account else None
+    can_buy = bool(account and account.memberships.get(user=request.user).can(Perm.MANAGE_BILLING))
+    ctx = {"plans": plans, "account": account, "current_plan": current, "can_buy": can_buy}
+    return render(request, "billing/pricing.html", {**ctx, **simulator_context()})
+
+
+def simulator_context() -> dict[str, Any]:
+    return {"stripe_simulator": settings.STRIPE_USES_SIMULATOR}
+
+
+@allow_stripe_form_redirects
+@account_view(Perm.VIEW_INVOICES)
+def billing(request: HttpRequest, membership: Membership) -> HttpResponse:
+    account = membership.account
+    sub = Subscription.objects.current_for(account)
+    plans = Plan.objects.filter(is_public=True, is_retired=False).exclude(stripe_price_id="")
+    ctx = {
+        "membership": membership,
+        "account": account,
+        "subscription": sub,
+        "plans": plans,
+        "plan": account.effective_plan(),
+        "invoices": account.invoices.all()[:24],
+        "can_manage": membership.can(Perm.MANAGE_BILLING),
+        "upcoming": upcoming_invoice(sub),
+    }
+    return render(request, "billing/billing.html", {**ctx, **simulator_context()})
+
+
+def upcoming_invoice(sub: Subscription | None) -> dict[str, Any] | None:
+    """Stripe's preview of the next invoice, with the metered overage so far picked out."""
+    if sub is None or sub.status == "canceled" or sub.cancel_at_period_end:
+        return None
+    try:
+        preview = gateway.preview_invoice(sub.account.billing_customer.stripe_id, sub.stripe_id)
+    except BillingError as error:
+        return {"error": str(error)}
+    lines = preview["lines"]["data"]
+    overage = sum(
+        line["amount"]
+        for line in lines
+        if line["parent"]["subscription_item_details"] and line["quantity"] != 1
+    )
+    reported = MeterReport.objects.filter(
+        account=sub.account, period_start=sub.current_period_start
+    )
+    return {
+        "amount": preview["amount_due"] / 100,
+        "currency": preview["currency"].upper(),
+        "overage": overage / 100,
+        "overage_calls": sum(r.quantity for r in reported),
+        "date": sub.current_period_end,
+    }
+
+
+@require_POST
+@account_view(Perm.MANAGE_BILLING)
+def checkout(request: HttpRequest, membership: Membership) -> HttpResponse:
+    plan = _plan_for_sale(request.POST.get("plan", ""))
+    if Subscription.objects.current_for(membership.account):
+        messages.info(request, "You already have a subscription: change its plan below.")
+        return redirect(_billing_url(membership))
+    success = request.build_absolute_uri(reverse("billing_success", args=[membership.account.slug]))
+    try:
+        url = flows.start_checkout(
+            membership.account,
+            plan,
+            request.user,
+            f"{success}?session_id={{CHECKOUT_SESSION_ID}}",
+            request.build_absolute_uri(reverse("pricing")),
+        )
+    except BillingError as error:
+        messages.error(request, f"Checkout could not start: {error}")
+        return redirect(_billing_url(membership))
+    return redirect(url)
+
+
+@require_GET
+@account_view(Perm.MANAGE_BILLING)
+def checkout_success(request: HttpRequest, membership: Membership) -> HttpResponse:
+    """Shows "activating…" until the webhook is applied: the redirect itself proves nothing."""
+    session_id = request.GET.get("session_id", "")
+    sub = (
+        Subscription.objects.filter(
+            account=membership.account, checkout_session_id=session_id
+        ).first()
+        if session_id
+        else None
+    )
+    ctx = {
+        "account": membership.account,
+        "subscription": sub,
+        "session_id": session_id,
+        **simulator_context(),
+    }
+    template = "billing/success.html#activation" if request.htmx else "billing/success.html"
+    return render(request, template, ctx)
+
+
+@require_POST
+@account_view(Perm.MANAGE_BILLING)
+def change_plan(request: HttpRequest, membership: Membership) -> HttpResponse:
+    plan = _plan_for_sale(request.POST.get("plan", ""))
+    try:
+        outcome = flows.change_plan(
+            membership.account,
+            plan,
+            request.user,
+            downgrade_at_period_end=settings.BILLING_DOWNGRADE_AT_PERIOD_END,
+        )
+    except BillingError as error:
+        messages.error(request, f"The plan could not be changed: {error}")
+        return redirect(_billing_url(membership))
+    if outcome == "scheduled":
+        messages.success(request, f"You move to {plan.name} at the end of this billing period.")
+    else:
+        messages.success(request, f"Changing to {plan.name}: it shows here once Stripe confirms.")
+    return redirect(_billing_url(membership))
+
+
+@require_POST
+@account_view(Perm.MANAGE_BILLING)
+def cancel(request: HttpRequest, membership: Membership) -> HttpResponse:
+    undo = request.POST.get("undo") == "1"
+    try:
+        flows.set_cancel_at_period_end(membership.account, request.user, cancel=not undo)
+    except BillingError as error:
+        messages.error(request, f"That did not work: {error}")
+        return redirect(_billing_url(membership))
+    messages.success(
+        request,
+        "Your subscription continues."
+        if undo
+        else "Your subscription ends at the end of this period.",
+    )
+    return redirect(_billing_url(membership))
+
+
+@require_POST
+@account_view(Perm.MANAGE_BILLING)
+def portal(request: HttpRequest, membership: Membership) -> HttpResponse:
+    try:
+        url = flows.open_portal(
+            membership.account, request.build_absolute_uri(_billing_url(membership))
+        )
+    except BillingError as error:
+        messages.error(request, f"The billing portal could not open: {error}")
+        return redirect(_billing_url(membership))
+    return redirect(url)
+
+
+@csrf_exempt  # Stripe cannot send a CSRF token: the signature is the authentication.
+@require_POST
+def webhook(request: HttpRequest) -> JsonResponse:
+    try:
+        event = gateway.verify_webhook(request.body, request.headers.get("Stripe-Signature", ""))
+    except BillingError as error:
+        return JsonResponse({"error": {"code": "bad_signature", "message": str(error)}}, status=400)
+    if StripeEvent.objects.record(event):
+        from django.db import transaction
+
+        from billing.tasks import apply_event
+
+        transaction.on_commit(lambda: apply_event.delay(event["id"]))
+        return JsonResponse({"received": True})
+    return JsonResponse({"received": True, "duplicate": True})

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+
+import pytest
+import requests
+from django.test import TestCase
+
+from billing.catalog_sync import sync_catalog
+from billing.simulator.webhooks import signature_header
+from catalog.models import Plan
+from tests.helpers import ROOT, free_port, wait_for
+
+WEBHOOK_SECRET = "whsec_test_secret"
+
+
+class Sim:
+    """The simulator in its own process, and shortcuts to its test controls."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def control(self, path: str, **data) -> dict:
+        response = requests.post(f"{self.url}/_sim/{path}", data=data, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def pay_checkout(self, checkout_url: str, card: str = "4242424242424242") -> dict:
+        session_id = checkout_url.rsplit("/", 1)[1]
+        return self.control(f"checkout/{session_id}/pay", card=card)
+
+    def events(self) -> list[dict]:
+        return requests.get(f"{self.url}/_sim/events", timeout=10).json()["data"]
+
+
+@pytest.fixture(scope="session")
+def _simulator_server():
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "stripe_simulator", "--port", str(port),
+         "--webhook-url", "", "--webhook-secret", WEBHOOK_SECRET],
+        cwd=ROOT, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    sim = Sim(f"http://127.0.0.1:{port}")
+    try:
+        wait_for(lambda: _answers(sim.url), timeout=30, what="the Stripe simulator")
+        yield sim
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/_sim/events", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+@pytest.fixture
+def sim(_simulator_server, settings):
+    """A fresh simulator with no webhook target; events are only recorded."""
+    settings.STRIPE_API_BASE = _simulator_server.url
+    settings.STRIPE_SECRET_KEY = "sk_test_simulator"
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    _simulator_server.control("reset")
+    _simulator_server.control("webhooks", url="")
+    return _simulator_server
+
+
+@pytest.fixture
+def plans(db, sim):
+    free = Plan.objects.create(slug="free", name="Free", is_default=True, requests_per_period=100)
+    starter = Plan.objects.create(
+        slug="starter", name="Starter", monthly_price=Decimal("10.00"), requests_per_period=1000,
+        overage_price_per_1000=Decimal("0.50"), sort_order=1,
+    )  # fmt: skip
+    pro = Plan.objects.create(
+        slug="pro", name="Pro", monthly_price=Decimal("50.00"), requests_per_period=100_000,
+        requests_per_second=50, sort_order=2,
+    )  # fmt: skip
+    sync_catalog()
+    for plan in (free, starter, pro):
+        plan.refresh_from_db()
+    return {"free": free, "starter": starter, "pro": pro}
+
+
+def signed_post(client, event: dict, secret: str = WEBHOOK_SECRET, timestamp: int | None = None):
+    payload = json.dumps(event).encode()
+    # In tests wrapped in a transaction, run the on-commit work (the apply task, emails) too.
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(
+            "/billing/webhook",
+            data=payload,
+            content_type="application/json",
+            headers={"Stripe-Signature": signature_header(payload, secret, timestamp)},
+        )
+
+
+def deliver(client, events: list[dict]) -> list[int]:
+    """Post each event to the webhook view, signed, in the given order."""
+    return [signed_post(client, event).status_code for event in events]
+
+
+def subscribe(sim, client, account, plan, user, card: str = "4242424242424242") -> str:
+    """Checkout through the flows and the simulator, then deliver its webhooks; the sub id."""
+    from billing import flows
+
+    start = len(sim.events())
+    url = flows.start_checkout(
+        account, plan, user, "http://t/s?session_id={CHECKOUT_SESSION_ID}", "http://t/c"
+    )
+    session = sim.pay_checkout(url, card)
+    deliver(client, sim.events()[start:])
+    return session["subscription"]
+
+
+def run_and_deliver(sim, client, action) -> None:
+    """Do something in the simulator, then deliver the events it emitted."""
+    start = len(sim.events())
+    action()
+    deliver(client, sim.events()[start:])

@@ -1,0 +1,88 @@
+"""The simulator's hosted pages and its webhook delivery, over real HTTP."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import requests
+
+from billing import flows, gateway
+from tests.billing.conftest import WEBHOOK_SECRET, subscribe
+from tests.helpers import wait_for
+
+
+def test_it_hosts_a_checkout_page_that_declines_the_decline_card(plans, team, alice, sim):
+    url = flows.start_checkout(
+        team, plans["starter"], alice, "http://t/s?id={CHECKOUT_SESSION_ID}", "http://t/c"
+    )
+    assert 'name="card"' in requests.get(url, timeout=5).text
+    declined = requests.post(
+        url, data={"card": "4000 0000 0000 0002"}, timeout=5, allow_redirects=False
+    )
+    assert "Your card was declined." in declined.text
+    paid = requests.post(
+        url, data={"card": "4242 4242 4242 4242"}, timeout=5, allow_redirects=False
+    )
+    assert paid.status_code == 303
+    assert paid.headers["Location"] == f"http://t/s?id={url.rsplit('/', 1)[1]}"
+
+
+def test_it_hosts_a_customer_portal_to_cancel_and_switch_plans(client, plans, team, alice, sim):
+    sub_id = subscribe(sim, client, team, plans["starter"], alice)
+    portal = flows.open_portal(team, "http://t/back")
+    page = requests.get(portal, timeout=5).text
+    assert "Switch to Pro" in page and 'href="http://t/back"' in page
+    requests.post(
+        portal,
+        data={"subscription": sub_id, "action": "switch", "price": plans["pro"].stripe_price_id},
+        timeout=5,
+    )
+    assert (
+        gateway.retrieve_subscription(sub_id)["items"]["data"][0]["price"]["id"]
+        == plans["pro"].stripe_price_id
+    )
+    requests.post(portal, data={"subscription": sub_id, "action": "cancel"}, timeout=5)
+    assert gateway.retrieve_subscription(sub_id)["cancel_at_period_end"] is True
+
+
+def test_it_hosts_invoice_pages_and_pdfs(client, plans, team, alice, sim):
+    subscribe(sim, client, team, plans["starter"], alice)
+    invoice = team.invoices.get()
+    assert "10.00 USD" in requests.get(invoice.hosted_invoice_url, timeout=5).text
+    pdf = requests.get(invoice.invoice_pdf, timeout=5)
+    assert pdf.headers["Content-Type"].startswith("application/pdf")
+
+
+def test_it_delivers_signed_webhooks_and_retries_failures(plans, team, alice, sim, settings):
+    received: list[tuple[int, bytes, str]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            status = 500 if not received else 200  # the first delivery fails
+            received.append((status, body, self.headers["Stripe-Signature"]))
+            self.send_response(status)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        sim.control(
+            "webhooks", url=f"http://127.0.0.1:{server.server_port}/hook", secret=WEBHOOK_SECRET
+        )
+        flows.ensure_customer(team, alice.email)
+        url = flows.start_checkout(team, plans["starter"], alice, "http://t/s", "http://t/c")
+        sim.pay_checkout(url)
+        wait_for(lambda: len(received) >= 5, timeout=15, what="four events and one retry")
+    finally:
+        sim.control("webhooks", url="")
+        server.shutdown()
+    first_status, first_body, _ = received[0]
+    retried = [body for status, body, _ in received[1:] if body == first_body]
+    assert first_status == 500 and retried, "the failed delivery was sent again"
+    for _, body, signature in received:
+        assert gateway.verify_webhook(body, signature)["object"] == "event"
