@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException
 from rest_framework.generics import GenericAPIView
@@ -73,8 +73,10 @@ class RotateInput(serializers.Serializer):
 class KeyOutput(serializers.ModelSerializer):
     id = serializers.CharField(source="public_id")
     account = serializers.CharField(source="account.slug")
-    created_by = serializers.EmailField(source="created_by.email", default=None)
-    replaced_by = serializers.CharField(source="replaced_by.public_id", default=None)
+    created_by = serializers.EmailField(source="created_by.email", default=None, allow_null=True)
+    replaced_by = serializers.CharField(
+        source="replaced_by.public_id", default=None, allow_null=True
+    )
     status = serializers.SerializerMethodField()
 
     class Meta:
@@ -86,6 +88,9 @@ class KeyOutput(serializers.ModelSerializer):
             "allowed_path_prefixes", "allowed_methods", "allowed_ips",
         ]  # fmt: skip
 
+    @extend_schema_field(
+        serializers.ChoiceField(choices=["active", "retiring", "expired", "revoked"])
+    )
     def get_status(self, key: ApiKey) -> str:
         return key.status()
 

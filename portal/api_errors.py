@@ -37,7 +37,7 @@ class ApiErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
     code = serializers.CharField(help_text="Stable and machine-readable, e.g. not_found")
     detail = serializers.CharField(help_text="A sentence for people")
     errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
+        child=serializers.JSONField(),
         required=False,
-        help_text="Per-field messages, with code invalid",
+        help_text="With code invalid: messages per field (nested like the input)",
     )
