@@ -33,6 +33,7 @@ from accounts.models import Account
 from apikeys.models import ApiKey
 from gateway.models import UncountedCall
 from usage.models import DailyUsage, FlushedBatch, HourlyUsage
+from usage.overage import overage_in_batch
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,17 @@ def add_to_rollups(
             cursor.executemany(sql, rows)
 
 
+def live_ok_calls(counts: dict[tuple[str, str, str, str], int]) -> int:
+    live = set(
+        ApiKey.objects.filter(
+            public_id__in={k for k, *_ in counts}, environment="live"
+        ).values_list("public_id", flat=True)
+    )
+    return sum(
+        n for (key_id, _, _, outcome), n in counts.items() if outcome == "ok" and key_id in live
+    )
+
+
 def apply(client: redis.Redis, batch_key: str) -> bool:
     """Step 2: add a batch to the rollups once. Returns False if it had been applied before."""
     batch = BatchKey.parse(batch_key)
@@ -132,12 +144,15 @@ def apply(client: redis.Redis, batch_key: str) -> bool:
         return False
     try:
         with transaction.atomic():
+            # One batch of an account at a time: the overage split needs the period's total so far.
+            account = Account.objects.select_for_update().get(id=batch.account_id)
             FlushedBatch.objects.create(
                 batch_id=batch.batch_id,
                 account_id=batch.account_id,
                 hour=batch.hour,
                 calls=sum(counts.values()),
             )
+            overage_in_batch(account, batch.hour, live_ok_calls(counts), batch.batch_id)
             add_to_rollups(batch.account_id, batch.hour, counts)
     except IntegrityError:
         return False

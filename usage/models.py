@@ -144,3 +144,21 @@ class LogCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.path}@{self.offset}"
+
+
+class OverageToReport(models.Model):
+    """Overage calls of a flushed batch, waiting to be sent to Stripe's Billing Meter.
+
+    Written in the same transaction as the batch's rollups (an outbox): a crash can delay a
+    meter event but never lose it; billing's MeterReport ledger makes sending it twice harmless.
+    """
+
+    batch_id = models.CharField(max_length=120, unique=True)
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    period_start = models.DateTimeField()
+    quantity = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.quantity} overage calls of {self.batch_id}"

@@ -198,8 +198,10 @@ class Glance:
 
 
 def live_admitted(account: Account, start: datetime, end: datetime) -> int:
+    """Admitted live calls in a period. Rollups are hourly: the hour the period starts in counts
+    whole (a subscription starting at 10:45 counts the calls of 10:00-10:45 too)."""
     rows = HourlyUsage.objects.filter(
-        account=account, environment="live", outcome=OK, hour__gte=start, hour__lt=end
+        account=account, environment="live", outcome=OK, hour__gte=floor_hour(start), hour__lt=end
     )
     return rows.aggregate(n=Sum("count"))["n"] or 0
 

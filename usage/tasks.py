@@ -7,6 +7,7 @@ from accounts.models import Account
 from portal.redis_client import get_redis
 from usage.alerts import check_quota_alerts
 from usage.flush import flush
+from usage.overage import send_pending
 
 
 @shared_task(name="usage.flush_counters")
@@ -17,7 +18,8 @@ def flush_counters() -> str:
         len(check_quota_alerts(account, now))
         for account in Account.objects.filter(id__in=summary.account_ids)
     )
+    overage = send_pending()  # after the commit: the meter call is network I/O
     return (
         f"claimed {summary.claimed}, applied {summary.applied} ({summary.calls} calls), "
-        f"{alerts} alerts"
+        f"{alerts} alerts, {overage} overage reports"
     )
