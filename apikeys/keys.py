@@ -46,17 +46,23 @@ def key_pattern(prefix: str) -> re.Pattern[str]:
 def generate(environment: str, prefix: str | None = None) -> str:
     if environment not in ENVIRONMENTS:
         raise ValueError(f"environment must be one of {ENVIRONMENTS}")
-    body = _random_body(environment, prefix or settings.APIKEY_PREFIX)
+    return with_checksum(_random_body(environment, prefix or settings.APIKEY_PREFIX))
+
+
+def with_checksum(body: str) -> str:
     return f"{body}_{checksum(body)}"
 
 
-def is_well_formed(raw: str, prefix: str | None = None) -> bool:
+def matches_with_checksum(raw: str, pattern: re.Pattern[str]) -> bool:
     """Shape and checksum only: no database, no Redis."""
-    prefix = prefix or settings.APIKEY_PREFIX
-    if len(raw) > 100 or key_pattern(prefix).fullmatch(raw) is None:
+    if len(raw) > 100 or pattern.fullmatch(raw) is None:
         return False
     body, _, check = raw.rpartition("_")
     return hmac.compare_digest(checksum(body), check)
+
+
+def is_well_formed(raw: str, prefix: str | None = None) -> bool:
+    return matches_with_checksum(raw, key_pattern(prefix or settings.APIKEY_PREFIX))
 
 
 # Personal access tokens (for the portal's REST API) share the family: ``<prefix>_pat_<32>_<6>``.
@@ -76,17 +82,11 @@ def _random_body(kind: str, prefix: str) -> str:
 
 
 def generate_token(prefix: str | None = None) -> str:
-    body = _random_body(TOKEN_KIND, prefix or settings.APIKEY_PREFIX)
-    return f"{body}_{checksum(body)}"
+    return with_checksum(_random_body(TOKEN_KIND, prefix or settings.APIKEY_PREFIX))
 
 
 def is_well_formed_token(raw: str, prefix: str | None = None) -> bool:
-    """Shape and checksum of a personal access token: no database."""
-    prefix = prefix or settings.APIKEY_PREFIX
-    if len(raw) > 100 or token_pattern(prefix).fullmatch(raw) is None:
-        return False
-    body, _, check = raw.rpartition("_")
-    return hmac.compare_digest(checksum(body), check)
+    return matches_with_checksum(raw, token_pattern(prefix or settings.APIKEY_PREFIX))
 
 
 def environment_of(raw: str) -> str:

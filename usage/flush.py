@@ -32,6 +32,7 @@ from django.db import IntegrityError, connection, transaction
 from accounts.models import Account
 from apikeys.models import ApiKey
 from gateway.models import UncountedCall
+from usage.counters import parse_counts
 from usage.models import DailyUsage, FlushedBatch, HourlyUsage
 from usage.overage import overage_in_batch
 
@@ -86,14 +87,6 @@ def claim(client: redis.Redis, live_key: str) -> str | None:
     return batch_key
 
 
-def parse_counts(raw: dict[bytes, bytes]) -> dict[tuple[str, str, str, str], int]:
-    counts: dict[tuple[str, str, str, str], int] = defaultdict(int)
-    for name, value in raw.items():
-        key_id, product, endpoint, outcome = name.decode().split("|", 3)
-        counts[(key_id, product, endpoint, outcome)] += int(value)
-    return counts
-
-
 # Adds to a row, or creates it: the same statement on PostgreSQL and SQLite (3.24+).
 UPSERT_SQL = """
 INSERT INTO {table} (account_id, key_id, environment, product, endpoint, {bucket}, outcome, count)
@@ -135,17 +128,18 @@ def live_ok_calls(counts: dict[tuple[str, str, str, str], int]) -> int:
     )
 
 
-def apply(client: redis.Redis, batch_key: str) -> bool:
-    """Step 2: add a batch to the rollups once. Returns False if it had been applied before."""
+def apply(client: redis.Redis, batch_key: str) -> int | None:
+    """Step 2: add a batch to the rollups once. Returns its calls, or None if it had been
+    applied before (or its account is gone)."""
     batch = BatchKey.parse(batch_key)
     counts = parse_counts(client.hgetall(batch_key))
-    if not Account.objects.filter(id=batch.account_id).exists():
-        log.warning("dropping usage batch %s of a deleted account", batch.batch_id)
-        return False
     try:
         with transaction.atomic():
             # One batch of an account at a time: the overage split needs the period's total so far.
-            account = Account.objects.select_for_update().get(id=batch.account_id)
+            account = Account.objects.select_for_update().filter(id=batch.account_id).first()
+            if account is None:
+                log.warning("dropping usage batch %s of a deleted account", batch.batch_id)
+                return None
             FlushedBatch.objects.create(
                 batch_id=batch.batch_id,
                 account_id=batch.account_id,
@@ -155,8 +149,8 @@ def apply(client: redis.Redis, batch_key: str) -> bool:
             overage_in_batch(account, batch.hour, live_ok_calls(counts), batch.batch_id)
             add_to_rollups(batch.account_id, batch.hour, counts)
     except IntegrityError:
-        return False
-    return True
+        return None
+    return sum(counts.values())
 
 
 UNCOUNTED_CHUNK = 5000
@@ -203,8 +197,8 @@ def flush(client: redis.Redis) -> FlushSummary:
     batch_keys = [k for p in BATCH_PATTERNS for k in client.scan_iter(match=p, count=SCAN_COUNT)]
     for raw_key in batch_keys:
         batch_key = raw_key.decode()
-        calls = sum(parse_counts(client.hgetall(batch_key)).values())
-        if apply(client, batch_key):
+        calls = apply(client, batch_key)
+        if calls is not None:
             summary.applied += 1
             summary.calls += calls
             summary.account_ids.add(BatchKey.parse(batch_key).account_id)

@@ -13,6 +13,7 @@ from apikeys.models import ApiKey
 from billing.standing import standing_for
 from portal.redis_client import get_redis
 from usage.collector import percentile
+from usage.counters import parse_counts
 from usage.models import DailyUsage, EndpointHourStats, HourlyUsage
 
 OK = "ok"
@@ -161,10 +162,12 @@ def unflushed_live_calls(account: Account) -> int:
     total = 0
     for pattern in (f"tg:{{acct:{account.id}}}:use:*", f"tg:{{acct:{account.id}}}:batch:*"):
         for key in client.scan_iter(match=pattern, count=1000):
-            for name, value in client.hgetall(key).items():
-                key_id, _, _, outcome = name.decode().split("|", 3)
-                if outcome == OK and key_id in live_ids:
-                    total += int(value)
+            counts = parse_counts(client.hgetall(key))
+            total += sum(
+                n
+                for (key_id, _, _, outcome), n in counts.items()
+                if outcome == OK and key_id in live_ids
+            )
     return total
 
 
