@@ -38,4 +38,5 @@ format: setup
 
 # The gateway benchmark (wrk, nginx, private Redis servers): writes bench/results/<date>.json/.png.
 bench: setup
+	@deploy/ensure-packages.sh bench
 	$(RUN) python bench/run.py

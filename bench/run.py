@@ -29,6 +29,10 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 VALID_KEYS = int(os.environ.get("BENCH_KEYS", "10000"))
 AUTH_THREADS = os.environ.get("BENCH_AUTH_THREADS", "4")  # granian threads per auth server
 SCRIPT_COMMANDS = {"get", "incr", "expire", "hincrby"}  # what gateway/limits.lua runs inside
+# Not per request: the two invalidation listeners' heartbeat (a PING a second each, at any load)
+# and connection set-up. Counted apart, as background commands.
+BACKGROUND_COMMANDS = {"ping", "subscribe", "hello", "client|setinfo", "select", "auth",
+                       "script|load"}  # fmt: skip
 MEASURING_COMMANDS = {"info"}  # this script's own INFO commandstats
 TARGETS = {"c/a": 0.10, "c/d": 10.0, "p50_1conn_above_a_ms": 0.3}
 
@@ -191,15 +195,33 @@ def connections_to(port: int) -> set[str]:
 
 
 def wrk(port: int, path: str, header: tuple[str, str, str], connections: int,
-        seconds: int) -> dict[str, float]:  # fmt: skip
+        seconds: int, auth_port: int | None = None) -> dict[str, float]:  # fmt: skip
+    """One wrk run. With auth_port, also count the auth connections opened in steady state.
+
+    Those are the sockets to the auth upstream that exist 1 s before the end of the run and did
+    not 1 s after its start. The edges are left out on purpose: when wrk stops, nginx drops the
+    subrequests still in flight and closes their upstream connections, and the next run's first
+    second replaces them. Nothing a long-running gateway sees.
+    """
     threads = "1" if connections == 1 else "2"
-    out = subprocess.run(
+    process = subprocess.Popen(
         ["wrk", "-t", threads, "-c", str(connections), "-d", f"{seconds}s", "--latency",
          "-s", str(BENCH / "wrk.lua"), f"http://127.0.0.1:{port}", "--", path, *header],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    if auth_port is not None:
+        time.sleep(1)
+        first = connections_to(auth_port)
+        time.sleep(seconds - 2)
+        opened = connections_to(auth_port) - first
+    out, _ = process.communicate()
+    if process.returncode:
+        raise RuntimeError(f"wrk failed ({process.returncode})")
     line = next(x for x in out.splitlines() if x.startswith("WRK_JSON "))
-    return json.loads(line.removeprefix("WRK_JSON "))
+    result = json.loads(line.removeprefix("WRK_JSON "))
+    if auth_port is not None:
+        result["new_auth_connections"] = len(opened)
+    return result
 
 
 def send_every_key_once(port: int, path: str, header: tuple[str, str, str]) -> None:
@@ -230,25 +252,27 @@ def measure(bench: Bench, name: str, path: str, header: tuple[str, str, str],
     port = bench.ports["nginx"]
     send_every_key_once(port, path, header)  # the steady state of a long-running gateway
     wrk(port, path, header, 32, 2)  # warm keepalive pools
-    servers = [p.pid for n, p in bench.processes.items()]
-    pids = [pid for server in servers for pid in descendants(server)]
-    cpu_before, redis_before = cpu_seconds(pids), redis_calls(bench.ports["redis_c"])
+    trees = {name: descendants(process.pid) for name, process in bench.processes.items()}
+    cpu_before = {name: cpu_seconds(pids) for name, pids in trees.items()}
+    redis_before = redis_calls(bench.ports["redis_c"])
     drf_redis_before = redis_calls(bench.ports["redis_d"])
     auth_port = bench.ports[auth] if auth else None
-    sockets_before = connections_to(auth_port) if auth_port else set()
-    loaded = wrk(port, path, header, 32, SECONDS)
-    sockets_after = connections_to(auth_port) if auth_port else set()
-    cpu = cpu_seconds(pids) - cpu_before
+    loaded = wrk(port, path, header, 32, SECONDS, auth_port)
+    cpu_by_process = {name: cpu_seconds(pids) - cpu_before[name] for name, pids in trees.items()}
     requests = max(1, int(loaded["requests"]))
     redis_after = redis_calls(bench.ports["redis_c"])
     drf_redis_after = redis_calls(bench.ports["redis_d"])
     delta = {k: v - redis_before.get(k, 0) for k, v in redis_after.items()}
     drf_delta = {k: v - drf_redis_before.get(k, 0) for k, v in drf_redis_after.items()}
+    background = 0
     if name.startswith("d "):
         commands = round_trips = sum(drf_delta.values())
     else:
         commands = sum(delta.values())
-        round_trips = sum(v for k, v in delta.items() if k not in SCRIPT_COMMANDS)
+        background = sum(v for k, v in delta.items() if k in BACKGROUND_COMMANDS)
+        round_trips = sum(
+            v for k, v in delta.items() if k not in SCRIPT_COMMANDS | BACKGROUND_COMMANDS
+        )
     single = wrk(port, path, header, 1, max(3, SECONDS // 3))
     return {
         "variant": name,
@@ -256,10 +280,16 @@ def measure(bench: Bench, name: str, path: str, header: tuple[str, str, str],
         "p50_ms_32": loaded["p50_us"] / 1000,
         "p99_ms_32": loaded["p99_us"] / 1000,
         "p50_ms_1": single["p50_us"] / 1000,
-        "cpu_us_per_request": round(cpu / requests * 1e6, 1),
+        "cpu_us_per_request": round(sum(cpu_by_process.values()) / requests * 1e6, 1),
+        "cpu_us_per_request_by_process": {
+            name: round(seconds / requests * 1e6, 1)
+            for name, seconds in cpu_by_process.items()
+            if seconds > 0
+        },
         "redis_commands_per_request": round(commands / requests, 2),
         "redis_round_trips_per_request": round(round_trips / requests, 3),
-        "new_auth_connections": len(sockets_after - sockets_before) if auth_port else None,
+        "redis_background_commands": background,
+        "new_auth_connections": loaded.get("new_auth_connections"),
         "admitted": loaded["ok"],
         "refused": loaded["other"],
         "socket_errors": loaded["socket_errors"],

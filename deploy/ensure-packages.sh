@@ -6,7 +6,8 @@ set -euo pipefail
 case "${1:-}" in
   run)  needed=(nginx) ;;
   test) needed=(nginx redis-server chromium) ;;
-  *)    echo "usage: $0 run|test" >&2; exit 2 ;;
+  bench) needed=(nginx redis-server wrk) ;;
+  *)    echo "usage: $0 run|test|bench" >&2; exit 2 ;;
 esac
 
 command_for() {

@@ -52,3 +52,14 @@ def test_it_reloads_the_script_after_redis_forgot_it(team, gateway_on_private_re
     gateway_on_private_redis.client().script_flush()
     assert ask(raw)[0] == 204
     assert ask(raw)[1]["X-Quota-Remaining"] == "2"
+
+
+def test_it_replaces_a_connection_the_server_closed_without_losing_or_doubling_a_call(
+    team, gateway_on_private_redis
+):
+    raw, _ = make_key(team)
+    assert ask(raw)[0] == 204
+    # As a Redis restart, failover or idle timeout would: drop every client but this one.
+    gateway_on_private_redis.client().client_kill_filter(_type="normal", skipme=True)
+    status, headers, _ = ask(raw)
+    assert (status, headers["X-Quota-Remaining"]) == (204, "3")  # quota 5: two calls
