@@ -9,4 +9,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("keys/<str:key_id>/", api.KeyDetail.as_view(), name="api_key"),
     path("keys/<str:key_id>/rotate/", api.KeyRotate.as_view(), name="api_key_rotate"),
     path("keys/<str:key_id>/revoke/", api.KeyRevoke.as_view(), name="api_key_revoke"),
+    path("tokens/", api.TokenListCreate.as_view(), name="api_tokens"),
+    path("tokens/<str:token_id>/revoke/", api.TokenRevoke.as_view(), name="api_token_revoke"),
 ]

@@ -6,9 +6,12 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+INVALID_DETAIL = "Some fields are invalid; see errors."
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -22,7 +25,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, exceptions.ValidationError):
         response.data = {
             "code": "invalid",
-            "detail": "Some fields are invalid; see errors.",
+            "detail": INVALID_DETAIL,
             "errors": response.data,
         }
     else:
@@ -41,3 +44,53 @@ class ApiErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
         required=False,
         help_text="With code invalid: messages per field (nested like the input)",
     )
+
+
+# --- documenting errors in the schema -------------------------------------------------------
+# Each endpoint lists the errors it can answer, each with an example body, so clients see the
+# codes they should branch on next to the status (tests/portal/test_api_reference.py checks it).
+
+
+def error_example(code: str, detail: str, errors: dict[str, Any] | None = None) -> OpenApiExample:
+    value: dict[str, Any] = {"code": code, "detail": detail}
+    if errors is not None:
+        value["errors"] = errors
+    return OpenApiExample(code, value=value)
+
+
+def error_response(description: str, *examples: OpenApiExample) -> OpenApiResponse:
+    return OpenApiResponse(ApiErrorSerializer, description=description, examples=list(examples))
+
+
+def invalid(**errors: list[str]) -> OpenApiResponse:
+    """A 400 whose example shows the messages per field, as a validation failure returns them."""
+    return error_response(
+        "Invalid input; `errors` has the messages per field",
+        error_example("invalid", INVALID_DETAIL, errors),
+    )
+
+
+def forbidden(description: str, *examples: OpenApiExample) -> OpenApiResponse:
+    return error_response(
+        description,
+        *(
+            examples
+            or [error_example("permission_denied", "Your role (Developer) cannot do this.")]
+        ),
+    )
+
+
+NOT_AUTHENTICATED = error_response(
+    "No credentials, or a token that is malformed, unknown, expired or revoked",
+    error_example("not_authenticated", "Authentication credentials were not provided."),
+    error_example("invalid_token", "The token is malformed, unknown, expired or revoked."),
+    error_example(
+        "api_key_not_accepted",
+        "That is an API key for the gateway; the portal API takes a personal access token "
+        "(tg_pat_…) from your profile page.",
+    ),
+)
+ACCOUNT_NOT_FOUND = error_response(
+    "No such account, or you are not a member of it",
+    error_example("not_found", "No such account"),
+)

@@ -259,7 +259,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"EnvironmentEnum": "apikeys.models.Environment"},
+    "ENUM_NAME_OVERRIDES": {
+        "EnvironmentEnum": "apikeys.models.Environment",
+        "RoleEnum": "accounts.roles.Role",
+    },
 }
 
 # --- Static files, i18n ---------------------------------------------------------------------

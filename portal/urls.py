@@ -39,6 +39,8 @@ urlpatterns = [
     path("", include("billing.urls")),
     path("", include("usage.urls")),
     path("", include("apidocs.urls")),
-    path("api/v1/", include("usage.api_urls")),
+    path("api/v1/", include("accounts.api_urls")),
+    path("api/v1/", include("billing.api_urls")),
     path("api/v1/", include("apikeys.api_urls")),
+    path("api/v1/", include("usage.api_urls")),
 ]
