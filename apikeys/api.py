@@ -16,7 +16,6 @@ from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiExample,
-    OpenApiParameter,
     extend_schema,
     extend_schema_field,
 )
@@ -214,12 +213,20 @@ class KeysAPIView(GenericAPIView):  # type: ignore[type-arg]
         return key
 
 
+class KeyListQuery(serializers.Serializer):
+    account = serializers.SlugField(
+        required=False, allow_blank=True, help_text="Only this account's keys"
+    )
+
+
 class KeyListCreate(KeysAPIView):
     serializer_class = KeyOutput
 
     def get_queryset(self) -> QuerySet[ApiKey]:
         queryset = ApiKey.objects.for_manager(self.request.user)  # type: ignore[arg-type]
-        account_slug = self.request.query_params.get("account")
+        query = KeyListQuery(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        account_slug = query.validated_data.get("account")
         if account_slug:
             queryset = queryset.filter(account=self.membership_for(account_slug).account)
         return queryset.select_related("account", "created_by", "replaced_by").distinct()
@@ -228,9 +235,14 @@ class KeyListCreate(KeysAPIView):
         operation_id="keys_list",
         summary="Your keys",
         description="Keys of every account where you may manage keys, or of one `account`.",
-        parameters=[OpenApiParameter("account", str, description="Only this account's keys")],
+        parameters=[KeyListQuery],
         responses={
             200: KeyOutput(many=True),
+            400: invalid(
+                account=[
+                    'Enter a valid "slug" consisting of letters, numbers, underscores or hyphens.'
+                ]
+            ),
             401: NOT_AUTHENTICATED,
             403: KEY_FORBIDDEN,
             404: ACCOUNT_NOT_FOUND,

@@ -60,12 +60,15 @@ class KeyNotActive(KeyActionError):
     code = "key_not_active"
 
 
+PUBLIC_ID_LENGTH = 16  # base62 characters after "key_" or "pat_" (apikeys/converters.py)
+
+
 def new_public_id() -> str:
-    return "key_" + get_random_string(16, keys.BASE62)
+    return "key_" + get_random_string(PUBLIC_ID_LENGTH, keys.BASE62)
 
 
 def new_token_id() -> str:
-    return "pat_" + get_random_string(16, keys.BASE62)
+    return "pat_" + get_random_string(PUBLIC_ID_LENGTH, keys.BASE62)
 
 
 class Environment(models.TextChoices):

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest, JsonResponse
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
@@ -32,6 +34,25 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         detail = response.data.get("detail", "") if isinstance(response.data, dict) else ""
         response.data = {"code": getattr(detail, "code", "error"), "detail": str(detail)}
     return response
+
+
+@csrf_exempt  # it changes nothing, and a token client's POST must get JSON, not the CSRF page
+def endpoint_not_found(request: HttpRequest, path: str) -> JsonResponse:
+    """Any other path under /api/: a JSON 404 like every API error, never the HTML page.
+
+    Routed last, so it also replaces APPEND_SLASH's redirect (which would drop a POST's body):
+    the detail names the right path instead."""
+    detail = "No such endpoint; the reference is at /api/docs/."
+    if not request.path.endswith("/") and _is_endpoint(request.path + "/"):
+        detail = f"No such endpoint; did you mean {request.path}/ (with the slash)?"
+    return JsonResponse({"code": "not_found", "detail": detail}, status=404)
+
+
+def _is_endpoint(path: str) -> bool:
+    try:
+        return resolve(path).func is not endpoint_not_found
+    except Resolver404:
+        return False
 
 
 class ApiErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -65,8 +86,11 @@ def error_response(description: str, *examples: OpenApiExample) -> OpenApiRespon
 def invalid(**errors: list[str]) -> OpenApiResponse:
     """A 400 whose example shows the messages per field, as a validation failure returns them."""
     return error_response(
-        "Invalid input; `errors` has the messages per field",
+        "Invalid input (`errors` has the messages per field), or a body that is not JSON",
         error_example("invalid", INVALID_DETAIL, errors),
+        error_example(
+            "parse_error", "JSON parse error - Expecting value: line 1 column 1 (char 0)"
+        ),
     )
 
 
