@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.test import APIClient
 
 from accounts.models import Account, AuditEvent
 from accounts.roles import Perm, Role
@@ -9,11 +8,6 @@ from apikeys.models import PersonalAccessToken
 from catalog.models import Plan
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def api():
-    return APIClient()
 
 
 def signed_in(api, user):

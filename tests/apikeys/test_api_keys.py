@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.test import APIClient
 
 from accounts.models import AuditEvent, Membership
 from accounts.roles import Role
@@ -9,11 +8,6 @@ from apikeys import keys, records
 from apikeys.models import ApiKey, PersonalAccessToken
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def api():
-    return APIClient()
 
 
 def as_user(api, user):

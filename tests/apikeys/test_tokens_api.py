@@ -14,11 +14,6 @@ from apikeys.models import PersonalAccessToken
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def api():
-    return APIClient()
-
-
 def signed_in(api, user):
     api.force_login(user)
     return api

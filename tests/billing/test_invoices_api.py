@@ -15,11 +15,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def api():
-    return APIClient()
-
-
-@pytest.fixture
 def clerk(user_factory, team):
     user = user_factory("betty@example.com")
     Membership.objects.create(account=team, user=user, role=Role.BILLING)
