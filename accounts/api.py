@@ -21,7 +21,7 @@ from portal.api_errors import (
     ACCOUNT_NOT_FOUND,
     NOT_AUTHENTICATED,
     error_example,
-    forbidden,
+    error_response,
     invalid,
 )
 
@@ -72,7 +72,7 @@ ACCOUNT_EXAMPLE = {
     "plan": {"slug": "pro", "name": "Pro"},
     "created_at": "2026-10-01T09:30:00Z",
 }
-FORBIDDEN_RENAME = forbidden(
+FORBIDDEN_RENAME = error_response(
     "Your role cannot rename the account (owners only)",
     error_example("permission_denied", "Your role (Admin) cannot do this."),
 )

@@ -44,7 +44,6 @@ from portal.api_errors import (
     NOT_AUTHENTICATED,
     error_example,
     error_response,
-    forbidden,
     invalid,
 )
 from portal.api_errors import api_exception_handler as portal_exception_handler
@@ -176,7 +175,7 @@ KEY_NOT_FOUND = error_response(
     "No such key, or not in an account where you may manage keys",
     error_example("not_found", "No such key"),
 )
-KEY_FORBIDDEN = forbidden(
+KEY_FORBIDDEN = error_response(
     "Your role cannot manage keys in that account (owners, admins and developers can)",
     error_example("permission_denied", "Your role (Billing) cannot do this."),
 )
@@ -488,7 +487,7 @@ TOKEN_EXAMPLE: dict[str, Any] = {
     "revoked_at": None,
     "current": True,
 }
-SESSION_REQUIRED = forbidden(
+SESSION_REQUIRED = error_response(
     "Tokens are made and revoked by a signed-in person, not by a token (or the session's "
     "CSRF check failed)",
     error_example(

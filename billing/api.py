@@ -25,7 +25,6 @@ from portal.api_errors import (
     NOT_AUTHENTICATED,
     error_example,
     error_response,
-    forbidden,
 )
 
 
@@ -68,7 +67,7 @@ class UpcomingInvoiceOutput(serializers.Serializer):  # type: ignore[type-arg]
     date = serializers.DateTimeField(allow_null=True, help_text="When it will be issued")
 
 
-FORBIDDEN = forbidden(
+FORBIDDEN = error_response(
     "Your role cannot see invoices (owners and billing members can)",
     error_example("permission_denied", "Your role (Developer) cannot do this."),
 )

@@ -94,16 +94,6 @@ def invalid(**errors: list[str]) -> OpenApiResponse:
     )
 
 
-def forbidden(description: str, *examples: OpenApiExample) -> OpenApiResponse:
-    return error_response(
-        description,
-        *(
-            examples
-            or [error_example("permission_denied", "Your role (Developer) cannot do this.")]
-        ),
-    )
-
-
 NOT_AUTHENTICATED = error_response(
     "No credentials, or a token that is malformed, unknown, expired or revoked",
     error_example("not_authenticated", "Authentication credentials were not provided."),

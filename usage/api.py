@@ -21,7 +21,7 @@ from portal.api_errors import (
     ACCOUNT_NOT_FOUND,
     NOT_AUTHENTICATED,
     error_example,
-    forbidden,
+    error_response,
     invalid,
 )
 from usage import reports
@@ -81,7 +81,7 @@ def membership_for(request: Request, slug: str) -> Membership:
 
 ERRORS = {
     401: NOT_AUTHENTICATED,
-    403: forbidden(
+    403: error_response(
         "Your role cannot see usage (owners, admins and developers can)",
         error_example("permission_denied", "Your role (Billing) cannot do this."),
     ),
