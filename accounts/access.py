@@ -37,6 +37,14 @@ def require(membership: Membership, perm: Perm) -> None:
         raise PermissionDenied(f"Your role ({membership.get_role_display()}) cannot do this.")
 
 
+def membership_allowing(user: User, account_slug: str, perm: Perm) -> Membership:
+    """The check every account page and API endpoint makes: 404 unless `user` is a member of
+    the open account, 403 unless their role allows `perm`."""
+    membership = get_membership_for_user(user, account_slug)
+    require(membership, perm)
+    return membership
+
+
 def account_view(
     perm: Perm,
 ) -> Callable[
@@ -51,8 +59,7 @@ def account_view(
         @login_required
         @wraps(view)
         def wrapper(request: HttpRequest, account_slug: str, *args: Any, **kwargs: Any) -> Any:
-            membership = get_membership_for_user(request.user, account_slug)  # type: ignore[arg-type]
-            require(membership, perm)
+            membership = membership_allowing(request.user, account_slug, perm)  # type: ignore[arg-type]
             request.session[SESSION_ACCOUNT_KEY] = membership.account.slug
             return view(request, membership, *args, **kwargs)
 

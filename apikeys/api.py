@@ -1,29 +1,51 @@
-"""The keys REST API: /api/v1/keys/… (list, create, retrieve, update, rotate, revoke).
+"""The keys REST API (/api/v1/keys/…: list, create, retrieve, update, rotate, revoke) and the
+personal access tokens API (/api/v1/tokens/…: list, create, revoke).
 
 Authenticated by session or personal access token. Every error is JSON with a stable `code`.
+Tokens are minted and revoked only by a signed-in person (a session), never by a token: a
+leaked token must not be able to make itself a successor or lock its owner's scripts out.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
 from django.http import Http404
-from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from django.utils import timezone
+from drf_spectacular.utils import (
+    OpenApiExample,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.access import get_membership_for_user, require
+from accounts.access import membership_allowing
 from accounts.models import Account, Membership
 from accounts.roles import Perm
 from apikeys import restrictions
 from apikeys.authentication import BEARER_CHALLENGE
-from apikeys.models import GRACE_PERIODS, ApiKey, Environment, KeyActionError
-from portal.api_errors import ApiErrorSerializer
+from apikeys.models import (
+    GRACE_PERIODS,
+    TOKEN_LIFETIMES,
+    ApiKey,
+    Environment,
+    KeyActionError,
+    PersonalAccessToken,
+    token_expiry,
+)
+from portal.api_errors import (
+    ACCOUNT_NOT_FOUND,
+    NOT_AUTHENTICATED,
+    error_example,
+    error_response,
+    invalid,
+)
 from portal.api_errors import api_exception_handler as portal_exception_handler
 
 
@@ -64,6 +86,12 @@ class CreateInput(RestrictionsInput):
     account = serializers.SlugField(required=False, help_text="Default: your personal account")
     environment = serializers.ChoiceField(choices=Environment.choices, default=Environment.LIVE)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    def validate_expires_at(self, value: datetime | None) -> datetime | None:
+        # As on the keys page: a key born expired would only confuse its owner.
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError("Pick a time in the future.")
+        return value
 
 
 class RotateInput(serializers.Serializer):
@@ -109,8 +137,48 @@ class RotatedKeyOutput(CreatedKeyOutput):
         fields = [*CreatedKeyOutput.Meta.fields, "replaces"]
 
 
-ERROR = ApiErrorSerializer
-ERRORS = {400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR, 409: ERROR}
+# --- what the schema shows: examples and the errors each operation can answer ---------------
+# Example secrets have the right shape but a wrong checksum, so no scanner takes them for leaks.
+KEY_EXAMPLE: dict[str, Any] = {
+    "id": "key_3fQz9aX1bC2dE4fG",
+    "account": "acme",
+    "name": "Production",
+    "environment": "live",
+    "prefix": "tg_live_3fQz",
+    "last4": "Xa9c",
+    "status": "active",
+    "created_by": "ada@acme.example",
+    "created_at": "2026-11-02T10:00:00Z",
+    "expires_at": None,
+    "revoked_at": None,
+    "grace_ends_at": None,
+    "replaced_by": None,
+    "last_used_at": "2026-11-20T08:14:03Z",
+    "last_used_ip": "203.0.113.7",
+    "allowed_products": ["demo"],
+    "allowed_path_prefixes": [],
+    "allowed_methods": ["GET"],
+    "allowed_ips": [],
+}
+NEW_SECRET = "tg_live_7Hq2WkT9cVb3ZrN8mLp4XsD1fGy6JaE5_3kP9qZ"
+NEW_KEY_EXAMPLE = {
+    **KEY_EXAMPLE,
+    "id": "key_9LmN2pQ4rS6tU8vW",
+    "prefix": "tg_live_7Hq2",
+    "last4": "P9qZ",
+    "created_at": "2026-11-21T09:00:00Z",
+    "last_used_at": None,
+    "last_used_ip": None,
+    "secret": NEW_SECRET,
+}
+KEY_NOT_FOUND = error_response(
+    "No such key, or not in an account where you may manage keys",
+    error_example("not_found", "No such key"),
+)
+KEY_FORBIDDEN = error_response(
+    "Your role cannot manage keys in that account (owners, admins and developers can)",
+    error_example("permission_denied", "Your role (Billing) cannot do this."),
+)
 
 
 def _with_secret(key: ApiKey, raw: str, **extra: Any) -> dict[str, Any]:
@@ -126,19 +194,28 @@ class KeysAPIView(GenericAPIView):  # type: ignore[type-arg]
         return BEARER_CHALLENGE
 
     def membership_for(self, account_slug: str) -> Membership:
-        membership = get_membership_for_user(self.request.user, account_slug)  # type: ignore[arg-type]
-        require(membership, Perm.MANAGE_KEYS)
-        return membership
+        return membership_allowing(self.request.user, account_slug, Perm.MANAGE_KEYS)  # type: ignore[arg-type]
 
     def get_key(self, key_id: str) -> ApiKey:
-        key = get_object_or_404(
-            ApiKey.objects.select_related("account", "created_by", "replaced_by"),
-            public_id=key_id,
-            account__closed_at__isnull=True,
-            account__memberships__user=self.request.user,
+        key = (
+            ApiKey.objects.select_related("account", "created_by", "replaced_by")
+            .filter(
+                public_id=key_id,
+                account__closed_at__isnull=True,
+                account__memberships__user=self.request.user,
+            )
+            .first()
         )
+        if key is None:
+            raise Http404("No such key")
         self.membership_for(key.account.slug)
         return key
+
+
+class KeyListQuery(serializers.Serializer):
+    account = serializers.SlugField(
+        required=False, allow_blank=True, help_text="Only this account's keys"
+    )
 
 
 class KeyListCreate(KeysAPIView):
@@ -146,15 +223,31 @@ class KeyListCreate(KeysAPIView):
 
     def get_queryset(self) -> QuerySet[ApiKey]:
         queryset = ApiKey.objects.for_manager(self.request.user)  # type: ignore[arg-type]
-        account_slug = self.request.query_params.get("account")
+        query = KeyListQuery(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        account_slug = query.validated_data.get("account")
         if account_slug:
             queryset = queryset.filter(account=self.membership_for(account_slug).account)
         return queryset.select_related("account", "created_by", "replaced_by").distinct()
 
     @extend_schema(
         operation_id="keys_list",
-        parameters=[OpenApiParameter("account", str, description="Only this account's keys")],
-        responses={200: KeyOutput(many=True), **ERRORS},
+        summary="Your keys",
+        description="Keys of every account where you may manage keys, or of one `account`.",
+        parameters=[KeyListQuery],
+        responses={
+            200: KeyOutput(many=True),
+            400: invalid(
+                account=[
+                    'Enter a valid "slug" consisting of letters, numbers, underscores or hyphens.'
+                ]
+            ),
+            401: NOT_AUTHENTICATED,
+            403: KEY_FORBIDDEN,
+            404: ACCOUNT_NOT_FOUND,
+        },
+        examples=[OpenApiExample("A live key", value=KEY_EXAMPLE, response_only=True)],
+        tags=["keys"],
     )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
@@ -162,8 +255,39 @@ class KeyListCreate(KeysAPIView):
 
     @extend_schema(
         operation_id="keys_create",
+        summary="Create a key",
+        description="The answer carries the raw key in `secret`, once: store it now.",
         request=CreateInput,
-        responses={201: CreatedKeyOutput, **ERRORS},
+        responses={
+            201: CreatedKeyOutput,
+            400: invalid(allowed_methods=["Unknown HTTP method: FETCH. Use GET, HEAD, …"]),
+            401: NOT_AUTHENTICATED,
+            403: KEY_FORBIDDEN,
+            404: ACCOUNT_NOT_FOUND,
+            409: error_response(
+                "The plan's key limit is reached",
+                error_example(
+                    "key_limit_reached",
+                    "This account may have 2 working live keys; revoke one before creating "
+                    "another.",
+                ),
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "A read-only live key",
+                value={
+                    "account": "acme",
+                    "name": "Production",
+                    "environment": "live",
+                    "allowed_products": ["demo"],
+                    "allowed_methods": ["GET"],
+                },
+                request_only=True,
+            ),
+            OpenApiExample("Created", value=NEW_KEY_EXAMPLE, response_only=True),
+        ],
+        tags=["keys"],
     )
     def post(self, request: Request) -> Response:
         data = CreateInput(data=request.data)
@@ -193,14 +317,45 @@ class KeyListCreate(KeysAPIView):
 class KeyDetail(KeysAPIView):
     serializer_class = KeyOutput
 
-    @extend_schema(operation_id="keys_retrieve", responses={200: KeyOutput, **ERRORS})
+    @extend_schema(
+        operation_id="keys_retrieve",
+        summary="One key",
+        responses={200: KeyOutput, 401: NOT_AUTHENTICATED, 403: KEY_FORBIDDEN, 404: KEY_NOT_FOUND},
+        examples=[OpenApiExample("A live key", value=KEY_EXAMPLE, response_only=True)],
+        tags=["keys"],
+    )
     def get(self, request: Request, key_id: str) -> Response:
         return Response(KeyOutput(self.get_key(key_id)).data)
 
     @extend_schema(
         operation_id="keys_update",
+        summary="Rename a key or change its restrictions",
+        description="Fields left out stay as they are; an empty list lifts that restriction.",
         request=RestrictionsInput,
-        responses={200: KeyOutput, **ERRORS},
+        responses={
+            200: KeyOutput,
+            400: invalid(allowed_ips=["Not an IP address or CIDR range: 10.0.0.300"]),
+            401: NOT_AUTHENTICATED,
+            403: KEY_FORBIDDEN,
+            404: KEY_NOT_FOUND,
+            409: error_response(
+                "The key is revoked",
+                error_example("key_not_active", "A revoked key cannot be edited."),
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "Only from the office",
+                value={"allowed_ips": ["203.0.113.0/24"]},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Updated",
+                value={**KEY_EXAMPLE, "allowed_ips": ["203.0.113.0/24"]},
+                response_only=True,
+            ),
+        ],
+        tags=["keys"],
     )
     def patch(self, request: Request, key_id: str) -> Response:
         key = self.get_key(key_id)
@@ -215,8 +370,43 @@ class KeyRotate(KeysAPIView):
 
     @extend_schema(
         operation_id="keys_rotate",
+        summary="Rotate a key",
+        description=(
+            "Issues a successor with the same name and restrictions; the old key keeps working "
+            "for the `grace` window. The answer carries the new raw key in `secret`, once."
+        ),
         request=RotateInput,
-        responses={201: RotatedKeyOutput, **ERRORS},
+        responses={
+            201: RotatedKeyOutput,
+            400: invalid(grace=["“2d” is not a valid choice."]),
+            401: NOT_AUTHENTICATED,
+            403: KEY_FORBIDDEN,
+            404: KEY_NOT_FOUND,
+            409: error_response(
+                "The key is not working, or was rotated already",
+                error_example(
+                    "key_not_active",
+                    "Only a working key that has not been rotated already can be rotated.",
+                ),
+            ),
+        },
+        examples=[
+            OpenApiExample("A day to switch over", value={"grace": "24h"}, request_only=True),
+            OpenApiExample(
+                "Rotated",
+                value={
+                    **NEW_KEY_EXAMPLE,
+                    "replaces": {
+                        **KEY_EXAMPLE,
+                        "status": "retiring",
+                        "grace_ends_at": "2026-11-22T09:00:00Z",
+                        "replaced_by": NEW_KEY_EXAMPLE["id"],
+                    },
+                },
+                response_only=True,
+            ),
+        ],
+        tags=["keys"],
     )
     def post(self, request: Request, key_id: str) -> Response:
         key = self.get_key(key_id)
@@ -232,8 +422,187 @@ class KeyRotate(KeysAPIView):
 class KeyRevoke(KeysAPIView):
     serializer_class = KeyOutput
 
-    @extend_schema(operation_id="keys_revoke", request=None, responses={200: KeyOutput, **ERRORS})
+    @extend_schema(
+        operation_id="keys_revoke",
+        summary="Revoke a key",
+        description="It stops working at once, everywhere. Revoking a revoked key changes nothing.",
+        request=None,
+        responses={200: KeyOutput, 401: NOT_AUTHENTICATED, 403: KEY_FORBIDDEN, 404: KEY_NOT_FOUND},
+        examples=[
+            OpenApiExample(
+                "Revoked",
+                value={**KEY_EXAMPLE, "status": "revoked", "revoked_at": "2026-11-21T09:30:00Z"},
+                response_only=True,
+            )
+        ],
+        tags=["keys"],
+    )
     def post(self, request: Request, key_id: str) -> Response:
         key = self.get_key(key_id)
         key.revoke(actor=request.user, request=request)
         return Response(KeyOutput(key).data)
+
+
+# --- personal access tokens -------------------------------------------------------------------
+class TokenOutput(serializers.ModelSerializer):
+    id = serializers.CharField(source="public_id")
+    current = serializers.SerializerMethodField(
+        help_text="True for the token that authenticates this request"
+    )
+
+    class Meta:
+        model = PersonalAccessToken
+        fields = [
+            "id", "name", "prefix", "last4", "created_at", "expires_at", "last_used_at",
+            "revoked_at", "current",
+        ]  # fmt: skip
+
+    def get_current(self, token: PersonalAccessToken) -> bool:
+        auth = self.context["request"].auth
+        return isinstance(auth, PersonalAccessToken) and auth.pk == token.pk
+
+
+class CreatedTokenOutput(TokenOutput):
+    secret = serializers.CharField(help_text="The raw token. Shown in this response only.")
+
+    class Meta(TokenOutput.Meta):
+        fields = [*TokenOutput.Meta.fields, "secret"]
+
+
+class TokenInput(serializers.Serializer):
+    name = serializers.CharField(max_length=100, help_text="What uses it, e.g. “CI deploy script”")
+    expires_in_days = serializers.ChoiceField(
+        choices=list(TOKEN_LIFETIMES), default=90, help_text="0: it never expires"
+    )
+
+
+TOKEN_EXAMPLE: dict[str, Any] = {
+    "id": "pat_4kLm8NpQ2rSt6UvW",
+    "name": "CI deploy script",
+    "prefix": "tg_pat_9ZyX",
+    "last4": "Q7wE",
+    "created_at": "2026-11-02T10:00:00Z",
+    "expires_at": "2027-01-31T10:00:00Z",
+    "last_used_at": "2026-11-20T08:14:03Z",
+    "revoked_at": None,
+    "current": True,
+}
+SESSION_REQUIRED = error_response(
+    "Tokens are made and revoked by a signed-in person, not by a token (or the session's "
+    "CSRF check failed)",
+    error_example(
+        "session_required",
+        "Sign in to the portal to create or revoke tokens; a token cannot manage tokens.",
+    ),
+)
+TOKEN_NOT_FOUND = error_response(
+    "No such token of yours", error_example("not_found", "No such token")
+)
+
+
+def require_session(request: Request) -> None:
+    if isinstance(request.auth, PersonalAccessToken):
+        raise PermissionDenied(
+            "Sign in to the portal to create or revoke tokens; a token cannot manage tokens.",
+            "session_required",
+        )
+
+
+class TokenListCreate(GenericAPIView):  # type: ignore[type-arg]
+    serializer_class = TokenOutput
+
+    def get_queryset(self) -> QuerySet[PersonalAccessToken]:
+        return PersonalAccessToken.objects.active().filter(user=self.request.user)  # type: ignore[misc]
+
+    @extend_schema(
+        operation_id="tokens_list",
+        summary="Your personal access tokens",
+        description="The tokens that work now (not revoked, not expired), newest first.",
+        responses={200: TokenOutput(many=True), 401: NOT_AUTHENTICATED},
+        examples=[OpenApiExample("A token", value=TOKEN_EXAMPLE, response_only=True)],
+        tags=["tokens"],
+    )
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="tokens_create",
+        summary="Create a personal access token",
+        description=(
+            "Signed-in sessions only (send the CSRF token). The answer carries the raw token in "
+            "`secret`: store it, it is never shown again. Recorded as `token.created`."
+        ),
+        request=TokenInput,
+        responses={
+            201: CreatedTokenOutput,
+            400: invalid(expires_in_days=["“7” is not a valid choice."]),
+            401: NOT_AUTHENTICATED,
+            403: SESSION_REQUIRED,
+        },
+        examples=[
+            OpenApiExample(
+                "For CI, 90 days",
+                value={"name": "CI deploy script", "expires_in_days": 90},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Created",
+                value={
+                    **TOKEN_EXAMPLE,
+                    "last_used_at": None,
+                    "current": False,
+                    "secret": "tg_pat_9ZyXw2Vb5Nm8Lk3Jh6Gf4Ds1Aq0Pz7Xc_tRQ7wE",
+                },
+                response_only=True,
+            ),
+        ],
+        tags=["tokens"],
+    )
+    def post(self, request: Request) -> Response:
+        require_session(request)
+        data = TokenInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        token, raw = PersonalAccessToken.objects.issue(
+            request.user,  # type: ignore[arg-type]
+            name=data.validated_data["name"],
+            expires_at=token_expiry(data.validated_data["expires_in_days"]),
+            request=request,  # type: ignore[arg-type]
+        )
+        body = {**self.get_serializer(token).data, "secret": raw}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class TokenRevoke(GenericAPIView):  # type: ignore[type-arg]
+    serializer_class = TokenOutput
+
+    @extend_schema(
+        operation_id="tokens_revoke",
+        summary="Revoke a personal access token",
+        description=(
+            "Signed-in sessions only. Scripts using the token stop working at once; revoking a "
+            "revoked token changes nothing. Recorded as `token.revoked`."
+        ),
+        request=None,
+        responses={
+            200: TokenOutput,
+            401: NOT_AUTHENTICATED,
+            403: SESSION_REQUIRED,
+            404: TOKEN_NOT_FOUND,
+        },
+        examples=[
+            OpenApiExample(
+                "Revoked",
+                value={**TOKEN_EXAMPLE, "current": False, "revoked_at": "2026-11-21T09:30:00Z"},
+                response_only=True,
+            )
+        ],
+        tags=["tokens"],
+    )
+    def post(self, request: Request, token_id: str) -> Response:
+        require_session(request)
+        token = PersonalAccessToken.objects.filter(user=request.user, public_id=token_id).first()  # type: ignore[misc]
+        if token is None:
+            raise Http404("No such token")
+        token.revoke(request=request)  # type: ignore[arg-type]
+        return Response(self.get_serializer(token).data)

@@ -6,7 +6,7 @@ from django import forms
 from django.utils import timezone
 
 from apikeys import restrictions
-from apikeys.models import GRACE_PERIODS, Environment
+from apikeys.models import GRACE_PERIODS, TOKEN_LIFETIMES, Environment
 
 GRACE_LABELS = {
     "none": "None: the old key stops now",
@@ -107,7 +107,7 @@ class TokenForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="What uses it, e.g. “CI deploy script”.")
     expires_in_days = forms.TypedChoiceField(
         coerce=int,
-        choices=[(30, "30 days"), (90, "90 days"), (365, "1 year"), (0, "Never")],
+        choices=list(TOKEN_LIFETIMES.items()),
         initial=90,
         label="Expires in",
     )

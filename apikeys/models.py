@@ -29,6 +29,9 @@ GRACE_PERIODS: dict[str, timedelta] = {
     "24h": timedelta(hours=24),
     "7d": timedelta(days=7),
 }
+# How long a new personal access token lives, in days (0: until revoked); the tokens page and
+# the API offer exactly these.
+TOKEN_LIFETIMES: dict[int, str] = {30: "30 days", 90: "90 days", 365: "1 year", 0: "Never"}
 RESTRICTION_FIELDS = (
     "allowed_products",
     "allowed_path_prefixes",
@@ -57,12 +60,15 @@ class KeyNotActive(KeyActionError):
     code = "key_not_active"
 
 
+PUBLIC_ID_LENGTH = 16  # base62 characters after "key_" or "pat_" (apikeys/converters.py)
+
+
 def new_public_id() -> str:
-    return "key_" + get_random_string(16, keys.BASE62)
+    return "key_" + get_random_string(PUBLIC_ID_LENGTH, keys.BASE62)
 
 
 def new_token_id() -> str:
-    return "pat_" + get_random_string(16, keys.BASE62)
+    return "pat_" + get_random_string(PUBLIC_ID_LENGTH, keys.BASE62)
 
 
 class Environment(models.TextChoices):
@@ -440,6 +446,11 @@ class PersonalAccessTokenManager(models.Manager["PersonalAccessToken"]):
             )
             _audit_token(token, "token.created", request)
         return token, raw
+
+
+def token_expiry(days: int) -> datetime | None:
+    """When a token made now for `days` (one of TOKEN_LIFETIMES) expires; None for never."""
+    return timezone.now() + timedelta(days=days) if days else None
 
 
 def _audit_token(token: PersonalAccessToken, action: str, request: HttpRequest | None) -> None:

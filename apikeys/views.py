@@ -31,6 +31,7 @@ from apikeys.models import (
     KeyActionError,
     PersonalAccessToken,
     max_keys,
+    token_expiry,
 )
 
 RECENTLY_REVOKED_SHOWN = 10
@@ -180,11 +181,10 @@ def create_token(request: HttpRequest) -> HttpResponse:
     form = TokenForm(request.POST)
     if not form.is_valid():
         return _render_tokens(request, form=form, status=400)
-    days = form.cleaned_data["expires_in_days"]
     token, raw = PersonalAccessToken.objects.issue(
         request.user,  # type: ignore[arg-type]
         name=form.cleaned_data["name"],
-        expires_at=timezone.now() + timedelta(days=days) if days else None,
+        expires_at=token_expiry(form.cleaned_data["expires_in_days"]),
         request=request,
     )
     return _render_tokens(request, new_token=token, raw_token=raw)

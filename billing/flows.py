@@ -8,6 +8,8 @@ so late, duplicated and out-of-order webhooks converge on Stripe's current state
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -22,6 +24,7 @@ from billing.models import (
     Customer,
     EventStatus,
     Invoice,
+    MeterReport,
     Notice,
     StripeEvent,
     Subscription,
@@ -137,6 +140,48 @@ def cancel_now(account: Account) -> None:
     """Cancel every live subscription at once (the account is being closed)."""
     for sub in Subscription.objects.filter(account=account).live():
         gateway.cancel_subscription(sub.stripe_id)
+
+
+# --- the upcoming invoice --------------------------------------------------------------------
+@dataclass(frozen=True)
+class UpcomingInvoice:
+    """Stripe's preview of the next invoice; amounts in the currency's smallest unit."""
+
+    amount_due: int
+    currency: str
+    overage_amount: int  # the metered lines: overage reported so far this period
+    overage_calls: int
+    date: datetime | None
+
+    @property
+    def amount(self) -> float:
+        return self.amount_due / 100
+
+    @property
+    def overage(self) -> float:
+        return self.overage_amount / 100
+
+
+def upcoming_invoice(account: Account) -> UpcomingInvoice | None:
+    """The next invoice of the live subscription; None when none is coming (no subscription,
+    or it ends with this period). Raises BillingError when Stripe cannot say."""
+    sub = Subscription.objects.current_for(account)
+    if sub is None or sub.cancel_at_period_end:
+        return None
+    preview = gateway.preview_invoice(account.billing_customer.stripe_id, sub.stripe_id)
+    overage = sum(
+        line["amount"]
+        for line in preview["lines"]["data"]
+        if line["parent"]["subscription_item_details"] and line["quantity"] != 1
+    )
+    reported = MeterReport.objects.filter(account=account, period_start=sub.current_period_start)
+    return UpcomingInvoice(
+        amount_due=preview["amount_due"],
+        currency=preview["currency"],
+        overage_amount=overage,
+        overage_calls=sum(r.quantity for r in reported),
+        date=sub.current_period_end,
+    )
 
 
 # --- applying Stripe's state ------------------------------------------------------------------

@@ -14,11 +14,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import account_view, current_account
-from accounts.models import Membership
+from accounts.models import Account, Membership
 from accounts.roles import Perm
 from billing import flows, gateway
 from billing.gateway import BillingError
-from billing.models import MeterReport, StripeEvent, Subscription
+from billing.models import StripeEvent, Subscription
 from catalog.models import Plan
 
 
@@ -88,35 +88,16 @@ def billing(request: HttpRequest, membership: Membership) -> HttpResponse:
         "plan": account.effective_plan(),
         "invoices": account.invoices.all()[:24],
         "can_manage": membership.can(Perm.MANAGE_BILLING),
-        "upcoming": upcoming_invoice(sub),
+        **_upcoming(account),
     }
     return render(request, "billing/billing.html", {**ctx, **simulator_context()})
 
 
-def upcoming_invoice(sub: Subscription | None) -> dict[str, Any] | None:
-    """Stripe's preview of the next invoice, with the metered overage so far picked out."""
-    if sub is None or sub.status == "canceled" or sub.cancel_at_period_end:
-        return None
+def _upcoming(account: Account) -> dict[str, Any]:
     try:
-        preview = gateway.preview_invoice(sub.account.billing_customer.stripe_id, sub.stripe_id)
+        return {"upcoming": flows.upcoming_invoice(account)}
     except BillingError as error:
-        return {"error": str(error)}
-    lines = preview["lines"]["data"]
-    overage = sum(
-        line["amount"]
-        for line in lines
-        if line["parent"]["subscription_item_details"] and line["quantity"] != 1
-    )
-    reported = MeterReport.objects.filter(
-        account=sub.account, period_start=sub.current_period_start
-    )
-    return {
-        "amount": preview["amount_due"] / 100,
-        "currency": preview["currency"].upper(),
-        "overage": overage / 100,
-        "overage_calls": sum(r.quantity for r in reported),
-        "date": sub.current_period_end,
-    }
+        return {"upcoming_error": str(error)}
 
 
 @require_POST

@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest, JsonResponse
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+INVALID_DETAIL = "Some fields are invalid; see errors."
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -22,13 +27,32 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, exceptions.ValidationError):
         response.data = {
             "code": "invalid",
-            "detail": "Some fields are invalid; see errors.",
+            "detail": INVALID_DETAIL,
             "errors": response.data,
         }
     else:
         detail = response.data.get("detail", "") if isinstance(response.data, dict) else ""
         response.data = {"code": getattr(detail, "code", "error"), "detail": str(detail)}
     return response
+
+
+@csrf_exempt  # it changes nothing, and a token client's POST must get JSON, not the CSRF page
+def endpoint_not_found(request: HttpRequest, path: str) -> JsonResponse:
+    """Any other path under /api/: a JSON 404 like every API error, never the HTML page.
+
+    Routed last, so it also replaces APPEND_SLASH's redirect (which would drop a POST's body):
+    the detail names the right path instead."""
+    detail = "No such endpoint; the reference is at /api/docs/."
+    if not request.path.endswith("/") and _is_endpoint(request.path + "/"):
+        detail = f"No such endpoint; did you mean {request.path}/ (with the slash)?"
+    return JsonResponse({"code": "not_found", "detail": detail}, status=404)
+
+
+def _is_endpoint(path: str) -> bool:
+    try:
+        return resolve(path).func is not endpoint_not_found
+    except Resolver404:
+        return False
 
 
 class ApiErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -41,3 +65,46 @@ class ApiErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
         required=False,
         help_text="With code invalid: messages per field (nested like the input)",
     )
+
+
+# --- documenting errors in the schema -------------------------------------------------------
+# Each endpoint lists the errors it can answer, each with an example body, so clients see the
+# codes they should branch on next to the status (tests/portal/test_api_reference.py checks it).
+
+
+def error_example(code: str, detail: str, errors: dict[str, Any] | None = None) -> OpenApiExample:
+    value: dict[str, Any] = {"code": code, "detail": detail}
+    if errors is not None:
+        value["errors"] = errors
+    return OpenApiExample(code, value=value)
+
+
+def error_response(description: str, *examples: OpenApiExample) -> OpenApiResponse:
+    return OpenApiResponse(ApiErrorSerializer, description=description, examples=list(examples))
+
+
+def invalid(**errors: list[str]) -> OpenApiResponse:
+    """A 400 whose example shows the messages per field, as a validation failure returns them."""
+    return error_response(
+        "Invalid input (`errors` has the messages per field), or a body that is not JSON",
+        error_example("invalid", INVALID_DETAIL, errors),
+        error_example(
+            "parse_error", "JSON parse error - Expecting value: line 1 column 1 (char 0)"
+        ),
+    )
+
+
+NOT_AUTHENTICATED = error_response(
+    "No credentials, or a token that is malformed, unknown, expired or revoked",
+    error_example("not_authenticated", "Authentication credentials were not provided."),
+    error_example("invalid_token", "The token is malformed, unknown, expired or revoked."),
+    error_example(
+        "api_key_not_accepted",
+        "That is an API key for the gateway; the portal API takes a personal access token "
+        "(tg_pat_…) from your profile page.",
+    ),
+)
+ACCOUNT_NOT_FOUND = error_response(
+    "No such account, or you are not a member of it",
+    error_example("not_found", "No such account"),
+)

@@ -253,13 +253,27 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tollgate portal API",
-    "DESCRIPTION": "Manage API keys, usage, accounts and invoices of a Tollgate developer portal.",
+    "DESCRIPTION": (
+        "Manage the accounts, API keys, personal access tokens, usage and invoices of a "
+        "Tollgate developer portal.\n\n"
+        "Authenticate with a personal access token (`Authorization: Bearer tg_pat_…`, from "
+        "/profile/tokens/) or, from the portal's own pages, the session cookie plus its CSRF "
+        "token. Lists are paged with `limit` and `offset`. Every error is JSON "
+        '`{"code", "detail"[, "errors"]}`: branch on `code`, show `detail` to people; with '
+        "`code` `invalid`, `errors` holds the messages per field."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"EnvironmentEnum": "apikeys.models.Environment"},
+    # Path parameters match only what the URL converter routes, so no client (or fuzzer) is
+    # told that "a b" is a valid account slug.
+    "PATH_CONVERTER_OVERRIDES": {"slug": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"}},
+    "ENUM_NAME_OVERRIDES": {
+        "EnvironmentEnum": "apikeys.models.Environment",
+        "RoleEnum": "accounts.roles.Role",
+    },
 }
 
 # --- Static files, i18n ---------------------------------------------------------------------

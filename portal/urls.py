@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from csp.decorators import csp_update
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import (
     SpectacularAPIView,
@@ -11,6 +11,7 @@ from drf_spectacular.views import (
 )
 
 from portal import views
+from portal.api_errors import endpoint_not_found
 
 # Swagger UI and Redoc set inline styles as they render (scripts stay 'self'-only).
 api_reference_csp = csp_update({"style-src": ["'unsafe-inline'"], "worker-src": ["blob:"]})
@@ -39,6 +40,9 @@ urlpatterns = [
     path("", include("billing.urls")),
     path("", include("usage.urls")),
     path("", include("apidocs.urls")),
-    path("api/v1/", include("usage.api_urls")),
+    path("api/v1/", include("accounts.api_urls")),
+    path("api/v1/", include("billing.api_urls")),
     path("api/v1/", include("apikeys.api_urls")),
+    path("api/v1/", include("usage.api_urls")),
+    re_path(r"^api/(?P<path>.*)$", endpoint_not_found),  # last: whatever no route above took
 ]

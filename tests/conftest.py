@@ -49,6 +49,14 @@ def private_redis(tmp_path):
 
 
 @pytest.fixture
+def api():
+    """A REST API client (DRF's): sign in with force_login, or send a token with credentials()."""
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
 def user_factory(db):
     def make(email: str | None = None, password: str = "password", **fields) -> User:
         return User.objects.create_user(

@@ -5,20 +5,25 @@ from __future__ import annotations
 from itertools import islice
 from typing import Any
 
-from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.access import get_membership_for_user
+from accounts.access import membership_allowing
 from accounts.models import Membership
 from accounts.roles import Perm
 from apikeys.models import Environment
-from portal.api_errors import ApiErrorSerializer
+from portal.api_errors import (
+    ACCOUNT_NOT_FOUND,
+    NOT_AUTHENTICATED,
+    error_example,
+    error_response,
+    invalid,
+)
 from usage import reports
 from usage.export import ExportQuery, export_rows
 from usage.forms import ExportForm
@@ -71,19 +76,16 @@ class GlanceSerializer(serializers.Serializer):
 
 
 def membership_for(request: Request, slug: str) -> Membership:
-    try:
-        membership = get_membership_for_user(request.user, slug)  # type: ignore[arg-type]
-    except Http404:
-        raise Http404("No such account") from None
-    if not membership.can(Perm.VIEW_USAGE):
-        raise PermissionDenied("Your role in this account cannot see usage.")
-    return membership
+    return membership_allowing(request.user, slug, Perm.VIEW_USAGE)  # type: ignore[arg-type]
 
 
 ERRORS = {
-    400: OpenApiResponse(ApiErrorSerializer, description="Invalid query"),
-    403: OpenApiResponse(ApiErrorSerializer, description="Your role cannot see usage"),
-    404: OpenApiResponse(ApiErrorSerializer, description="No such account (or not yours)"),
+    401: NOT_AUTHENTICATED,
+    403: error_response(
+        "Your role cannot see usage (owners, admins and developers can)",
+        error_example("permission_denied", "Your role (Billing) cannot do this."),
+    ),
+    404: ACCOUNT_NOT_FOUND,
 }
 
 
@@ -91,8 +93,13 @@ class UsageRowsView(APIView):
     @extend_schema(
         summary="Usage rows by day or hour",
         description="Calls per bucket, key, endpoint and outcome: the same rows as the CSV export.",
+        operation_id="usage_list",
         parameters=[UsageQuerySerializer],
-        responses={200: UsagePageSerializer, **ERRORS},
+        responses={
+            200: UsagePageSerializer,
+            400: invalid(end=["The end date must be on or after the start date."]),
+            **ERRORS,
+        },
         examples=[
             OpenApiExample(
                 "One day",
@@ -148,8 +155,30 @@ class UsageRowsView(APIView):
 
 class UsageGlanceView(APIView):
     @extend_schema(
+        operation_id="usage_glance",
         summary="This period at a glance",
+        description="Live calls so far this billing period, against the quota, and where the "
+        "period is heading at today's pace.",
         responses={200: GlanceSerializer, **ERRORS},
+        examples=[
+            OpenApiExample(
+                "Heading for overage",
+                response_only=True,
+                value={
+                    "account": "acme",
+                    "period_start": "2026-11-01T00:00:00Z",
+                    "period_end": "2026-12-01T00:00:00Z",
+                    "used": 82000,
+                    "quota": 100000,
+                    "percent": 82.0,
+                    "projected": 123000,
+                    "projected_overage_calls": 23000,
+                    "projected_bill": "61.50",
+                    "currency": "USD",
+                    "days_left": 10,
+                },
+            )
+        ],
         tags=["usage"],
     )
     def get(self, request: Request, account_slug: str) -> Response:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from rest_framework.test import APIClient
 
 from accounts.models import AuditEvent, Membership
 from accounts.roles import Role
@@ -9,11 +8,6 @@ from apikeys import keys, records
 from apikeys.models import ApiKey, PersonalAccessToken
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def api():
-    return APIClient()
 
 
 def as_user(api, user):
@@ -40,6 +34,12 @@ def test_it_lists_only_keys_the_person_may_manage(api, bob, charlie, team, issue
     charlies = charlie.memberships.get().account
     issue_key(account=charlies, created_by=charlie)
     assert len(as_user(api, bob).get("/api/v1/keys/").json()["results"]) == 1
+
+
+def test_a_malformed_account_filter_is_a_400(api, alice):
+    response = as_user(api, alice).get("/api/v1/keys/?account=%00")
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["account"]
 
 
 def test_list_for_an_outsider_404s(api, charlie, team):
@@ -124,6 +124,17 @@ def test_create_rejects_bad_input_with_field_errors(api, alice, team):
     assert not ApiKey.objects.exists()
 
 
+def test_create_refuses_a_key_born_expired(api, alice, team):
+    response = as_user(api, alice).post(
+        "/api/v1/keys/",
+        {"account": team.slug, "name": "late", "expires_at": "2020-01-01T00:00:00Z"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"expires_at": ["Pick a time in the future."]}
+    assert not ApiKey.objects.exists()
+
+
 def test_create_beyond_the_cap_is_a_409_with_a_code(api, alice, team, issue_key):
     issue_key()
     issue_key()
@@ -153,9 +164,11 @@ def test_retrieve_works(api, bob, issue_key):
 
 
 def test_retrieve_a_bad_id_404s(api, alice):
-    response = as_user(api, alice).get("/api/v1/keys/key_nope/")
+    response = as_user(api, alice).get("/api/v1/keys/key_0000000000000000/")
     assert response.status_code == 404
-    assert response.json() == {"code": "not_found", "detail": response.json()["detail"]}
+    assert response.json() == {"code": "not_found", "detail": "No such key"}
+    malformed = as_user(api, alice).get("/api/v1/keys/key_%00/")
+    assert malformed.status_code == 404 and malformed.json()["code"] == "not_found"
 
 
 def test_update_works(api, alice, issue_key, django_capture_on_commit_callbacks):
