@@ -449,6 +449,27 @@ class Store:
         self.emit("customer.subscription.updated", sub)
         return sub
 
+    def backdate(self, sub_id: str, seconds: int) -> dict[str, Any]:
+        """Move a subscription's dates `seconds` into the past, as if it had begun that earlier.
+
+        What a Stripe test clock started in the past would give: the portal and the gateway
+        run on the real clock, so an end-to-end test reaches past a renewal date or a grace
+        period by moving Stripe's dates. The update event lets the portal's copy follow.
+        """
+        sub = self.get("subscription", sub_id)
+        if seconds < 0:
+            raise StripeError(400, "seconds must not be negative", param="seconds")
+        dated = ("created", "start_date", "billing_cycle_anchor", "trial_start", "trial_end",
+                 "cancel_at", "canceled_at", "ended_at")  # fmt: skip
+        for field in dated:
+            if sub.get(field):
+                sub[field] -= seconds
+        for item in sub["items"]["data"]:
+            for field in ("created", "current_period_start", "current_period_end"):
+                item[field] -= seconds
+        self.emit("customer.subscription.updated", sub)
+        return sub
+
     def pay_open_invoices(self, sub_id: str) -> dict[str, Any]:
         sub = self.get("subscription", sub_id)
         for invoice in self.all("invoice"):
