@@ -103,6 +103,11 @@ API: list[tuple[str, str, Handler]] = [
     ("GET", r"/v1/invoices", lambda s, p, m: paginate(s.list_for("invoice", p), p, "/v1/invoices")),
     ("POST", r"/v1/invoices/create_preview", lambda s, p, m: s.preview_invoice(p)),
     ("GET", r"/v1/invoices/(\w+)", lambda s, p, m: s.get("invoice", m[1])),
+    (
+        "GET",
+        r"/v1/invoiceitems",
+        lambda s, p, m: paginate(s.list_for("invoiceitem", p), p, "/v1/invoiceitems"),
+    ),
     ("GET", r"/v1/events", lambda s, p, m: paginate(list(reversed(s.events)), p, "/v1/events")),
     ("GET", r"/v1/events/(\w+)", lambda s, p, m: _event(s, m[1])),
     # Test controls, outside Stripe's API.
