@@ -84,10 +84,10 @@ def gateway_follows(stack, raw_key: str, answer, within: float = 1.0) -> float:
 
 def mailed_subjects(stack) -> list[str]:
     """Subjects of the emails the worker wrote (the file backend, one file per send)."""
-    folder = stack.env["TOLLGATE_VAR_DIR"] + "/mail"
+    folder = Path(stack.env["TOLLGATE_VAR_DIR"]) / "mail"
     return [
         line.removeprefix("Subject: ")
-        for path in sorted(Path(folder).glob("*.log"))
+        for path in sorted(folder.glob("*.log"))
         for line in path.read_text().splitlines()
         if line.startswith("Subject: ")
     ]
@@ -106,10 +106,10 @@ def test_it_refuses_live_calls_with_402_after_the_grace_and_restores_them_once_p
              what="the subscription applied by the worker")  # fmt: skip
     lags = {"subscribed": gateway_follows(stack, live, "starter")}
 
-    # The renewal fails; two days pass: past due, still within the grace.
+    # The renewal fails and two days pass: past due, still within the grace.
     sim.control(f"subscriptions/{sub_id}/fail_next_payment")
     sim.control(f"subscriptions/{sub_id}/advance")
-    renewed = renewal_days_ago(sim, sub_id, 2)
+    renewed = renewal_days_ago(sim, sub_id, GRACE_DAYS - 1)
     wait_for(lambda: applied(sub_id, status="past_due", past_due_since=renewed), timeout=20,
              what="the failed renewal applied by the worker")  # fmt: skip
     wait_for(lambda: "Payment failed for Alice's team" in mailed_subjects(stack), timeout=20,
@@ -117,11 +117,12 @@ def test_it_refuses_live_calls_with_402_after_the_grace_and_restores_them_once_p
     assert call(stack, live).status_code == 200
 
     # Two more days: the grace has run out.
-    renewed = renewal_days_ago(sim, sub_id, 2 + 2)
+    renewed = renewal_days_ago(sim, sub_id, GRACE_DAYS + 1)
     wait_for(lambda: applied(sub_id, status="past_due", past_due_since=renewed), timeout=20,
              what="the new dates applied by the worker")  # fmt: skip
     lags["suspended"] = gateway_follows(stack, live, 402)
     refused = call(stack, live)
+    assert refused.status_code == 402
     assert refused.headers["Content-Type"] == "application/json"
     assert refused.json()["code"] == "payment_required" and refused.json()["message"]
     assert call(stack, test_key).status_code == 200  # test keys are never billed, never refused
