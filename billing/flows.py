@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts import audit
@@ -30,6 +32,7 @@ from billing.models import (
     Subscription,
     from_timestamp,
 )
+from billing.standing import payment_overdue
 from catalog.models import Plan
 from portal import emails
 
@@ -219,10 +222,11 @@ def _apply_by_type(event_type: str, object_id: str) -> bool:
         return True
     if event_type.startswith("invoice."):
         invoice = gateway.retrieve_invoice(object_id)
+        # The invoice first: announcing the subscription's state may point at it.
+        sync_invoice(invoice)
         subscription_id = _invoice_subscription(invoice)
         if subscription_id:
             sync_subscription(gateway.retrieve_subscription(subscription_id))
-        sync_invoice(invoice)
         return True
     return False
 
@@ -312,6 +316,8 @@ def _announce_subscription(account: Account, sub: Subscription, changed: list[st
     if "status" in changed and sub.status == "canceled":
         notify(account, f"subscription.ended:{key}", "billing.subscription_ended", key,
                email="subscription-ended", ctx={"plan_name": plan_name})  # fmt: skip
+    # Stripe's state can arrive after the grace has run out (a late event, reconcile).
+    announce_suspension(account, sub, timezone.now())
 
 
 def _after_sync(sub: Subscription) -> None:
@@ -379,6 +385,54 @@ def _announce_invoice(account: Account, invoice: Invoice, data: dict[str, Any]) 
                 email="payment-recovered",
                 ctx=ctx,
             )
+
+
+def announce_suspension(account: Account, sub: Subscription, now: datetime) -> bool:
+    """Tell the billing people the gateway now refuses live calls; once per past-due episode.
+
+    Call under the account's lock. The episode is the unpaid renewal (`past_due_since`), so a
+    later failed renewal is announced again while replays and repeated runs are not.
+    """
+    since = sub.past_due_since
+    if since is None or not payment_overdue(sub.status, since, now):
+        return False
+    invoice = (
+        Invoice.objects.filter(subscription_stripe_id=sub.stripe_id, status="open")
+        .order_by("-created")
+        .first()
+    )
+    ctx = {"invoice": invoice, "grace_days": settings.BILLING_GRACE_DAYS}
+    if invoice is not None:
+        ctx["amount"] = f"{invoice.amount:.2f} {invoice.currency.upper()}"
+    key = f"subscription.suspended:{sub.stripe_id}:{int(since.timestamp())}"
+    if not notify(account, key, "billing.access_suspended", sub.stripe_id,
+                  email="access-suspended", ctx=ctx):  # fmt: skip
+        return False
+    # Gateways would notice within GATEWAY_POLICY_TTL_SECONDS; this makes them notice now.
+    transaction.on_commit(
+        lambda: account_policy_changed.send(sender=Subscription, account_id=account.pk)
+    )
+    return True
+
+
+def announce_suspensions(now: datetime | None = None) -> int:
+    """The beat job's half of suspension: grace periods that ran out with no event from Stripe.
+
+    Returns how many were announced; a second run right after announces none.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.BILLING_GRACE_DAYS)
+    overdue = Subscription.objects.filter(
+        Q(status="unpaid") | Q(status="past_due", past_due_since__lte=cutoff),
+        past_due_since__isnull=False,
+    )
+    announced = 0
+    for sub_id, account_id in overdue.values_list("pk", "account_id"):
+        with transaction.atomic():
+            # Under the lock a payment applied a moment ago is seen, and not announced over.
+            account = Account.objects.select_for_update().get(pk=account_id)
+            announced += announce_suspension(account, Subscription.objects.get(pk=sub_id), now)
+    return announced
 
 
 def notify(

@@ -47,6 +47,14 @@ def reconcile() -> int:
     return changes
 
 
+@shared_task(name="billing.announce_suspensions")
+def announce_suspensions() -> int:
+    announced = flows.announce_suspensions()
+    if announced:
+        log.info("announce_suspensions: %d account(s) past their grace period", announced)
+    return announced
+
+
 @shared_task(name="billing.cancel_account_subscriptions", max_retries=MAX_RETRIES, bind=True)
 def cancel_account_subscriptions(self, account_id: int) -> None:  # type: ignore[no-untyped-def]
     try:

@@ -393,5 +393,9 @@ CELERY_BEAT_SCHEDULE["billing-retry-failed-events"] = {
     "task": "billing.retry_failed_events",
     "schedule": 300.0,
 }
+CELERY_BEAT_SCHEDULE["billing-announce-suspensions"] = {
+    "task": "billing.announce_suspensions",
+    "schedule": 600.0,  # each grace period's end is emailed once (a unique Notice per episode)
+}
 # The SDK logs every request at INFO; its errors reach us as BillingError anyway.
 LOGGING["loggers"]["stripe"] = {"level": "WARNING"}  # type: ignore[index]

@@ -103,6 +103,11 @@ API: list[tuple[str, str, Handler]] = [
     ("GET", r"/v1/invoices", lambda s, p, m: paginate(s.list_for("invoice", p), p, "/v1/invoices")),
     ("POST", r"/v1/invoices/create_preview", lambda s, p, m: s.preview_invoice(p)),
     ("GET", r"/v1/invoices/(\w+)", lambda s, p, m: s.get("invoice", m[1])),
+    (
+        "GET",
+        r"/v1/invoiceitems",
+        lambda s, p, m: paginate(s.list_for("invoiceitem", p), p, "/v1/invoiceitems"),
+    ),
     ("GET", r"/v1/events", lambda s, p, m: paginate(list(reversed(s.events)), p, "/v1/events")),
     ("GET", r"/v1/events/(\w+)", lambda s, p, m: _event(s, m[1])),
     # Test controls, outside Stripe's API.
@@ -110,6 +115,7 @@ API: list[tuple[str, str, Handler]] = [
     ("POST", r"/_sim/subscriptions/(\w+)/advance", lambda s, p, m: s.advance(m[1])),
     ("POST", r"/_sim/subscriptions/(\w+)/fail_next_payment", lambda s, p, m: _fail_next(s, m[1])),
     ("POST", r"/_sim/subscriptions/(\w+)/pay", lambda s, p, m: s.pay_open_invoices(m[1])),
+    ("POST", r"/_sim/subscriptions/(\w+)/backdate", lambda s, p, m: _backdate(s, m[1], p)),
     ("POST", r"/_sim/checkout/(\w+)/pay", lambda s, p, m: s.pay_checkout(m[1], p.get("card", ""))),
 ]
 
@@ -119,6 +125,14 @@ def _event(store: Store, event_id: str) -> dict[str, Any]:
         if event["id"] == event_id:
             return event
     raise missing("event", event_id)
+
+
+def _backdate(store: Store, sub_id: str, p: dict[str, Any]) -> dict[str, Any]:
+    try:
+        seconds = int(p.get("seconds", ""))
+    except ValueError:
+        raise StripeError(400, "seconds must be a whole number", param="seconds") from None
+    return store.backdate(sub_id, seconds)
 
 
 def _fail_next(store: Store, sub_id: str) -> dict[str, Any]:

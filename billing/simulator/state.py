@@ -396,14 +396,21 @@ class Store:
             sub["cancel_at_period_end"] = p["cancel_at_period_end"] == "true"
             sub["cancel_at"] = self.period(sub)[1] if sub["cancel_at_period_end"] else None
         start, end = self.period(sub)
+        proration = p.get("proration_behavior", "create_prorations")
+        if proration not in ("create_prorations", "none"):
+            raise StripeError(
+                400,
+                "The simulator prorates with create_prorations or none",
+                param="proration_behavior",
+            )
         for change in p.get("items") or []:
-            self._change_item(sub, change, start, end)
+            self._change_item(sub, change, start, end, prorate=proration == "create_prorations")
         sub["metadata"].update(p.get("metadata", {}))
         self.emit("customer.subscription.updated", sub)
         return sub
 
     def _change_item(
-        self, sub: dict[str, Any], change: dict[str, Any], start: int, end: int
+        self, sub: dict[str, Any], change: dict[str, Any], start: int, end: int, *, prorate: bool
     ) -> None:
         items = sub["items"]["data"]
         if change.get("id"):
@@ -413,10 +420,72 @@ class Store:
             if change.get("deleted") == "true":
                 items.remove(item)
             elif change.get("price"):
+                price = self.get("price", change["price"])
+                if prorate and price["id"] != item["price"]["id"]:
+                    self._prorate(sub, item, price)
                 # A plan change keeps the billing period: the quota is not reset.
-                item["price"] = copy.deepcopy(self.get("price", change["price"]))
+                item["price"] = copy.deepcopy(price)
         elif change.get("price"):
             items.append(self._item(sub["id"], change["price"], start, end))
+
+    def _prorate(self, sub: dict[str, Any], item: dict[str, Any], new: dict[str, Any]) -> None:
+        """Stripe's create_prorations: a credit for the old price's unused time and a charge for
+        the new price's remaining time, as pending invoice items for the next invoice."""
+        now = int(time.time())
+        start, end = item["current_period_start"], item["current_period_end"]
+        licensed = item["price"]["recurring"]["usage_type"] == "licensed"
+        if sub["status"] == "trialing" or not licensed or not start <= now < end:
+            return
+        left = (end - now) / (end - start)
+        today = datetime.fromtimestamp(now, UTC)
+        day = f"{today.day} {today:%b %Y}"
+        for price, sign, words in ((item["price"], -1, "Unused"), (new, 1, "Remaining")):
+            amount = sign * round(float(price["unit_amount_decimal"]) * left)
+            product = self.objects.get(price["product"], {}).get("name", "item")
+            self.put(
+                shape(
+                    "invoiceitem",
+                    id=new_id("ii"),
+                    amount=amount,
+                    net_amount=amount,
+                    currency=price["currency"],
+                    customer=sub["customer"],
+                    date=now,
+                    description=f"{words} time on {product} after {day}",
+                    discountable=False,  # Stripe never discounts prorations
+                    invoice=None,
+                    metadata={},
+                    period={"start": now, "end": end},
+                    proration=True,
+                    quantity=1,
+                    quantity_decimal="1",
+                    test_clock=None,
+                    customer_account=None,
+                    parent={
+                        "type": "subscription_details",
+                        "subscription_details": {
+                            "subscription": sub["id"],
+                            "subscription_item": item["id"],
+                        },
+                    },
+                    pricing={
+                        "type": "price_details",
+                        "unit_amount_decimal": price["unit_amount_decimal"],
+                        "price_details": {"price": price["id"], "product": price["product"]},
+                    },
+                )
+            )
+
+    def pending_items(self, sub_id: str) -> list[dict[str, Any]]:
+        """Invoice items waiting for the subscription's next invoice, oldest first."""
+        found = [
+            ii
+            for ii in self.objects.values()
+            if ii["object"] == "invoiceitem"
+            and ii["invoice"] is None
+            and ii["parent"]["subscription_details"]["subscription"] == sub_id
+        ]
+        return sorted(found, key=lambda ii: ii["date"])
 
     def cancel_subscription(self, sub_id: str) -> dict[str, Any]:
         sub = self.get("subscription", sub_id)
@@ -446,6 +515,27 @@ class Store:
             sub, "subscription_cycle", end, new_end, paid=not failed, usage_from=(start, end)
         )
         sub["latest_invoice"] = invoice["id"]
+        self.emit("customer.subscription.updated", sub)
+        return sub
+
+    def backdate(self, sub_id: str, seconds: int) -> dict[str, Any]:
+        """Move a subscription's dates `seconds` into the past, as if it had begun that earlier.
+
+        What a Stripe test clock started in the past would give: the portal and the gateway
+        run on the real clock, so an end-to-end test reaches past a renewal date or a grace
+        period by moving Stripe's dates. The update event lets the portal's copy follow.
+        """
+        sub = self.get("subscription", sub_id)
+        if seconds < 0:
+            raise StripeError(400, "seconds must not be negative", param="seconds")
+        dated = ("created", "start_date", "billing_cycle_anchor", "trial_start", "trial_end",
+                 "cancel_at", "canceled_at", "ended_at")  # fmt: skip
+        for field in dated:
+            if sub.get(field):
+                sub[field] -= seconds
+        for item in sub["items"]["data"]:
+            for field in ("created", "current_period_start", "current_period_end"):
+                item[field] -= seconds
         self.emit("customer.subscription.updated", sub)
         return sub
 
@@ -489,6 +579,14 @@ class Store:
                 else {"start": start, "end": end}
             )
             lines.append(self._line(price, quantity, amount, period, sub["id"], item["id"]))
+        for ii in self.pending_items(sub["id"]):
+            price = self.get("price", ii["pricing"]["price_details"]["price"])
+            item_id = ii["parent"]["subscription_details"]["subscription_item"]
+            line = self._line(price, 1, ii["amount"], ii["period"], sub["id"], item_id)
+            details = line["parent"]["subscription_item_details"]
+            details.update(invoice_item=ii["id"], proration=True)
+            line.update(description=ii["description"], discountable=False)
+            lines.append(line)
         return lines
 
     def _line(
@@ -603,6 +701,10 @@ class Store:
     ) -> dict[str, Any]:
         invoice_id = new_id("in")
         invoice = self._invoice_object(sub, reason, start, end, usage_from, invoice_id)
+        for ii in self.pending_items(sub["id"]):
+            ii["invoice"] = invoice_id
+        self.put(invoice)
+        self.emit("invoice.created", invoice)
         self.invoice_sequence += 1
         now = int(time.time())
         invoice.update(
@@ -615,7 +717,6 @@ class Store:
             attempt_count=1,
         )
         invoice["status_transitions"]["finalized_at"] = now
-        self.put(invoice)
         self.emit("invoice.finalized", invoice)
         if paid:
             invoice.update(status="paid", amount_paid=invoice["amount_due"], amount_remaining=0)

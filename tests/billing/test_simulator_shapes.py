@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from billing import gateway
+from billing import flows, gateway
 from tests.billing.conftest import subscribe
 
 # The project's shared copy of Stripe's fixture set, beside the checkout (../shared/stripe/).
@@ -59,6 +59,18 @@ def test_it_shapes_every_object_like_stripe(client, plans, team, alice, sim):
     assert_shaped_like(get(f"/v1/products/{plans['starter'].stripe_product_id}"), "product")
     invoice = get(f"/v1/invoices?customer={customer}")["data"][0]
     assert_shaped_like(invoice, "invoice")
+    for line in invoice["lines"]["data"]:
+        assert_shaped_like(line, "line_item")
+    flows.change_plan(team, plans["pro"], alice, downgrade_at_period_end=True)
+    prorations = get(f"/v1/invoiceitems?customer={customer}")["data"]
+    assert len(prorations) == 2
+    for item in prorations:
+        assert_shaped_like(item, "invoiceitem")
+    upcoming = gateway.preview_invoice(customer, sub_id)
+    assert_shaped_like(upcoming, "invoice")
+    for line in upcoming["lines"]["data"]:
+        assert_shaped_like(line, "line_item")
+    assert "invoice.created" in {event["type"] for event in sim.events()}
     assert_shaped_like(get("/v1/billing/meters")["data"][0], "billing.meter")
     for event in sim.events():
         assert_shaped_like(event, "event")

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import requests
 from django.core import mail
+from django.utils import timezone
 
 from accounts.models import AuditEvent
 from accounts.signals import account_policy_changed
@@ -81,6 +83,32 @@ def test_it_upgrades_with_proration_without_resetting_the_period(client, plans, 
     assert team.plan == plans["pro"]
     assert standing_for(team).period_start == before.period_start
     assert Subscription.objects.get(stripe_id=sub_id).plan == plans["pro"]
+
+    # Stripe's prorations wait for the next invoice: the old price's unused time is credited
+    # and the new price's remaining time charged (of the 10.00 and 50.00 monthly prices).
+    customer = team.billing_customer.stripe_id
+    left = (before.period_end - timezone.now()) / (before.period_end - before.period_start)
+    prorations = proration_lines(gateway.preview_invoice(customer, sub_id))
+    amounts = [line["amount"] for line in prorations]
+    assert amounts == pytest.approx([-1000 * left, 5000 * left], abs=2)
+    run_and_deliver(sim, client, lambda: sim.control(f"subscriptions/{sub_id}/advance"))
+    [renewal] = [
+        invoice
+        for invoice in gateway.list_invoices(customer)
+        if invoice["billing_reason"] == "subscription_cycle"
+    ]
+    assert [line["amount"] for line in proration_lines(renewal)] == amounts
+    assert renewal["amount_due"] == 5000 + sum(amounts)
+    assert proration_lines(gateway.preview_invoice(customer, sub_id)) == []  # invoiced once
+    assert team.invoices.get(stripe_id=renewal["id"]).amount_due == renewal["amount_due"]
+
+
+def proration_lines(invoice: dict) -> list[dict]:
+    return [
+        line
+        for line in invoice["lines"]["data"]
+        if (line["parent"]["subscription_item_details"] or {}).get("proration")
+    ]
 
 
 def test_it_downgrades_at_the_period_end(client, plans, team, alice, sim):

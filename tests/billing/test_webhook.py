@@ -70,7 +70,7 @@ def test_it_refuses_get(client, db):
 
 def test_it_applies_events_by_refetching_from_stripe(client, plans, team, alice, sim):
     sub_id = subscribe(sim, client, team, plans["starter"], alice)
-    assert StripeEvent.objects.filter(status=EventStatus.APPLIED).count() == 4
+    assert StripeEvent.objects.filter(status=EventStatus.APPLIED).count() == 5
     sub = Subscription.objects.get(stripe_id=sub_id)
     assert sub.status == "active" and sub.plan == plans["starter"]
     assert sub.checkout_session_id.startswith("cs_test_")
