@@ -6,7 +6,7 @@ PYTHON ?= python3.11
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 
-.PHONY: run test lint format bench setup
+.PHONY: run test lint format bench bench-usage setup
 
 setup: .venv/.synced
 
@@ -39,3 +39,8 @@ format: setup
 # The gateway benchmark (wrk, nginx, private Redis servers): writes bench/results/<date>.json/.png.
 bench: setup
 	$(RUN) python bench/run.py
+
+# The usage dashboard benchmark (its own PostgreSQL database, a year of rollups):
+# writes bench/results/usage-<date>.json.
+bench-usage: setup
+	$(RUN) python bench/dashboard.py
