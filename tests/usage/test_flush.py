@@ -203,16 +203,33 @@ def test_the_migration_fills_the_summaries_of_earlier_rollups(redis_db, team):
 
     from django.apps import apps
 
-    from usage.models import LatencySummary
+    from usage.collector import Tally, write_stats
+    from usage.models import LATENCY_COLUMNS, LatencySummary
 
     count(redis_db, team.id, 4)
     count(redis_db, team.id, 3, hour="2026112400")
     flush(redis_db)
-    written = summed(UsageSummary.objects.all(), "span", "start", "dimension", "value", "outcome")
+    tallies = {}
+    for key_id, latency_ms in (("key_a", 3.0), ("key_b", 40.0), ("key_b", 700.0)):
+        tally = tallies.setdefault(
+            (team.id, key_id, "GET /demo/hello", datetime(2026, 11, 23, 22, tzinfo=UTC), "2xx"),
+            Tally(),
+        )
+        tally.add(latency_ms)
+    write_stats(tallies)
+
+    def summaries():
+        usage = summed(UsageSummary.objects.all(), "span", "start", "dimension", "value", "outcome")
+        latency = sorted(
+            LatencySummary.objects.values_list(
+                "span", "start", "endpoint", "count", *LATENCY_COLUMNS
+            )
+        )
+        return usage, latency
+
+    written = summaries()
+    assert written[0] and len(written[1]) == 2
     UsageSummary.objects.all().delete()
     LatencySummary.objects.all().delete()
     import_module("usage.migrations.0003_usage_summaries").fill_summaries(apps, None)
-    assert (
-        summed(UsageSummary.objects.all(), "span", "start", "dimension", "value", "outcome")
-        == written
-    )
+    assert summaries() == written
