@@ -9,7 +9,7 @@ PYTHON ?= python3.11
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 
-.PHONY: run test lint format bench setup
+.PHONY: run test lint format bench bench-usage setup
 
 setup: .venv/.synced
 
@@ -43,3 +43,8 @@ format: setup
 bench: setup
 	@deploy/ensure-packages.sh bench
 	$(RUN) python bench/run.py
+
+# The usage dashboard benchmark (its own PostgreSQL database, a year of rollups):
+# writes bench/results/usage-<date>.json.
+bench-usage: setup
+	$(RUN) python bench/dashboard.py

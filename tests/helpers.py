@@ -76,7 +76,9 @@ class PrivateRedis:
 
 
 @contextmanager
-def celery_worker(env: dict[str, str] | None = None, queues: str = "celery") -> Iterator[None]:
+def celery_worker(
+    env: dict[str, str] | None = None, queues: str = "celery"
+) -> Iterator[subprocess.Popen[bytes]]:
     """A real `celery worker` process, with the test's environment (so the same Redis)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool", "solo", "-Q", queues,
@@ -84,7 +86,7 @@ def celery_worker(env: dict[str, str] | None = None, queues: str = "celery") -> 
         cwd=ROOT, env={**os.environ, **(env or {})},
     )  # fmt: skip
     try:
-        yield
+        yield process
     finally:
         process.terminate()
         try:
@@ -105,6 +107,7 @@ def celery_app_on(redis_url: str) -> Iterator[None]:
     def reset_pools() -> None:
         app._pool = None  # the connection pools were built for the old URL
         app.amqp._producer_pool = None
+        vars(app._local).pop("backend", None)  # so was the result backend (cached per thread)
 
     app.conf.broker_url = app.conf.result_backend = kombu_redis_url(redis_url)
     reset_pools()

@@ -1,5 +1,7 @@
 """Read nginx's JSON access log into EndpointHourStats: status classes and latency per hour.
 
+EndpointHourStats is per key; LatencySummary, written with it, sums it over keys for the pages.
+
 Each chunk of whole lines is aggregated in memory and written, together with the new read
 offset, in one transaction: after a crash the collector resumes from the last committed offset,
 so no line is counted twice or lost. A rotated log (new inode, or a file shorter than the
@@ -22,6 +24,7 @@ from django.db import transaction
 from accounts.models import Account
 from apikeys.models import ApiKey
 from usage.models import LATENCY_BUCKETS_MS, EndpointHourStats, LogCursor
+from usage.summaries import add_latency_summary
 
 log = logging.getLogger(__name__)
 CHUNK_BYTES = 1 << 20
@@ -100,6 +103,26 @@ def write_stats(tallies: dict[StatKey, Tally]) -> None:
         ]
         stats.count += tally.count
         stats.save()
+    add_to_latency_summary(tallies, known)
+
+
+def add_to_latency_summary(tallies: dict[StatKey, Tally], known: set[int]) -> None:
+    """The same tallies summed over keys, per account and hour, into LatencySummary."""
+    by_hour: dict[tuple[int, datetime], dict[tuple[str, str], tuple[int, list[int]]]] = defaultdict(
+        dict
+    )
+    for (account_id, _key_id, endpoint, hour, status_class), tally in tallies.items():
+        if account_id not in known:
+            continue
+        count, histogram = by_hour[(account_id, hour)].get(
+            (endpoint, status_class), (0, [0] * (len(LATENCY_BUCKETS_MS) + 1))
+        )
+        by_hour[(account_id, hour)][(endpoint, status_class)] = (
+            count + tally.count,
+            [a + b for a, b in zip(histogram, tally.histogram or [], strict=True)],
+        )
+    for (account_id, hour), stats in sorted(by_hour.items()):
+        add_latency_summary(account_id, hour, stats)
 
 
 def collect_once(path: Path) -> int:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from django.db.models import Q
+
 from accounts.models import Account
 from usage.models import DailyUsage, HourlyUsage
 from usage.reports import key_names
@@ -37,7 +39,17 @@ class ExportQuery:
         return cls(account, data["start"], data["end"], data["by"])
 
 
-def export_rows(query: ExportQuery) -> Iterator[tuple[object, ...]]:
+# The export's order after the bucket: the order of the rollups' unique index.
+ORDER = ("key_id", "product", "endpoint", "outcome")
+Position = tuple[datetime | date, str, str, str, str]  # (bucket, *ORDER) of one row
+
+
+def export_rows(
+    query: ExportQuery, offset: int = 0, limit: int | None = None, after: Position | None = None
+) -> Iterator[tuple[object, ...]]:
+    """The rows in (bucket, key, product, endpoint, outcome) order, the order of the rollups'
+    unique index, so the database streams them without sorting. `after` continues right after
+    a row, as deep as it lies, where an `offset` has to walk past every row it skips."""
     names = key_names(query.account)
     if query.by == "hour":
         start = datetime.combine(query.start, datetime.min.time(), UTC)
@@ -49,10 +61,30 @@ def export_rows(query: ExportQuery) -> Iterator[tuple[object, ...]]:
             account=query.account, day__gte=query.start, day__lte=query.end
         )
         bucket = "day"
+    if after is not None:
+        rows = rows.filter(rows_after(bucket, after))
     fields = (bucket, "key_id", "environment", "product", "endpoint", "outcome", "count")
-    ordered = rows.order_by(bucket, "key_id", "product", "endpoint", "outcome").values_list(*fields)
-    for moment, key_id, environment, product, endpoint, outcome, count in ordered.iterator(
+    ordered = rows.order_by(bucket, *ORDER).values_list(*fields)
+    page = ordered[offset : offset + limit] if limit is not None else ordered[offset:]
+    for moment, key_id, environment, product, endpoint, outcome, count in page.iterator(
         chunk_size=EXPORT_CHUNK
     ):
         stamp = moment.astimezone(UTC).isoformat() if bucket == "hour" else moment.isoformat()
         yield (stamp, key_id, names.get(key_id, ""), environment, product, endpoint, outcome, count)
+
+
+def rows_after(bucket: str, position: Position) -> Q:
+    """Rows that come after `position` in the export's order."""
+    fields = (bucket, *ORDER)
+    after = Q(**{f"{fields[-1]}__gt": position[-1]})
+    for name, value in zip(reversed(fields[:-1]), reversed(position[:-1]), strict=True):
+        after = Q(**{f"{name}__gt": value}) | (Q(**{name: value}) & after)
+    # The bucket once more as a plain range, which the database seeks to in the index.
+    return Q(**{f"{bucket}__gte": position[0]}) & after
+
+
+def position_of(row: tuple[object, ...], by: str) -> Position:
+    """The position of a row export_rows yielded, for `after`."""
+    stamp, key_id, _, _, product, endpoint, outcome, _ = row
+    moment = datetime.fromisoformat(str(stamp)) if by == "hour" else date.fromisoformat(str(stamp))
+    return (moment, str(key_id), str(product), str(endpoint), str(outcome))

@@ -20,12 +20,12 @@ class HourlyUsage(models.Model):
 
     class Meta:
         constraints = [
+            # In the export's order (hour first): its index serves the export and the API's pages.
             models.UniqueConstraint(
-                fields=["account", "key_id", "product", "endpoint", "hour", "outcome"],
+                fields=["account", "hour", "key_id", "product", "endpoint", "outcome"],
                 name="usage_hourly_once",
             )
         ]
-        indexes = [models.Index(fields=["account", "hour"])]
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.key_id} {self.endpoint} {self.hour:%Y-%m-%d %H}h"
@@ -59,14 +59,47 @@ class DailyUsage(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["account", "key_id", "product", "endpoint", "day", "outcome"],
+                fields=["account", "day", "key_id", "product", "endpoint", "outcome"],
                 name="usage_daily_once",
             )
         ]
-        indexes = [models.Index(fields=["account", "day"])]
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.key_id} {self.endpoint} {self.day}"
+
+
+# The two spans of the summaries: hourly rows serve ranges up to a week, daily rows longer ones.
+HOUR, DAY = "hour", "day"
+
+
+class UsageSummary(models.Model):
+    """HourlyUsage added up along one dimension at a time, per account and hour or UTC day.
+
+    What the dashboard, the glance, quota alerts, overage and the staff page read: an account's
+    whole traffic (dimension "account"), or per key ("key") or per endpoint group ("endpoint"),
+    a few dozen rows per hour however many keys times endpoints the account has. usage.flush
+    writes it in the same transaction as HourlyUsage, so it always equals HourlyUsage summed.
+    """
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    span = models.CharField(max_length=4)  # HOUR or DAY
+    start = models.DateTimeField()  # the hour, or midnight (UTC) of the day
+    dimension = models.CharField(max_length=8)  # "account", "key" or "endpoint"
+    value = models.CharField(max_length=200, blank=True)  # key_id or endpoint; "" for "account"
+    environment = models.CharField(max_length=4)
+    outcome = models.CharField(max_length=30)
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "span", "dimension", "start", "value", "environment", "outcome"],
+                name="usage_summary_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.dimension}={self.value} {self.span} {self.start:%Y-%m-%d}"
 
 
 class UsagePreferences(models.Model):
@@ -132,6 +165,50 @@ class EndpointHourStats(models.Model):
 
     def __str__(self) -> str:
         return f"{self.endpoint} {self.status_class} {self.hour:%Y-%m-%d %H}h"
+
+
+# LatencySummary's histogram, one column per bucket of LATENCY_BUCKETS_MS and one for slower.
+LATENCY_COLUMNS = (
+    *(f"le_{bound}ms" for bound in LATENCY_BUCKETS_MS),
+    f"over_{LATENCY_BUCKETS_MS[-1]}ms",
+)
+
+
+class LatencySummary(models.Model):
+    """EndpointHourStats added up over keys, per account, endpoint group, status class and hour
+    or UTC day; the histogram in columns, so the database adds it up. Written by the collector
+    in the same transaction as EndpointHourStats."""
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    span = models.CharField(max_length=4)  # HOUR or DAY
+    start = models.DateTimeField()
+    endpoint = models.CharField(max_length=200)
+    status_class = models.CharField(max_length=3)
+    count = models.PositiveBigIntegerField(default=0)
+    le_1ms = models.PositiveBigIntegerField(default=0)
+    le_2ms = models.PositiveBigIntegerField(default=0)
+    le_5ms = models.PositiveBigIntegerField(default=0)
+    le_10ms = models.PositiveBigIntegerField(default=0)
+    le_20ms = models.PositiveBigIntegerField(default=0)
+    le_50ms = models.PositiveBigIntegerField(default=0)
+    le_100ms = models.PositiveBigIntegerField(default=0)
+    le_200ms = models.PositiveBigIntegerField(default=0)
+    le_500ms = models.PositiveBigIntegerField(default=0)
+    le_1000ms = models.PositiveBigIntegerField(default=0)
+    le_2000ms = models.PositiveBigIntegerField(default=0)
+    le_5000ms = models.PositiveBigIntegerField(default=0)
+    over_5000ms = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "span", "start", "endpoint", "status_class"],
+                name="usage_latency_summary_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} {self.status_class} {self.span} {self.start:%Y-%m-%d %H}h"
 
 
 class LogCursor(models.Model):

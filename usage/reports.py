@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from calendar import monthrange
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import TypeVar
 
 from django.db.models import Q, QuerySet, Sum
 
@@ -14,9 +16,11 @@ from billing.standing import standing_for
 from portal.redis_client import get_redis
 from usage.collector import percentile
 from usage.counters import parse_counts
-from usage.models import DailyUsage, EndpointHourStats, HourlyUsage
+from usage.models import DAY, HOUR, LATENCY_COLUMNS, LatencySummary, UsageSummary
+from usage.summaries import ACCOUNT, ENDPOINT, KEY
 
 OK = "ok"
+S = TypeVar("S", UsageSummary, LatencySummary)
 RANGE_NAMES = ("24h", "7d", "30d", "period", "previous")
 RANGE_LABELS = {
     "24h": "Last 24 hours",
@@ -58,28 +62,36 @@ def window_for(name: str, account: Account, now: datetime) -> Window:
     if name == "period":
         return Window(name, standing.period_start, standing.period_end)
     if name == "previous":
-        previous = standing_for(account, standing.period_start - timedelta(seconds=1))
-        return Window(name, previous.period_start, previous.period_end)
+        # Plans are monthly. (Asking standing_for about an earlier moment would not do: with a
+        # subscription it answers the current period, the only one Tollgate keeps.)
+        return Window(name, month_before(standing.period_start), standing.period_start)
     return Window("24h", end - timedelta(hours=24), end)
 
 
-def rows_in(account: Account, window: Window) -> QuerySet[HourlyUsage] | QuerySet[DailyUsage]:
+def month_before(moment: datetime) -> datetime:
+    """The same day and time a month earlier, or the month's last day (March 31 -> February 28)."""
+    year, month = (moment.year, moment.month - 1) if moment.month > 1 else (moment.year - 1, 12)
+    return moment.replace(year=year, month=month, day=min(moment.day, monthrange(year, month)[1]))
+
+
+def day_start(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def in_window(rows: QuerySet[S], window: Window) -> QuerySet[S]:
+    """A summary's rows of a window: hourly rows up to a week, daily ones (whole days) beyond."""
     if window.by_hour:
-        return HourlyUsage.objects.filter(
-            account=account, hour__gte=window.start, hour__lt=window.end
-        )
-    return DailyUsage.objects.filter(
-        account=account, day__gte=window.start.date(), day__lt=window.end.date() + timedelta(1)
-    )
+        return rows.filter(span=HOUR, start__gte=window.start, start__lt=window.end)
+    return rows.filter(span=DAY, start__gte=day_start(window.start), start__lt=window.end)
+
+
+def summary_in(account: Account, window: Window, dimension: str) -> QuerySet[UsageSummary]:
+    return in_window(UsageSummary.objects.filter(account=account, dimension=dimension), window)
 
 
 def bucket_starts(window: Window) -> list[datetime]:
     step = timedelta(hours=1) if window.by_hour else timedelta(days=1)
-    current = (
-        window.start
-        if window.by_hour
-        else datetime.combine(window.start.date(), datetime.min.time(), UTC)
-    )
+    current = window.start if window.by_hour else day_start(window.start)
     starts = []
     while current < window.end:
         starts.append(current)
@@ -95,19 +107,26 @@ def as_moment(value: datetime | date) -> datetime:
 
 def requests_over_time(account: Account, window: Window) -> dict[str, list[float]]:
     """uPlot's columns: unix seconds, admitted calls, denied calls, one value per bucket."""
-    bucket = "hour" if window.by_hour else "day"
     totals = (
-        rows_in(account, window)
-        .values(bucket)
+        summary_in(account, window, ACCOUNT)
+        .values("start")
         .annotate(ok=Sum("count", filter=Q(outcome=OK)), denied=Sum("count", filter=~Q(outcome=OK)))
     )
-    by_start = {as_moment(row[bucket]): row for row in totals}
+    by_start = {row["start"].astimezone(UTC): row for row in totals}
     starts = bucket_starts(window)
     return {
         "t": [start.timestamp() for start in starts],
         "ok": [float(by_start.get(start, {}).get("ok") or 0) for start in starts],
         "denied": [float(by_start.get(start, {}).get("denied") or 0) for start in starts],
     }
+
+
+# What each breakdown reads: (UsageSummary dimension, the field it groups by).
+BREAKDOWNS = {
+    "key_id": (KEY, "value"),
+    "endpoint": (ENDPOINT, "value"),
+    "outcome": (ACCOUNT, "outcome"),
+}
 
 
 @dataclass(frozen=True)
@@ -125,12 +144,13 @@ def breakdown(
     account: Account, window: Window, dimension: str, limit: int = 20
 ) -> list[BreakdownRow]:
     """Calls by key_id, endpoint or outcome, largest first."""
+    summary, field = BREAKDOWNS[dimension]
     totals = (
-        rows_in(account, window)
-        .values(dimension)
+        summary_in(account, window, summary)
+        .values(field)
         .annotate(ok=Sum("count", filter=Q(outcome=OK)), denied=Sum("count", filter=~Q(outcome=OK)))
     )
-    rows = [BreakdownRow(row[dimension], row["ok"] or 0, row["denied"] or 0) for row in totals]
+    rows = [BreakdownRow(row[field], row["ok"] or 0, row["denied"] or 0) for row in totals]
     if dimension == "key_id":
         names = key_names(account)
         rows = [BreakdownRow(names.get(r.label, r.label), r.ok, r.denied) for r in rows]
@@ -138,7 +158,12 @@ def breakdown(
 
 
 def denials(account: Account, window: Window) -> list[tuple[str, int]]:
-    totals = rows_in(account, window).exclude(outcome=OK).values("outcome").annotate(n=Sum("count"))
+    totals = (
+        summary_in(account, window, ACCOUNT)
+        .exclude(outcome=OK)
+        .values("outcome")
+        .annotate(n=Sum("count"))
+    )
     return sorted(((row["outcome"], row["n"]) for row in totals), key=lambda r: -r[1])
 
 
@@ -203,10 +228,17 @@ class Glance:
 def live_admitted(account: Account, start: datetime, end: datetime) -> int:
     """Admitted live calls in a period. Rollups are hourly: the hour the period starts in counts
     whole (a subscription starting at 10:45 counts the calls of 10:00-10:45 too)."""
-    rows = HourlyUsage.objects.filter(
-        account=account, environment="live", outcome=OK, hour__gte=floor_hour(start), hour__lt=end
-    )
+    rows = live_admitted_by_hour(account, floor_hour(start), end)
     return rows.aggregate(n=Sum("count"))["n"] or 0
+
+
+def live_admitted_by_hour(
+    account: Account, start: datetime, end: datetime
+) -> QuerySet[UsageSummary]:
+    return UsageSummary.objects.filter(
+        account=account, dimension=ACCOUNT, span=HOUR, environment="live", outcome=OK,
+        start__gte=start, start__lt=end,
+    )  # fmt: skip
 
 
 def glance(account: Account, now: datetime) -> Glance:
@@ -234,18 +266,11 @@ def burn_down(
     account: Account, window: Window, quota: int | None, now: datetime
 ) -> dict[str, list[float]]:
     """Quota left at the end of each day of the period so far (the page projects the rest)."""
-    rows = (
-        HourlyUsage.objects.filter(
-            account=account, environment="live", outcome=OK,
-            hour__gte=window.start, hour__lt=window.end,
-        )
-        .values("hour")
-        .annotate(n=Sum("count"))
-    )  # fmt: skip
+    rows = live_admitted_by_hour(account, window.start, window.end).values_list("start", "count")
     by_day: dict[date, int] = {}
-    for row in rows:
-        day = row["hour"].astimezone(UTC).date()
-        by_day[day] = by_day.get(day, 0) + row["n"]
+    for hour, count in rows:
+        day = hour.astimezone(UTC).date()
+        by_day[day] = by_day.get(day, 0) + count
     days, left, used = [], [], 0
     day = window.start.date()
     while as_moment(day) < min(window.end, now):
@@ -266,9 +291,7 @@ class EndpointLatency:
 
 def status_classes(account: Account, window: Window) -> list[tuple[str, int]]:
     rows = (
-        EndpointHourStats.objects.filter(
-            account=account, hour__gte=window.start, hour__lt=window.end
-        )
+        in_window(LatencySummary.objects.filter(account=account), window)
         .values("status_class")
         .annotate(n=Sum("count"))
         .order_by("status_class")
@@ -277,15 +300,18 @@ def status_classes(account: Account, window: Window) -> list[tuple[str, int]]:
 
 
 def endpoint_latency(account: Account, window: Window) -> list[EndpointLatency]:
-    histograms: dict[str, list[int]] = {}
-    rows = EndpointHourStats.objects.filter(
-        account=account, hour__gte=window.start, hour__lt=window.end
-    ).values_list("endpoint", "latency_histogram")
-    for endpoint, histogram in rows.iterator():
-        total = histograms.setdefault(endpoint, [0] * len(histogram))
-        histograms[endpoint] = [a + b for a, b in zip(total, histogram, strict=True)]
-    found = [
-        EndpointLatency(endpoint, sum(h), percentile(h, 0.5), percentile(h, 0.95))
-        for endpoint, h in histograms.items()
-    ]
+    rows = (
+        in_window(LatencySummary.objects.filter(account=account), window)
+        .values("endpoint")
+        .annotate(**{column: Sum(column) for column in LATENCY_COLUMNS})
+    )
+    found = []
+    for row in rows:
+        histogram = [row[column] for column in LATENCY_COLUMNS]
+        found.append(
+            EndpointLatency(
+                row["endpoint"], sum(histogram), percentile(histogram, 0.5),
+                percentile(histogram, 0.95),
+            )
+        )  # fmt: skip
     return sorted(found, key=lambda e: -e.calls)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Q, Sum
+from django.db.models import OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 
 from accounts.models import Account
 from catalog.models import Plan
-from usage.models import HourlyUsage
+from usage.models import DAY, HOUR, UsageSummary
 from usage.reports import OK
+from usage.summaries import ACCOUNT
 
 NEAR_QUOTA_PERCENT = 80
 
@@ -29,31 +31,40 @@ class AccountUsage:
         return round(100 * self.period_calls / quota, 1) if quota else None
 
 
-def all_accounts(now: datetime, month_start: datetime) -> list[AccountUsage]:
-    """One grouped query for everyone (live calls only; calendar month as the period)."""
-    totals = (
-        HourlyUsage.objects.filter(
-            hour__gte=min(month_start, now - timedelta(days=1)), environment="live"
+def live_calls(*conditions: Q, **filters: object) -> Coalesce:
+    """An account's live calls in UsageSummary matching `filters`, as a per-account subquery:
+    each one reads the account's own few rows through its unique index."""
+    rows = (
+        UsageSummary.objects.filter(
+            *conditions, account=OuterRef("pk"), dimension=ACCOUNT, environment="live", **filters
         )
-        .values("account_id")
-        .annotate(
-            period=Sum("count", filter=Q(outcome=OK, hour__gte=month_start)),
-            day=Sum("count", filter=Q(outcome=OK, hour__gte=now - timedelta(days=1))),
-            denied=Sum("count", filter=~Q(outcome=OK) & Q(hour__gte=month_start)),
-        )
+        .order_by()
+        .values("account")
+        .annotate(n=Sum("count"))
+        .values("n")
     )
-    by_account = {row["account_id"]: row for row in totals}
+    return Coalesce(Subquery(rows), 0)
+
+
+def all_accounts(now: datetime, month_start: datetime) -> list[AccountUsage]:
+    """Every account with live calls this (calendar) month or in the last 24 hours."""
+    # The month is whole days: daily rows. The last 24 hours: hourly ones.
+    accounts = Account.objects.select_related("plan").annotate(
+        period_calls=live_calls(span=DAY, start__gte=month_start, outcome=OK),
+        denied_calls=live_calls(Q(span=DAY, start__gte=month_start) & ~Q(outcome=OK)),
+        day_calls=live_calls(span=HOUR, start__gte=now - timedelta(days=1), outcome=OK),
+    )
     default = Plan.objects.filter(is_default=True).first()
-    accounts = Account.objects.filter(id__in=by_account).select_related("plan")
     return [
         AccountUsage(
             account=account,
             plan=account.plan or default,
-            period_calls=by_account[account.id]["period"] or 0,
-            day_calls=by_account[account.id]["day"] or 0,
-            denied_calls=by_account[account.id]["denied"] or 0,
+            period_calls=account.period_calls,
+            day_calls=account.day_calls,
+            denied_calls=account.denied_calls,
         )
         for account in accounts
+        if account.period_calls or account.day_calls or account.denied_calls
     ]
 
 

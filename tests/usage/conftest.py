@@ -7,7 +7,7 @@ import pytest
 from apikeys import keys
 from apikeys.models import ApiKey
 from catalog.models import Plan
-from usage.models import DailyUsage, HourlyUsage
+from usage.flush import add_to_rollups
 
 
 @pytest.fixture
@@ -28,17 +28,8 @@ def live_key(team):
 
 
 def add_usage(account, key, hour: datetime, count: int, outcome="ok", endpoint="GET /demo/hello"):
-    """Rollup rows as the flush writes them (hourly and the daily sum)."""
-    HourlyUsage.objects.create(
-        account=account, key_id=key.public_id, environment=key.environment, product="demo",
-        endpoint=endpoint, hour=hour, outcome=outcome, count=count,
-    )  # fmt: skip
-    daily, _ = DailyUsage.objects.get_or_create(
-        account=account, key_id=key.public_id, environment=key.environment, product="demo",
-        endpoint=endpoint, day=hour.date(), outcome=outcome,
-    )  # fmt: skip
-    daily.count += count
-    daily.save()
+    """Rollup rows as the flush writes them (hourly, daily and the summaries), with its code."""
+    add_to_rollups(account.id, hour, {(key.public_id, "demo", endpoint, outcome): count})
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from usage.collector import collect_once, percentile
-from usage.models import EndpointHourStats
+from usage.models import LATENCY_COLUMNS, EndpointHourStats, LatencySummary
 
 pytestmark = pytest.mark.django_db
 
@@ -70,6 +70,30 @@ def test_a_rotated_log_is_read_from_its_start(tmp_path, team):
     write(log, entry(team))
     collect_once(log)
     assert EndpointHourStats.objects.get().count == 4
+
+
+def test_the_latency_summary_is_the_stats_summed_over_keys(tmp_path, team):
+    log = tmp_path / "access.log"
+    write(log, *[entry(team, key=key, upstream=up) for key in ("key_a", "key_b")
+                 for up in ("0.004", "0.150", "0.004")])  # fmt: skip
+    write(log, entry(team, 503, "0.900", key="key_b"))
+    collect_once(log)
+    write(log, entry(team, key="key_c"))  # a second read adds to the same rows
+    collect_once(log)
+    for span, start in (
+        ("hour", "2026-11-23T22:00:00+00:00"),
+        ("day", "2026-11-23T00:00:00+00:00"),
+    ):
+        rows = {
+            row.status_class: row for row in LatencySummary.objects.filter(account=team, span=span)
+        }
+        assert rows.keys() == {"2xx", "5xx"} and rows["2xx"].start.isoformat() == start
+        for status_class, row in rows.items():
+            stats = EndpointHourStats.objects.filter(status_class=status_class)
+            histograms = [s.latency_histogram for s in stats]
+            assert row.count == sum(s.count for s in stats)
+            assert [getattr(row, c) for c in LATENCY_COLUMNS] == [sum(h) for h in zip(*histograms)]
+    assert LatencySummary.objects.get(span="hour", status_class="2xx").count == 7
 
 
 def test_percentiles_come_from_the_histogram():

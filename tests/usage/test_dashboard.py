@@ -74,15 +74,44 @@ def test_visitors_are_sent_to_log_in(client, team):
 def test_it_shows_status_classes_and_latency(client, alice, team, redis_db):
     from datetime import UTC, datetime
 
-    from usage.models import EndpointHourStats
+    from usage.collector import Tally, write_stats
 
-    histogram = [0] * 13
-    histogram[2], histogram[7] = 90, 10  # 90 calls <= 5 ms, 10 calls <= 200 ms
-    EndpointHourStats.objects.create(
-        account=team, key_id="key_a", endpoint="GET /demo/hello", status_class="2xx",
-        hour=datetime(2026, 11, 23, 21, tzinfo=UTC), count=100, latency_histogram=histogram,
-    )  # fmt: skip
+    tally = Tally()
+    for latency_ms in [4.0] * 90 + [150.0] * 10:  # 90 calls <= 5 ms, 10 calls <= 200 ms
+        tally.add(latency_ms)
+    key = (team.id, "key_a", "GET /demo/hello", datetime(2026, 11, 23, 21, tzinfo=UTC), "2xx")
+    write_stats({key: tally})  # as the collector writes what it read from nginx's log
     client.force_login(alice)
     page = html.unescape(client.get(url(team)).content.decode())
     assert 'data-testid="status-2xx">100<' in page
     assert "<td>GET /demo/hello</td><td>100</td><td>≤ 5 ms</td><td>≤ 200 ms</td>" in page
+
+
+def test_the_previous_period_of_a_subscription_is_the_month_before_it(
+    client, alice, team, live_key, redis_db
+):
+    import json
+    import re
+    from datetime import UTC, datetime
+
+    from billing.models import Subscription
+    from tests.usage.conftest import add_usage
+
+    Subscription.objects.create(
+        stripe_id="sub_1", account=team, status="active",
+        started_at=datetime(2026, 9, 10, 9, tzinfo=UTC),
+        current_period_start=datetime(2026, 11, 10, 9, tzinfo=UTC),
+        current_period_end=datetime(2026, 12, 10, 9, tzinfo=UTC),
+    )  # fmt: skip
+    add_usage(team, live_key, datetime(2026, 10, 20, 12, tzinfo=UTC), 40)  # the previous period
+    add_usage(team, live_key, datetime(2026, 11, 20, 12, tzinfo=UTC), 3)  # this one
+    client.force_login(alice)
+    charts = {}
+    for name in ("period", "previous"):
+        page = client.get(url(team, f"?range={name}"), HTTP_HX_REQUEST="true").content.decode()
+        values = re.search(r'data-chart="requests" data-values="([^"]*)"', page).group(1)
+        charts[name] = json.loads(html.unescape(values))
+    assert sum(charts["period"]["ok"]) == 3
+    assert sum(charts["previous"]["ok"]) == 40
+    assert charts["previous"]["t"][0] == datetime(2026, 10, 10, tzinfo=UTC).timestamp()
+    assert charts["previous"]["t"][-1] == datetime(2026, 11, 10, tzinfo=UTC).timestamp()

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Sum
 
 from usage.flush import apply, claim, flush
-from usage.models import FlushedBatch, HourlyUsage
+from usage.models import FlushedBatch, HourlyUsage, UsageSummary
+from usage.summaries import ACCOUNT, ENDPOINT, KEY
 
 pytestmark = pytest.mark.django_db(transaction=True)
 HOUR = "2026112322"
@@ -136,3 +138,99 @@ def test_calls_admitted_while_redis_was_down_are_counted_once(redis_db, team):
     flush(redis_db)
     assert total() == 5
     assert not UncountedCall.objects.exists()
+
+
+def summed(rows, *fields) -> Counter:
+    totals: Counter = Counter()
+    for row in rows.values(*fields, "count"):
+        totals[tuple(row[f] for f in fields)] += row["count"]
+    return totals
+
+
+def assert_summaries_equal_the_detail(account_id: int) -> None:
+    """UsageSummary, every span and dimension, against HourlyUsage summed the same way."""
+    detail = HourlyUsage.objects.filter(account_id=account_id)
+    for span in ("hour", "day"):
+        summary = UsageSummary.objects.filter(account_id=account_id, span=span)
+        for dimension, field in ((ACCOUNT, None), (KEY, "key_id"), (ENDPOINT, "endpoint")):
+            expected: Counter = Counter()
+            for row in detail.values(
+                "hour", "environment", "outcome", "count", *filter(None, [field])
+            ):
+                start = row["hour"] if span == "hour" else row["hour"].replace(hour=0)
+                value = row[field] if field else ""
+                expected[(start, value, row["environment"], row["outcome"])] += row["count"]
+            got = summed(
+                summary.filter(dimension=dimension), "start", "value", "environment", "outcome"
+            )
+            assert got == expected, (span, dimension)
+
+
+def test_the_account_summaries_always_equal_the_detailed_rollups(redis_db, team, user_factory):
+    from accounts.models import Account
+    from gateway.models import UncountedCall
+    from tests.gateway.support import make_key
+
+    _, live = make_key(team)
+    _, test = make_key(team, "test")
+    other = Account.objects.create_with_owner("Other", user_factory())
+    for hour in ("2026112322", "2026112323", "2026112400"):  # across midnight
+        count(redis_db, team.id, 3, f"{live.public_id}|demo|GET /demo/hello|ok", hour)
+        count(redis_db, team.id, 2, f"{live.public_id}|demo|POST /demo/echo|ok", hour)
+        count(redis_db, team.id, 1, f"{live.public_id}|demo|GET /demo/hello|rate_limited", hour)
+        count(redis_db, other.id, 4, "key_x|demo|GET /demo/hello|ok", hour)
+        redis_db.hincrby(
+            f"tg:{{acct:{team.id}}}:test-use:{hour}", f"{test.public_id}|demo|GET /x|ok", 5
+        )
+        flush(redis_db)
+    UncountedCall.objects.create(
+        account_id=team.id, key_id=live.public_id, environment="live", product="demo",
+        endpoint_group="GET /demo/hello", admitted_at=datetime(2026, 11, 23, 23, 30, tzinfo=UTC),
+    )  # fmt: skip
+    flush(redis_db)
+    for account in (team, other):
+        assert_summaries_equal_the_detail(account.id)
+    assert summed(
+        UsageSummary.objects.filter(account=team, span="day", dimension=ACCOUNT), "start"
+    ) == {
+        (datetime(2026, 11, 23, tzinfo=UTC),): 2 * (3 + 2 + 1 + 5) + 1,
+        (datetime(2026, 11, 24, tzinfo=UTC),): 3 + 2 + 1 + 5,
+    }
+
+
+def test_the_migration_fills_the_summaries_of_earlier_rollups(redis_db, team):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from usage.collector import Tally, write_stats
+    from usage.models import LATENCY_COLUMNS, LatencySummary
+
+    count(redis_db, team.id, 4)
+    count(redis_db, team.id, 3, hour="2026112400")
+    flush(redis_db)
+    tallies = {}
+    for key_id, latency_ms in (("key_a", 3.0), ("key_b", 40.0), ("key_b", 700.0)):
+        tally = tallies.setdefault(
+            (team.id, key_id, "GET /demo/hello", datetime(2026, 11, 23, 22, tzinfo=UTC), "2xx"),
+            Tally(),
+        )
+        tally.add(latency_ms)
+    with transaction.atomic():  # as the collector writes them
+        write_stats(tallies)
+
+    def summaries():
+        usage = summed(UsageSummary.objects.all(), "span", "start", "dimension", "value", "outcome")
+        latency = sorted(
+            LatencySummary.objects.values_list(
+                "span", "start", "endpoint", "count", *LATENCY_COLUMNS
+            )
+        )
+        return usage, latency
+
+    written = summaries()
+    assert written[0] and len(written[1]) == 2
+    UsageSummary.objects.all().delete()
+    LatencySummary.objects.all().delete()
+    import_module("usage.migrations.0003_usage_summaries").fill_summaries(apps, None)
+    assert summaries() == written

@@ -34,6 +34,52 @@ def test_it_pages(client, alice, team, some_usage):
     assert len(rest["results"]) == 2 and rest["next_offset"] is None
 
 
+def test_cursors_page_through_the_same_rows_as_one_page(client, alice, team, live_key):
+    from datetime import UTC, datetime
+
+    from tests.usage.conftest import add_usage
+
+    for hour in (20, 21, 22):
+        for endpoint in ("GET /demo/hello", "POST /demo/echo"):
+            add_usage(
+                team, live_key, datetime(2026, 11, 23, hour, tzinfo=UTC), hour, "ok", endpoint
+            )
+            add_usage(team, live_key, datetime(2026, 11, 23, hour, tzinfo=UTC), 1, "rate_limited",
+                      endpoint)  # fmt: skip
+    client.force_login(alice)
+    query = {"account": team.slug, "start": "2026-11-23", "end": "2026-11-23", "by": "hour"}
+    everything = client.get("/api/v1/usage/", query).json()["results"]
+    assert len(everything) == 12
+    pages, cursor = [], None
+    while True:
+        page = client.get(
+            "/api/v1/usage/", {**query, "limit": 5, **({"cursor": cursor} if cursor else {})}
+        ).json()
+        pages += page["results"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == everything
+
+
+def test_a_bad_cursor_gets_a_stable_code(client, alice, team, some_usage):
+    client.force_login(alice)
+    query = {"account": team.slug, "start": "2026-11-01", "end": "2026-11-30", "by": "hour"}
+    response = client.get("/api/v1/usage/", {**query, "cursor": "not-a-cursor"})
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid" and "cursor" in response.json()["errors"]
+
+
+def test_a_cursor_of_another_granularity_is_refused(client, alice, team, some_usage):
+    client.force_login(alice)
+    query = {"account": team.slug, "start": "2026-11-01", "end": "2026-11-30", "limit": 1}
+    cursor = client.get("/api/v1/usage/", {**query, "by": "hour"}).json()["next_cursor"]
+    response = client.get("/api/v1/usage/", {**query, "by": "day", "cursor": cursor})
+    assert response.status_code == 400 and "cursor" in response.json()["errors"]
+    both = client.get("/api/v1/usage/", {**query, "by": "hour", "cursor": cursor, "offset": 2})
+    assert both.status_code == 400 and "offset" in both.json()["errors"]
+
+
 def test_bad_queries_get_a_stable_code(client, alice, team):
     client.force_login(alice)
     response = client.get(
