@@ -223,7 +223,8 @@ def max_keys(account: Account, environment: str) -> int:
 
 def check_room_for_key(account: Account, environment: str) -> None:
     limit = max_keys(account, environment)
-    count = ApiKey.objects.filter(account=account, environment=environment).counted().count()
+    existing = ApiKey.objects.get_queryset().filter(account=account, environment=environment)
+    count = existing.counted().count()
     if count >= limit:
         kind = "live" if environment == Environment.LIVE else "test"
         raise KeyLimitReached(

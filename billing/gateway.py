@@ -98,7 +98,7 @@ def create_customer(email: str, name: str, metadata: dict[str, str], key: str) -
     return _create(client().v1.customers, params, key)
 
 
-def create_checkout_session(params: dict[str, Any], key: str) -> dict[str, Any]:
+def create_checkout_session(params: dict[str, Any], key: str | None) -> dict[str, Any]:
     return _create(client().v1.checkout.sessions, params, key)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.env import (
@@ -27,6 +28,10 @@ from portal.env import (
     env_url,
     kombu_redis_url,
 )
+
+# Lets the classes django-stubs makes generic (ModelAdmin[ApiKey], ModelForm[User]) be
+# subscripted at run time too; it must run before any app's modules are imported.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("TOLLGATE_VAR_DIR", str(BASE_DIR / "var")))

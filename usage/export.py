@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from django.db.models import QuerySet
+
 from accounts.models import Account
 from usage.models import DailyUsage, HourlyUsage
 from usage.reports import key_names
@@ -39,6 +41,7 @@ class ExportQuery:
 
 def export_rows(query: ExportQuery) -> Iterator[tuple[object, ...]]:
     names = key_names(query.account)
+    rows: QuerySet[HourlyUsage] | QuerySet[DailyUsage]
     if query.by == "hour":
         start = datetime.combine(query.start, datetime.min.time(), UTC)
         end = datetime.combine(query.end + timedelta(days=1), datetime.min.time(), UTC)
