@@ -43,6 +43,7 @@ class UserManager(BaseUserManager["User"]):
 class User(AbstractUser):
     """A person. Email is the login; the billing entity is the Account they belong to."""
 
+    # Email is the login: no username field (the stubs cannot express removing a field).
     username = None  # type: ignore[assignment]
     email = models.EmailField("email address", unique=True)
 

@@ -63,6 +63,7 @@ def product_reference(request: HttpRequest, slug: str) -> HttpResponse:
     }
     response = render(request, "apidocs/product.html", context)
     # "Try it" calls go to the gateway, which may be another origin than the portal.
+    # (django-csp reads this per-response attribute; Django's stubs do not know it.)
     response._csp_update = {  # type: ignore[attr-defined]
         "style-src": ["'unsafe-inline'"],  # Swagger UI sets inline styles as it renders
         "connect-src": [settings.GATEWAY_PUBLIC_URL],

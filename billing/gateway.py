@@ -76,7 +76,8 @@ def _message(error: stripe.StripeError) -> str:
 def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
     with _translated():
         result = fn(*args, **kwargs)
-    return result.to_dict()  # type: ignore[no-any-return]
+    data: dict[str, Any] = result.to_dict()
+    return data
 
 
 def _create(service: Any, params: dict[str, Any], key: str | None) -> dict[str, Any]:

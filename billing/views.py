@@ -57,6 +57,7 @@ def allow_stripe_form_redirects(
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> HttpResponseBase:
         response = view(*args, **kwargs)
+        # django-csp reads this per-response attribute; Django's stubs do not know it.
         response._csp_update = {"form-action": ["'self'", *stripe_page_origins()]}  # type: ignore[attr-defined]
         return response
 

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import secrets
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import dj_database_url
@@ -359,7 +360,7 @@ GATEWAY_TEST_KEY_PER_PERIOD = env_int("GATEWAY_TEST_KEY_PER_PERIOD", 1000, minim
 # How long a process trusts its cached account policy without hearing an invalidation.
 GATEWAY_POLICY_TTL_SECONDS = env_int("GATEWAY_POLICY_TTL_SECONDS", 60, minimum=1)
 
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
@@ -403,4 +404,4 @@ CELERY_BEAT_SCHEDULE["billing-announce-suspensions"] = {
     "schedule": 600.0,  # each grace period's end is emailed once (a unique Notice per episode)
 }
 # The SDK logs every request at INFO; its errors reach us as BillingError anyway.
-LOGGING["loggers"]["stripe"] = {"level": "WARNING"}  # type: ignore[index]
+LOGGING["loggers"]["stripe"] = {"level": "WARNING"}
