@@ -2,6 +2,9 @@
 SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
+# Compile the dependencies once at install: this machine sets PYTHONDONTWRITEBYTECODE, so every
+# process (pytest, granian, celery, the simulator) would otherwise compile its imports at start.
+export UV_COMPILE_BYTECODE := 1
 PYTHON ?= python3.11
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
