@@ -8,7 +8,7 @@ export UV_COMPILE_BYTECODE := 1
 PYTHON ?= python3.11
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
-# djade (templates) and django-upgrade (Python), as in .pre-commit-config.yaml; CHECK=--check.
+# djade (templates) and django-upgrade (Python), as in .pre-commit-config.yaml; + --check to check.
 DJADE = find templates \( -name '*.html' -o -name '*.txt' \) -print0 \
 	| xargs -0 $(RUN) djade --target-version 5.2
 DJANGO_UPGRADE = find . -name '*.py' -not -path './.venv/*' -not -path './var/*' -print0 \
