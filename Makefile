@@ -8,6 +8,11 @@ export UV_COMPILE_BYTECODE := 1
 PYTHON ?= python3.11
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
+# djade (templates) and django-upgrade (Python), as in .pre-commit-config.yaml; + --check to check.
+DJADE = find templates \( -name '*.html' -o -name '*.txt' \) -print0 \
+	| xargs -0 $(RUN) djade --target-version 5.2
+DJANGO_UPGRADE = find . -name '*.py' -not -path './.venv/*' -not -path './var/*' -print0 \
+	| xargs -0 $(RUN) django-upgrade --target-version 5.2
 
 .PHONY: run test lint format bench bench-usage setup
 
@@ -26,6 +31,9 @@ test: setup
 	@deploy/ensure-packages.sh test
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) mypy
+	$(DJADE) --check
+	$(DJANGO_UPGRADE) --check
 	$(RUN) python manage.py makemigrations --check --dry-run
 	@$(RUN) pytest $(PYTEST_ARGS); status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; exit 1; fi; \
@@ -34,10 +42,15 @@ test: setup
 lint: setup
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) mypy
+	$(DJADE) --check
+	$(DJANGO_UPGRADE) --check
 
 format: setup
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
+	$(DJADE)
+	$(DJANGO_UPGRADE)
 
 # The gateway benchmark (wrk, nginx, private Redis servers): writes bench/results/<date>.json/.png.
 bench: setup

@@ -12,10 +12,12 @@ from typing import Any, Concatenate, ParamSpec
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 
 from accounts.models import Account, Membership, User
 from accounts.roles import Perm
+from portal.http import AuthenticatedHttpRequest
 
 P = ParamSpec("P")
 SESSION_ACCOUNT_KEY = "current_account"
@@ -48,18 +50,20 @@ def membership_allowing(user: User, account_slug: str, perm: Perm) -> Membership
 def account_view(
     perm: Perm,
 ) -> Callable[
-    [Callable[Concatenate[HttpRequest, Membership, P], HttpResponse]],
-    Callable[..., HttpResponse],
+    [Callable[Concatenate[AuthenticatedHttpRequest, Membership, P], HttpResponseBase]],
+    Callable[..., HttpResponseBase],
 ]:
     """Decorate a view taking (request, membership, ...) and routed with <account_slug>."""
 
     def decorator(
-        view: Callable[Concatenate[HttpRequest, Membership, P], HttpResponse],
-    ) -> Callable[..., HttpResponse]:
+        view: Callable[Concatenate[AuthenticatedHttpRequest, Membership, P], HttpResponseBase],
+    ) -> Callable[..., HttpResponseBase]:
         @login_required
         @wraps(view)
-        def wrapper(request: HttpRequest, account_slug: str, *args: Any, **kwargs: Any) -> Any:
-            membership = membership_allowing(request.user, account_slug, perm)  # type: ignore[arg-type]
+        def wrapper(
+            request: AuthenticatedHttpRequest, account_slug: str, *args: Any, **kwargs: Any
+        ) -> Any:
+            membership = membership_allowing(request.user, account_slug, perm)
             request.session[SESSION_ACCOUNT_KEY] = membership.account.slug
             return view(request, membership, *args, **kwargs)
 
@@ -72,7 +76,7 @@ def current_account(request: HttpRequest) -> Account | None:
     """The account the person last worked in, else their first (personal) one."""
     if not request.user.is_authenticated:
         return None
-    accounts = Account.objects.for_user(request.user)  # type: ignore[arg-type]
+    accounts = Account.objects.for_user(request.user)
     slug = request.session.get(SESSION_ACCOUNT_KEY)
     return (slug and accounts.filter(slug=slug).first()) or accounts.order_by(
         "-is_personal", "id"

@@ -27,7 +27,7 @@ def record(
     """Record `action` (dotted, e.g. "key.revoked") on `account`; call inside the change's
     transaction so the event and the change commit or roll back together."""
     if request is not None and actor is None and request.user.is_authenticated:
-        actor = request.user  # type: ignore[assignment]
+        actor = request.user
     return AuditEvent.objects.create(
         account=account,
         actor=actor,

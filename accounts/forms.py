@@ -15,7 +15,9 @@ class InviteForm(forms.Form):
     def __init__(self, *args: Any, membership: Membership, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Offer only what this member may grant; the model refuses the rest anyway.
-        self.fields["role"].choices = membership.grantable_roles()  # type: ignore[attr-defined]
+        role = self.fields["role"]
+        assert isinstance(role, forms.ChoiceField)
+        role.choices = membership.grantable_roles()
 
 
 class RoleForm(forms.Form):
@@ -26,8 +28,13 @@ class TeamForm(forms.Form):
     name = forms.CharField(label="Name", max_length=100, strip=True)
 
 
+class MemberChoiceField(forms.ModelChoiceField[Membership]):
+    def label_from_instance(self, obj: Membership) -> str:
+        return f"{obj.user.email} ({obj.get_role_display()})"
+
+
 class TransferForm(forms.Form):
-    member = forms.ModelChoiceField(queryset=Membership.objects.none(), label="New owner")
+    member = MemberChoiceField(queryset=Membership.objects.none(), label="New owner")
 
     def __init__(self, *args: Any, membership: Membership, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -36,7 +43,6 @@ class TransferForm(forms.Form):
         field.queryset = membership.account.memberships.exclude(pk=membership.pk).select_related(
             "user"
         )
-        field.label_from_instance = lambda m: f"{m.user.email} ({m.get_role_display()})"
 
 
 class ConfirmNameForm(forms.Form):
@@ -69,7 +75,7 @@ class DeleteProfileForm(forms.Form):
         return value
 
 
-class ProfileForm(forms.ModelForm):  # type: ignore[type-arg]
+class ProfileForm(forms.ModelForm[User]):
     class Meta:
         model = User
         fields = ["first_name", "last_name"]

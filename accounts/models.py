@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
@@ -43,13 +43,16 @@ class UserManager(BaseUserManager["User"]):
 class User(AbstractUser):
     """A person. Email is the login; the billing entity is the Account they belong to."""
 
+    # Email is the login: no username field (the stubs cannot express removing a field).
     username = None  # type: ignore[assignment]
     email = models.EmailField("email address", unique=True)
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
-    objects = UserManager()  # type: ignore[misc]
+    # Email login needs its own manager; the stubs type AbstractUser.objects as Django's
+    # username-based UserManager.
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
     def __str__(self) -> str:
         return self.email
@@ -430,9 +433,7 @@ class Invitation(models.Model):
     def from_token(cls, token: str) -> Invitation:
         """The invitation a link names; InvitationError if it is forged, expired or used."""
         try:
-            pk = signing.loads(
-                token, salt=_INVITATION_SALT, max_age=INVITATION_MAX_AGE.total_seconds()
-            )
+            pk = signing.loads(token, salt=_INVITATION_SALT, max_age=INVITATION_MAX_AGE)
         except signing.SignatureExpired:
             raise InvitationError("This invitation has expired. Ask for a new one.") from None
         except signing.BadSignature:

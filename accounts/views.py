@@ -33,9 +33,9 @@ from accounts.models import (
     InvitationError,
     Membership,
     MembershipError,
-    User,
 )
 from accounts.roles import Perm
+from portal.http import AuthenticatedHttpRequest, HtmxHttpRequest
 
 INVITATION_SESSION_KEY = "invitation_token"
 ACTIVITY_PAGE_SIZE = 50
@@ -218,7 +218,7 @@ def close_account(request: HttpRequest, membership: Membership) -> HttpResponse:
 
 @require_GET
 @account_view(Perm.VIEW_AUDIT)
-def activity(request: HttpRequest, membership: Membership) -> HttpResponse:
+def activity(request: HtmxHttpRequest, membership: Membership) -> HttpResponse:
     events = AuditEvent.objects.filter(account=membership.account).select_related("actor")
     actions = sorted(set(events.values_list("action", flat=True)))
     form = ActivityFilterForm(request.GET, actions=actions)
@@ -229,17 +229,17 @@ def activity(request: HttpRequest, membership: Membership) -> HttpResponse:
     context = {"membership": membership, "account": membership.account, "form": form,
                "page": page, "action": action}  # fmt: skip
     template = "accounts/activity.html"
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         template += "#events"
     return render(request, template, context)
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def new_team(request: HttpRequest) -> HttpResponse:
+def new_team(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = TeamForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user: User = request.user  # type: ignore[assignment]
+        user = request.user
         with transaction.atomic():
             account = Account.objects.create_with_owner(form.cleaned_data["name"], user)
             record(account, "account.created", request=request, target=account.name)
@@ -266,15 +266,15 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     # Remembered so that after signing up (and verifying) or logging in, the adapter sends
     # the person back here.
     request.session[INVITATION_SESSION_KEY] = token
-    addressed = request.user.is_authenticated and invitation.is_addressed_to(request.user)  # type: ignore[arg-type]
+    addressed = request.user.is_authenticated and invitation.is_addressed_to(request.user)
     context = {"invitation": invitation, "token": token, "addressed_to_user": addressed}
     return render(request, "accounts/invitation.html", context)
 
 
 @require_POST
 @login_required
-def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+def accept_invitation(request: AuthenticatedHttpRequest, token: str) -> HttpResponse:
+    user = request.user
     try:
         membership = Invitation.from_token(token).accept(user)
     except InvitationError as error:
@@ -288,8 +288,8 @@ def accept_invitation(request: HttpRequest, token: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def profile(request: HttpRequest) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+def profile(request: AuthenticatedHttpRequest) -> HttpResponse:
+    user = request.user
     form = ProfileForm(request.POST or None, instance=user)
     if request.method == "POST" and form.is_valid():
         form.save()
@@ -307,11 +307,11 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-@reauthentication_required(allow_get=True)
-def delete_profile(request: HttpRequest) -> HttpResponse:
+@reauthentication_required(allow_get=True)  # type: ignore[untyped-decorator]  # allauth is untyped
+def delete_profile(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Deleting needs a recent sign-in: allauth asks for the password (or a passkey) again and
     returns here, to this page's GET, to confirm once more."""
-    user: User = request.user  # type: ignore[assignment]
+    user = request.user
     form = DeleteProfileForm(request.POST or None, user=user)
     if request.method == "POST" and form.is_valid():
         try:

@@ -12,6 +12,7 @@ from accounts.roles import Perm
 from apidocs.catalogue import KEY_PLACEHOLDER, operations, served_spec, visible_products
 from apikeys.models import ApiKey, Environment, KeyActionError
 from catalog.models import ApiProduct
+from portal.http import AuthenticatedHttpRequest
 
 DOCS_KEY_NAME = "Docs try-it key"
 
@@ -26,7 +27,7 @@ def _get_product_for_user(request: HttpRequest, slug: str) -> ApiProduct:
 def _key_membership(request: HttpRequest) -> Membership | None:
     """The membership in the current account, if it may create keys there."""
     account = current_account(request)
-    if account is None:
+    if account is None or not request.user.is_authenticated:  # None for visitors anyway
         return None
     membership = Membership.objects.filter(account=account, user=request.user).first()
     return membership if membership is not None and membership.can(Perm.MANAGE_KEYS) else None
@@ -62,6 +63,7 @@ def product_reference(request: HttpRequest, slug: str) -> HttpResponse:
     }
     response = render(request, "apidocs/product.html", context)
     # "Try it" calls go to the gateway, which may be another origin than the portal.
+    # (django-csp reads this per-response attribute; Django's stubs do not know it.)
     response._csp_update = {  # type: ignore[attr-defined]
         "style-src": ["'unsafe-inline'"],  # Swagger UI sets inline styles as it renders
         "connect-src": [settings.GATEWAY_PUBLIC_URL],
@@ -73,13 +75,15 @@ def product_reference(request: HttpRequest, slug: str) -> HttpResponse:
 def product_spec(request: HttpRequest, slug: str) -> JsonResponse:
     product = _get_product_for_user(request, slug)
     if not product.openapi_spec:
-        return JsonResponse({"code": "no_spec", "detail": "This product has no spec yet."}, 404)
+        return JsonResponse(
+            {"code": "no_spec", "detail": "This product has no spec yet."}, status=404
+        )
     return JsonResponse(served_spec(product))
 
 
 @login_required
 @require_POST
-def create_test_key(request: HttpRequest) -> JsonResponse:
+def create_test_key(request: AuthenticatedHttpRequest) -> JsonResponse:
     """One click on a reference page: a new test key, shown once to this browser only."""
     membership = _key_membership(request)
     if membership is None:

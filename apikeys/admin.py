@@ -5,10 +5,11 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from apikeys.models import ApiKey, PersonalAccessToken
+from portal.http import AuthenticatedHttpRequest
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
     list_display = ["public_id", "name", "account", "environment", "masked", "created_at",
                     "expires_at", "revoked_at", "grace_ends_at", "last_used_at"]  # fmt: skip
     list_filter = ["environment"]
@@ -25,13 +26,15 @@ class ApiKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return False
 
     @admin.action(description="Revoke the selected keys now")
-    def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        revoked = sum(key.revoke(actor=request.user) for key in queryset)  # type: ignore[arg-type]
+    def revoke_selected(
+        self, request: AuthenticatedHttpRequest, queryset: QuerySet[ApiKey]
+    ) -> None:
+        revoked = sum(key.revoke(actor=request.user) for key in queryset)
         self.message_user(request, f"Revoked {revoked} key(s).", messages.SUCCESS)
 
 
 @admin.register(PersonalAccessToken)
-class PersonalAccessTokenAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class PersonalAccessTokenAdmin(admin.ModelAdmin[PersonalAccessToken]):
     list_display = ["public_id", "name", "user", "masked", "created_at", "expires_at",
                     "revoked_at", "last_used_at"]  # fmt: skip
     search_fields = ["public_id", "prefix", "name", "user__email"]

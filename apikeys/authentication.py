@@ -41,7 +41,8 @@ class PersonalAccessTokenAuthentication(BaseAuthentication):
         return BEARER_CHALLENGE
 
 
-class PersonalAccessTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[misc]
+# drf-spectacular's __init_subclass__, which registers the extension, is unannotated.
+class PersonalAccessTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     """Describes the token in the OpenAPI schema (drf-spectacular finds it by subclassing)."""
 
     target_class = "apikeys.authentication.PersonalAccessTokenAuthentication"

@@ -53,7 +53,9 @@ class RestrictionsForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)
         choices = product_choices() if products is None else products
-        self.fields["allowed_products"].choices = choices  # type: ignore[attr-defined]
+        field = self.fields["allowed_products"]
+        assert isinstance(field, forms.MultipleChoiceField)
+        field.choices = choices
 
     def clean_allowed_products(self) -> list[str]:
         return restrictions.clean_products(self.cleaned_data["allowed_products"])

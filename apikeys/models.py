@@ -223,7 +223,8 @@ def max_keys(account: Account, environment: str) -> int:
 
 def check_room_for_key(account: Account, environment: str) -> None:
     limit = max_keys(account, environment)
-    count = ApiKey.objects.filter(account=account, environment=environment).counted().count()
+    existing = ApiKey.objects.get_queryset().filter(account=account, environment=environment)
+    count = existing.counted().count()
     if count >= limit:
         kind = "live" if environment == Environment.LIVE else "test"
         raise KeyLimitReached(
@@ -240,7 +241,7 @@ class ApiKey(models.Model):
         "accounts.Account", on_delete=models.CASCADE, related_name="api_keys"
     )
     name = models.CharField(max_length=100)
-    environment = models.CharField(max_length=4, choices=Environment.choices)
+    environment = models.CharField(max_length=4, choices=Environment)
     prefix = models.CharField(max_length=40, help_text="Shown to tell keys apart")
     last4 = models.CharField(max_length=4)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)

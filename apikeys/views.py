@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -33,6 +33,7 @@ from apikeys.models import (
     max_keys,
     token_expiry,
 )
+from portal.http import AuthenticatedHttpRequest
 
 RECENTLY_REVOKED_SHOWN = 10
 
@@ -73,7 +74,7 @@ def _edit_ids(key_id: str) -> str:
 
 
 def _render_keys(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     membership: Membership,
     *,
     status: int = 200,
@@ -87,7 +88,7 @@ def _render_keys(
         **_key_rows(membership, edit_forms or {}),
         **extra,
     }
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         # htmx swaps only 2xx answers: the partial carries the error message itself.
         return render(request, "apikeys/keys.html#key-panel", context)
     return render(request, "apikeys/keys.html", context, status=status)
@@ -95,13 +96,13 @@ def _render_keys(
 
 @require_GET
 @account_view(Perm.MANAGE_KEYS)
-def keys_page(request: HttpRequest, membership: Membership) -> HttpResponse:
+def keys_page(request: AuthenticatedHttpRequest, membership: Membership) -> HttpResponse:
     return _render_keys(request, membership)
 
 
 @require_POST
 @account_view(Perm.MANAGE_KEYS)
-def create_key(request: HttpRequest, membership: Membership) -> HttpResponse:
+def create_key(request: AuthenticatedHttpRequest, membership: Membership) -> HttpResponse:
     form = CreateKeyForm(request.POST)
     if form.is_valid():
         try:
@@ -109,7 +110,7 @@ def create_key(request: HttpRequest, membership: Membership) -> HttpResponse:
                 membership.account,
                 name=form.cleaned_data["name"],
                 environment=form.cleaned_data["environment"],
-                created_by=request.user,  # type: ignore[arg-type]
+                created_by=request.user,
                 expires_at=form.cleaned_data["expires_at"],
                 restrictions=form.restriction_values(),
                 request=request,
@@ -122,14 +123,16 @@ def create_key(request: HttpRequest, membership: Membership) -> HttpResponse:
 
 @require_POST
 @account_view(Perm.MANAGE_KEYS)
-def rotate_key(request: HttpRequest, membership: Membership, key_id: str) -> HttpResponse:
+def rotate_key(
+    request: AuthenticatedHttpRequest, membership: Membership, key_id: str
+) -> HttpResponse:
     key = _get_key(membership, key_id)
     form = RotateForm(request.POST)
     if not form.is_valid():
         return _render_keys(request, membership, status=400, error="Choose a grace window.")
     grace: timedelta = GRACE_PERIODS[form.cleaned_data["grace"]]
     try:
-        new, raw = key.rotate(grace, actor=request.user, request=request)  # type: ignore[arg-type]
+        new, raw = key.rotate(grace, actor=request.user, request=request)
     except KeyActionError as error:
         return _render_keys(request, membership, status=409, error=error.message)
     return _render_keys(request, membership, new_key=new, raw_key=raw, rotated=key)
@@ -137,52 +140,58 @@ def rotate_key(request: HttpRequest, membership: Membership, key_id: str) -> Htt
 
 @require_POST
 @account_view(Perm.MANAGE_KEYS)
-def revoke_key(request: HttpRequest, membership: Membership, key_id: str) -> HttpResponse:
+def revoke_key(
+    request: AuthenticatedHttpRequest, membership: Membership, key_id: str
+) -> HttpResponse:
     key = _get_key(membership, key_id)
-    key.revoke(actor=request.user, request=request)  # type: ignore[arg-type]
+    key.revoke(actor=request.user, request=request)
     return _render_keys(request, membership, notice=f"“{key.name}” ({key.masked}) is revoked.")
 
 
 @require_POST
 @account_view(Perm.MANAGE_KEYS)
-def update_key(request: HttpRequest, membership: Membership, key_id: str) -> HttpResponse:
+def update_key(
+    request: AuthenticatedHttpRequest, membership: Membership, key_id: str
+) -> HttpResponse:
     key = _get_key(membership, key_id)
     form = RestrictionsForm(request.POST, auto_id=_edit_ids(key.public_id))
     if not form.is_valid():
         return _render_keys(request, membership, status=400, edit_forms={key.public_id: form})
     changes = {"name": form.cleaned_data["name"], **form.restriction_values()}
     try:
-        key.update_details(changes, actor=request.user, request=request)  # type: ignore[arg-type]
+        key.update_details(changes, actor=request.user, request=request)
     except KeyActionError as error:
         return _render_keys(request, membership, status=409, error=error.message)
     return _render_keys(request, membership, notice=f"“{key.name}” is saved.")
 
 
-def _render_tokens(request: HttpRequest, *, status: int = 200, **extra: Any) -> HttpResponse:
+def _render_tokens(
+    request: AuthenticatedHttpRequest, *, status: int = 200, **extra: Any
+) -> HttpResponse:
     context = {
-        "tokens": PersonalAccessToken.objects.active().filter(user=request.user),  # type: ignore[misc]
+        "tokens": PersonalAccessToken.objects.active().filter(user=request.user),
         "form": TokenForm(),
         **extra,
     }
-    if request.htmx:  # type: ignore[attr-defined]
+    if request.htmx:
         return render(request, "apikeys/tokens.html#token-panel", context)
     return render(request, "apikeys/tokens.html", context, status=status)
 
 
 @require_GET
 @login_required
-def tokens_page(request: HttpRequest) -> HttpResponse:
+def tokens_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _render_tokens(request)
 
 
 @require_POST
 @login_required
-def create_token(request: HttpRequest) -> HttpResponse:
+def create_token(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = TokenForm(request.POST)
     if not form.is_valid():
         return _render_tokens(request, form=form, status=400)
     token, raw = PersonalAccessToken.objects.issue(
-        request.user,  # type: ignore[arg-type]
+        request.user,
         name=form.cleaned_data["name"],
         expires_at=token_expiry(form.cleaned_data["expires_in_days"]),
         request=request,
@@ -192,7 +201,7 @@ def create_token(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @login_required
-def revoke_token(request: HttpRequest, token_id: str) -> HttpResponse:
+def revoke_token(request: AuthenticatedHttpRequest, token_id: str) -> HttpResponse:
     token = get_object_or_404(PersonalAccessToken, user=request.user, public_id=token_id)
     token.revoke(request=request)
     return _render_tokens(request, notice=f"“{token.name}” is revoked.")

@@ -177,7 +177,8 @@ def upcoming_invoice(account: Account) -> UpcomingInvoice | None:
         for line in preview["lines"]["data"]
         if line["parent"]["subscription_item_details"] and line["quantity"] != 1
     )
-    reported = MeterReport.objects.filter(account=account, period_start=sub.current_period_start)
+    # Django takes None as IS NULL here; the stubs want a datetime.
+    reported = MeterReport.objects.filter(account=account, period_start=sub.current_period_start)  # type: ignore[misc]
     return UpcomingInvoice(
         amount_due=preview["amount_due"],
         currency=preview["currency"],
@@ -401,7 +402,7 @@ def announce_suspension(account: Account, sub: Subscription, now: datetime) -> b
         .order_by("-created")
         .first()
     )
-    ctx = {"invoice": invoice, "grace_days": settings.BILLING_GRACE_DAYS}
+    ctx: dict[str, Any] = {"invoice": invoice, "grace_days": settings.BILLING_GRACE_DAYS}
     if invoice is not None:
         ctx["amount"] = f"{invoice.amount:.2f} {invoice.currency.upper()}"
     key = f"subscription.suspended:{sub.stripe_id}:{int(since.timestamp())}"

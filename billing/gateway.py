@@ -76,7 +76,8 @@ def _message(error: stripe.StripeError) -> str:
 def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
     with _translated():
         result = fn(*args, **kwargs)
-    return result.to_dict()  # type: ignore[no-any-return]
+    data: dict[str, Any] = result.to_dict()
+    return data
 
 
 def _create(service: Any, params: dict[str, Any], key: str | None) -> dict[str, Any]:
@@ -98,7 +99,7 @@ def create_customer(email: str, name: str, metadata: dict[str, str], key: str) -
     return _create(client().v1.customers, params, key)
 
 
-def create_checkout_session(params: dict[str, Any], key: str) -> dict[str, Any]:
+def create_checkout_session(params: dict[str, Any], key: str | None) -> dict[str, Any]:
     return _create(client().v1.checkout.sessions, params, key)
 
 

@@ -137,9 +137,7 @@ class StripeEvent(models.Model):
     type = models.CharField(max_length=100)
     object_id = models.CharField(max_length=255, blank=True)
     created = models.DateTimeField()
-    status = models.CharField(
-        max_length=10, choices=EventStatus.choices, default=EventStatus.PENDING
-    )
+    status = models.CharField(max_length=10, choices=EventStatus, default=EventStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     received_at = models.DateTimeField(auto_now_add=True)

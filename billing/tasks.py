@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.utils import timezone
 
 from accounts.models import Account
@@ -17,7 +17,7 @@ MAX_RETRIES = 8
 
 
 @shared_task(bind=True, name="billing.apply_event", max_retries=MAX_RETRIES)
-def apply_event(self, event_id: str) -> str:  # type: ignore[no-untyped-def]
+def apply_event(self: Task[[str], str], event_id: str) -> str:
     try:
         return flows.apply_event(event_id)
     except Exception as error:
@@ -56,7 +56,7 @@ def announce_suspensions() -> int:
 
 
 @shared_task(name="billing.cancel_account_subscriptions", max_retries=MAX_RETRIES, bind=True)
-def cancel_account_subscriptions(self, account_id: int) -> None:  # type: ignore[no-untyped-def]
+def cancel_account_subscriptions(self: Task[[int], None], account_id: int) -> None:
     try:
         flows.cancel_now(Account.objects.get(pk=account_id))
     except Exception as error:

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -20,6 +21,7 @@ from billing import flows, gateway
 from billing.gateway import BillingError
 from billing.models import StripeEvent, Subscription
 from catalog.models import Plan
+from portal.http import AuthenticatedHttpRequest, HtmxHttpRequest
 
 
 def _billing_url(membership: Membership) -> str:
@@ -47,12 +49,15 @@ def stripe_page_origins() -> list[str]:
     return ["https://checkout.stripe.com", "https://billing.stripe.com"]
 
 
-def allow_stripe_form_redirects(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def allow_stripe_form_redirects(
+    view: Callable[..., HttpResponseBase],
+) -> Callable[..., HttpResponseBase]:
     """Browsers apply CSP form-action to a form's redirects too: allow Stripe's pages."""
 
     @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(*args: Any, **kwargs: Any) -> HttpResponseBase:
         response = view(*args, **kwargs)
+        # django-csp reads this per-response attribute; Django's stubs do not know it.
         response._csp_update = {"form-action": ["'self'", *stripe_page_origins()]}  # type: ignore[attr-defined]
         return response
 
@@ -65,7 +70,11 @@ def pricing(request: HttpRequest) -> HttpResponse:
     plans = Plan.objects.filter(is_public=True, is_retired=False).prefetch_related("products")
     account = current_account(request)
     current = account.effective_plan() if account else None
-    can_buy = bool(account and account.memberships.get(user=request.user).can(Perm.MANAGE_BILLING))
+    can_buy = bool(
+        account
+        and request.user.is_authenticated  # always, when there is an account: for mypy
+        and account.memberships.get(user=request.user).can(Perm.MANAGE_BILLING)
+    )
     ctx = {"plans": plans, "account": account, "current_plan": current, "can_buy": can_buy}
     return render(request, "billing/pricing.html", {**ctx, **simulator_context()})
 
@@ -102,7 +111,7 @@ def _upcoming(account: Account) -> dict[str, Any]:
 
 @require_POST
 @account_view(Perm.MANAGE_BILLING)
-def checkout(request: HttpRequest, membership: Membership) -> HttpResponse:
+def checkout(request: AuthenticatedHttpRequest, membership: Membership) -> HttpResponse:
     plan = _plan_for_sale(request.POST.get("plan", ""))
     if Subscription.objects.current_for(membership.account):
         messages.info(request, "You already have a subscription: change its plan below.")
@@ -124,7 +133,7 @@ def checkout(request: HttpRequest, membership: Membership) -> HttpResponse:
 
 @require_GET
 @account_view(Perm.MANAGE_BILLING)
-def checkout_success(request: HttpRequest, membership: Membership) -> HttpResponse:
+def checkout_success(request: HtmxHttpRequest, membership: Membership) -> HttpResponse:
     """Shows "activating…" until the webhook is applied: the redirect itself proves nothing."""
     session_id = request.GET.get("session_id", "")
     sub = (
@@ -146,7 +155,7 @@ def checkout_success(request: HttpRequest, membership: Membership) -> HttpRespon
 
 @require_POST
 @account_view(Perm.MANAGE_BILLING)
-def change_plan(request: HttpRequest, membership: Membership) -> HttpResponse:
+def change_plan(request: AuthenticatedHttpRequest, membership: Membership) -> HttpResponse:
     plan = _plan_for_sale(request.POST.get("plan", ""))
     try:
         outcome = flows.change_plan(
@@ -167,7 +176,7 @@ def change_plan(request: HttpRequest, membership: Membership) -> HttpResponse:
 
 @require_POST
 @account_view(Perm.MANAGE_BILLING)
-def cancel(request: HttpRequest, membership: Membership) -> HttpResponse:
+def cancel(request: AuthenticatedHttpRequest, membership: Membership) -> HttpResponse:
     undo = request.POST.get("undo") == "1"
     try:
         flows.set_cancel_at_period_end(membership.account, request.user, cancel=not undo)

@@ -1,30 +1,34 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
-from django.db.models import Model
+from django.forms.formsets import BaseFormSet
+from django.http import HttpRequest
 
 from catalog.models import ApiProduct, Plan, PlanProduct
 from catalog.signals import catalog_applied
 
 
-class PlanProductInline(admin.TabularInline):
+class PlanProductInline(admin.TabularInline[PlanProduct, Plan]):
     model = PlanProduct
     extra = 0
 
 
 @admin.register(ApiProduct)
-class ApiProductAdmin(admin.ModelAdmin):
+class ApiProductAdmin(admin.ModelAdmin[ApiProduct]):
     list_display = ["name", "slug", "path_prefix", "upstream_url", "visibility"]
     prepopulated_fields = {"slug": ["name"]}
     search_fields = ["name", "slug"]
 
-    def save_model(self, request, obj: ApiProduct, form, change) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: ApiProduct, form: forms.Form, change: bool
+    ) -> None:
         super().save_model(request, obj, form, change)
         announce_change(plans=[], products=[obj])
 
 
 @admin.register(Plan)
-class PlanAdmin(admin.ModelAdmin):
+class PlanAdmin(admin.ModelAdmin[Plan]):
     list_display = [
         "name", "slug", "is_public", "is_default", "is_retired", "monthly_price",
         "requests_per_second", "requests_per_minute", "requests_per_period",
@@ -34,11 +38,17 @@ class PlanAdmin(admin.ModelAdmin):
     readonly_fields = ["stripe_product_id", "stripe_price_id", "stripe_overage_price_id"]
     inlines = [PlanProductInline]
 
-    def save_related(self, request, form, formsets, change) -> None:
+    def save_related(
+        self,
+        request: HttpRequest,
+        form: forms.ModelForm[Plan],
+        formsets: list[BaseFormSet[forms.Form]],
+        change: bool,
+    ) -> None:
         super().save_related(request, form, formsets, change)
         announce_change(plans=[form.instance])
 
-    def delete_model(self, request, obj: Model) -> None:
+    def delete_model(self, request: HttpRequest, obj: Plan) -> None:
         super().delete_model(request, obj)
         announce_change(plans=[])
 

@@ -12,10 +12,10 @@ import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import transaction
 from openapi_spec_validator import validate as validate_openapi
 
 from catalog.models import ApiProduct, Plan, PlanProduct
@@ -62,7 +62,7 @@ def load_spec(base_dir: Path, name: str, product: str) -> dict[str, Any]:
     path = base_dir / name
     try:
         text = path.read_text()
-        spec = json.loads(text) if path.suffix == ".json" else _yaml(text)
+        spec: dict[str, Any] = json.loads(text) if path.suffix == ".json" else _yaml(text)
         validate_openapi(spec)
     except Exception as error:  # each library raises its own kinds; all mean "bad spec"
         message = (getattr(error, "message", None) or str(error) or repr(error)).splitlines()[0]
@@ -91,7 +91,12 @@ def _fields(entry: dict[str, Any], allowed: set[str], kind: str) -> dict[str, An
     return values
 
 
-def _upsert(model: type[models.Model], values: dict[str, Any], report: Report, label: str):
+CatalogModel = TypeVar("CatalogModel", ApiProduct, Plan)
+
+
+def _upsert(
+    model: type[CatalogModel], values: dict[str, Any], report: Report, label: str
+) -> CatalogModel:
     instance = model.objects.filter(slug=values["slug"]).first()
     created = instance is None
     instance = instance or model()

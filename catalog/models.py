@@ -26,9 +26,7 @@ class ApiProduct(models.Model):
     )
     upstream_url = models.URLField(help_text="Where nginx forwards admitted calls")
     openapi_spec = models.JSONField(null=True, blank=True)
-    visibility = models.CharField(
-        max_length=10, choices=Visibility.choices, default=Visibility.PUBLIC
-    )
+    visibility = models.CharField(max_length=10, choices=Visibility, default=Visibility.PUBLIC)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -14,10 +14,11 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import hiredis
 import redis
-from redis.connection import AbstractConnection
+from redis.connection import ConnectionInterface
 
 from gateway.policy import NO_LIMIT, Limits
 from portal.redis_client import get_redis
@@ -63,7 +64,8 @@ def check_and_count(keys: list[str], limits: Limits, usage_field: str, quota_ttl
         usage_field,
         max(quota_ttl, 1),
     ]
-    command = hiredis.pack_command(("EVALSHA", SCRIPT_SHA, len(keys), *keys, *args))
+    # hiredis's stub types the command as a 1-tuple; it takes any number of parts.
+    command = hiredis.pack_command(("EVALSHA", SCRIPT_SHA, len(keys), *keys, *args))  # type: ignore[arg-type]
     connection = thread_connection()
     try:
         reply = round_trip(connection, command)
@@ -75,15 +77,16 @@ def check_and_count(keys: list[str], limits: Limits, usage_field: str, quota_ttl
     return Count(bool(admitted), outcome.decode(), int(second), int(minute), int(period))
 
 
-def round_trip(connection: AbstractConnection, command: bytes) -> list:
+def round_trip(connection: ConnectionInterface, command: bytes) -> list[Any]:
     connection.send_packed_command([command], check_health=False)
-    return connection.read_response()
+    reply: list[Any] = connection.read_response()
+    return reply
 
 
 _this_thread = threading.local()
 
 
-def thread_connection() -> AbstractConnection:
+def thread_connection() -> ConnectionInterface:
     """This thread's own connection to Redis, connected and fit to carry the next command.
 
     Made by the shared pool (same URL, timeouts, TLS and credentials) but never returned to it.

@@ -12,6 +12,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import redis
 from django.conf import settings
@@ -20,7 +21,7 @@ from apikeys import records
 from apikeys.records import KeyRecord
 from gateway import counting
 from gateway.models import UncountedCall
-from gateway.policy import NO_LIMIT, AccountPolicy, Product, catalog, policies
+from gateway.policy import NO_LIMIT, AccountPolicy, Limits, Product, catalog, policies
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def refuse(status: int, reason: str, retry_after: float | None = None) -> Decisi
     return Decision(status, reason, headers)
 
 
-def call_from_environ(environ: dict) -> Call:
+def call_from_environ(environ: dict[str, Any]) -> Call:
     authorization = environ.get("HTTP_AUTHORIZATION", "")
     scheme, _, token = authorization.partition(" ")
     raw_key = token.strip() if scheme.lower() == "bearer" else ""
@@ -145,7 +146,7 @@ def count(
 
 
 def with_limits(
-    decision: Decision, limits: counting.Limits, result: counting.Count, policy: AccountPolicy,
+    decision: Decision, limits: Limits, result: counting.Count, policy: AccountPolicy,
     now: float,
 ) -> Decision:  # fmt: skip
     """RateLimit-* describe the tightest window the plan has (the minute, else the second)."""

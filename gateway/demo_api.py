@@ -29,11 +29,11 @@ def error(start_response: StartResponse, status: str, code: str, message: str) -
     return respond(start_response, status, {"code": code, "message": message})
 
 
-def received_headers(environ: dict) -> dict[str, str]:
+def received_headers(environ: dict[str, Any]) -> dict[str, str]:
     return {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
 
 
-def echo(environ: dict, start_response: StartResponse) -> list[bytes]:
+def echo(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
     length = int(environ.get("CONTENT_LENGTH") or 0)
     if length > MAX_BODY:
         return error(start_response, "413 Content Too Large", "too_large", "64 KiB at most")
@@ -45,7 +45,7 @@ def echo(environ: dict, start_response: StartResponse) -> list[bytes]:
     return respond(start_response, "200 OK", {"body": body, "headers": received_headers(environ)})
 
 
-def application(environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
     method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
     plan = environ.get("HTTP_X_PLAN", "")
     if (method, path) == ("GET", "/demo/hello"):

@@ -14,6 +14,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 
@@ -160,7 +161,7 @@ def template_regex(template: str) -> re.Pattern[str]:
     return re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts))
 
 
-def compile_endpoints(spec: dict | None) -> tuple[tuple[str, re.Pattern[str], str], ...]:
+def compile_endpoints(spec: dict[str, Any] | None) -> tuple[tuple[str, re.Pattern[str], str], ...]:
     endpoints = []
     for template, operations in ((spec or {}).get("paths") or {}).items():
         pattern = template_regex(template)

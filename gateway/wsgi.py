@@ -11,7 +11,9 @@ import hmac
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from typing import Any
+from wsgiref.types import StartResponse
 
 import redis
 from django.conf import settings
@@ -23,7 +25,6 @@ from gateway.decide import call_from_environ, decide, refuse
 AUTH_PATH = "/gateway/auth"
 log = logging.getLogger(__name__)
 
-StartResponse = Callable[[str, list[tuple[str, str]]], object]
 STATUS_LINES = {204: "204 No Content", 401: "401 Unauthorized", 403: "403 Forbidden"}
 NOT_FOUND_HEADERS = [("Content-Type", "text/plain"), ("Content-Length", "9")]
 
@@ -42,12 +43,12 @@ def prepare_process() -> None:
         log.warning("gateway: could not pre-load the Lua script; loading it on first use")
 
 
-def has_gateway_secret(environ: dict) -> bool:
+def has_gateway_secret(environ: dict[str, Any]) -> bool:
     sent = environ.get("HTTP_X_GATEWAY_SECRET", "")
     return hmac.compare_digest(sent.encode(), settings.GATEWAY_SECRET.encode())
 
 
-def auth_application(environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+def auth_application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
     if not has_gateway_secret(environ):
         # Without the secret the endpoint does not exist, as far as anyone can tell.
         start_response("404 Not Found", NOT_FOUND_HEADERS)

@@ -55,12 +55,14 @@ def _is_endpoint(path: str) -> bool:
         return False
 
 
-class ApiErrorSerializer(serializers.Serializer):  # type: ignore[type-arg]
+class ApiErrorSerializer(serializers.Serializer[dict[str, Any]]):
     """The body of every API error, for the OpenAPI schema."""
 
     code = serializers.CharField(help_text="Stable and machine-readable, e.g. not_found")
     detail = serializers.CharField(help_text="A sentence for people")
-    errors = serializers.DictField(
+    # DRF's metaclass moves declared fields out of the class, so this does not replace
+    # Serializer.errors as the stubs think.
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.JSONField(),
         required=False,
         help_text="With code invalid: messages per field (nested like the input)",

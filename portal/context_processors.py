@@ -17,7 +17,7 @@ def site(request: HttpRequest) -> dict[str, object]:
         "current_account": SimpleLazyObject(lambda: current_account(request)),
         "user_accounts": SimpleLazyObject(
             lambda: (
-                list(Account.objects.for_user(request.user))  # type: ignore[arg-type]
+                list(Account.objects.for_user(request.user))
                 if request.user.is_authenticated
                 else []
             )

@@ -23,5 +23,6 @@ def send(name: str, to: Iterable[str], context: Mapping[str, object] | None = No
 
 def render_plain(template_name: str, context: Mapping[str, object]) -> str:
     """Plain-text parts are not HTML: render them without autoescaping ("Alice's", not "&#x27;")."""
+    # The Django backend's template wraps the engine's in .template (not in the stubs' protocol).
     template = get_template(template_name).template  # type: ignore[attr-defined]
     return str(template.render(Context(dict(context), autoescape=False)))

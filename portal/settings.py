@@ -12,9 +12,11 @@ import hashlib
 import hmac
 import secrets
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import dj_database_url
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.env import (
@@ -27,6 +29,10 @@ from portal.env import (
     env_url,
     kombu_redis_url,
 )
+
+# Lets the classes django-stubs makes generic (ModelAdmin[ApiKey], ModelForm[User]) be
+# subscripted at run time too; it must run before any app's modules are imported.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("TOLLGATE_VAR_DIR", str(BASE_DIR / "var")))
@@ -354,7 +360,7 @@ GATEWAY_TEST_KEY_PER_PERIOD = env_int("GATEWAY_TEST_KEY_PER_PERIOD", 1000, minim
 # How long a process trusts its cached account policy without hearing an invalidation.
 GATEWAY_POLICY_TTL_SECONDS = env_int("GATEWAY_POLICY_TTL_SECONDS", 60, minimum=1)
 
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
@@ -398,4 +404,4 @@ CELERY_BEAT_SCHEDULE["billing-announce-suspensions"] = {
     "schedule": 600.0,  # each grace period's end is emailed once (a unique Notice per episode)
 }
 # The SDK logs every request at INFO; its errors reach us as BillingError anyway.
-LOGGING["loggers"]["stripe"] = {"level": "WARNING"}  # type: ignore[index]
+LOGGING["loggers"]["stripe"] = {"level": "WARNING"}

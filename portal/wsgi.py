@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from typing import Any
+from wsgiref.types import StartResponse
 
 from django.core.wsgi import get_wsgi_application
 
@@ -11,10 +13,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 django_application = get_wsgi_application()
 
-from gateway.wsgi import AUTH_PATH, StartResponse, auth_application  # noqa: E402  (needs setup)
+from gateway.wsgi import AUTH_PATH, auth_application  # noqa: E402  (needs setup)
 
 
-def application(environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
     if environ.get("PATH_INFO") == AUTH_PATH:
         return auth_application(environ, start_response)
     return django_application(environ, start_response)

@@ -105,14 +105,16 @@ def celery_app_on(redis_url: str) -> Iterator[None]:
     saved = app.conf.broker_url, app.conf.result_backend
 
     def reset_pools() -> None:
-        app._pool = None  # the connection pools were built for the old URL
-        app.amqp._producer_pool = None
+        # The connection pools were built for the old URL (private: not in celery-types).
+        app._pool = None  # type: ignore[attr-defined]
+        app.amqp._producer_pool = None  # type: ignore[attr-defined]
         vars(app._local).pop("backend", None)  # so was the result backend (cached per thread)
 
-    app.conf.broker_url = app.conf.result_backend = kombu_redis_url(redis_url)
+    # celery-types makes these read-only; Celery's settings take assignment.
+    app.conf.broker_url = app.conf.result_backend = kombu_redis_url(redis_url)  # type: ignore[misc]
     reset_pools()
     try:
         yield
     finally:
-        app.conf.broker_url, app.conf.result_backend = saved
+        app.conf.broker_url, app.conf.result_backend = saved  # type: ignore[misc]
         reset_pools()

@@ -12,7 +12,6 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -27,6 +26,7 @@ from portal.api_errors import (
     error_response,
     invalid,
 )
+from portal.http import AuthenticatedRequest
 from usage import reports
 from usage.export import ExportQuery, Position, export_rows, position_of
 from usage.forms import ExportForm
@@ -34,7 +34,7 @@ from usage.forms import ExportForm
 MAX_LIMIT = 10_000
 
 
-class UsageQuerySerializer(serializers.Serializer):
+class UsageQuerySerializer(serializers.Serializer[dict[str, Any]]):
     account = serializers.SlugField(help_text="The account's slug")
     start = serializers.DateField(help_text="First day, inclusive (UTC)")
     end = serializers.DateField(help_text="Last day, inclusive (UTC)")
@@ -83,7 +83,7 @@ def decode_cursor(parts: list[str]) -> Position:
     return (moment, key_id, product, endpoint, outcome)
 
 
-class UsageRowSerializer(serializers.Serializer):
+class UsageRowSerializer(serializers.Serializer[dict[str, Any]]):
     start = serializers.CharField(help_text="The bucket's start: a date, or an ISO 8601 hour")
     key_id = serializers.CharField()
     key_name = serializers.CharField()
@@ -94,7 +94,7 @@ class UsageRowSerializer(serializers.Serializer):
     count = serializers.IntegerField()
 
 
-class UsagePageSerializer(serializers.Serializer):
+class UsagePageSerializer(serializers.Serializer[dict[str, Any]]):
     account = serializers.CharField()
     start = serializers.DateField()
     end = serializers.DateField()
@@ -107,7 +107,7 @@ class UsagePageSerializer(serializers.Serializer):
     results = UsageRowSerializer(many=True)
 
 
-class GlanceSerializer(serializers.Serializer):
+class GlanceSerializer(serializers.Serializer[dict[str, Any]]):
     account = serializers.CharField()
     period_start = serializers.DateTimeField()
     period_end = serializers.DateTimeField()
@@ -121,8 +121,8 @@ class GlanceSerializer(serializers.Serializer):
     days_left = serializers.IntegerField()
 
 
-def membership_for(request: Request, slug: str) -> Membership:
-    return membership_allowing(request.user, slug, Perm.VIEW_USAGE)  # type: ignore[arg-type]
+def membership_for(request: AuthenticatedRequest, slug: str) -> Membership:
+    return membership_allowing(request.user, slug, Perm.VIEW_USAGE)
 
 
 ERRORS = {
@@ -175,14 +175,15 @@ class UsageRowsView(APIView):
         ],
         tags=["usage"],
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         query = UsageQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params: dict[str, Any] = dict(query.validated_data)
         membership = membership_for(request, params["account"])
         form = ExportForm({"start": params["start"], "end": params["end"], "by": params["by"]})
         if not form.is_valid():
-            raise ValidationError({"end": form.non_field_errors()})
+            # The ErrorList yields message strings; the stubs count Django ValidationErrors in it.
+            raise ValidationError({"end": form.non_field_errors()})  # type: ignore[dict-item]
         export = ExportQuery.from_form(membership.account, form.cleaned_data)
         offset, limit = params["offset"], params["limit"]
         after = decode_cursor(params["cursor"]) if "cursor" in params else None
@@ -233,14 +234,14 @@ class UsageGlanceView(APIView):
         ],
         tags=["usage"],
     )
-    def get(self, request: Request, account_slug: str) -> Response:
+    def get(self, request: AuthenticatedRequest, account_slug: str) -> Response:
         membership = membership_for(request, account_slug)
         glance = reports.glance(membership.account, timezone.now())
         data = {
             "account": membership.account.slug,
             **{
                 name: getattr(glance, name)
-                for name in GlanceSerializer().fields
+                for name in GlanceSerializer().get_fields()
                 if name != "account"
             },
         }

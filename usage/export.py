@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from accounts.models import Account
 from usage.models import DailyUsage, HourlyUsage
@@ -51,6 +51,7 @@ def export_rows(
     unique index, so the database streams them without sorting. `after` continues right after
     a row, as deep as it lies, where an `offset` has to walk past every row it skips."""
     names = key_names(query.account)
+    rows: QuerySet[HourlyUsage] | QuerySet[DailyUsage]
     if query.by == "hour":
         start = datetime.combine(query.start, datetime.min.time(), UTC)
         end = datetime.combine(query.end + timedelta(days=1), datetime.min.time(), UTC)

@@ -135,7 +135,8 @@ def apply(client: redis.Redis, batch_key: str) -> int | None:
     """Step 2: add a batch to the rollups once. Returns its calls, or None if it had been
     applied before (or its account is gone)."""
     batch = BatchKey.parse(batch_key)
-    counts = parse_counts(client.hgetall(batch_key))
+    # Bytes: the client does not decode responses, which redis-py's types cannot tell.
+    counts = parse_counts(client.hgetall(batch_key))  # type: ignore[arg-type]
     try:
         with transaction.atomic():
             # One batch of an account at a time: the overage split needs the period's total so far.

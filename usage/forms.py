@@ -26,7 +26,7 @@ class ExportForm(forms.Form):
         return data
 
 
-class PreferencesForm(forms.ModelForm):
+class PreferencesForm(forms.ModelForm[UsagePreferences]):
     extra_thresholds = forms.CharField(
         required=False,
         label="Extra alert thresholds (%)",

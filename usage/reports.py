@@ -187,7 +187,8 @@ def unflushed_live_calls(account: Account) -> int:
     total = 0
     for pattern in (f"tg:{{acct:{account.id}}}:use:*", f"tg:{{acct:{account.id}}}:batch:*"):
         for key in client.scan_iter(match=pattern, count=1000):
-            counts = parse_counts(client.hgetall(key))
+            # Bytes: the client does not decode responses, which redis-py's types cannot tell.
+            counts = parse_counts(client.hgetall(key))  # type: ignore[arg-type]
             total += sum(
                 n
                 for (key_id, _, _, outcome), n in counts.items()

@@ -9,16 +9,18 @@ from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.access import account_view
 from accounts.audit import record
-from accounts.models import Membership
+from accounts.models import Account, Membership
 from accounts.roles import Perm
 from accounts.signals import account_policy_changed
 from billing.standing import calendar_month
+from portal.http import HtmxHttpRequest
 from usage import reports, staff
 from usage.export import ExportQuery, export_rows
 from usage.forms import ExportForm, PreferencesForm
@@ -27,7 +29,7 @@ from usage.models import UsagePreferences
 
 @require_GET
 @account_view(Perm.VIEW_USAGE)
-def dashboard(request: HttpRequest, membership: Membership) -> HttpResponse:
+def dashboard(request: HtmxHttpRequest, membership: Membership) -> HttpResponse:
     account, now = membership.account, timezone.now()
     range_name = request.GET.get("range", "24h")
     window = reports.window_for(
@@ -51,7 +53,9 @@ def dashboard(request: HttpRequest, membership: Membership) -> HttpResponse:
     return render(request, template, context)
 
 
-def report_context(account, window: reports.Window, glance: reports.Glance) -> dict[str, object]:
+def report_context(
+    account: Account, window: reports.Window, glance: reports.Glance
+) -> dict[str, object]:
     period = reports.window_for("period", account, timezone.now())
     return {
         "series_json": json.dumps(reports.requests_over_time(account, window)),
@@ -69,7 +73,7 @@ def report_context(account, window: reports.Window, glance: reports.Glance) -> d
 
 @require_GET
 @account_view(Perm.VIEW_USAGE)
-def export_csv(request: HttpRequest, membership: Membership) -> HttpResponse:
+def export_csv(request: HttpRequest, membership: Membership) -> HttpResponseBase:
     form = ExportForm(request.GET)
     if not form.is_valid():
         return render(

@@ -39,7 +39,8 @@ def parse_form(body: str) -> dict[str, Any]:
                 node[part] = value
             else:
                 node = node.setdefault(part, {})
-    return _listify(root)
+    form: dict[str, Any] = _listify(root)  # Stripe's parameters are named: a dict
+    return form
 
 
 def _listify(node: Any) -> Any:

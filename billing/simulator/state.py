@@ -53,6 +53,13 @@ def add_month(ts: int) -> int:
 
 
 class Store:
+    objects: dict[str, dict[str, Any]]
+    events: list[dict[str, Any]]
+    meter_events: dict[str, dict[str, Any]]
+    idempotent: dict[tuple[str, str], tuple[int, dict[str, Any]]]
+    fail_next_payment: set[str]
+    invoice_sequence: int
+
     def __init__(
         self,
         base_url: str,
@@ -88,11 +95,11 @@ class Store:
         temporary.replace(self.state_path)
 
     def reset(self) -> None:
-        self.objects: dict[str, dict[str, Any]] = {}
-        self.events: list[dict[str, Any]] = []
-        self.meter_events: dict[str, dict[str, Any]] = {}
-        self.idempotent: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
-        self.fail_next_payment: set[str] = set()
+        self.objects = {}
+        self.events = []
+        self.meter_events = {}
+        self.idempotent = {}
+        self.fail_next_payment = set()
         self.invoice_sequence = 0
 
     # --- storage ----------------------------------------------------------------------------

@@ -75,7 +75,8 @@ class Deliverer:
         )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-                return 200 <= response.status < 300
+                status: int = response.status
+                return 200 <= status < 300
         except (urllib.error.URLError, OSError) as error:
             log.info("webhook %s to %s failed: %s", event["id"], self.url, error)
             return False

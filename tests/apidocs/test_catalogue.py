@@ -4,6 +4,9 @@ import html
 
 import pytest
 
+from catalog.models import Visibility
+from tests.apidocs.conftest import make_product
+
 pytestmark = pytest.mark.django_db
 
 
@@ -39,6 +42,13 @@ def test_the_served_spec_points_at_the_gateway(client, settings, public_product)
         {"url": "https://api.example.com/weather", "description": "API gateway"}
     ]
     assert set(spec["paths"]) == {"/forecast/{city}", "/echo"}
+
+
+def test_a_product_without_a_spec_answers_404_in_json(client):
+    make_product("bare", Visibility.PUBLIC, spec=None)
+    response = client.get("/docs/bare/openapi.json")
+    assert response.status_code == 404
+    assert response.json()["code"] == "no_spec"
 
 
 def test_the_reference_page_has_snippets_for_every_operation(client, alice, public_product):

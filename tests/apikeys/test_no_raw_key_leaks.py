@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 def dump_every_table() -> str:
     return "".join(
-        serializers.serialize("json", model.objects.all())
+        serializers.serialize("json", model.objects.all())  # type: ignore[attr-defined]
         for model in apps.get_models()
         if model._meta.managed and not model._meta.proxy
     )

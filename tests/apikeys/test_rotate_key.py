@@ -17,7 +17,9 @@ def url(team, key_id):
 
 
 def raw_key_in(response) -> str:
-    return keys.key_pattern("tg").search(response.content.decode()).group(0)
+    match = keys.key_pattern("tg").search(response.content.decode())
+    assert match is not None
+    return match.group(0)
 
 
 def test_it_rotates_with_the_chosen_grace_window_and_shows_both(client, alice, team, issue_key):

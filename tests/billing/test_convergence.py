@@ -17,7 +17,7 @@ import time
 from collections import Counter
 
 import pytest
-from celery._state import _set_task_join_will_block
+from celery._state import _set_task_join_will_block  # type: ignore[attr-defined]
 from django.core import mail
 from django.test import Client
 

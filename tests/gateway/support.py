@@ -77,7 +77,7 @@ def ask(raw_key: str | None, method: str = "GET", uri: str = "/demo/hello", ip: 
         environ[header] = f"Bearer {raw_key}" if header == "HTTP_AUTHORIZATION" else raw_key
     answer: dict = {}
 
-    def start_response(status, headers):
+    def start_response(status, headers, exc_info=None):
         answer["status"] = int(status.split()[0])
         answer["headers"] = dict(headers)
 
