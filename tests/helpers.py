@@ -108,7 +108,8 @@ def celery_app_on(redis_url: str) -> Iterator[None]:
         # The connection pools were built for the old URL (private: not in celery-types).
         app._pool = None  # type: ignore[attr-defined]
         app.amqp._producer_pool = None  # type: ignore[attr-defined]
-        vars(app._local).pop("backend", None)  # so was the result backend (cached per thread)
+        # So was the result backend (cached per thread).
+        app._local.__dict__.pop("backend", None)  # type: ignore[attr-defined]
 
     # celery-types makes these read-only; Celery's settings take assignment.
     app.conf.broker_url = app.conf.result_backend = kombu_redis_url(redis_url)  # type: ignore[misc]

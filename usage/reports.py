@@ -6,7 +6,7 @@ from calendar import monthrange
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 from django.db.models import Q, QuerySet, Sum
 
@@ -112,7 +112,9 @@ def requests_over_time(account: Account, window: Window) -> dict[str, list[float
         .values("start")
         .annotate(ok=Sum("count", filter=Q(outcome=OK)), denied=Sum("count", filter=~Q(outcome=OK)))
     )
-    by_start = {row["start"].astimezone(UTC): row for row in totals}
+    by_start: dict[datetime, dict[str, Any]] = {
+        row["start"].astimezone(UTC): dict(row) for row in totals
+    }
     starts = bucket_starts(window)
     return {
         "t": [start.timestamp() for start in starts],
@@ -308,7 +310,8 @@ def endpoint_latency(account: Account, window: Window) -> list[EndpointLatency]:
     )
     found = []
     for row in rows:
-        histogram = [row[column] for column in LATENCY_COLUMNS]
+        # The annotated histogram columns are named at run time: not in the stubs' row type.
+        histogram = [cast(dict[str, int], row)[column] for column in LATENCY_COLUMNS]
         found.append(
             EndpointLatency(
                 row["endpoint"], sum(histogram), percentile(histogram, 0.5),

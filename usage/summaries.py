@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from django.db import connection, models
 
@@ -24,7 +25,7 @@ def upsert(
     model: type[models.Model],
     columns: Sequence[str],
     unique: Sequence[str],
-    rows: Iterable[Sequence[object]],
+    rows: Iterable[Sequence[Any]],  # column values, as the database driver takes them
     added: Sequence[str] = ("count",),
 ) -> None:
     """Add each row's `added` columns to the row with the same `unique` ones, or insert it.

@@ -121,13 +121,13 @@ class Rig:
     def apply_lock(self) -> Iterator[None]:
         """What apply() takes first: the account's row, or on SQLite the database's write lock."""
         if connection.vendor == "sqlite":
-            db = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
-            db.execute("BEGIN IMMEDIATE")
+            lite = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
+            lite.execute("BEGIN IMMEDIATE")
             try:
                 yield
             finally:
-                db.execute("ROLLBACK")
-                db.close()
+                lite.execute("ROLLBACK")
+                lite.close()
             return
         with self.postgres() as db:
             db.execute("SELECT id FROM accounts_account WHERE id = %s FOR UPDATE", [self.team.id])
