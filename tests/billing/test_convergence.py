@@ -30,8 +30,8 @@ from tests.billing.conftest import deliver, signed_post
 LIFECYCLES = 20
 # Each seed is the issue's whole scenario: all 20 lifecycles' events (~150), each delivered 3
 # times, shuffled by the seed, by 8 concurrent senders, compared with the in-order state. The issue
-# asks for 50 seeds, ~4 s each on two cores (~200 s), so the everyday suite plays 5 (the crash
-# variant 1) and `BILLING_CONVERGENCE_SEEDS=50` runs the full set.
+# asks for 50 seeds, ~4 s each on two cores (~200 s): CI (.ci/run) plays all 50 (the crash
+# variant 10), an everyday `make test` 5 (the crash variant 1).
 SEEDS = int(os.environ.get("BILLING_CONVERGENCE_SEEDS", "5"))
 SENDERS = 8
 
