@@ -27,6 +27,7 @@ from portal.api_errors import (
     invalid,
 )
 from portal.http import AuthenticatedRequest
+from portal.pagination import MAX_OFFSET
 from usage import reports
 from usage.export import ExportQuery, Position, export_rows, position_of
 from usage.forms import ExportForm
@@ -41,7 +42,10 @@ class UsageQuerySerializer(serializers.Serializer[dict[str, Any]]):
     by = serializers.ChoiceField(choices=["day", "hour"], default="day")
     limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=1000)
     offset = serializers.IntegerField(
-        min_value=0, default=0, help_text="Rows to skip. Deep pages are faster with `cursor`."
+        min_value=0,
+        max_value=MAX_OFFSET,
+        default=0,
+        help_text="Rows to skip. Deep pages are faster with `cursor`.",
     )
     cursor = serializers.CharField(
         required=False,

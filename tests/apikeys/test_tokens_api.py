@@ -56,6 +56,16 @@ def test_a_token_can_list_and_knows_which_one_it_is(api, alice):
     }
 
 
+def test_any_limit_and_offset_get_a_page_not_an_error(api, alice):
+    # Found by fuzzing: a limit or offset past 64 bits overflowed PostgreSQL's LIMIT (a 500).
+    mine, _ = issue(alice, "deploy")
+    huge = str(10**22)
+    body = signed_in(api, alice).get("/api/v1/tokens/", {"limit": huge}).json()
+    assert [row["id"] for row in body["results"]] == [mine.public_id]
+    beyond = api.get("/api/v1/tokens/", {"limit": huge, "offset": huge})
+    assert (beyond.status_code, beyond.json()["results"]) == (200, [])
+
+
 def test_without_credentials_it_answers_401(api):
     for response in [api.get("/api/v1/tokens/"), api.post("/api/v1/tokens/", {"name": "x"})]:
         assert response.status_code == 401

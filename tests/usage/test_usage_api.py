@@ -34,6 +34,14 @@ def test_it_pages(client, alice, team, some_usage):
     assert len(rest["results"]) == 2 and rest["next_offset"] is None
 
 
+def test_an_offset_past_64_bits_is_refused_with_a_stable_code(client, alice, team, some_usage):
+    client.force_login(alice)
+    query = {"account": team.slug, "start": "2026-11-01", "end": "2026-11-30"}
+    response = client.get("/api/v1/usage/", {**query, "offset": str(10**22)})
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid" and "offset" in response.json()["errors"]
+
+
 def test_cursors_page_through_the_same_rows_as_one_page(client, alice, team, live_key):
     from datetime import UTC, datetime
 
