@@ -6,6 +6,7 @@ append-only file (fsync every second) under ``var/`` so counters survive a resta
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
 from pathlib import Path
@@ -49,10 +50,20 @@ def wait_until_up(socket_path: Path, timeout: float = STARTUP_TIMEOUT_SECONDS) -
         time.sleep(0.05)
 
 
-def ensure_running(socket_path: Path) -> None:
-    """Start a daemonized embedded Redis unless one already answers on the socket."""
+def ensure_running(socket_path: Path) -> bool:
+    """Start a daemonized embedded Redis unless one already answers on the socket.
+
+    True when this call started it, so the caller knows it is the one to stop it.
+    """
     if is_up(socket_path):
-        return
+        return False
     socket_path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(server_command(socket_path, daemonize=True), check=True)
     wait_until_up(socket_path)
+    return True
+
+
+def shut_down(socket_path: Path) -> None:
+    """Stop the server on the socket (it writes its append-only file first)."""
+    with contextlib.suppress(redis.ConnectionError, FileNotFoundError):  # already gone
+        redis.Redis(unix_socket_path=str(socket_path), socket_timeout=5).shutdown()

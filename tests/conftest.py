@@ -18,9 +18,15 @@ _emails = itertools.count(1)
 
 @pytest.fixture(scope="session", autouse=True)
 def embedded_redis_if_default():
-    """With no REDIS_URL the suite runs on the embedded default, like `make run`."""
-    if settings.REDIS_IS_EMBEDDED:
-        embedded_redis.ensure_running(settings.EMBEDDED_REDIS_SOCKET)
+    """With no REDIS_URL the suite runs on the embedded default, like `make run`.
+
+    A server the session started is stopped at its end; one that was already up stays.
+    """
+    socket_path = settings.EMBEDDED_REDIS_SOCKET
+    started = settings.REDIS_IS_EMBEDDED and embedded_redis.ensure_running(socket_path)
+    yield
+    if started:
+        embedded_redis.shut_down(socket_path)
 
 
 @pytest.fixture(autouse=True)
