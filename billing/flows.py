@@ -35,6 +35,7 @@ from billing.models import (
 from billing.standing import payment_overdue
 from catalog.models import Plan
 from portal import emails
+from portal.metrics import WEBHOOK_FAILURES
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +205,7 @@ def apply_event(event_id: str) -> str:
 
 
 def mark_failed(event_id: str, error: BaseException) -> None:
+    WEBHOOK_FAILURES.labels("apply").inc()
     StripeEvent.objects.filter(pk=event_id).update(
         status=EventStatus.FAILED, error=f"{type(error).__name__}: {error}"[:2000]
     )

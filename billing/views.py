@@ -22,6 +22,7 @@ from billing.gateway import BillingError
 from billing.models import StripeEvent, Subscription
 from catalog.models import Plan
 from portal.http import AuthenticatedHttpRequest, HtmxHttpRequest
+from portal.metrics import WEBHOOK_FAILURES
 
 
 def _billing_url(membership: Membership) -> str:
@@ -211,6 +212,7 @@ def webhook(request: HttpRequest) -> JsonResponse:
     try:
         event = gateway.verify_webhook(request.body, request.headers.get("Stripe-Signature", ""))
     except BillingError as error:
+        WEBHOOK_FAILURES.labels("signature").inc()
         return JsonResponse({"error": {"code": "bad_signature", "message": str(error)}}, status=400)
     if StripeEvent.objects.record(event):
         from django.db import transaction

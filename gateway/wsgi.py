@@ -21,6 +21,8 @@ from django.db import close_old_connections
 
 from gateway import counting, invalidation
 from gateway.decide import call_from_environ, decide, refuse
+from portal.metrics import DECISION_SECONDS, decision_metrics
+from portal.request_id import clean as clean_request_id
 
 AUTH_PATH = "/gateway/auth"
 log = logging.getLogger(__name__)
@@ -55,13 +57,17 @@ def auth_application(environ: dict[str, Any], start_response: StartResponse) -> 
         return [b"Not Found"]
     if _prepared_pid != os.getpid():
         prepare_process()
+    started = time.perf_counter()
     try:
         decision = decide(call_from_environ(environ), time.time())
     except Exception:
         # nginx turns a 5xx into a bare 500: say "unavailable" so it can answer 503 in JSON.
         # A database error leaves this thread's connection unusable: drop it.
-        log.exception("gateway: could not decide")
+        request_id = clean_request_id(environ.get("HTTP_X_REQUEST_ID"))
+        log.exception("gateway: could not decide", extra={"request_id": request_id})
         close_old_connections()
         decision = refuse(403, "unavailable", 1)
+    DECISION_SECONDS.observe(time.perf_counter() - started)
+    decision_metrics("admitted" if decision.admitted else "refused", decision.reason or "ok").inc()
     start_response(STATUS_LINES[decision.status], decision.headers)
     return []

@@ -91,6 +91,12 @@ def env_url(name: str, default: str, environ: Mapping[str, str] = os.environ) ->
     return raw.strip()
 
 
+def env_secret_url(name: str, default: str, environ: Mapping[str, str] = os.environ) -> str:
+    """A URL that may carry a password: from NAME or from the file NAME_FILE names."""
+    raw = env_secret(name, environ)
+    return env_url(name, default, {name: raw}) if raw else default
+
+
 def kombu_redis_url(url: str) -> str:
     """Celery's (kombu's) spelling of a redis-py URL: unix sockets differ."""
     if url.startswith("unix://"):

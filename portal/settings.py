@@ -19,12 +19,14 @@ import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
+from portal import production
 from portal.env import (
     env_bool,
     env_choice,
     env_int,
     env_list,
     env_secret,
+    env_secret_url,
     env_str,
     env_url,
     kombu_redis_url,
@@ -98,6 +100,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "portal.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -132,7 +135,7 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
-DATABASE_URL = env_url("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+DATABASE_URL = env_secret_url("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
 try:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 except ValueError as error:
@@ -155,8 +158,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: counters, caches, key invalidation, Celery broker ---------------------------------
 EMBEDDED_REDIS_SOCKET = VAR_DIR / "redis.sock"
-REDIS_URL = env_url("REDIS_URL", f"unix://{EMBEDDED_REDIS_SOCKET}?db=0")
-REDIS_IS_EMBEDDED = not env_str("REDIS_URL")
+REDIS_URL = env_secret_url("REDIS_URL", "")
+REDIS_IS_EMBEDDED = not REDIS_URL
+REDIS_URL = REDIS_URL or f"unix://{EMBEDDED_REDIS_SOCKET}?db=0"
 
 
 CACHES = {
@@ -167,7 +171,9 @@ CACHES = {
     }
 }
 
-CELERY_BROKER_URL = kombu_redis_url(REDIS_URL)
+# The broker defaults to REDIS_URL; RabbitMQ (amqp://) or another Redis can take its place.
+# Results (the health check's ping) stay on REDIS_URL.
+CELERY_BROKER_URL = env_secret_url("CELERY_BROKER_URL", kombu_redis_url(REDIS_URL))
 CELERY_RESULT_BACKEND = kombu_redis_url(REDIS_URL)
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_ACKS_LATE = True  # a task a worker was running when it died is delivered again
@@ -175,6 +181,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
+# Workers log through LOGGING (plain or JSON, with request ids), not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 USAGE_FLUSH_SECONDS = env_int("USAGE_FLUSH_SECONDS", 30, minimum=1)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
@@ -360,14 +368,52 @@ GATEWAY_TEST_KEY_PER_PERIOD = env_int("GATEWAY_TEST_KEY_PER_PERIOD", 1000, minim
 # How long a process trusts its cached account policy without hearing an invalidation.
 GATEWAY_POLICY_TTL_SECONDS = env_int("GATEWAY_POLICY_TTL_SECONDS", 60, minimum=1)
 
+# LOG_FORMAT=json: one JSON object a line for log shippers; both formats carry the request id
+# nginx sent (X-Request-Id), so a line can be matched with nginx's access log.
+LOG_FORMAT = env_choice("LOG_FORMAT", "plain", ("plain", "json"))
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "portal.request_id.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        # Django's own console handler would print every django.* line a second time, unformatted.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.db.backends": {"level": "WARNING"},
+    },
 }
+
+# Prometheus metrics at /metrics, for a scraper that sends `Authorization: Bearer METRICS_TOKEN`;
+# unset, /metrics is 404. Several server processes share PROMETHEUS_MULTIPROC_DIR (see
+# portal/metrics.py).
+METRICS_TOKEN = env_secret("METRICS_TOKEN")
+
+# Error reports go to Sentry when SENTRY_DSN is set (Django and Celery integrations).
+SENTRY_DSN = env_secret("SENTRY_DSN")
+if SENTRY_DSN:
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT", "development" if DEBUG else "production"),
+        traces_sample_rate=0.0,  # errors only: tracing would sit on the gateway's hot path
+        send_default_pii=False,
+    )
 
 # --- Billing (Stripe) -----------------------------------------------------------------------
 # With no STRIPE_SECRET_KEY the portal talks to the bundled Stripe simulator (`manage.py
@@ -384,10 +430,8 @@ STRIPE_API_BASE = env_url(
     else "https://api.stripe.com",
 ).rstrip("/")
 STRIPE_WEBHOOK_SECRET = env_secret("STRIPE_WEBHOOK_SECRET") or (
-    "whsec_tollgate_simulator" if STRIPE_USES_SIMULATOR else ""
+    production.SIMULATOR_WEBHOOK_SECRET if STRIPE_USES_SIMULATOR and DEBUG else ""
 )
-if not STRIPE_WEBHOOK_SECRET and not DEBUG:
-    raise ImproperlyConfigured("STRIPE_WEBHOOK_SECRET must be set when STRIPE_SECRET_KEY is set")
 STRIPE_METER_EVENT_NAME = env_str("STRIPE_METER_EVENT_NAME", "tollgate_api_calls")
 BILLING_GRACE_DAYS = env_int("BILLING_GRACE_DAYS", 3, minimum=0)
 BILLING_DOWNGRADE_AT_PERIOD_END = env_bool("BILLING_DOWNGRADE_AT_PERIOD_END", default=True)
@@ -405,3 +449,18 @@ CELERY_BEAT_SCHEDULE["billing-announce-suspensions"] = {
 }
 # The SDK logs every request at INFO; its errors reach us as BillingError anyway.
 LOGGING["loggers"]["stripe"] = {"level": "WARNING"}
+
+# --- Production refuses the development stand-ins (portal/production.py) ----------------------
+ALLOW_DEMO_BACKENDS = env_bool("ALLOW_DEMO_BACKENDS", default=False)
+if not DEBUG:
+    _refusals = production.refusals(
+        production.Backends(
+            database_engine=DATABASES["default"]["ENGINE"],
+            redis_is_embedded=REDIS_IS_EMBEDDED,
+            stripe_uses_simulator=STRIPE_USES_SIMULATOR,
+            stripe_webhook_secret=STRIPE_WEBHOOK_SECRET,
+        ),
+        ALLOW_DEMO_BACKENDS,
+    )
+    if _refusals:
+        raise ImproperlyConfigured(production.message(_refusals))

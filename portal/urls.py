@@ -10,7 +10,7 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
-from portal import views
+from portal import metrics, views
 from portal.api_errors import endpoint_not_found
 
 # Swagger UI and Redoc set inline styles as they render (scripts stay 'self'-only).
@@ -19,6 +19,7 @@ api_reference_csp = csp_update({"style-src": ["'unsafe-inline'"], "worker-src": 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", metrics.metrics, name="metrics"),
     # Browsers ask for /favicon.ico whatever the page's <link rel="icon"> says.
     path("favicon.ico", RedirectView.as_view(url="/static/img/favicon.svg", permanent=True)),
     path("admin/", admin.site.urls),

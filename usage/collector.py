@@ -23,6 +23,7 @@ from django.db import transaction
 
 from accounts.models import Account
 from apikeys.models import ApiKey
+from portal.metrics import COLLECTOR_LAG_BYTES
 from usage.models import LATENCY_BUCKETS_MS, EndpointHourStats, LogCursor
 from usage.summaries import add_latency_summary
 
@@ -137,6 +138,7 @@ def collect_once(path: Path) -> int:
         handle.seek(offset)
         chunk = handle.read(CHUNK_BYTES)
     complete = chunk[: chunk.rfind(b"\n") + 1]  # a half-written last line waits for next time
+    COLLECTOR_LAG_BYTES.set(stat.st_size - offset - len(complete))
     if not complete:
         return 0
     lines = complete.decode("utf-8", errors="replace").splitlines()

@@ -4,6 +4,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from accounts.models import Account
+from portal.metrics import FLUSH_BACKLOG, FLUSH_LAST_SUCCESS
 from portal.redis_client import get_redis
 from usage.alerts import check_quota_alerts
 from usage.flush import flush
@@ -13,6 +14,8 @@ from usage.overage import send_pending
 @shared_task(name="usage.flush_counters")
 def flush_counters() -> str:
     summary = flush(get_redis())
+    FLUSH_BACKLOG.set(summary.applied + summary.already_applied)
+    FLUSH_LAST_SUCCESS.set_to_current_time()
     now = timezone.now()
     alerts = sum(
         len(check_quota_alerts(account, now))

@@ -85,6 +85,10 @@ def test_production_settings_pass_the_deploy_check(tmp_path):
         "APIKEY_PEPPER": "p" * 50,
         "ALLOWED_HOSTS": "portal.example.com",
         "SITE_URL": "https://portal.example.com",
+        "DATABASE_URL": "postgres://tollgate@db.example.com/tollgate",
+        "REDIS_URL": "redis://redis.example.com:6379/0",
+        "STRIPE_SECRET_KEY": "sk_live_example",
+        "STRIPE_WEBHOOK_SECRET": "whsec_from_the_dashboard",
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],

@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from portal.metrics import COLLECTOR_LAST_RUN
 from usage.collector import collect_once
 
 POLL_SECONDS = 1.0
@@ -25,6 +26,7 @@ class Command(BaseCommand):
             lines = collect_once(log_path)
             while lines:  # drain a backlog before sleeping
                 lines = collect_once(log_path)
+            COLLECTOR_LAST_RUN.set_to_current_time()
             if not follow:
                 return
             time.sleep(POLL_SECONDS)

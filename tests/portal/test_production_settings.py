@@ -1,0 +1,155 @@
+"""Production refuses development stand-ins, reads URL secrets from files and picks its broker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from portal.production import SIMULATOR_WEBHOOK_SECRET, Backends, refusals
+from tests.helpers import ROOT
+
+SAFE = Backends(
+    database_engine="django.db.backends.postgresql",
+    redis_is_embedded=False,
+    stripe_uses_simulator=False,
+    stripe_webhook_secret="whsec_real",
+)
+
+
+def test_safe_backends_are_accepted():
+    assert refusals(SAFE, allow_demo_backends=False) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "variable"),
+    [
+        ({"stripe_uses_simulator": True}, "STRIPE_SECRET_KEY"),
+        ({"database_engine": "django.db.backends.sqlite3"}, "DATABASE_URL"),
+        ({"redis_is_embedded": True}, "REDIS_URL"),
+    ],
+)
+def test_each_stand_in_is_refused_unless_the_demo_allows_it(change, variable):
+    backends = Backends(**{**SAFE.__dict__, **change})
+    (problem,) = refusals(backends, allow_demo_backends=False)
+    assert problem.startswith(variable)
+    assert refusals(backends, allow_demo_backends=True) == []
+
+
+@pytest.mark.parametrize("secret", ["", SIMULATOR_WEBHOOK_SECRET])
+def test_the_public_webhook_secret_is_refused_even_in_a_demo(secret):
+    backends = Backends(**{**SAFE.__dict__, "stripe_webhook_secret": secret})
+    for allow in (False, True):
+        (problem,) = refusals(backends, allow_demo_backends=allow)
+        assert problem.startswith("STRIPE_WEBHOOK_SECRET")
+
+
+def production_env(tmp_path, **overrides: str) -> dict[str, str]:
+    """A complete production environment (nothing inherited that could make it pass)."""
+    inherited = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE_URL", "REDIS_URL", "STRIPE_", "CELERY_", "DJANGO_ALLOW"))
+    }
+    env = {
+        **inherited,
+        "TOLLGATE_VAR_DIR": str(tmp_path),
+        "DEBUG": "false",
+        "SECRET_KEY": "k" * 30 + "Q7%x!v" * 10,
+        "APIKEY_PEPPER": "p" * 50,
+        "ALLOWED_HOSTS": "portal.example.com",
+        "SITE_URL": "https://portal.example.com",
+        "DATABASE_URL": "postgres://tollgate:pw@db.example.com:5432/tollgate",
+        "REDIS_URL": "redis://:pw@redis.example.com:6379/0",
+        "STRIPE_SECRET_KEY": "sk_live_example",
+        "STRIPE_WEBHOOK_SECRET": "whsec_from_the_dashboard",
+        **overrides,
+    }
+    return {k: v for k, v in env.items() if v != "<unset>"}
+
+
+def deploy_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
+def show(env: dict[str, str], *names: str) -> list[str]:
+    code = "from django.conf import settings as s; "
+    code += f"print(*(getattr(s, n) for n in {names!r}), sep='\\n')"
+    env = {**env, "DJANGO_SETTINGS_MODULE": "portal.settings"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, text=True,
+                            capture_output=True, env=env)  # fmt: skip
+    return result.stdout.splitlines()
+
+
+def test_a_complete_production_environment_passes_the_deploy_check(tmp_path):
+    result = deploy_check(production_env(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+UNSAFE = [
+    ({"STRIPE_SECRET_KEY": "<unset>"}, "STRIPE_SECRET_KEY is not set"),
+    ({"DATABASE_URL": "sqlite:///tmp/db.sqlite3"}, "DATABASE_URL is SQLite"),
+    ({"REDIS_URL": "<unset>"}, "REDIS_URL is not set"),
+    ({"STRIPE_WEBHOOK_SECRET": SIMULATOR_WEBHOOK_SECRET}, "STRIPE_WEBHOOK_SECRET must be set"),
+    ({"STRIPE_WEBHOOK_SECRET": "<unset>"}, "STRIPE_WEBHOOK_SECRET must be set"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), UNSAFE)
+def test_the_deploy_check_and_start_up_refuse_each_unsafe_setting(tmp_path, change, message):
+    env = production_env(tmp_path, **change)
+    result = deploy_check(env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: unsafe configuration with DEBUG=false" in result.stderr
+    assert message in result.stderr
+    # Every server imports the settings first: the WSGI module refuses just the same.
+    started = subprocess.run([sys.executable, "-c", "import portal.wsgi"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, check=False)  # fmt: skip
+    assert started.returncode != 0 and message in started.stderr
+
+
+def test_an_explicit_demo_runs_on_the_stand_ins_but_not_on_the_public_secret(tmp_path):
+    demo = {"ALLOW_DEMO_BACKENDS": "true", "STRIPE_SECRET_KEY": "<unset>",
+            "DATABASE_URL": "<unset>", "REDIS_URL": "<unset>"}  # fmt: skip
+    assert deploy_check(production_env(tmp_path, **demo)).returncode == 0
+    refused = deploy_check(production_env(tmp_path, **demo, STRIPE_WEBHOOK_SECRET="<unset>"))
+    assert refused.returncode != 0 and "STRIPE_WEBHOOK_SECRET" in refused.stderr
+
+
+def test_urls_with_passwords_can_come_from_files(tmp_path):
+    urls = {
+        "DATABASE_URL": "postgres://tollgate:s3cret@db.example.com:5433/tollgate",
+        "REDIS_URL": "redis://:s3cret@redis.example.com:6380/2",
+        "CELERY_BROKER_URL": "amqp://tollgate:s3cret@mq.example.com:5672/tollgate",
+    }
+    env = production_env(tmp_path, DATABASE_URL="<unset>", REDIS_URL="<unset>")
+    for name, url in urls.items():
+        (tmp_path / name).write_text(url + "\n")
+        env[f"{name}_FILE"] = str(tmp_path / name)
+    database, redis_url, broker, embedded = show(
+        env, "DATABASES", "REDIS_URL", "CELERY_BROKER_URL", "REDIS_IS_EMBEDDED"
+    )
+    assert "'PASSWORD': 's3cret'" in database and "'PORT': 5433" in database
+    assert (redis_url, broker, embedded) == (urls["REDIS_URL"], urls["CELERY_BROKER_URL"], "False")
+
+
+def test_a_url_file_that_is_not_a_url_names_the_variable(tmp_path):
+    (tmp_path / "url").write_text("not a url")
+    env = production_env(tmp_path, REDIS_URL="<unset>", REDIS_URL_FILE=str(tmp_path / "url"))
+    result = deploy_check(env)
+    assert result.returncode != 0 and "REDIS_URL must be a URL" in result.stderr
+
+
+def test_the_broker_defaults_to_redis_and_can_be_set_apart(tmp_path):
+    env = production_env(tmp_path)
+    assert show(env, "CELERY_BROKER_URL") == ["redis://:pw@redis.example.com:6379/0"]
+    env["CELERY_BROKER_URL"] = "amqp://guest:guest@127.0.0.1:5672//"
+    broker, backend = show(env, "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
+    assert broker == "amqp://guest:guest@127.0.0.1:5672//"
+    assert backend == "redis://:pw@redis.example.com:6379/0"
