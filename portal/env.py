@@ -8,6 +8,7 @@ orchestrators mount them.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 
@@ -95,6 +96,14 @@ def env_secret_url(name: str, default: str, environ: Mapping[str, str] = os.envi
     """A URL that may carry a password: from NAME or from the file NAME_FILE names."""
     raw = env_secret(name, environ)
     return env_url(name, default, {name: raw}) if raw else default
+
+
+def env_network(name: str, value: str) -> str:
+    """One network of a list setting (10.0.0.0/8, 192.0.2.7, 2001:db8::/32), normalised."""
+    try:
+        return str(ipaddress.ip_network(value.strip(), strict=False))
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}: {value!r} is not an IP network") from None
 
 
 def kombu_redis_url(url: str) -> str:

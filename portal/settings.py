@@ -25,6 +25,7 @@ from portal.env import (
     env_choice,
     env_int,
     env_list,
+    env_network,
     env_secret,
     env_secret_url,
     env_str,
@@ -319,6 +320,8 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
+    # Load balancers and orchestrators probe over plain HTTP: a 301 would read as "down".
+    SECURE_REDIRECT_EXEMPT = [r"^(healthz|livez|readyz)$"]
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=True)
@@ -358,6 +361,17 @@ GATEWAY_ON_REDIS_DOWN = env_choice("GATEWAY_ON_REDIS_DOWN", "deny", ("deny", "al
 GATEWAY_SECRET = (
     env_secret("GATEWAY_SECRET")
     or hmac.new(SECRET_KEY.encode(), b"tollgate.gateway-secret", hashlib.sha256).hexdigest()
+)
+# nginx in production (rendered by `manage.py gateway_config`): TLS for the gateway and the
+# portal, the proxies whose X-Forwarded-Proto is believed, the CAs that vouch for HTTPS upstreams.
+GATEWAY_TLS_CERTIFICATE = env_str("GATEWAY_TLS_CERTIFICATE")
+GATEWAY_TLS_CERTIFICATE_KEY = env_str("GATEWAY_TLS_CERTIFICATE_KEY")
+GATEWAY_HSTS_SECONDS = env_int("GATEWAY_HSTS_SECONDS", 31_536_000, minimum=0)
+GATEWAY_TRUSTED_PROXIES = [
+    env_network("GATEWAY_TRUSTED_PROXIES", item) for item in env_list("GATEWAY_TRUSTED_PROXIES", [])
+]
+GATEWAY_UPSTREAM_CA_BUNDLE = env_str(
+    "GATEWAY_UPSTREAM_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt"
 )
 # Remove the raw key (Authorization / X-API-Key) from what the upstream API receives.
 GATEWAY_STRIP_KEY = env_bool("GATEWAY_STRIP_KEY", default=True)

@@ -153,3 +153,19 @@ def test_the_broker_defaults_to_redis_and_can_be_set_apart(tmp_path):
     broker, backend = show(env, "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
     assert broker == "amqp://guest:guest@127.0.0.1:5672//"
     assert backend == "redis://:pw@redis.example.com:6379/0"
+
+
+def test_health_probes_over_plain_http_are_not_redirected(tmp_path):
+    code = (
+        "import django; django.setup()\n"
+        "from django.test import Client\n"
+        "c = Client()\n"
+        "print(c.get('/healthz').status_code, c.get('/').status_code)\n"
+    )
+    env = {**production_env(tmp_path), "ALLOWED_HOSTS": "testserver",
+           "DJANGO_SETTINGS_MODULE": "portal.settings"}  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, text=True,
+                            capture_output=True, check=True)  # fmt: skip
+    healthz, home = result.stdout.split()
+    assert home == "301"  # every page moves to HTTPS
+    assert healthz != "301"  # 200 or 503: the probe reads the answer itself

@@ -15,11 +15,42 @@ from catalog.models import ApiProduct
 TEMPLATE = settings.BASE_DIR / "deploy" / "nginx" / "gateway.conf.template"
 
 
-def address_of(url: str) -> str:
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# Characters that could end an nginx directive or start a new one.
+UNSAFE_IN_CONFIG = re.compile(r"[\s;{}'\"$#\\]")
+
+
+def upstream_of(url: str) -> dict[str, str]:
+    """Scheme, host and host:port of a product's upstream: http://, or https:// (verified)."""
     parts = urlsplit(url)
-    if parts.scheme != "http" or not parts.hostname:
-        raise CommandError(f"upstream {url!r} must be an http:// URL with a host")
-    return f"{parts.hostname}:{parts.port or 80}"
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+        raise CommandError(f"upstream {url!r} must be an http:// or https:// URL with a host")
+    if UNSAFE_IN_CONFIG.search(parts.netloc):
+        raise CommandError(f"upstream {url!r} has characters nginx would misread")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    port = parts.port or DEFAULT_PORTS[parts.scheme]
+    return {"scheme": parts.scheme, "host": parts.hostname, "address": f"{host}:{port}"}
+
+
+def addresses(value: str, option: str) -> list[str]:
+    """A pool of servers: host:port[,host:port...]."""
+    pool = [item.strip() for item in value.split(",") if item.strip()]
+    if not pool or any(UNSAFE_IN_CONFIG.search(item) for item in pool):
+        raise CommandError(f"{option} takes host:port[,host:port...], not {value!r}")
+    return pool
+
+
+def https_port_suffix(listen: str) -> str:
+    """What the plain-HTTP redirect appends to the host: nothing for 443, else :PORT."""
+    port = listen.rsplit(":", 1)[-1]
+    return "" if port in ("443", listen) else f":{port}"
+
+
+def tls_files() -> dict[str, str] | None:
+    certificate, key = settings.GATEWAY_TLS_CERTIFICATE, settings.GATEWAY_TLS_CERTIFICATE_KEY
+    if bool(certificate) != bool(key):
+        raise CommandError("set both GATEWAY_TLS_CERTIFICATE and GATEWAY_TLS_CERTIFICATE_KEY")
+    return {"certificate": certificate, "key": key} if certificate else None
 
 
 def render(options: dict[str, Any]) -> str:
@@ -32,7 +63,7 @@ def render(options: dict[str, Any]) -> str:
         {
             "slug_ident": re.sub(r"\W", "_", p.slug),
             "path_prefix": p.path_prefix,
-            "address": address_of(overrides.get(p.slug, p.upstream_url)),
+            **upstream_of(overrides.get(p.slug, p.upstream_url)),
         }
         for p in ApiProduct.objects.order_by("-path_prefix")
     ]
@@ -44,8 +75,14 @@ def render(options: dict[str, Any]) -> str:
             "conf_path": run_dir / "nginx.conf",
             "workers": options["workers"],
             "listen": options["listen"],
-            "auth_address": options["auth"],
-            "portal_address": options["portal"],
+            "http_listen": options["http_listen"],
+            "https_port_suffix": https_port_suffix(options["listen"]),
+            "tls": tls_files(),
+            "hsts": f"max-age={settings.GATEWAY_HSTS_SECONDS}; includeSubDomains",
+            "trusted_proxies": settings.GATEWAY_TRUSTED_PROXIES,
+            "ca_bundle": settings.GATEWAY_UPSTREAM_CA_BUNDLE,
+            "auth_addresses": addresses(options["auth"], "--auth"),
+            "portal_addresses": addresses(options["portal"], "--portal"),
             "products": products,
             "secret": settings.GATEWAY_SECRET,
             "strip_key": settings.GATEWAY_STRIP_KEY,
@@ -62,8 +99,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--run-dir", default=str(settings.VAR_DIR / "nginx"))
         parser.add_argument("--listen", default="127.0.0.1:8080")
-        parser.add_argument("--auth", default="127.0.0.1:8000", help="the portal serving auth")
-        parser.add_argument("--portal", default="127.0.0.1:8000")
+        parser.add_argument(
+            "--http-listen", default="",
+            help="also listen here in plain HTTP: probes answered, the rest redirected to HTTPS",
+        )  # fmt: skip
+        parser.add_argument(
+            "--auth", default="127.0.0.1:8000", help="the auth servers: host:port[,host:port...]"
+        )
+        parser.add_argument(
+            "--portal", default="127.0.0.1:8000", help="the portal servers: host:port[,...]"
+        )
         parser.add_argument("--workers", default="2")
         parser.add_argument("--no-access-log", action="store_true")
         parser.add_argument(
