@@ -85,7 +85,7 @@ class ProductionStack:
         subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
                        cwd=ROOT, env=self.env, check=True)  # fmt: skip
         upstream_cert, upstream_key = self.ca.issue("upstream", ["localhost"])
-        gateway_cert, gateway_key = self.ca.issue("gateway", ["localhost"], ["127.0.0.1"])
+        gateway_cert, gateway_key = self.ca.issue("gateway", ["localhost"], ("127.0.0.1",))
         p = self.ports
         self.start_server("upstream", server_argv(
             "gateway.demo_api:application", p["upstream"], 1, 2,

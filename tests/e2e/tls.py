@@ -57,11 +57,13 @@ class ThrowawayCA:
         self.path = directory / f"{name.replace(' ', '-')}.pem"
         self.path.write_bytes(self.certificate.public_bytes(serialization.Encoding.PEM))
 
-    def issue(self, stem: str, dns_names: list[str], ips: list[str] = ()) -> tuple[Path, Path]:
+    def issue(
+        self, stem: str, dns_names: list[str], ips: tuple[str, ...] = ()
+    ) -> tuple[Path, Path]:
         """A server certificate and key, written as STEM.crt and STEM.key."""
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.datetime.now(datetime.UTC)
-        names = [x509.DNSName(n) for n in dns_names]
+        names: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
         names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
         certificate = (
             x509.CertificateBuilder()
