@@ -14,7 +14,7 @@ DJADE = find templates \( -name '*.html' -o -name '*.txt' \) -print0 \
 DJANGO_UPGRADE = find . -name '*.py' -not -path './.venv/*' -not -path './var/*' -print0 \
 	| xargs -0 $(RUN) django-upgrade --target-version 5.2
 
-.PHONY: run test lint format bench bench-usage setup
+.PHONY: run test lint format bench bench-usage setup install-production image image-test
 
 setup: .venv/.synced
 
@@ -22,6 +22,11 @@ setup: .venv/.synced
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
 	$(UV) sync --locked --all-groups --python $(PYTHON)
 	@touch $@
+
+# Production: the locked runtime dependencies only (no test, lint or benchmark tools).
+install-production:
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	$(UV) sync --locked --no-dev --python $(PYTHON)
 
 run: setup
 	@deploy/ensure-packages.sh run
