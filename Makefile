@@ -57,6 +57,25 @@ format: setup
 	$(DJADE)
 	$(DJANGO_UPGRADE)
 
+# The one image for every role (deploy/image/Containerfile), FROM debian:bookworm-slim; where no
+# registry is reachable, that base is built from Debian's packages first (base-image.sh). The
+# host's CA bundle is a build secret (PyPI through a TLS-inspecting proxy); containers.conf
+# makes podman work on cgroups v1 hosts without CAP_SYS_RESOURCE. Not part of `make test`.
+IMAGE ?= localhost/tollgate:latest
+BUILD_CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
+image: export CONTAINERS_CONF ?= $(CURDIR)/deploy/image/containers.conf
+image:
+	@deploy/ensure-packages.sh image
+	deploy/image/base-image.sh
+	podman build --secret id=build_ca,src=$(BUILD_CA_BUNDLE) -f deploy/image/Containerfile \
+	  -t $(IMAGE) .
+
+# Starts deploy/compose.yaml from the image, makes an API call through nginx over HTTPS.
+image-test: export CONTAINERS_CONF ?= $(CURDIR)/deploy/image/containers.conf
+image-test: export TOLLGATE_IMAGE := $(IMAGE)
+image-test: image
+	deploy/image/image-test.sh
+
 # The gateway benchmark (wrk, nginx, private Redis servers): writes bench/results/<date>.json/.png.
 bench: setup
 	@deploy/ensure-packages.sh bench

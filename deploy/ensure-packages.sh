@@ -7,7 +7,8 @@ case "${1:-}" in
   run)  needed=(nginx) ;;
   test) needed=(nginx redis-server chromium) ;;
   bench) needed=(nginx redis-server wrk) ;;
-  *)    echo "usage: $0 run|test|bench" >&2; exit 2 ;;
+  image) needed=(podman buildah debootstrap runc podman-compose openssl) ;;
+  *)    echo "usage: $0 run|test|bench|image" >&2; exit 2 ;;
 esac
 
 command_for() {

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# `make image-test`: start the whole stack of deploy/compose.yaml from the tollgate image (TLS
+# with a throwaway certificate), issue a key, and make an API call through nginx over HTTPS.
+# PostgreSQL and Redis come from the official images, or, where no registry is reachable (as on
+# CI), from stand-ins built from Debian's packages (deploy/image/standins/).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+project=tollgate-imagetest-$$
+work=$(mktemp -d /tmp/tollgate-imagetest.XXXXXX)
+compose=(podman-compose -p "$project" -f "$work/compose.yaml" -f "$work/compose.test.yaml")
+cleanup() {
+  "${compose[@]}" down -v >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+for standin in postgres redis; do
+  podman image exists "localhost/tollgate-standin-$standin" || podman build -q \
+    -t "localhost/tollgate-standin-$standin" -f "deploy/image/standins/$standin.Containerfile" \
+    deploy/image/standins >/dev/null
+done
+export POSTGRES_IMAGE=${POSTGRES_IMAGE:-localhost/tollgate-standin-postgres}
+export REDIS_IMAGE=${REDIS_IMAGE:-localhost/tollgate-standin-redis}
+read -r https_port http_port < <(python3 -c '
+import socket
+socks = [socket.socket() for _ in range(2)]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))')
+export GATEWAY_HTTPS_PORT=$https_port GATEWAY_HTTP_PORT=$http_port
+
+cp deploy/compose.yaml "$work/"
+mkdir -p "$work/secrets" "$work/tls"
+password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
+echo "$password" > "$work/secrets/postgres_password"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+  -subj /CN=localhost -addext subjectAltName=DNS:localhost \
+  -keyout "$work/tls/privkey.pem" -out "$work/tls/fullchain.pem" 2>/dev/null
+chmod 0644 "$work/tls/privkey.pem"  # read by the image's non-root user; a throwaway key
+cat > "$work/compose.env" <<ENV
+SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')
+APIKEY_PEPPER=$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')
+SITE_URL=https://localhost:$https_port
+ALLOWED_HOSTS=localhost
+DATABASE_URL=postgres://tollgate:$password@postgres:5432/tollgate
+REDIS_URL=redis://redis:6379/0
+STRIPE_SECRET_KEY=sk_test_image_test
+STRIPE_WEBHOOK_SECRET=whsec_image_test
+TRUSTED_PROXY_COUNT=1
+LOG_FORMAT=json
+METRICS_TOKEN=image-test
+NGINX_AUTH=auth:8002
+NGINX_PORTAL=portal:8000
+NGINX_LISTEN=0.0.0.0:8443
+NGINX_HTTP_LISTEN=0.0.0.0:8080
+GATEWAY_TLS_CERTIFICATE=/etc/tollgate/tls/fullchain.pem
+GATEWAY_TLS_CERTIFICATE_KEY=/etc/tollgate/tls/privkey.pem
+ENV
+# The test's additions: the bundled demo API as the product upstream, the throwaway certificate.
+cat > "$work/compose.test.yaml" <<YAML
+services:
+  demo-api:
+    image: \${TOLLGATE_IMAGE:-localhost/tollgate:latest}
+    env_file: compose.env
+    entrypoint: ["granian", "--interface", "wsgi", "--host", "0.0.0.0", "--port", "8081",
+                 "--no-ws", "gateway.demo_api:application"]
+  nginx:
+    command: ["nginx", "--upstream", "demo=http://demo-api:8081"]
+    volumes:
+      - gateway:/var/lib/tollgate/nginx
+      - ./tls:/etc/tollgate/tls:ro
+YAML
+
+step() { echo "image-test: $*"; }
+wait_until() {  # SECONDS WHAT COMMAND...
+  local deadline=$((SECONDS + $1)) what=$2; shift 2
+  until "$@" >/dev/null 2>&1; do
+    if [ $SECONDS -ge $deadline ]; then echo "image-test: timed out waiting for $what" >&2; return 1; fi
+    sleep 1
+  done
+}
+step "PostgreSQL and Redis"
+"${compose[@]}" up -d postgres redis >/dev/null 2>&1
+wait_until 60 postgres podman exec "${project}_postgres_1" pg_isready -U tollgate -d tollgate -h 127.0.0.1
+wait_until 30 redis podman exec "${project}_redis_1" redis-cli ping
+step "migrate, the demo catalog, an account and its key"
+"${compose[@]}" run --rm migrate >/dev/null 2>&1
+"${compose[@]}" run --rm migrate apply_catalog deploy/demo/catalog.toml >/dev/null 2>&1
+"${compose[@]}" run --rm migrate shell -c "
+from accounts.models import Account, User
+Account.objects.create_with_owner('Image test', User.objects.create_user('image@example.com', 'x'))
+" >/dev/null 2>&1
+key=$("${compose[@]}" run --rm migrate issue_key --account image@example.com 2>/dev/null | tail -n1 | tr -d '\r')
+step "portal, auth, worker, beat, collector, demo API and nginx"
+"${compose[@]}" up -d >/dev/null 2>&1
+wait_until 90 "nginx over HTTPS" curl -sf --cacert "$work/tls/fullchain.pem" \
+  "https://localhost:$https_port/livez"
+status=$(curl -s -o "$work/answer" -w '%{http_code}' --cacert "$work/tls/fullchain.pem" \
+  -H "Authorization: Bearer $key" "https://localhost:$https_port/demo/hello")
+step "GET /demo/hello with the key over HTTPS: $status $(cat "$work/answer")"
+probe=$(curl -s -o /dev/null -w '%{http_code}' "http://localhost:$http_port/readyz")
+step "GET /readyz over plain HTTP: $probe"
+[ "$status" = 200 ] && [ "$probe" = 200 ] || { "${compose[@]}" logs --tail 30 >&2 || true; exit 1; }
+step "passed"
