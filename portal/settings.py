@@ -20,6 +20,7 @@ import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.env import (
+    env_address,
     env_bool,
     env_choice,
     env_int,
@@ -350,6 +351,11 @@ GATEWAY_ON_REDIS_DOWN = env_choice("GATEWAY_ON_REDIS_DOWN", "deny", ("deny", "al
 GATEWAY_SECRET = (
     env_secret("GATEWAY_SECRET")
     or hmac.new(SECRET_KEY.encode(), b"tollgate.gateway-secret", hashlib.sha256).hexdigest()
+)
+# The auth server (gateway/server.py): where nginx's auth_request goes, and where `make run`
+# starts it (beside the portal at PORTAL_PORT + 2, so a moved portal moves it too).
+AUTH_SERVER_ADDRESS = env_address(
+    "AUTH_SERVER_ADDRESS", f"127.0.0.1:{env_int('PORTAL_PORT', 8000, minimum=1) + 2}"
 )
 # Remove the raw key (Authorization / X-API-Key) from what the upstream API receives.
 GATEWAY_STRIP_KEY = env_bool("GATEWAY_STRIP_KEY", default=True)
