@@ -99,6 +99,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "portal.proxies.ClientAddressMiddleware",  # first: everything after sees the client's address
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -216,10 +217,12 @@ ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_TOTP_ISSUER = "Tollgate"
-# Requests set X-Forwarded-For only through this many trusted proxies (nginx in front = 1);
-# allauth reads the client IP for its rate limits from that position, so a spoofed header
-# cannot reset them.
-ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+# The client's address: portal.proxies.ClientAddressMiddleware puts it in REMOTE_ADDR, taking it
+# from X-Forwarded-For (TRUSTED_PROXY_COUNT entries from the right: the bundled nginx alone = 1)
+# only on requests that carry nginx's proof (X-Gateway-Secret); 0 never reads the header.
+# allauth's rate limits then read REMOTE_ADDR alone, so no client can spoof its way around them.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1, minimum=0)
+ALLAUTH_TRUSTED_PROXY_COUNT = 0
 
 SOCIALACCOUNT_PROVIDERS: dict[str, dict[str, object]] = {}
 for _provider in ("github", "google"):
