@@ -42,7 +42,9 @@ def client_at(address: str) -> requests.Session:
 def fail_login(session: requests.Session, base: str, email: str, **headers: str) -> str:
     """One failed login through the real form (CSRF included); returns the page."""
     page = session.get(f"{base}/accounts/login/", headers=headers).text
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert found, page
+    token = found.group(1)
     answer = session.post(
         f"{base}/accounts/login/",
         data={"login": email, "password": "wrong", "csrfmiddlewaretoken": token},
