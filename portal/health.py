@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 from wsgiref.types import StartResponse
 
-from django.db import connection
+from django.db import close_old_connections, connection
 
 from portal.celery import app as celery_app
 from portal.redis_client import get_redis
@@ -43,9 +43,6 @@ def check_database() -> str | None:
             cursor.execute("SELECT 1")
     except Exception as error:  # any driver error means "down"; the class names it
         return type(error).__name__
-    finally:
-        # The round may run on any server thread: leave no connection open behind it.
-        connection.close_if_unusable_or_obsolete()
     return None
 
 
@@ -146,6 +143,8 @@ def probe_application(environ: dict[str, Any], start_response: StartResponse) ->
         code, body = 200, {"status": "ok"}
     else:
         code, body = report(readiness.get())
+        # Outside Django's request cycle: close a broken or expired connection as it would.
+        close_old_connections()
     payload = json.dumps(body).encode()
     headers = [
         ("Content-Type", "application/json"),
