@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -104,6 +105,18 @@ def env_network(name: str, value: str) -> str:
         return str(ipaddress.ip_network(value.strip(), strict=False))
     except ValueError:
         raise ImproperlyConfigured(f"{name}: {value!r} is not an IP network") from None
+
+
+def env_address(name: str, default: str, environ: Mapping[str, str] = os.environ) -> str:
+    """A ``host:port`` to listen on or connect to (``[::1]:8002`` for IPv6)."""
+    raw = (environ.get(name) or default).strip()
+    try:
+        port = urlsplit(f"//{raw}").port
+    except ValueError:
+        port = None
+    if not port or not urlsplit(f"//{raw}").hostname or "/" in raw:
+        raise ImproperlyConfigured(f"{name} must be host:port, such as 127.0.0.1:8002, not {raw!r}")
+    return raw
 
 
 def kombu_redis_url(url: str) -> str:

@@ -104,7 +104,9 @@ class Command(BaseCommand):
             help="also listen here in plain HTTP: probes answered, the rest redirected to HTTPS",
         )  # fmt: skip
         parser.add_argument(
-            "--auth", default="127.0.0.1:8000", help="the auth servers: host:port[,host:port...]"
+            "--auth",
+            default=settings.AUTH_SERVER_ADDRESS,
+            help="the auth servers: host:port[,host:port...]",
         )
         parser.add_argument(
             "--portal", default="127.0.0.1:8000", help="the portal servers: host:port[,...]"
