@@ -7,13 +7,16 @@ case "${1:-}" in
   run)  needed=(nginx) ;;
   test) needed=(nginx redis-server chromium) ;;
   bench) needed=(nginx redis-server wrk) ;;
-  image) needed=(podman buildah debootstrap runc podman-compose openssl) ;;
+  # dnsname: containers of a compose stack find each other by service name (CNI networks).
+  image) needed=(podman buildah debootstrap runc podman-compose openssl
+                 golang-github-containernetworking-plugin-dnsname) ;;
   *)    echo "usage: $0 run|test|bench|image" >&2; exit 2 ;;
 esac
 
 command_for() {
   case "$1" in
     redis-server) echo redis-server ;;
+    golang-github-containernetworking-plugin-dnsname) echo /usr/lib/cni/dnsname ;;
     *) echo "$1" ;;
   esac
 }

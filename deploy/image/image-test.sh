@@ -9,8 +9,11 @@ cd "$(dirname "$0")/../.."
 project=tollgate-imagetest-$$
 work=$(mktemp -d /tmp/tollgate-imagetest.XXXXXX)
 compose=(podman-compose -p "$project" -f "$work/compose.yaml" -f "$work/compose.test.yaml")
+tls_volume=${project}_tls
 cleanup() {
   "${compose[@]}" down -v >/dev/null 2>&1 || true
+  podman network rm -f "${project}_default" >/dev/null 2>&1 || true
+  podman volume rm -f "$tls_volume" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -56,7 +59,7 @@ NGINX_HTTP_LISTEN=0.0.0.0:8080
 GATEWAY_TLS_CERTIFICATE=/etc/tollgate/tls/fullchain.pem
 GATEWAY_TLS_CERTIFICATE_KEY=/etc/tollgate/tls/privkey.pem
 ENV
-# The test's additions: the bundled demo API as the product upstream, the throwaway certificate.
+# The test's addition: the bundled demo API, as the demo product's upstream.
 cat > "$work/compose.test.yaml" <<YAML
 services:
   demo-api:
@@ -64,12 +67,13 @@ services:
     env_file: compose.env
     entrypoint: ["granian", "--interface", "wsgi", "--host", "0.0.0.0", "--port", "8081",
                  "--no-ws", "gateway.demo_api:application"]
-  nginx:
-    command: ["nginx", "--upstream", "demo=http://demo-api:8081"]
-    volumes:
-      - gateway:/var/lib/tollgate/nginx
-      - ./tls:/etc/tollgate/tls:ro
 YAML
+# The certificate goes into the stack's tls volume, as an operator would put theirs.
+podman volume create "$tls_volume" >/dev/null
+podman run --rm -v "$tls_volume:/tls" -v "$work/tls:/src:ro" --entrypoint sh \
+  "${TOLLGATE_IMAGE:-localhost/tollgate:latest}" -c 'cp /src/* /tls/' 2>/dev/null \
+  || podman run --rm --user root -v "$tls_volume:/tls" -v "$work/tls:/src:ro" --entrypoint sh \
+  "${TOLLGATE_IMAGE:-localhost/tollgate:latest}" -c 'cp /src/* /tls/ && chmod 0644 /tls/*'
 
 step() { echo "image-test: $*"; }
 wait_until() {  # SECONDS WHAT COMMAND...
@@ -84,15 +88,19 @@ step "PostgreSQL and Redis"
 wait_until 60 postgres podman exec "${project}_postgres_1" pg_isready -U tollgate -d tollgate -h 127.0.0.1
 wait_until 30 redis podman exec "${project}_redis_1" redis-cli ping
 step "migrate, the demo catalog, an account and its key"
-"${compose[@]}" run --rm migrate >/dev/null 2>&1
-"${compose[@]}" run --rm migrate apply_catalog deploy/demo/catalog.toml >/dev/null 2>&1
-"${compose[@]}" run --rm migrate shell -c "
+"${compose[@]}" run -T --rm migrate >"$work/migrate.log" 2>&1 || { tail -20 "$work/migrate.log"; exit 1; }
+"${compose[@]}" run -T --rm migrate apply_catalog deploy/demo/catalog.toml >"$work/setup.log" 2>&1
+"${compose[@]}" run -T --rm migrate shell -c "
 from accounts.models import Account, User
+from catalog.models import ApiProduct
+ApiProduct.objects.filter(slug='demo').update(upstream_url='http://demo-api:8081')
 Account.objects.create_with_owner('Image test', User.objects.create_user('image@example.com', 'x'))
-" >/dev/null 2>&1
-key=$("${compose[@]}" run --rm migrate issue_key --account image@example.com 2>/dev/null | tail -n1 | tr -d '\r')
+" >>"$work/setup.log" 2>&1
 step "portal, auth, worker, beat, collector, demo API and nginx"
 "${compose[@]}" up -d >/dev/null 2>&1
+key=$(podman exec "${project}_portal_1" python manage.py issue_key --account image@example.com \
+  2>>"$work/setup.log" | grep -E '^tg_live_' || true)
+[ -n "$key" ] || { tail -30 "$work/setup.log"; echo "image-test: no key was issued" >&2; exit 1; }
 wait_until 90 "nginx over HTTPS" curl -sf --cacert "$work/tls/fullchain.pem" \
   "https://localhost:$https_port/livez"
 status=$(curl -s -o "$work/answer" -w '%{http_code}' --cacert "$work/tls/fullchain.pem" \

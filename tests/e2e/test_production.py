@@ -93,7 +93,7 @@ class ProductionStack:
             "--ssl-protocol-min", "tls1.2"), os.environ.copy())  # fmt: skip
         self.start_server("portal", server_argv("portal.wsgi:application", p["portal"], 2, 4),
                           self.env)  # fmt: skip
-        self.start_server("auth", server_argv("portal.wsgi:application", p["auth"], 2, 4),
+        self.start_server("auth", server_argv("gateway.server:application", p["auth"], 2, 4),
                           self.env)  # fmt: skip
         self.settings.GATEWAY_TLS_CERTIFICATE = str(gateway_cert)
         self.settings.GATEWAY_TLS_CERTIFICATE_KEY = str(gateway_key)
@@ -160,6 +160,11 @@ def test_an_api_call_over_https_reaches_a_verified_https_upstream(production, te
 
 
 def test_probes_answer_plain_http_and_everything_else_moves_to_https(production):
+    for probe in ("/livez", "/readyz"):
+        direct = requests.get(f"http://127.0.0.1:{production.ports['portal']}{probe}")
+        via_nginx = requests.get(production.http_url(probe), allow_redirects=False)
+        auth = requests.get(f"http://127.0.0.1:{production.ports['auth']}{probe}")
+        assert (direct.status_code, via_nginx.status_code, auth.status_code) == (200, 200, 200)
     healthz = requests.get(production.http_url("/healthz"), allow_redirects=False)
     assert healthz.status_code in (200, 503)  # no worker runs here; never a redirect
     moved = requests.get(production.http_url("/pricing/?x=1"), allow_redirects=False,
