@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,14 @@ from tests.helpers import ROOT, free_port, wait_for
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 METRICS_TOKEN = "scrape-token-for-the-test"
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def server_argv(app: str, port: int, workers: int, threads: int, *tls: str) -> list[str]:
@@ -76,8 +85,9 @@ class ProductionStack:
 
     def start_server(self, name: str, argv: list[str], env: dict[str, str]) -> None:
         log = open(self.log(name), "wb")  # noqa: SIM115  (the process owns it)
+        # A process group of its own: stopping a server stops its workers too, at once.
         self.processes[name] = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
     def start(self) -> ProductionStack:
@@ -111,20 +121,19 @@ class ProductionStack:
         self.processes["nginx"] = subprocess.Popen(
             ["/usr/sbin/nginx", "-p", str(run_dir), "-c", str(run_dir / "nginx.conf"),
              "-g", "daemon off;"],
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         for name, port in p.items():
             wait_for(lambda port=port: listening(port), timeout=60, what=f"{name} on {port}")
         return self
 
     def stop_process(self, name: str) -> None:
+        """Stop a server and every worker it forked (a graceful granian would finish serving
+        nginx's kept-alive connections first, so the "down" tests would not see it down)."""
         process = self.processes.pop(name)
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        wait_for(lambda: not group_alive(process.pid), timeout=15, what=f"{name}'s workers")
 
     def stop(self) -> None:
         for name in reversed(list(self.processes)):
