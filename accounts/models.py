@@ -78,6 +78,7 @@ class User(AbstractUser):
         for account in accounts:
             if account.memberships.exclude(user=self).exists():
                 record(account, "member.deleted_profile", actor=self, target="(deleted person)")
+                withdraw_invitations_of(self, account, None, actor=None, reason="inviter_left")
             elif account.closed_at is None:
                 account.mark_closed(actor=None, request=request)
         # Personal data: the audit log keeps what happened, not who it was.
@@ -206,6 +207,9 @@ class Account(models.Model):
             target=to.user.email,
             request=request,
         )
+        withdraw_invitations_of(
+            by.user, self, by.role, actor=by.user, request=request, reason="inviter_role_changed"
+        )
 
     @transaction.atomic
     def rename(self, name: str, *, by: Membership, request: HttpRequest | None = None) -> None:
@@ -324,6 +328,14 @@ class Membership(models.Model):
             request=request,
             data={"from": old, "to": role},
         )
+        withdraw_invitations_of(
+            self.user,
+            self.account,
+            role,
+            actor=by.user,
+            request=request,
+            reason="inviter_role_changed",
+        )
 
     @transaction.atomic
     def remove(self, *, by: Membership, request: HttpRequest | None = None) -> None:
@@ -348,6 +360,47 @@ class Membership(models.Model):
             target=self.user.email,
             request=request,
             data={"role": self.role},
+        )
+        withdraw_invitations_of(
+            self.user,
+            self.account,
+            None,
+            actor=by.user,
+            request=request,
+            reason="inviter_left" if leaving else "inviter_removed",
+        )
+
+
+def withdraw_invitations_of(
+    inviter: User,
+    account: Account,
+    role: str | None,
+    *,
+    actor: User | None,
+    request: HttpRequest | None = None,
+    reason: str,
+) -> None:
+    """Revoke the pending invitations `inviter` sent to `account` that their role now (None: no
+    longer a member) could not send: an invitation carries its sender's authority only while
+    they hold it. Call inside the change's transaction, with the account locked."""
+    from accounts.audit import record
+
+    pending = account.invitations.pending().filter(invited_by=inviter)
+    if role is not None and role_allows(role, Perm.MANAGE_MEMBERS):
+        if role == Role.OWNER:
+            return
+        pending = pending.filter(role=Role.OWNER)  # only owners may invite owners
+    now = timezone.now()
+    for invitation in pending.select_for_update():
+        invitation.revoked_at = now
+        invitation.save(update_fields=["revoked_at"])
+        record(
+            account,
+            "invitation.revoked",
+            actor=actor,
+            target=invitation.email,
+            request=request,
+            data={"reason": reason},
         )
 
 
