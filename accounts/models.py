@@ -506,11 +506,20 @@ class Invitation(models.Model):
             raise InvitationError("This invitation has expired. Ask for a new one.")
 
     def is_addressed_to(self, user: User) -> bool:
+        """Only a verified address counts: anyone can type someone else's address into their
+        profile (or have it as an unconfirmed primary); only its owner can confirm it."""
         from allauth.account.models import EmailAddress
 
-        email = self.email.lower()
-        return user.email.lower() == email or (
-            EmailAddress.objects.filter(user=user, email__iexact=email, verified=True).exists()
+        return EmailAddress.objects.filter(
+            user=user, email__iexact=self.email, verified=True
+        ).exists()
+
+    def awaits_verification_by(self, user: User) -> bool:
+        """`user` has the invited address, but has not confirmed it yet."""
+        from allauth.account.models import EmailAddress
+
+        return user.email.lower() == self.email.lower() or (
+            EmailAddress.objects.filter(user=user, email__iexact=self.email).exists()
         )
 
     @transaction.atomic
@@ -521,6 +530,13 @@ class Invitation(models.Model):
         )
         invitation.check_usable()
         if not invitation.is_addressed_to(user):
+            if invitation.awaits_verification_by(user):
+                raise InvitationError(
+                    f"This invitation was sent to {invitation.email}, which you have not "
+                    "verified yet. Confirm it with the link we emailed to it (or send a new "
+                    "one from your email addresses page), then accept.",
+                    status=403,
+                )
             raise InvitationError(
                 f"This invitation was sent to {invitation.email}. Sign in with that address "
                 "to accept it.",

@@ -266,8 +266,15 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     # Remembered so that after signing up (and verifying) or logging in, the adapter sends
     # the person back here.
     request.session[INVITATION_SESSION_KEY] = token
-    addressed = request.user.is_authenticated and invitation.is_addressed_to(request.user)
-    context = {"invitation": invitation, "token": token, "addressed_to_user": addressed}
+    user = request.user
+    addressed = user.is_authenticated and invitation.is_addressed_to(user)
+    unverified = user.is_authenticated and not addressed and invitation.awaits_verification_by(user)
+    context = {
+        "invitation": invitation,
+        "token": token,
+        "addressed_to_user": addressed,
+        "awaits_verification": unverified,
+    }
     return render(request, "accounts/invitation.html", context)
 
 
