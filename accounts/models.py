@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -14,6 +15,8 @@ from django.utils.crypto import get_random_string
 from django.utils.text import slugify
 
 from accounts.roles import Perm, Role, role_allows
+from portal import throttle
+from portal.throttle import Limit
 
 if TYPE_CHECKING:
     from catalog.models import Plan
@@ -168,6 +171,7 @@ class Account(models.Model):
         by.require_may_grant(role)
         if self.memberships.filter(user__email__iexact=email).exists():
             raise MembershipError(f"{email} is already a member of {self.name}.")
+        self._take_invitation_allowance(email)
         self.invitations.pending().filter(email__iexact=email).update(revoked_at=timezone.now())
         invitation = Invitation.objects.create(
             account=self, email=email, role=role, invited_by=by.user
@@ -182,6 +186,26 @@ class Account(models.Model):
         )
         transaction.on_commit(invitation.send_email)
         return invitation
+
+    def _take_invitation_allowance(self, email: str) -> None:
+        per_account = Limit(
+            f"invite:account:{self.pk}", settings.INVITATIONS_PER_ACCOUNT_PER_HOUR, 3600
+        )
+        recipient = hashlib.sha256(email.encode()).hexdigest()
+        per_recipient = Limit(
+            f"invite:to:{recipient}", settings.INVITATIONS_PER_RECIPIENT_PER_DAY, 86400
+        )
+        refused = throttle.take(per_account, per_recipient)
+        if refused is per_account:
+            raise InvitationLimitReached(
+                f"{self.name} has sent {refused.allowed} invitations in the last hour, as many "
+                "as an account may. Try again later."
+            )
+        if refused is per_recipient:
+            raise InvitationLimitReached(
+                f"{email} has received as many invitations as an address may today. "
+                "Try again tomorrow."
+            )
 
     @transaction.atomic
     def transfer_ownership(
@@ -249,6 +273,10 @@ class Account(models.Model):
 
 class MembershipError(Exception):
     """A change to the team that its rules refuse; the message is shown to the person."""
+
+
+class InvitationLimitReached(MembershipError):
+    """Too many invitations from one account, or to one address, in a window."""
 
 
 class MembershipQuerySet(models.QuerySet["Membership"]):
