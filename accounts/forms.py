@@ -25,12 +25,9 @@ def unverified_claims(email: str) -> QuerySet[EmailAddress]:
 
 
 def is_claimed_only_unverified(email: str) -> bool:
-    return (
-        not User.objects.filter(email__iexact=email).exists()
-        and not EmailAddress.objects.filter(email__iexact=email).exclude(
-            pk__in=unverified_claims(email)
-        ).exists()
-    )
+    """Nobody holds `email` but by such claims: no login address, no confirmed address."""
+    held = EmailAddress.objects.filter(email__iexact=email).exclude(pk__in=unverified_claims(email))
+    return not held.exists() and not User.objects.filter(email__iexact=email).exists()
 
 
 class SignupForm(AllauthSignupForm):

@@ -110,6 +110,29 @@ class AccountManager(models.Manager["Account"]):
         Membership.objects.create(account=account, user=owner, role=Role.OWNER)
         return account
 
+    def free_owned_by(self, owner: User) -> AccountQuerySet:
+        """Open accounts `owner` owns on a free plan (none set: the catalog's free default)."""
+        return (
+            self.get_queryset()
+            .open()
+            .filter(memberships__user=owner, memberships__role=Role.OWNER)
+            .filter(models.Q(plan__isnull=True) | models.Q(plan__monthly_price=0))
+        )
+
+    @transaction.atomic
+    def create_team(self, name: str, owner: User) -> Account:
+        """A new team account owned by `owner`, within FREE_ACCOUNTS_PER_OWNER: every new
+        account starts free with its own quota, so one person may not multiply it at will."""
+        # Two creates at once queue on the person's row, so both cannot pass the count.
+        User.objects.select_for_update().filter(pk=owner.pk).first()
+        allowed = settings.FREE_ACCOUNTS_PER_OWNER
+        if self.free_owned_by(owner).count() >= allowed:
+            raise MembershipError(
+                f"You already own {allowed} accounts on the free plan, as many as one person "
+                "may. Choose a paid plan for one of them, or close one, to create another."
+            )
+        return self.create_with_owner(name, owner)
+
     def by_slug_or_owner_email(self, value: str) -> Account:
         """For admin commands: an account by slug, or the personal account of an owner's email."""
         if "@" in value:

@@ -239,12 +239,15 @@ def activity(request: HtmxHttpRequest, membership: Membership) -> HttpResponse:
 def new_team(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = TeamForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = request.user
-        with transaction.atomic():
-            account = Account.objects.create_with_owner(form.cleaned_data["name"], user)
-            record(account, "account.created", request=request, target=account.name)
-        messages.success(request, f"{account.name} is ready. Invite your colleagues.")
-        return redirect("members", account.slug)
+        try:
+            with transaction.atomic():
+                account = Account.objects.create_team(form.cleaned_data["name"], request.user)
+                record(account, "account.created", request=request, target=account.name)
+        except MembershipError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, f"{account.name} is ready. Invite your colleagues.")
+            return redirect("members", account.slug)
     status = 400 if form.is_bound else 200
     return render(request, "accounts/new_team.html", {"form": form}, status=status)
 

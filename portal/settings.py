@@ -347,6 +347,9 @@ APIKEY_PREFIX = env_str("APIKEY_PREFIX", "tg")
 # send so many an hour, and each address receive so many a day (from every account together).
 INVITATIONS_PER_ACCOUNT_PER_HOUR = env_int("INVITATIONS_PER_ACCOUNT_PER_HOUR", 20, minimum=1)
 INVITATIONS_PER_RECIPIENT_PER_DAY = env_int("INVITATIONS_PER_RECIPIENT_PER_DAY", 3, minimum=1)
+# Free-plan accounts one person may own, their personal account included: each new account
+# starts free with its own quota, so more would multiply it.
+FREE_ACCOUNTS_PER_OWNER = env_int("FREE_ACCOUNTS_PER_OWNER", 2, minimum=1)
 GATEWAY_PUBLIC_URL = env_url("GATEWAY_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/")
 GATEWAY_ACCESS_LOG = Path(env_str("GATEWAY_ACCESS_LOG", str(VAR_DIR / "nginx" / "access.log")))
 GATEWAY_ON_REDIS_DOWN = env_choice("GATEWAY_ON_REDIS_DOWN", "deny", ("deny", "allow"))
