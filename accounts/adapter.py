@@ -69,6 +69,10 @@ class AccountAdapter(DefaultAccountAdapter):
     def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
         if "signup_url" in context:  # the unknown-account mail's, built from the request
             context = {**context, "signup_url": site_url(reverse("account_signup"))}
+        if template_prefix == "account/email/email_confirmation":
+            # An address added to an existing account: say which account, so that its owner
+            # never confirms someone else's claim on it thinking it is their own sign-up.
+            context = {**context, "added_to": context["user"].email}
         name = ALLAUTH_EMAILS.get(template_prefix)
         if name is None:
             super().send_mail(template_prefix, email, context)

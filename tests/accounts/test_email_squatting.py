@@ -101,3 +101,20 @@ def test_a_verified_secondary_address_accepts(client, mallory, invitation, team)
     client.force_login(mallory)
     assert client.post(f"/invitations/{invitation.token()}/accept/").status_code == 302
     assert Membership.objects.get(account=team, user=mallory).role == Role.ADMIN
+
+
+def test_the_mail_to_a_claimed_address_names_the_claiming_account(client, mallory):
+    """So that the owner of the address never confirms Mallory's claim thinking it is theirs."""
+    client.force_login(mallory)
+    client.post("/accounts/email/", {"email": DANA, "action_add": ""})
+    [message] = mail.outbox
+    assert message.to == [DANA]
+    text = " ".join(message.body.split())
+    assert "The Tollgate account mallory@example.com asks to add dana@example.com" in text
+    assert "mallory@example.com asks to add" in message.alternatives[0][0]
+
+
+def test_the_sign_up_mail_does_not_name_an_account(client, db):
+    sign_up(client)
+    [message] = mail.outbox
+    assert "asks to add" not in message.body
