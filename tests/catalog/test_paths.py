@@ -144,3 +144,24 @@ def test_a_path_is_inside_a_list_of_prefixes_when_inside_one():
 )
 def test_only_canonical_prefixes_without_encoding_are_canonical(prefix, canonical):
     assert is_canonical_prefix(prefix) is canonical
+
+
+@pytest.mark.django_db
+def test_the_admin_forms_refuse_prefixes_the_gateway_would_read_otherwise():
+    from django.core.exceptions import ValidationError
+
+    from catalog.models import ApiProduct, PlanProduct
+
+    for prefix in ("/demo", "/", "/demo//", "/de%6Do/", "/demo/../x/"):
+        product = ApiProduct(
+            slug="demo", name="Demo", path_prefix=prefix, upstream_url="http://127.0.0.1:9"
+        )
+        with pytest.raises(ValidationError, match="path_prefix"):
+            product.full_clean()
+    ApiProduct(
+        slug="demo", name="Demo", path_prefix="/demo/", upstream_url="http://127.0.0.1:9"
+    ).full_clean()
+    for prefixes in (["/demo/../reports"], ["/demo/hello", "demo"], "/demo/hello", [7]):
+        with pytest.raises(ValidationError, match="path_prefixes"):
+            PlanProduct(path_prefixes=prefixes).clean()
+    PlanProduct(path_prefixes=["/demo/hello", "/demo/items/"]).clean()
