@@ -187,7 +187,7 @@ def normalising_stack(tmp_path, redis_db, keys):
 
 
 HYPOTHESIS = settings(
-    derandomize=True, database=None, deadline=None, max_examples=100,
+    derandomize=True, database=None, deadline=None, max_examples=200,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )  # fmt: skip
 
