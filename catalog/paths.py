@@ -16,25 +16,34 @@ from collections.abc import Iterable
 # Characters a segment may carry as they are: RFC 3986's unreserved characters and
 # sub-delimiters without ';' (Tomcat and Spring strip ";..." as a path parameter), ':' and '@'.
 _PLAIN = r"A-Za-z0-9\-._~!$&'()*+,=:@"
+_PATH_CHARACTERS = re.compile(rf"/[{_PLAIN}/%]*")
 # Percent-encoded: only printable ASCII that a path must encode or that every server decodes
 # alike. Never an unreserved character (one spelling: plain, so no %2E), '/', '\', '%' (double
 # decoding), ';', '?', '#', space, a control byte, DEL, nor a byte above 0x7F (overlong UTF-8,
 # UTF-8 versus ISO-8859-1 decoding, Unicode normalisation). Hex digits in upper case only.
-_ENCODED = r"%(?:2[1246-9A-C]|3[ACDE]|40|5[BDE]|60|7[B-D])"
-# A segment is never empty ("//") and never dots alone (".", "..", "...").
-_SEGMENT = rf"(?![.]+(?:[/?]|\Z))(?:[{_PLAIN}]|{_ENCODED})+"
-_PATH = rf"/(?:{_SEGMENT}(?:/{_SEGMENT})*/?)?"
+_BAD_ESCAPE = re.compile(r"%(?!2[1246-9A-C]|3[ACDE]|40|5[BDE]|60|7[B-D])")
+# A segment of dots alone: ".", "..", "..." (Windows strips trailing dots).
+_DOT_SEGMENT = re.compile(r"/\.+(?:/|\Z)")
 # The query goes to the upstream as it came: printable ASCII, no space and no '#' (a fragment
 # is never sent; a '#' in a target means a client or a proxy that parses it differently).
-_TARGET = re.compile(rf"({_PATH})(?:\?[!\"$-~]*)?")
-_PREFIX_TEXT = re.compile(rf"[{_PLAIN}/]+")
+_QUERY = re.compile(r"[!\"$-~]*")
 
 
 def request_path(target: str) -> str | None:
     """The path of a canonical request target ("/demo/items/7?x=1" → "/demo/items/7"), or None
-    when the target is not canonical and the gateway refuses it."""
-    match = _TARGET.fullmatch(target)
-    return match.group(1) if match else None
+    when the target is not canonical and the gateway refuses it.
+
+    Each check is one scan in C, and a path with no "%" and no "/." takes only the first: about
+    a microsecond, and linear in the length for hostile targets.
+    """
+    path, _, query = target.partition("?")
+    if not _PATH_CHARACTERS.fullmatch(path) or "//" in path:  # "//": an empty segment
+        return None
+    if "%" in path and _BAD_ESCAPE.search(path):
+        return None
+    if "/." in path and _DOT_SEGMENT.search(path):
+        return None
+    return path if _QUERY.fullmatch(query) else None
 
 
 def is_canonical_prefix(prefix: str) -> bool:
@@ -43,7 +52,7 @@ def is_canonical_prefix(prefix: str) -> bool:
     nginx compares location prefixes with the decoded path and the decision with the raw one:
     a prefix without percent-encoding means the same to both.
     """
-    return bool(_PREFIX_TEXT.fullmatch(prefix)) and request_path(prefix) == prefix
+    return "%" not in prefix and request_path(prefix) == prefix
 
 
 def under(path: str, prefix: str) -> bool:

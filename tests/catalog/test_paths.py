@@ -3,9 +3,14 @@ that servers read differently is refused; every canonical one is admitted, query
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from catalog.paths import is_canonical_prefix, request_path, under, under_any
+from tests.gateway.upstreams import lenient_reading
 
 REFUSED = {
     "dot segments": [
@@ -93,6 +98,20 @@ def test_it_refuses_every_target_with_more_than_one_reading(target):
 )  # fmt: skip
 def test_it_admits_canonical_targets_and_judges_their_path(target, path):
     assert request_path(target) == path
+
+
+PIECES = [*"/.%;\\#?aZ09-_~:@+ \x00\t\u00e9\uff0e", "%2e", "%2E", "%2F", "%5C", "%25", "%3C", "%3c",
+          "%u002e", "%C0%AE", "%00", "%3B", "%40", "..", "//"]  # fmt: skip
+
+
+@settings(derandomize=True, database=None, deadline=None, max_examples=3000)
+@given(st.lists(st.sampled_from(PIECES), max_size=12).map("".join))
+def test_every_admitted_target_has_one_reading(tail):
+    # The most lenient reading (repeated decoding, %u, overlong UTF-8, NFKC, backslashes, ";"
+    # parameters, NUL, blanks, doubled slashes, dot segments) changes nothing in an admitted path.
+    path = request_path("/demo/" + tail)
+    if path is not None:
+        assert lenient_reading(path.encode()) == unquote(path, errors="strict")
 
 
 @pytest.mark.parametrize(
