@@ -10,8 +10,8 @@ from accounts.models import Account, AuditEvent, User
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    # REMOTE_ADDR only: behind nginx it is set from X-Real-IP by the proxy config, never
-    # from a header the client controls.
+    # REMOTE_ADDR only: behind nginx portal.proxies sets it from the entry nginx appended to
+    # X-Forwarded-For, never from one the client controls.
     return request.META.get("REMOTE_ADDR") or None
 
 

@@ -115,8 +115,9 @@ class Bench:
         granian = [str(BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1",
                    "--workers", AUTH_WORKERS, "--blocking-threads", AUTH_THREADS, "--no-ws",
                    "--log-level", "warning"]  # fmt: skip
+        # Tollgate's auth server exactly as production runs it (gateway/server.py).
         self.spawn("tollgate", [*granian, "--port", str(self.ports["tollgate"]),
-                                "portal.wsgi:application"], self.tollgate_env)  # fmt: skip
+                                "gateway.server:application"], self.tollgate_env)  # fmt: skip
         self.spawn("drf", [*granian, "--port", str(self.ports["drf"]),
                            "drfbench.wsgi:application"], self.drf_env)  # fmt: skip
         conf = (BENCH / "nginx.conf.template").read_text().replace("@RUN@", str(self.dir))

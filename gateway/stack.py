@@ -18,6 +18,19 @@ def gateway_ports() -> tuple[int, int]:
     )
 
 
+def auth_service() -> Service:
+    """The auth server (gateway/server.py) on AUTH_SERVER_ADDRESS: nginx's auth_request upstream."""
+    host, _, port = settings.AUTH_SERVER_ADDRESS.rpartition(":")
+    return Service(
+        name="auth",
+        argv=[python_bin("granian"), "--interface", "wsgi", "--host", host.strip("[]"),
+              "--port", port, "--workers", os.environ.get("AUTH_WORKERS", "1"),
+              "--blocking-threads", os.environ.get("AUTH_THREADS", "4"), "--no-ws",
+              "gateway.server:application"],
+        url=f"http://{settings.AUTH_SERVER_ADDRESS}  (/gateway/auth for nginx, /livez, /readyz)",
+    )  # fmt: skip
+
+
 def gateway_services() -> list[Service]:
     host, portal_port = PORTAL_ADDRESS
     gateway_port, demo_port = gateway_ports()
@@ -33,9 +46,9 @@ def gateway_services() -> list[Service]:
         # Renders var/nginx/nginx.conf from the catalog (applied at start-up), then runs nginx.
         argv=[sys.executable, str(settings.BASE_DIR / "manage.py"), "gateway_nginx",
               "--run-dir", str(settings.VAR_DIR / "nginx"),
-              "--listen", f"{host}:{gateway_port}", "--auth", f"{host}:{portal_port}",
+              "--listen", f"{host}:{gateway_port}", "--auth", settings.AUTH_SERVER_ADDRESS,
               "--portal", f"{host}:{portal_port}",
               "--upstream", f"demo=http://{host}:{demo_port}"],
         url=f"http://{host}:{gateway_port}  (API: /demo/, portal: /)",
     )  # fmt: skip
-    return [demo, nginx]
+    return [auth_service(), demo, nginx]

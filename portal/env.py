@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -89,6 +90,18 @@ def env_url(name: str, default: str, environ: Mapping[str, str] = os.environ) ->
     if "://" not in raw:
         raise ImproperlyConfigured(f"{name} must be a URL such as scheme://host/..., not {raw!r}")
     return raw.strip()
+
+
+def env_address(name: str, default: str, environ: Mapping[str, str] = os.environ) -> str:
+    """A ``host:port`` to listen on or connect to (``[::1]:8002`` for IPv6)."""
+    raw = (environ.get(name) or default).strip()
+    try:
+        port = urlsplit(f"//{raw}").port
+    except ValueError:
+        port = None
+    if not port or not urlsplit(f"//{raw}").hostname or "/" in raw:
+        raise ImproperlyConfigured(f"{name} must be host:port, such as 127.0.0.1:8002, not {raw!r}")
+    return raw
 
 
 def kombu_redis_url(url: str) -> str:

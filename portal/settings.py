@@ -20,6 +20,7 @@ import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.env import (
+    env_address,
     env_bool,
     env_choice,
     env_int,
@@ -98,6 +99,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "portal.proxies.ClientAddressMiddleware",  # first: everything after sees the client's address
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -217,10 +219,12 @@ ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_TOTP_ISSUER = "Tollgate"
-# Requests set X-Forwarded-For only through this many trusted proxies (nginx in front = 1);
-# allauth reads the client IP for its rate limits from that position, so a spoofed header
-# cannot reset them.
-ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+# The client's address: portal.proxies.ClientAddressMiddleware puts it in REMOTE_ADDR, taking it
+# from X-Forwarded-For (TRUSTED_PROXY_COUNT entries from the right: the bundled nginx alone = 1)
+# only on requests that carry nginx's proof (X-Gateway-Secret); 0 never reads the header.
+# allauth's rate limits then read REMOTE_ADDR alone, so no client can spoof its way around them.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1, minimum=0)
+ALLAUTH_TRUSTED_PROXY_COUNT = 0
 
 SOCIALACCOUNT_PROVIDERS: dict[str, dict[str, object]] = {}
 for _provider in ("github", "google"):
@@ -359,6 +363,11 @@ GATEWAY_ON_REDIS_DOWN = env_choice("GATEWAY_ON_REDIS_DOWN", "deny", ("deny", "al
 GATEWAY_SECRET = (
     env_secret("GATEWAY_SECRET")
     or hmac.new(SECRET_KEY.encode(), b"tollgate.gateway-secret", hashlib.sha256).hexdigest()
+)
+# The auth server (gateway/server.py): where nginx's auth_request goes, and where `make run`
+# starts it (beside the portal at PORTAL_PORT + 2, so a moved portal moves it too).
+AUTH_SERVER_ADDRESS = env_address(
+    "AUTH_SERVER_ADDRESS", f"127.0.0.1:{env_int('PORTAL_PORT', 8000, minimum=1) + 2}"
 )
 # Remove the raw key (Authorization / X-API-Key) from what the upstream API receives.
 GATEWAY_STRIP_KEY = env_bool("GATEWAY_STRIP_KEY", default=True)

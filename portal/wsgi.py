@@ -1,4 +1,8 @@
-"""WSGI entry point. The gateway's auth_request fast path is dispatched here, before Django."""
+"""The portal's WSGI entry: the health probes are answered here, everything else by Django.
+
+The gateway's decision is not served here: it has its own server (``gateway/server.py``), so
+no portal page, however slow, ever holds a thread a decision needs.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +17,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 django_application = get_wsgi_application()
 
-from gateway.wsgi import AUTH_PATH, auth_application  # noqa: E402  (needs setup)
+from portal.health import PROBE_PATHS, probe_application  # noqa: E402  (needs setup)
 
 
 def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-    if environ.get("PATH_INFO") == AUTH_PATH:
-        return auth_application(environ, start_response)
+    if environ.get("PATH_INFO") in PROBE_PATHS:
+        return probe_application(environ, start_response)
     return django_application(environ, start_response)

@@ -50,16 +50,29 @@ def test_a_spoofed_forwarded_for_header_cannot_reset_the_ip_limit(client, db):
 
 
 def test_behind_one_proxy_only_the_proxys_entry_counts(client, db, settings):
-    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+    assert settings.TRUSTED_PROXY_COUNT == 1  # the bundled nginx
+    proof = {"x_gateway_secret": settings.GATEWAY_SECRET}
     for attempt in range(10):
         # The client prepends whatever it likes; nginx appends the address it saw.
         header = f"203.0.113.{attempt}, 192.0.2.44"
-        response = login(client, f"nobody{attempt}@example.com", "wrong", x_forwarded_for=header)
+        response = login(client, f"nobody{attempt}@example.com", "wrong", x_forwarded_for=header,
+                         **proof)  # fmt: skip
         assert TOO_MANY not in response.content.decode()
-    spoofed = login(client, "x@example.com", "wrong", x_forwarded_for="1.2.3.4, 192.0.2.44")
+    spoofed = login(client, "x@example.com", "wrong", x_forwarded_for="1.2.3.4, 192.0.2.44",
+                    **proof)  # fmt: skip
     assert TOO_MANY in spoofed.content.decode()
-    elsewhere = login(client, "y@example.com", "wrong", x_forwarded_for="192.0.2.45")
+    elsewhere = login(client, "y@example.com", "wrong", x_forwarded_for="192.0.2.45", **proof)
     assert TOO_MANY not in elsewhere.content.decode()
+
+
+def test_without_nginxs_proof_forwarded_for_is_ignored(client, db, settings):
+    for attempt in range(10):
+        # A client on the portal's own port, naming a new address with every attempt.
+        spoof = {"x_forwarded_for": f"203.0.113.{attempt}", "x_gateway_secret": "guess"}
+        response = login(client, f"nobody{attempt}@example.com", "wrong", **spoof)
+        assert TOO_MANY not in response.content.decode()
+    response = login(client, "z@example.com", "wrong", x_forwarded_for="198.51.100.9")
+    assert TOO_MANY in response.content.decode()
 
 
 def test_login_shows_one_answer_for_unknown_and_wrong_passwords(client, verified_alice):
@@ -134,8 +147,8 @@ def test_production_cookies_are_secure_and_host_prefixed(tmp_path):
            "DJANGO_SETTINGS_MODULE": "portal.settings"}  # fmt: skip
     names = ["SESSION_COOKIE_NAME", "SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY",
              "SESSION_COOKIE_SAMESITE", "CSRF_COOKIE_SECURE", "CSRF_COOKIE_SAMESITE",
-             "ALLAUTH_TRUSTED_PROXY_COUNT"]  # fmt: skip
+             "TRUSTED_PROXY_COUNT", "ALLAUTH_TRUSTED_PROXY_COUNT"]  # fmt: skip
     code = f"from django.conf import settings as s; print([getattr(s, n) for n in {names!r}])"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
                             text=True, check=True)  # fmt: skip
-    assert result.stdout.strip() == str(["__Host-sessionid", True, True, "Lax", True, "Lax", 1])
+    assert result.stdout.strip() == str(["__Host-sessionid", True, True, "Lax", True, "Lax", 1, 0])

@@ -81,7 +81,7 @@ def auth_sockets(port: int) -> set[str]:
 def test_it_reuses_its_auth_connections_in_steady_state(stack, team):
     raw, _ = make_key(team)
     hammer(stack.port, "/demo/hello", raw, total=500, connections=10)  # warm the pools
-    before = auth_sockets(stack.portal_port)
+    before = auth_sockets(stack.auth_port)
     statuses = hammer(stack.port, "/demo/hello", raw, total=3000, connections=10)
     assert statuses[200] == 3000
-    assert auth_sockets(stack.portal_port) - before == set()
+    assert auth_sockets(stack.auth_port) - before == set()

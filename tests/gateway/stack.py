@@ -1,4 +1,5 @@
-"""The real gateway for end-to-end tests: nginx in front of the portal (granian) and the demo API.
+"""The real gateway for end-to-end tests: nginx in front of the auth server, the portal (each
+granian, as `make run` starts them) and the demo API.
 
 Every process is the test's own, on free ports, pointed at the test's database and Redis.
 """
@@ -40,6 +41,7 @@ class GatewayStack:
     def __init__(self, workdir: Path, redis_url: str | None = None, **env: str) -> None:
         self.workdir = workdir
         self.demo_port, self.portal_port, self.port = free_port(), free_port(), free_port()
+        self.auth_port = free_port()
         self.env = {
             **os.environ,
             "DATABASE_URL": database_url(),
@@ -69,11 +71,12 @@ class GatewayStack:
 
     def start(self) -> GatewayStack:
         self.granian("demo", self.demo_app, self.demo_port, 4)
+        self.granian("auth", "gateway.server:application", self.auth_port, 4)
         self.granian("portal", "portal.wsgi:application", self.portal_port, 16)
         run_dir = self.workdir / "nginx"
         call_command(
             "gateway_config", run_dir=str(run_dir), listen=f"127.0.0.1:{self.port}",
-            auth=f"127.0.0.1:{self.portal_port}", portal=f"127.0.0.1:{self.portal_port}",
+            auth=f"127.0.0.1:{self.auth_port}", portal=f"127.0.0.1:{self.portal_port}",
             upstream=[f"demo=http://127.0.0.1:{self.demo_port}", *self.upstreams], workers="1",
             stdout=open(os.devnull, "w"),  # noqa: SIM115
         )  # fmt: skip
@@ -82,7 +85,7 @@ class GatewayStack:
              "-g", "daemon off;"],
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        for port in (self.demo_port, self.portal_port, self.port):
+        for port in (self.demo_port, self.auth_port, self.portal_port, self.port):
             wait_for(lambda p=port: listening(p), timeout=30, what=f"port {port}")
         return self
 

@@ -7,7 +7,15 @@ import sys
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import env_bool, env_choice, env_int, env_list, env_secret, env_url
+from portal.env import (
+    env_address,
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_secret,
+    env_url,
+)
 from tests.helpers import ROOT
 
 
@@ -96,3 +104,11 @@ def test_production_settings_pass_the_deploy_check(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_addresses_are_host_and_port():
+    assert env_address("AUTH", "127.0.0.1:8002", {}) == "127.0.0.1:8002"
+    assert env_address("AUTH", "x:1", {"AUTH": " [::1]:9000 "}) == "[::1]:9000"
+    for bad in ("127.0.0.1", "8002", ":8002", "http://127.0.0.1:8002", "host:port", "h:99999"):
+        with pytest.raises(ImproperlyConfigured, match="AUTH must be host:port"):
+            env_address("AUTH", "x:1", {"AUTH": bad})

@@ -6,6 +6,7 @@ from contextlib import contextmanager
 import pytest
 from django.db import connection
 
+from portal import health
 from tests.helpers import celery_app_on, celery_worker, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -38,6 +39,16 @@ def database_unreachable():
         connection.settings_dict.update(saved)
 
 
+@pytest.fixture(autouse=True)
+def fresh_rounds():
+    """Each test sees its own round of checks, not one cached by an earlier test."""
+    health.status.forget()
+    health.readiness.forget()
+    yield
+    health.status.forget()
+    health.readiness.forget()
+
+
 @pytest.fixture
 def stack_on(private_redis, settings):
     """Point the portal at a private Redis (so the test can stop it) and start a worker on it."""
@@ -50,6 +61,7 @@ def test_it_is_ok_when_everything_is_up(client, stack_on):
     with celery_worker(env={"REDIS_URL": stack_on.url}):
         response = None
         for _ in range(40):  # the worker needs a moment to connect
+            health.status.forget()  # as if the cached round had expired
             response = client.get("/healthz")
             if response.status_code == 200:
                 break
@@ -71,7 +83,7 @@ def test_it_names_redis_when_it_stops(client, stack_on):
     response = client.get("/healthz")
     assert response.status_code == 503
     body = response.json()
-    assert body["down"] == ["redis", "worker"]
+    assert body["down"] == ["broker", "redis", "worker"]
     assert body["checks"]["redis"]["ok"] is False
     assert body["checks"]["database"] == {"ok": True}
 
@@ -85,3 +97,11 @@ def test_it_names_the_database_when_it_is_unreachable(client, stack_on):
 
 def test_it_refuses_post(client):
     assert client.post("/healthz").status_code == 405
+
+
+def test_it_asks_the_workers_once_per_round_however_many_ask_it(client, stack_on, monkeypatch):
+    pings = []
+    monkeypatch.setattr(health.celery_app.control, "ping", lambda **kw: pings.append(kw) or [])
+    for _ in range(20):
+        assert client.get("/healthz").status_code == 503
+    assert len(pings) == 1

@@ -21,12 +21,13 @@ def healthy(url: str) -> bool:
 
 
 def test_make_run_serves_the_portal_on_the_embedded_default_and_stops_on_ctrl_c(tmp_path):
-    port = free_port()
+    port, auth_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     # Every port the stack opens is a free one, so a `make run` on this machine never clashes.
     env.update(
         TOLLGATE_VAR_DIR=str(tmp_path), PORTAL_PORT=str(port), GATEWAY_PORT=str(free_port()),
         DEMO_API_PORT=str(free_port()), STRIPE_SIMULATOR_PORT=str(free_port()),
+        AUTH_SERVER_ADDRESS=f"127.0.0.1:{auth_port}",
     )  # fmt: skip
     stack = subprocess.Popen(
         [sys.executable, "manage.py", "runstack"],
@@ -40,6 +41,11 @@ def test_make_run_serves_the_portal_on_the_embedded_default_and_stops_on_ctrl_c(
         wait_for(lambda: healthy(f"http://127.0.0.1:{port}/healthz"), timeout=90, what="healthz")
         home = requests.get(f"http://127.0.0.1:{port}/")
         assert home.status_code == 200
+        # The decision has a server of its own, with the same probes.
+        for server in (port, auth_port):
+            assert requests.get(f"http://127.0.0.1:{server}/livez").json() == {"status": "ok"}
+            assert requests.get(f"http://127.0.0.1:{server}/readyz").status_code == 200
+        assert requests.get(f"http://127.0.0.1:{auth_port}/").status_code == 404
         assert (tmp_path / "db.sqlite3").exists()
     finally:
         stack.send_signal(signal.SIGINT)
@@ -48,6 +54,7 @@ def test_make_run_serves_the_portal_on_the_embedded_default_and_stops_on_ctrl_c(
     assert "demo@example.com / " in output
     names = (
         "portal",
+        "auth",
         "worker",
         "beat",
         "stripe-simulator",

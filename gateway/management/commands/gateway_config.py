@@ -63,7 +63,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--run-dir", default=str(settings.VAR_DIR / "nginx"))
         parser.add_argument("--listen", default="127.0.0.1:8080")
-        parser.add_argument("--auth", default="127.0.0.1:8000", help="the portal serving auth")
+        parser.add_argument(
+            "--auth", default=settings.AUTH_SERVER_ADDRESS, help="the auth server's host:port"
+        )
         parser.add_argument("--portal", default="127.0.0.1:8000")
         parser.add_argument("--workers", default="2")
         parser.add_argument("--no-access-log", action="store_true")

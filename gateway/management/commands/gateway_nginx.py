@@ -4,6 +4,7 @@ import os
 import shutil
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -16,7 +17,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--run-dir", required=True)
         parser.add_argument("--listen", required=True)
-        parser.add_argument("--auth", required=True)
+        parser.add_argument("--auth", default=settings.AUTH_SERVER_ADDRESS)
         parser.add_argument("--portal", required=True)
         parser.add_argument("--upstream", action="append", default=[])
 
