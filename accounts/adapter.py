@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.models import EmailConfirmation, EmailConfirmationHMAC
+from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 
@@ -17,6 +20,13 @@ ALLAUTH_EMAILS = {
     "account/email/unknown_account": "unknown-account",
     "account/email/account_already_exists": "account-exists",
 }
+
+
+def site_url(path: str) -> str:
+    """An absolute link for an email: always on SITE_URL. allauth would build it from the
+    request's Host header, which a client chooses (any name in ALLOWED_HOSTS reaches us), so a
+    reset link could point at a host that harvests the key."""
+    return settings.SITE_URL + path
 
 
 def pending_invitation_url(request: HttpRequest) -> str | None:
@@ -37,7 +47,32 @@ class AccountAdapter(DefaultAccountAdapter):
     def get_signup_redirect_url(self, request: HttpRequest) -> str:
         return pending_invitation_url(request) or super().get_signup_redirect_url(request)
 
+    def get_email_confirmation_url(
+        self,
+        request: HttpRequest | None,
+        emailconfirmation: EmailConfirmation | EmailConfirmationHMAC,
+    ) -> str:
+        return site_url(reverse("account_confirm_email", args=[emailconfirmation.key]))
+
+    def get_reset_password_from_key_url(self, key: str) -> str:
+        # allauth's own path shape: one opaque "<uidb36>-<key>" segment.
+        path = reverse("account_reset_password_from_key", kwargs={"uidb36": "UID", "key": "KEY"})
+        return site_url(path.replace("UID-KEY", quote(key)))
+
+    def send_account_already_exists_mail(self, email: str) -> None:
+        context = {
+            "signup_url": site_url(reverse("account_signup")),
+            "password_reset_url": site_url(reverse("account_reset_password")),
+        }
+        self.send_mail("account/email/account_already_exists", email, context)
+
     def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
+        if "signup_url" in context:  # the unknown-account mail's, built from the request
+            context = {**context, "signup_url": site_url(reverse("account_signup"))}
+        if template_prefix == "account/email/email_confirmation":
+            # An address added to an existing account: say which account, so that its owner
+            # never confirms someone else's claim on it thinking it is their own sign-up.
+            context = {**context, "added_to": context["user"].email}
         name = ALLAUTH_EMAILS.get(template_prefix)
         if name is None:
             super().send_mail(template_prefix, email, context)

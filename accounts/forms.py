@@ -2,10 +2,64 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.account.adapter import get_adapter
+from allauth.account.forms import SignupForm as AllauthSignupForm
+from allauth.account.models import EmailAddress
+from allauth.core import ratelimit
 from django import forms
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from accounts.models import Account, Membership, User
 from accounts.roles import Role
+
+
+def unverified_claims(email: str) -> QuerySet[EmailAddress]:
+    """Secondary addresses someone typed into their profile and never confirmed. Anyone can
+    type anyone's address; only a confirmation proves it, so such a claim never blocks the
+    address's owner."""
+    return EmailAddress.objects.filter(email__iexact=email, verified=False, primary=False)
+
+
+def is_claimed_only_unverified(email: str) -> bool:
+    """Nobody holds `email` but by such claims: no login address, no confirmed address."""
+    held = EmailAddress.objects.filter(email__iexact=email).exclude(pk__in=unverified_claims(email))
+    return not held.exists() and not User.objects.filter(email__iexact=email).exists()
+
+
+class SignupForm(AllauthSignupForm):
+    """allauth's sign-up, with two changes (ACCOUNT_FORMS):
+
+    - an address only claimed unverified by others is free: the claims give way and the owner
+      signs up as anyone else would (allauth would send "account exists" and create nothing);
+    - the answer for an address that has an account costs what a new account costs (the
+      password is hashed on both paths), so its timing does not tell who has an account.
+    """
+
+    def validate_unique_email(self, value: str) -> str:
+        if is_claimed_only_unverified(value):
+            self.account_already_exists = False
+            return str(get_adapter().validate_unique_email(value))
+        return str(super().validate_unique_email(value))
+
+    def try_save(self, request: HttpRequest) -> tuple[AbstractBaseUser | None, Any]:
+        if self.account_already_exists:
+            # The work a new account does (PBKDF2, ~0.2 s), for nothing but the timing.
+            make_password(self.cleaned_data.get("password1"))
+        return super().try_save(request)  # type: ignore[no-any-return]
+
+    def save(self, request: HttpRequest) -> AbstractBaseUser:
+        email = self.cleaned_data["email"]
+        with transaction.atomic():
+            gave_way, _ = unverified_claims(email).delete()
+            if gave_way:
+                # The claimant's verification mail to this address must not use up the one
+                # allauth allows per address every few minutes: the owner gets theirs now.
+                ratelimit.clear(request, action="confirm_email", key=email.lower())
+            return super().save(request)
 
 
 class InviteForm(forms.Form):

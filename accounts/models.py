@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -14,6 +15,8 @@ from django.utils.crypto import get_random_string
 from django.utils.text import slugify
 
 from accounts.roles import Perm, Role, role_allows
+from portal import throttle
+from portal.throttle import Limit
 
 if TYPE_CHECKING:
     from catalog.models import Plan
@@ -78,6 +81,7 @@ class User(AbstractUser):
         for account in accounts:
             if account.memberships.exclude(user=self).exists():
                 record(account, "member.deleted_profile", actor=self, target="(deleted person)")
+                withdraw_invitations_of(self, account, None, actor=None, reason="inviter_left")
             elif account.closed_at is None:
                 account.mark_closed(actor=None, request=request)
         # Personal data: the audit log keeps what happened, not who it was.
@@ -105,6 +109,29 @@ class AccountManager(models.Manager["Account"]):
         account = self.create(name=name, slug=unique_slug(name), is_personal=is_personal)
         Membership.objects.create(account=account, user=owner, role=Role.OWNER)
         return account
+
+    def free_owned_by(self, owner: User) -> AccountQuerySet:
+        """Open accounts `owner` owns on a free plan (none set: the catalog's free default)."""
+        return (
+            self.get_queryset()
+            .open()
+            .filter(memberships__user=owner, memberships__role=Role.OWNER)
+            .filter(models.Q(plan__isnull=True) | models.Q(plan__monthly_price=0))
+        )
+
+    @transaction.atomic
+    def create_team(self, name: str, owner: User) -> Account:
+        """A new team account owned by `owner`, within FREE_ACCOUNTS_PER_OWNER: every new
+        account starts free with its own quota, so one person may not multiply it at will."""
+        # Two creates at once queue on the person's row, so both cannot pass the count.
+        User.objects.select_for_update().filter(pk=owner.pk).first()
+        allowed = settings.FREE_ACCOUNTS_PER_OWNER
+        if self.free_owned_by(owner).count() >= allowed:
+            raise MembershipError(
+                f"You already own {allowed} accounts on the free plan, as many as one person "
+                "may. Choose a paid plan for one of them, or close one, to create another."
+            )
+        return self.create_with_owner(name, owner)
 
     def by_slug_or_owner_email(self, value: str) -> Account:
         """For admin commands: an account by slug, or the personal account of an owner's email."""
@@ -167,6 +194,7 @@ class Account(models.Model):
         by.require_may_grant(role)
         if self.memberships.filter(user__email__iexact=email).exists():
             raise MembershipError(f"{email} is already a member of {self.name}.")
+        self._take_invitation_allowance(email)
         self.invitations.pending().filter(email__iexact=email).update(revoked_at=timezone.now())
         invitation = Invitation.objects.create(
             account=self, email=email, role=role, invited_by=by.user
@@ -181,6 +209,26 @@ class Account(models.Model):
         )
         transaction.on_commit(invitation.send_email)
         return invitation
+
+    def _take_invitation_allowance(self, email: str) -> None:
+        per_account = Limit(
+            f"invite:account:{self.pk}", settings.INVITATIONS_PER_ACCOUNT_PER_HOUR, 3600
+        )
+        recipient = hashlib.sha256(email.encode()).hexdigest()
+        per_recipient = Limit(
+            f"invite:to:{recipient}", settings.INVITATIONS_PER_RECIPIENT_PER_DAY, 86400
+        )
+        refused = throttle.take(per_account, per_recipient)
+        if refused is per_account:
+            raise InvitationLimitReached(
+                f"{self.name} has sent {refused.allowed} invitations in the last hour, as many "
+                "as an account may. Try again later."
+            )
+        if refused is per_recipient:
+            raise InvitationLimitReached(
+                f"{email} has received as many invitations as an address may today. "
+                "Try again tomorrow."
+            )
 
     @transaction.atomic
     def transfer_ownership(
@@ -205,6 +253,9 @@ class Account(models.Model):
             actor=by.user,
             target=to.user.email,
             request=request,
+        )
+        withdraw_invitations_of(
+            by.user, self, by.role, actor=by.user, request=request, reason="inviter_role_changed"
         )
 
     @transaction.atomic
@@ -245,6 +296,10 @@ class Account(models.Model):
 
 class MembershipError(Exception):
     """A change to the team that its rules refuse; the message is shown to the person."""
+
+
+class InvitationLimitReached(MembershipError):
+    """Too many invitations from one account, or to one address, in a window."""
 
 
 class MembershipQuerySet(models.QuerySet["Membership"]):
@@ -324,6 +379,14 @@ class Membership(models.Model):
             request=request,
             data={"from": old, "to": role},
         )
+        withdraw_invitations_of(
+            self.user,
+            self.account,
+            role,
+            actor=by.user,
+            request=request,
+            reason="inviter_role_changed",
+        )
 
     @transaction.atomic
     def remove(self, *, by: Membership, request: HttpRequest | None = None) -> None:
@@ -348,6 +411,47 @@ class Membership(models.Model):
             target=self.user.email,
             request=request,
             data={"role": self.role},
+        )
+        withdraw_invitations_of(
+            self.user,
+            self.account,
+            None,
+            actor=by.user,
+            request=request,
+            reason="inviter_left" if leaving else "inviter_removed",
+        )
+
+
+def withdraw_invitations_of(
+    inviter: User,
+    account: Account,
+    role: str | None,
+    *,
+    actor: User | None,
+    request: HttpRequest | None = None,
+    reason: str,
+) -> None:
+    """Revoke the pending invitations `inviter` sent to `account` that their role now (None: no
+    longer a member) could not send: an invitation carries its sender's authority only while
+    they hold it. Call inside the change's transaction, with the account locked."""
+    from accounts.audit import record
+
+    pending = account.invitations.pending().filter(invited_by=inviter)
+    if role is not None and role_allows(role, Perm.MANAGE_MEMBERS):
+        if role == Role.OWNER:
+            return
+        pending = pending.filter(role=Role.OWNER)  # only owners may invite owners
+    now = timezone.now()
+    for invitation in pending.select_for_update():
+        invitation.revoked_at = now
+        invitation.save(update_fields=["revoked_at"])
+        record(
+            account,
+            "invitation.revoked",
+            actor=actor,
+            target=invitation.email,
+            request=request,
+            data={"reason": reason},
         )
 
 
@@ -453,11 +557,20 @@ class Invitation(models.Model):
             raise InvitationError("This invitation has expired. Ask for a new one.")
 
     def is_addressed_to(self, user: User) -> bool:
+        """Only a verified address counts: anyone can type someone else's address into their
+        profile (or have it as an unconfirmed primary); only its owner can confirm it."""
         from allauth.account.models import EmailAddress
 
-        email = self.email.lower()
-        return user.email.lower() == email or (
-            EmailAddress.objects.filter(user=user, email__iexact=email, verified=True).exists()
+        return EmailAddress.objects.filter(
+            user=user, email__iexact=self.email, verified=True
+        ).exists()
+
+    def awaits_verification_by(self, user: User) -> bool:
+        """`user` has the invited address, but has not confirmed it yet."""
+        from allauth.account.models import EmailAddress
+
+        return user.email.lower() == self.email.lower() or (
+            EmailAddress.objects.filter(user=user, email__iexact=self.email).exists()
         )
 
     @transaction.atomic
@@ -468,6 +581,13 @@ class Invitation(models.Model):
         )
         invitation.check_usable()
         if not invitation.is_addressed_to(user):
+            if invitation.awaits_verification_by(user):
+                raise InvitationError(
+                    f"This invitation was sent to {invitation.email}, which you have not "
+                    "verified yet. Confirm it with the link we emailed to it (or send a new "
+                    "one from your email addresses page), then accept.",
+                    status=403,
+                )
             raise InvitationError(
                 f"This invitation was sent to {invitation.email}. Sign in with that address "
                 "to accept it.",

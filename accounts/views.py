@@ -239,12 +239,15 @@ def activity(request: HtmxHttpRequest, membership: Membership) -> HttpResponse:
 def new_team(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = TeamForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = request.user
-        with transaction.atomic():
-            account = Account.objects.create_with_owner(form.cleaned_data["name"], user)
-            record(account, "account.created", request=request, target=account.name)
-        messages.success(request, f"{account.name} is ready. Invite your colleagues.")
-        return redirect("members", account.slug)
+        try:
+            with transaction.atomic():
+                account = Account.objects.create_team(form.cleaned_data["name"], request.user)
+                record(account, "account.created", request=request, target=account.name)
+        except MembershipError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, f"{account.name} is ready. Invite your colleagues.")
+            return redirect("members", account.slug)
     status = 400 if form.is_bound else 200
     return render(request, "accounts/new_team.html", {"form": form}, status=status)
 
@@ -266,8 +269,15 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     # Remembered so that after signing up (and verifying) or logging in, the adapter sends
     # the person back here.
     request.session[INVITATION_SESSION_KEY] = token
-    addressed = request.user.is_authenticated and invitation.is_addressed_to(request.user)
-    context = {"invitation": invitation, "token": token, "addressed_to_user": addressed}
+    user = request.user
+    addressed = user.is_authenticated and invitation.is_addressed_to(user)
+    unverified = user.is_authenticated and not addressed and invitation.awaits_verification_by(user)
+    context = {
+        "invitation": invitation,
+        "token": token,
+        "addressed_to_user": addressed,
+        "awaits_verification": unverified,
+    }
     return render(request, "accounts/invitation.html", context)
 
 

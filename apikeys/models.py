@@ -311,6 +311,9 @@ class ApiKey(models.Model):
         request: HttpRequest | None = None,
     ) -> tuple[ApiKey, str]:
         """Replace this key with a new one; this one keeps working for `grace` (0: stops now).
+        A key this one had replaced stops now, even inside its own grace: a chain of rotations
+        keeps at most one retiring key beside its working one, so the live keys that work never
+        exceed the plan's cap plus one retiring key per key.
 
         Returns the new key and its raw value, shown once.
         """
@@ -323,6 +326,7 @@ class ApiKey(models.Model):
                 raise KeyNotActive(
                     "Only a working key that has not been rotated already can be rotated."
                 )
+            ended = old.end_predecessor_grace(now, actor=actor, request=request)
             new, raw = ApiKey.objects.issue(
                 old.account,
                 name=old.name,
@@ -347,9 +351,32 @@ class ApiKey(models.Model):
                 request=request,
                 data={"replaced_by": new.public_id, "grace_seconds": int(grace.total_seconds())},
             )
-            invalidation.publish_on_commit([old.key_hash])
+            invalidation.publish_on_commit([old.key_hash, *ended])
         self.refresh_from_db()
         return new, raw
+
+    def end_predecessor_grace(
+        self, now: datetime, *, actor: User | None, request: HttpRequest | None
+    ) -> list[str]:
+        """Revoke the retiring key this one replaced, if it still works; its hash, to invalidate."""
+        retiring = (
+            ApiKey.objects.select_for_update()
+            .filter(replaced_by=self, revoked_at__isnull=True, grace_ends_at__gt=now)
+            .first()
+        )
+        if retiring is None:
+            return []
+        retiring.revoked_at = now
+        retiring.save(update_fields=["revoked_at"])
+        audit.record(
+            retiring.account,
+            "key.revoked",
+            actor=actor,
+            target=retiring.public_id,
+            request=request,
+            data={"reason": "successor_rotated", "successor": self.public_id},
+        )
+        return [retiring.key_hash]
 
     def revoke(self, *, actor: User | None = None, request: HttpRequest | None = None) -> bool:
         """Stop this key at once (also ends a grace window). False if it was already revoked."""

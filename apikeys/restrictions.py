@@ -11,6 +11,8 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 
+from catalog import paths
+
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 MAX_ENTRIES = 50
 
@@ -36,9 +38,11 @@ def clean_methods(values: Iterable[str]) -> list[str]:
 def clean_path_prefixes(values: Iterable[str]) -> list[str]:
     prefixes = _cleaned(values)
     for prefix in prefixes:
-        if not prefix.startswith("/") or len(prefix) > 200 or any(c.isspace() for c in prefix):
+        # Canonical, as the gateway judges paths: a prefix any other way would never match.
+        if len(prefix) > 200 or not paths.is_canonical_prefix(prefix):
             raise ValidationError(
-                f"“{prefix[:40]}” is not a path prefix: start with / and use no spaces.",
+                f"“{prefix[:40]}” is not a path prefix: start with / and use letters, digits"
+                " and -._~!$&'()*+,=:@ between single slashes, with no . or .. segments.",
                 code="invalid_path_prefix",
             )
     return prefixes

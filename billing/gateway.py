@@ -203,7 +203,8 @@ def create_meter_event(
 
 # --- webhooks and events -------------------------------------------------------------------
 def verify_webhook(payload: bytes, signature: str) -> dict[str, Any]:
-    """The event in a webhook request, or BillingError if the signature, secret or age is wrong.
+    """The event in a webhook request, or BillingError if the signature, secret or age is wrong
+    (code `bad_signature`) or the signed event is not the envelope Stripe sends (`invalid_event`).
 
     Verified with the SDK's own check (HMAC-SHA256, 300 s tolerance), then parsed as plain JSON:
     building SDK objects for an event we only store would cost more than the check itself.
@@ -217,12 +218,35 @@ def verify_webhook(payload: bytes, signature: str) -> dict[str, Any]:
         raise BillingError(
             f"Invalid webhook: {error}", code="bad_signature", permanent=True
         ) from None
-    if not isinstance(event, dict) or not {"id", "type", "data"} <= event.keys():
-        raise BillingError(
-            "Invalid webhook: not a Stripe event", code="bad_signature", permanent=True
-        )
+    return checked_envelope(event)
+
+
+# The last second a datetime can hold (9999-12-31T23:59:59Z): `created` beyond it cannot be stored.
+_LAST_TIMESTAMP = 253_402_300_799
+
+
+def checked_envelope(event: Any) -> dict[str, Any]:
+    """Refuse, before anything is written, a signed event whose envelope is not Stripe's: every
+    field we store must fit its column (PostgreSQL refuses NUL bytes and overlong strings)."""
+    if not isinstance(event, dict):
+        raise _bad_event("the event is not a JSON object")
+    if not _is_text(event.get("id"), 255) or not _is_text(event.get("type"), 100):
+        raise _bad_event("`id` and `type` must be non-empty strings")
+    created = event.get("created")
+    if type(created) is not int or not 0 < created <= _LAST_TIMESTAMP:
+        raise _bad_event("`created` must be a Unix timestamp")
+    data = event.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+        raise _bad_event("`data.object` must be an object")
+    object_id = data["object"].get("id", "")
+    if object_id != "" and not _is_text(object_id, 255):
+        raise _bad_event("`data.object.id` must be a string")
     return event
 
 
-def _bad_webhook(reason: str) -> BillingError:
-    return BillingError(f"Invalid webhook: {reason}", code="bad_signature", permanent=True)
+def _is_text(value: object, max_length: int) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= max_length and "\x00" not in value
+
+
+def _bad_event(reason: str) -> BillingError:
+    return BillingError(f"Invalid webhook: {reason}", code="invalid_event", permanent=True)

@@ -213,7 +213,7 @@ def webhook(request: HttpRequest) -> JsonResponse:
         event = gateway.verify_webhook(request.body, request.headers.get("Stripe-Signature", ""))
     except BillingError as error:
         WEBHOOK_FAILURES.labels("signature").inc()
-        return JsonResponse({"error": {"code": "bad_signature", "message": str(error)}}, status=400)
+        return JsonResponse({"error": {"code": error.code, "message": str(error)}}, status=400)
     if StripeEvent.objects.record(event):
         from django.db import transaction
 

@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from openapi_spec_validator import validate as validate_openapi
 
-from catalog.models import ApiProduct, Plan, PlanProduct
+from catalog.models import PREFIX_RULE, ApiProduct, Plan, PlanProduct, invalid_prefixes
 from catalog.signals import catalog_applied
 
 PRODUCT_FIELDS = {"slug", "name", "description", "path_prefix", "upstream_url", "visibility"}
@@ -123,7 +123,13 @@ def _entitlements(plan: Plan, entries: list[Any], products: dict[str, ApiProduct
         if product is None:
             raise CatalogError(f"plan {plan.slug}: unknown product {entry.get('product')!r}")
         methods = [m.upper() for m in entry.get("methods", [])]
-        wanted[product.pk] = (methods, list(entry.get("path_prefixes", [])))
+        prefixes = entry.get("path_prefixes", [])
+        if bad := invalid_prefixes(prefixes):
+            raise CatalogError(
+                f"plan {plan.slug}: product {product.slug}: not a path prefix: {', '.join(bad)}"
+                f" (use {PREFIX_RULE})"
+            )
+        wanted[product.pk] = (methods, list(prefixes))
     existing = {e.product_id: e for e in plan.entitlements.all()}
     changed = False
     for product_id, (methods, prefixes) in wanted.items():

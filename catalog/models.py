@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import models
+
+from catalog import paths
+
+PREFIX_RULE = (
+    "letters, digits and -._~!$&'()*+,=:@ between single slashes; no dot segments, "
+    "no percent-encoding (docs/gateway-paths.md)"
+)
 
 
 class Visibility(models.TextChoices):
@@ -35,6 +43,16 @@ class ApiProduct(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        # nginx matches location prefixes character by character: one that ends in "/" ends on
+        # a segment boundary, and "/" alone would take the portal's own pages.
+        prefix = self.path_prefix
+        if not (paths.is_canonical_prefix(prefix) and prefix.endswith("/") and prefix != "/"):
+            raise ValidationError(
+                {"path_prefix": f"Start and end with / (e.g. /demo/): {PREFIX_RULE}."},
+                code="invalid_path_prefix",
+            )
 
 
 class Plan(models.Model):
@@ -102,3 +120,20 @@ class PlanProduct(models.Model):
 
     def __str__(self) -> str:
         return f"{self.plan} → {self.product}"
+
+    def clean(self) -> None:
+        bad = invalid_prefixes(self.path_prefixes)
+        if bad:
+            raise ValidationError(
+                {"path_prefixes": f"Not a path prefix: {', '.join(bad)}. Use {PREFIX_RULE}."},
+                code="invalid_path_prefix",
+            )
+
+
+def invalid_prefixes(prefixes: object) -> list[str]:
+    """The entries of a list of path prefixes that are not canonical (all of it if not a list)."""
+    if not isinstance(prefixes, list):
+        return [repr(prefixes)[:40]]
+    return [
+        repr(p)[:40] for p in prefixes if not (isinstance(p, str) and paths.is_canonical_prefix(p))
+    ]

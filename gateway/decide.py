@@ -19,6 +19,7 @@ from django.conf import settings
 
 from apikeys import records
 from apikeys.records import KeyRecord
+from catalog import paths
 from gateway import counting
 from gateway.models import UncountedCall
 from gateway.policy import NO_LIMIT, AccountPolicy, Limits, Product, catalog, policies
@@ -30,8 +31,9 @@ log = logging.getLogger(__name__)
 class Call:
     raw_key: str
     method: str
-    path: str
+    path: str  # canonical (catalog.paths), or "" when the request target is not
     client_ip: str
+    routed_product: str  # the product whose location nginx chose (X-Gateway-Product)
 
 
 @dataclass(slots=True)
@@ -56,12 +58,12 @@ def call_from_environ(environ: dict[str, Any]) -> Call:
     authorization = environ.get("HTTP_AUTHORIZATION", "")
     scheme, _, token = authorization.partition(" ")
     raw_key = token.strip() if scheme.lower() == "bearer" else ""
-    uri = environ.get("HTTP_X_ORIGINAL_URI", "")
     return Call(
         raw_key=raw_key or environ.get("HTTP_X_API_KEY", "").strip(),
         method=environ.get("HTTP_X_ORIGINAL_METHOD", "GET").upper(),
-        path=uri.split("?", 1)[0],
+        path=paths.request_path(environ.get("HTTP_X_ORIGINAL_URI", "")) or "",
         client_ip=environ.get("HTTP_X_REAL_IP", ""),
+        routed_product=environ.get("HTTP_X_GATEWAY_PRODUCT", ""),
     )
 
 
@@ -76,10 +78,11 @@ def ip_allowed(record: KeyRecord, client_ip: str) -> bool:
 
 
 def key_allows(record: KeyRecord, product: Product, call: Call) -> bool:
+    prefixes = record.allowed_path_prefixes
     return (
         (not record.allowed_products or product.slug in record.allowed_products)
         and (not record.allowed_methods or call.method in record.allowed_methods)
-        and (not record.allowed_path_prefixes or call.path.startswith(record.allowed_path_prefixes))
+        and (not prefixes or paths.under_any(call.path, prefixes))
     )
 
 
@@ -88,7 +91,20 @@ def plan_allows(policy: AccountPolicy, product: Product, call: Call) -> bool:
     return entitlement is not None and entitlement.allows(call.method, call.path)
 
 
+def routed_alike(product: Product, call: Call) -> bool:
+    """nginx chose the same product's location as the catalog does: anything else is a stale
+    nginx config (re-run gateway_config) or a path nginx read otherwise, and is refused."""
+    if product.slug == call.routed_product:
+        return True
+    log.warning("gateway: nginx routed %s to %r, the catalog to %r; run gateway_config",
+                call.path, call.routed_product, product.slug)  # fmt: skip
+    return False
+
+
 def decide(call: Call, now: float) -> Decision:
+    if not call.path:
+        # Before any lookup or count: a target with more than one meaning is judged by no one.
+        return refuse(403, "invalid_path")
     if not call.raw_key:
         return refuse(401, "missing_key")
     record = records.lookup(call.raw_key)  # None for malformed (no I/O) or unknown keys
@@ -100,7 +116,7 @@ def decide(call: Call, now: float) -> Decision:
         return refuse(403, "ip_not_allowed")
     product = catalog.product_for(call.path)
     policy = policies.get(record.account_id, now)
-    if product is None or policy is None:
+    if product is None or policy is None or not routed_alike(product, call):
         return refuse(403, "forbidden")
     if not (plan_allows(policy, product, call) and key_allows(record, product, call)):
         return refuse(403, "forbidden")

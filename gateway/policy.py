@@ -20,6 +20,7 @@ from django.conf import settings
 
 from accounts.models import Account
 from billing.standing import standing_for
+from catalog import paths
 from catalog.models import ApiProduct
 from usage.caps import period_limit
 
@@ -41,7 +42,7 @@ class Entitlement:
 
     def allows(self, method: str, path: str) -> bool:
         return (not self.methods or method in self.methods) and (
-            not self.path_prefixes or path.startswith(self.path_prefixes)
+            not self.path_prefixes or paths.under_any(path, self.path_prefixes)
         )
 
 
@@ -185,7 +186,7 @@ class Catalog:
         if products is None or self._expires_at <= time.monotonic():
             products = self.reload()
         for product in products:
-            if path.startswith(product.path_prefix):
+            if paths.under(path, product.path_prefix):
                 return product
         return None
 

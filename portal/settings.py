@@ -223,6 +223,8 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Tollgate] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = urlsplit(SITE_URL).scheme
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+# Unverified addresses never block their owner's sign-up; sign-up timing hides who has an account.
+ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_TOTP_ISSUER = "Tollgate"
@@ -357,6 +359,13 @@ CONTENT_SECURITY_POLICY = {
 # --- Product settings -----------------------------------------------------------------------
 TOLLGATE_NAME = env_str("TOLLGATE_NAME", "Tollgate")
 APIKEY_PREFIX = env_str("APIKEY_PREFIX", "tg")
+# Invitation emails carry a name the account chose to someone else's inbox: each account may
+# send so many an hour, and each address receive so many a day (from every account together).
+INVITATIONS_PER_ACCOUNT_PER_HOUR = env_int("INVITATIONS_PER_ACCOUNT_PER_HOUR", 20, minimum=1)
+INVITATIONS_PER_RECIPIENT_PER_DAY = env_int("INVITATIONS_PER_RECIPIENT_PER_DAY", 3, minimum=1)
+# Free-plan accounts one person may own, their personal account included: each new account
+# starts free with its own quota, so more would multiply it.
+FREE_ACCOUNTS_PER_OWNER = env_int("FREE_ACCOUNTS_PER_OWNER", 2, minimum=1)
 GATEWAY_PUBLIC_URL = env_url("GATEWAY_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/")
 GATEWAY_ACCESS_LOG = Path(env_str("GATEWAY_ACCESS_LOG", str(VAR_DIR / "nginx" / "access.log")))
 GATEWAY_ON_REDIS_DOWN = env_choice("GATEWAY_ON_REDIS_DOWN", "deny", ("deny", "allow"))

@@ -20,6 +20,7 @@ from accounts.models import Account, Membership
 from accounts.roles import Perm
 from accounts.signals import account_policy_changed
 from billing.standing import calendar_month
+from portal.csv_cells import safe_row
 from portal.http import HtmxHttpRequest
 from usage import reports, staff
 from usage.export import ExportQuery, export_rows
@@ -105,7 +106,7 @@ def csv_lines(query: ExportQuery) -> Iterator[str]:
     writer = csv.writer(Echo())
     lines = [writer.writerow(ExportQuery.COLUMNS)]
     for row in export_rows(query):
-        lines.append(writer.writerow(row))
+        lines.append(writer.writerow(safe_row(row)))
         if len(lines) == CSV_LINES_PER_CHUNK:
             yield "".join(lines)
             lines = []

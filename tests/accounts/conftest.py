@@ -5,6 +5,8 @@ from django.core.cache import cache
 
 from accounts.models import Membership
 from accounts.roles import Role
+from portal import throttle
+from portal.redis_client import get_redis
 
 
 def clear_allauth_rate_limits() -> None:
@@ -14,11 +16,20 @@ def clear_allauth_rate_limits() -> None:
         client.delete(key)
 
 
+def clear_throttles() -> None:
+    """Invitation allowances (portal.throttle) live in Redis too."""
+    client = get_redis()
+    for key in client.scan_iter(match=throttle.KEY_PREFIX + "*"):
+        client.delete(key)
+
+
 @pytest.fixture(autouse=True)
 def fresh_rate_limits():
     clear_allauth_rate_limits()
+    clear_throttles()
     yield
     clear_allauth_rate_limits()
+    clear_throttles()
 
 
 @pytest.fixture

@@ -23,7 +23,12 @@ def invitation(team, alice):
 
 @pytest.fixture
 def dana(user_factory):
-    return user_factory("dana@example.com")
+    """The invited person, who has verified the invited address."""
+    from allauth.account.models import EmailAddress
+
+    user = user_factory("dana@example.com")
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    return user
 
 
 def path(invitation):
@@ -123,9 +128,6 @@ def test_it_works_after_signing_up_and_verifying(client, invitation, team):
 
 
 def test_it_works_after_logging_in(client, dana, invitation, team):
-    from allauth.account.models import EmailAddress
-
-    EmailAddress.objects.create(user=dana, email=dana.email, verified=True, primary=True)
     link = path(invitation)  # each call signs anew, with the current second in the token
     client.get(link)
     response = client.post(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.db import connection
 
 from accounts.models import Invitation, InvitationError, Membership, MembershipError
@@ -58,6 +59,7 @@ def test_two_owners_stepping_down_at_once_leave_one_owner(alice, team, user_fact
 
 def test_a_double_click_on_accept_joins_once(alice, team, user_factory):
     dana = user_factory("dana@example.com")
+    EmailAddress.objects.create(user=dana, email=dana.email, verified=True, primary=True)
     invitation = Invitation.objects.create(account=team, email=dana.email, role=Role.DEVELOPER)
 
     def accept():

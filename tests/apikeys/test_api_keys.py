@@ -364,3 +364,19 @@ def test_an_api_key_is_not_a_portal_token(api, issue_key):
     response = api.get("/api/v1/keys/")
     assert response.status_code == 401
     assert response.json()["code"] == "api_key_not_accepted"
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    ["/v1/../admin", "/v1//orders", "/v1/%2e%2e", "/v1/orders;x", "/v1\\orders", "v1/orders",
+     "/v1/orders?x=1", "/v1/%6Frders", "/v1/caf\u00e9", "/v1/orders#x", "/v1/."],
+)  # fmt: skip
+def test_update_refuses_path_prefixes_the_gateway_would_never_match(api, alice, issue_key, prefix):
+    key, _ = issue_key()
+    response = as_user(api, alice).patch(
+        f"/api/v1/keys/{key.public_id}/", {"allowed_path_prefixes": [prefix]}, format="json"
+    )
+    assert response.status_code == 400
+    assert "allowed_path_prefixes" in response.json()["errors"]
+    key.refresh_from_db()
+    assert key.allowed_path_prefixes == []

@@ -106,6 +106,12 @@ def test_it_keeps_restrictions_and_rejects_bad_ones_clearly(client, alice, team)
     assert "is not a path prefix" in page
     assert ApiKey.objects.count() == 1
 
+    for prefix in ("/maps/v1/../admin", "/maps//v1", "/maps/%2e%2e/x", "/maps/v1;x"):
+        response = client.post(url(team), {**good, "allowed_path_prefixes": prefix})
+        assert response.status_code == 400
+        assert "is not a path prefix" in response.content.decode()
+    assert ApiKey.objects.count() == 1
+
 
 def test_it_refuses_an_expiry_in_the_past(client, alice, team):
     client.force_login(alice)

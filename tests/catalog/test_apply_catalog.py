@@ -106,6 +106,18 @@ def test_it_refuses_an_invalid_openapi_spec_with_the_validators_message_and_writ
         (("requests_per_second = 50", "requests_per_second = -1"), "requests_per_second"),
         (('monthly_price = "29"', 'monthly_price = "lots"'), "monthly_price is not a number"),
         (("[[plans]]", "[[plans]"), "catalog.toml"),
+        # Prefixes are canonical paths: a product's ends in "/" so nginx's location ends on a
+        # segment boundary; a plan's must be one the gateway can ever match.
+        (('path_prefix = "/demo/"', 'path_prefix = "/demo"'), "path_prefix"),
+        (('path_prefix = "/demo/"', 'path_prefix = "/"'), "path_prefix"),
+        (('path_prefix = "/demo/"', 'path_prefix = "/de%6Do/"'), "path_prefix"),
+        (('"/demo/hello"', '"/demo/hello/../x"'), "not a path prefix: '/demo/hello/../x'"),
+        (('"/demo/hello"', '"/demo//hello"'), "not a path prefix"),
+        (('"/demo/hello"', '"demo/hello"'), "not a path prefix"),
+        (('"/demo/hello"', '"/demo/hello;x"'), "not a path prefix"),
+        (('"/demo/hello"', '"/demo/%68ello"'), "not a path prefix"),
+        (('"/demo/hello"', "7"), "not a path prefix: 7"),
+        (('["/demo/hello", "/demo/items", "/demo/echo"]', '"/demo/hello"'), "not a path prefix"),
         (('slug = "pro"', 'name_only = "pro"'), "has no slug"),
     ],
 )

@@ -3,6 +3,8 @@ Content-Security-Policy violation or a script error."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from allauth.account.models import EmailAddress
 
@@ -20,7 +22,9 @@ def test_the_pages_satisfy_the_csp(live_server, transactional_db, page):
     team = Account.objects.create_with_owner("CSP team", owner)
     other = User.objects.create_user("csp-dev@example.com", PASSWORD)
     Membership.objects.create(account=team, user=other, role=Role.DEVELOPER)
-    invitation = team.invite("csp-new@example.com", Role.ADMIN, by=team.memberships.get(user=owner))
+    # A new address each run: invitations to one address are limited per day, across runs.
+    newcomer = f"csp-new-{uuid.uuid4().hex[:8]}@example.com"
+    invitation = team.invite(newcomer, Role.ADMIN, by=team.memberships.get(user=owner))
     paths = [
         "/", f"/a/{team.slug}/", f"/a/{team.slug}/members/", f"/a/{team.slug}/activity/",
         "/teams/new/", "/profile/", invitation.accept_url().split("/", 3)[3],

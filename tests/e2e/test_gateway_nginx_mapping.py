@@ -67,6 +67,7 @@ def nginx_with_scripted_auth(db, tmp_path):
         ("forbidden", 403, "7"),
         ("ip_not_allowed", 403, "7"),
         ("unavailable", 503, "7"),
+        ("invalid_path", 400, "7"),
     ],
 )
 def test_it_maps_each_deny_reason_to_its_status_and_json_body(

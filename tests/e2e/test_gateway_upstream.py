@@ -40,6 +40,26 @@ def test_it_passes_the_body_and_identity_but_not_the_raw_key_upstream(stack, tea
     assert "X-Gateway-Secret" not in seen
 
 
+OVERRIDES = ("X-HTTP-Method-Override", "X-Method-Override", "X-HTTP-Method")
+
+
+def test_it_decides_on_the_real_method_and_never_passes_an_override_upstream(stack, team):
+    post_only, _ = make_key(team, allowed_methods=["POST"])
+    overrides = {name: "DELETE" for name in OVERRIDES}
+    # The underscore spelling, which WSGI and CGI servers read as the same variable.
+    overrides["X_HTTP_Method_Override"] = "DELETE"
+    answer = requests.post(
+        f"{stack.url}/demo/echo", json={}, headers={"X-API-Key": post_only, **overrides}
+    )
+    assert answer.status_code == 200, answer.text
+    seen = {name.lower() for name in answer.json()["headers"]}
+    assert not seen & {name.lower() for name in OVERRIDES}, seen
+
+    get_only, _ = make_key(team, allowed_methods=["GET"])
+    override = {"X-API-Key": get_only, "X-HTTP-Method-Override": "GET"}
+    assert requests.post(f"{stack.url}/demo/echo", json={}, headers=override).status_code == 403
+
+
 def test_it_refuses_a_revoked_key_within_one_second(stack, team):
     raw, key = make_key(team)
     url = f"{stack.url}/demo/hello"

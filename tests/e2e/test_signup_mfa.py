@@ -65,7 +65,10 @@ def log_out(page) -> None:
     page.wait_for_url("**/")
 
 
-def test_it_signs_up_verifies_and_logs_in_with_totp(live_server, mail_folder, browser_page):
+def test_it_signs_up_verifies_and_logs_in_with_totp(
+    live_server, mail_folder, browser_page, settings
+):
+    settings.SITE_URL = live_server.url  # emailed links are built from SITE_URL
     # A fresh address each run: allauth throttles verification mails per address in Redis.
     page, base, email = browser_page, live_server.url, f"frank-{uuid.uuid4().hex[:8]}@example.com"
     page.goto(base + "/accounts/signup/")

@@ -53,6 +53,8 @@ class GatewayStack:
             **env,
         }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.demo_app = "gateway.demo_api:application"
+        self.upstreams: list[str] = []  # SLUG=URL for other products (or instead of the demo)
 
     @property
     def url(self) -> str:
@@ -68,14 +70,14 @@ class GatewayStack:
         )  # fmt: skip
 
     def start(self) -> GatewayStack:
-        self.granian("demo", "gateway.demo_api:application", self.demo_port, 4)
+        self.granian("demo", self.demo_app, self.demo_port, 4)
         self.granian("auth", "gateway.server:application", self.auth_port, 4)
         self.granian("portal", "portal.wsgi:application", self.portal_port, 16)
         run_dir = self.workdir / "nginx"
         call_command(
             "gateway_config", run_dir=str(run_dir), listen=f"127.0.0.1:{self.port}",
             auth=f"127.0.0.1:{self.auth_port}", portal=f"127.0.0.1:{self.portal_port}",
-            upstream=[f"demo=http://127.0.0.1:{self.demo_port}"], workers="1",
+            upstream=[f"demo=http://127.0.0.1:{self.demo_port}", *self.upstreams], workers="1",
             stdout=open(os.devnull, "w"),  # noqa: SIM115
         )  # fmt: skip
         self.processes["nginx"] = subprocess.Popen(

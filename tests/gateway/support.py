@@ -63,7 +63,8 @@ def forget_caches() -> None:
 
 
 def ask(raw_key: str | None, method: str = "GET", uri: str = "/demo/hello", ip: str = "10.0.0.1",
-        secret: str | None = None, header: str = "HTTP_AUTHORIZATION"):  # fmt: skip
+        secret: str | None = None, header: str = "HTTP_AUTHORIZATION",
+        product: str = "demo"):  # fmt: skip
     """Call the auth endpoint's WSGI callable as nginx would; returns (status, headers dict)."""
     environ = {
         "REQUEST_METHOD": "GET",
@@ -72,6 +73,7 @@ def ask(raw_key: str | None, method: str = "GET", uri: str = "/demo/hello", ip: 
         "HTTP_X_ORIGINAL_METHOD": method,
         "HTTP_X_ORIGINAL_URI": uri,
         "HTTP_X_REAL_IP": ip,
+        "HTTP_X_GATEWAY_PRODUCT": product,  # the product whose location nginx chose
     }
     if raw_key is not None:
         environ[header] = f"Bearer {raw_key}" if header == "HTTP_AUTHORIZATION" else raw_key

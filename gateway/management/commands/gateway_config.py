@@ -61,6 +61,7 @@ def render(options: dict[str, Any]) -> str:
     overrides = dict(item.split("=", 1) for item in options["upstream"])
     products = [
         {
+            "slug": p.slug,
             "slug_ident": re.sub(r"\W", "_", p.slug),
             "path_prefix": p.path_prefix,
             **upstream_of(overrides.get(p.slug, p.upstream_url)),
