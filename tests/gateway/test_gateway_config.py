@@ -77,6 +77,12 @@ def test_a_certificate_without_its_key_is_refused(tmp_path, settings):
 
 
 @pytest.mark.django_db
+def test_a_plain_http_listener_needs_tls_to_redirect_to(tmp_path):
+    with pytest.raises(CommandError, match="GATEWAY_TLS_CERTIFICATE"):
+        render(tmp_path, http_listen="127.0.0.1:8080")
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("pool", ["", "10.0.0.1:8002;evil", "a b"])
 def test_a_bad_pool_is_refused(tmp_path, pool):
     with pytest.raises(CommandError, match="--auth"):

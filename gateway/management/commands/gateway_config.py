@@ -56,6 +56,10 @@ def tls_files() -> dict[str, str] | None:
 def render(options: dict[str, Any]) -> str:
     """The nginx config for every product in the catalog (see deploy/nginx/)."""
     run_dir = Path(options["run_dir"]).resolve()
+    tls = tls_files()
+    if options["http_listen"] and tls is None:
+        # Its every answer but the probes is a redirect to an HTTPS listener that would not exist.
+        raise CommandError("--http-listen redirects to HTTPS: set GATEWAY_TLS_CERTIFICATE too")
     if any("=" not in item for item in options["upstream"]):
         raise CommandError("--upstream takes SLUG=URL")
     overrides = dict(item.split("=", 1) for item in options["upstream"])
@@ -78,7 +82,7 @@ def render(options: dict[str, Any]) -> str:
             "listen": options["listen"],
             "http_listen": options["http_listen"],
             "https_port_suffix": https_port_suffix(options["listen"]),
-            "tls": tls_files(),
+            "tls": tls,
             "hsts": f"max-age={settings.GATEWAY_HSTS_SECONDS}; includeSubDomains",
             "trusted_proxies": settings.GATEWAY_TRUSTED_PROXIES,
             "ca_bundle": settings.GATEWAY_UPSTREAM_CA_BUNDLE,
