@@ -9,9 +9,9 @@ a quarter of the whole decision (bench/README figures).
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,11 +20,13 @@ import hiredis
 import redis
 from redis.connection import ConnectionInterface
 
+from core.redis_keys import DIRTY_ACCOUNTS, account_of, account_tag, counter_keys
 from gateway.policy import NO_LIMIT, Limits
 from portal.redis_client import get_redis
 
 SCRIPT = (Path(__file__).parent / "limits.lua").read_text()
 SCRIPT_SHA = hashlib.sha1(SCRIPT.encode(), usedforsecurity=False).hexdigest()
+log = logging.getLogger(__name__)
 QUOTA_TTL_MARGIN_SECONDS = 7 * 86400  # the usage job and the portal read last period's count
 
 
@@ -35,24 +37,6 @@ class Count:
     second: int
     minute: int
     period: int
-
-
-def account_tag(account_id: int) -> str:
-    return f"tg:{{acct:{account_id}}}"
-
-
-def counter_keys(account_id: int, environment: str, now: float, period_start: float) -> list[str]:
-    tag = account_tag(account_id)
-    hour = time.strftime("%Y%m%d%H", time.gmtime(now))
-    usage = f"{tag}:use:{hour}" if environment == "live" else f"{tag}:test-use:{hour}"
-    return [
-        f"{tag}:rl:{environment}:s:{int(now)}",
-        f"{tag}:rl:{environment}:m:{int(now) // 60}",
-        # The period's start is in the name: a call counts in the period it was decided in,
-        # and a plan change (same period) keeps the count.
-        f"{tag}:quota:{environment}:{int(period_start)}",
-        usage,
-    ]
 
 
 def check_and_count(keys: list[str], limits: Limits, usage_field: str, quota_ttl: int) -> Count:
@@ -73,8 +57,23 @@ def check_and_count(keys: list[str], limits: Limits, usage_field: str, quota_ttl
         # A restarted or failed-over Redis forgot the script: load it and try once more.
         get_redis().script_load(SCRIPT)
         reply = round_trip(connection, command)
-    admitted, outcome, second, minute, period = reply
+    admitted, outcome, second, minute, period, new_hash = reply
+    if new_hash:
+        mark_dirty(connection, account_of(keys[4]))
     return Count(bool(admitted), outcome.decode(), int(second), int(minute), int(period))
+
+
+def mark_dirty(connection: ConnectionInterface, account_id: int) -> None:
+    """Tell the usage flush the account has a new hash to claim (usage/flush.py).
+
+    The call is counted by now, so a failure here must not fail the decision: the hourly sweep
+    finds the hash instead.
+    """
+    try:
+        round_trip(connection, hiredis.pack_command(("SADD", DIRTY_ACCOUNTS, account_id)))  # type: ignore[arg-type]
+    except redis.RedisError:
+        connection.disconnect()
+        log.warning("could not mark account %s dirty; the usage sweep will", account_id)
 
 
 def round_trip(connection: ConnectionInterface, command: bytes) -> list[Any]:
@@ -123,4 +122,4 @@ def preload() -> None:
     get_redis().script_load(SCRIPT)
 
 
-__all__ = ["NO_LIMIT", "Count", "check_and_count", "counter_keys", "preload"]
+__all__ = ["NO_LIMIT", "Count", "account_tag", "check_and_count", "counter_keys", "preload"]

@@ -12,6 +12,9 @@ from django.dispatch import receiver
 
 SOCKET_TIMEOUT_SECONDS = 1.0
 
+# What code that talks to Redis takes: redis-py's client of one server (or of a cluster).
+Redis = redis.Redis
+
 
 @cache
 def get_redis() -> redis.Redis:

@@ -179,6 +179,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 USAGE_FLUSH_SECONDS = env_int("USAGE_FLUSH_SECONDS", 30, minimum=1)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "usage-flush-counters": {"task": "usage.flush_counters", "schedule": USAGE_FLUSH_SECONDS},
+    # The one pass over the whole keyspace: finds usage hashes whose dirty mark was lost.
+    "usage-sweep-counters": {"task": "usage.sweep_counters", "schedule": 3600.0},
     "apikeys.send_expiry_reminders": {
         "task": "apikeys.send_expiry_reminders",
         "schedule": 24 * 3600.0,  # daily; each key is reminded once (expiry_reminder_sent_at)
