@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import socket
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -345,6 +346,8 @@ TOLLGATE_NAME = env_str("TOLLGATE_NAME", "Tollgate")
 APIKEY_PREFIX = env_str("APIKEY_PREFIX", "tg")
 GATEWAY_PUBLIC_URL = env_url("GATEWAY_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/")
 GATEWAY_ACCESS_LOG = Path(env_str("GATEWAY_ACCESS_LOG", str(VAR_DIR / "nginx" / "access.log")))
+# Names this gateway host's log collector: its read position is kept per (host, log path).
+GATEWAY_HOST_ID = env_str("GATEWAY_HOST_ID", socket.gethostname())
 GATEWAY_ON_REDIS_DOWN = env_choice("GATEWAY_ON_REDIS_DOWN", "deny", ("deny", "allow"))
 # The gateway: nginx sends GATEWAY_SECRET with every auth_request (see deploy/nginx/). Unset, it
 # is derived from SECRET_KEY (so production needs no extra secret); re-render the nginx config
