@@ -346,6 +346,8 @@ TOLLGATE_NAME = env_str("TOLLGATE_NAME", "Tollgate")
 APIKEY_PREFIX = env_str("APIKEY_PREFIX", "tg")
 GATEWAY_PUBLIC_URL = env_url("GATEWAY_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/")
 GATEWAY_ACCESS_LOG = Path(env_str("GATEWAY_ACCESS_LOG", str(VAR_DIR / "nginx" / "access.log")))
+# Records in each gateway process's API key cache (least recently used dropped beyond it).
+GATEWAY_KEY_CACHE_ENTRIES = env_int("GATEWAY_KEY_CACHE_ENTRIES", 100_000, minimum=1)
 # Names this gateway host's log collector: its read position is kept per (host, log path).
 GATEWAY_HOST_ID = env_str("GATEWAY_HOST_ID", socket.gethostname())
 GATEWAY_ON_REDIS_DOWN = env_choice("GATEWAY_ON_REDIS_DOWN", "deny", ("deny", "allow"))
