@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from apikeys import keys
-from apikeys.invalidation import Listener
+from apikeys.invalidation import key_hashes_channel
 from apikeys.models import ApiKey
 
 # Revocations, rotations and edits reach every process through the listener within milliseconds,
@@ -133,7 +133,7 @@ class RecordCache:
 
 
 cache = RecordCache(settings.GATEWAY_KEY_CACHE_ENTRIES)
-listener = Listener(on_invalidate=cache.forget, on_deaf=cache.clear)
+listener = key_hashes_channel.listen(on_message=cache.forget, on_deaf=cache.clear)
 
 
 def load(key_hash: str) -> KeyRecord | None:

@@ -158,18 +158,30 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 EMBEDDED_REDIS_SOCKET = VAR_DIR / "redis.sock"
 REDIS_URL = env_url("REDIS_URL", f"unix://{EMBEDDED_REDIS_SOCKET}?db=0")
 REDIS_IS_EMBEDDED = not env_str("REDIS_URL")
+# REDIS_URL is then any node of a Redis Cluster; the Celery broker needs a plain Redis (or
+# RabbitMQ) of its own, CELERY_BROKER_URL: kombu's Redis transport is not cluster-aware.
+REDIS_CLUSTER = env_bool("REDIS_CLUSTER", False)
 
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "portal.redis_cache.RedisClusterCache"
+        if REDIS_CLUSTER
+        else "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "tg:cache",
     }
 }
 
-CELERY_BROKER_URL = kombu_redis_url(REDIS_URL)
-CELERY_RESULT_BACKEND = kombu_redis_url(REDIS_URL)
+CELERY_BROKER_URL = env_url(
+    "CELERY_BROKER_URL", "" if REDIS_CLUSTER else kombu_redis_url(REDIS_URL)
+)
+if not CELERY_BROKER_URL:
+    raise ImproperlyConfigured(
+        "REDIS_CLUSTER=true needs CELERY_BROKER_URL, a plain Redis (redis://...) or RabbitMQ "
+        "(amqp://...): Celery's Redis transport cannot use a cluster"
+    )
+CELERY_RESULT_BACKEND = CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "rpc://"
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_ACKS_LATE = True  # a task a worker was running when it died is delivered again
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -96,3 +96,10 @@ def test_production_settings_pass_the_deploy_check(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_a_redis_cluster_needs_a_broker_of_its_own(tmp_path):
+    cluster = {"REDIS_URL": "redis://127.0.0.1:7000/0", "REDIS_CLUSTER": "true"}
+    result = load_settings(tmp_path, **cluster, CELERY_BROKER_URL="")
+    assert result.returncode != 0 and "CELERY_BROKER_URL" in result.stderr
+    assert load_settings(tmp_path, **cluster, CELERY_BROKER_URL="redis://q:6379/1").returncode == 0
