@@ -14,6 +14,7 @@ from django.utils.crypto import get_random_string
 from django.utils.text import slugify
 
 from accounts.roles import Perm, Role, role_allows
+from core.signals import account_closed
 
 if TYPE_CHECKING:
     from catalog.models import Plan
@@ -231,7 +232,6 @@ class Account(models.Model):
         """Close inside the caller's transaction; receivers of account_closed revoke keys and
         cancel the subscription in the same transaction, so all of it happens or none."""
         from accounts.audit import record
-        from accounts.signals import account_closed
 
         account = lock_account(self)
         if account.closed_at is not None:
