@@ -133,9 +133,8 @@ def add_to_latency_summary(tallies: dict[StatKey, Tally], known: set[int]) -> No
 
 def collect_once(path: Path) -> int:
     """Read what is new in the log since the last run; returns the number of lines read."""
-    try:
-        stat = os.stat(path)
-    except FileNotFoundError:
+    stat = stat_of(path)
+    if stat is None:
         return 0
     cursors = LogCursor.objects.filter(host=settings.GATEWAY_HOST_ID, path=str(path))
     if cursors.filter(inode=stat.st_ino, offset=stat.st_size).exists():
@@ -144,6 +143,11 @@ def collect_once(path: Path) -> int:
         cursor, _ = cursors.select_for_update().get_or_create(
             host=settings.GATEWAY_HOST_ID, path=str(path)
         )
+        # Again under the lock: another collector may have read further meanwhile, and the old
+        # size would then look like a rotated log.
+        stat = stat_of(path)
+        if stat is None:
+            return 0
         same_file = cursor.inode == stat.st_ino and cursor.offset <= stat.st_size
         offset = cursor.offset if same_file else 0  # else rotated: read the new file from its start
         complete = read_lines(path, offset)
@@ -158,6 +162,13 @@ def collect_once(path: Path) -> int:
             inode=stat.st_ino, offset=offset + len(complete)
         )
     return len(lines)
+
+
+def stat_of(path: Path) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except FileNotFoundError:  # rotated away, not yet reopened by nginx
+        return None
 
 
 def read_lines(path: Path, offset: int) -> bytes:

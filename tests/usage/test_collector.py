@@ -148,25 +148,37 @@ def test_hosts_sharing_a_log_path_keep_their_own_place(tmp_path, team, settings)
 
 @pytest.mark.django_db(transaction=True)
 def test_two_collectors_on_one_host_count_each_line_once(tmp_path, team, monkeypatch):
+    """While nginx keeps writing: a collector that waited for the lock must not take the log
+    for a rotated one because another read past the size it saw before waiting."""
     if connection.vendor != "postgresql":
         pytest.skip("SQLite's shared in-memory test database cannot take two writers at once")
     monkeypatch.setattr(collector, "CHUNK_BYTES", 2000)  # many chunks: many chances to race
-    log, lines = tmp_path / "access.log", 600
-    write(log, *[entry(team, minute=n % 60) for n in range(lines)])
+    log, batches, per_batch = tmp_path / "access.log", 60, 10
+    writing = threading.Event()
+    writing.set()
+
+    def nginx():
+        for n in range(batches):
+            write(log, *[entry(team, minute=n % 60) for _ in range(per_batch)])
+        writing.clear()
 
     def collect():
         try:
+            while collect_once(log) or writing.is_set():
+                pass
             while collect_once(log):
                 pass
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=collect) for _ in range(3)]
+    threads = [threading.Thread(target=nginx)] + [
+        threading.Thread(target=collect) for _ in range(3)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sum(EndpointHourStats.objects.values_list("count", flat=True)) == lines
+    assert sum(EndpointHourStats.objects.values_list("count", flat=True)) == batches * per_batch
 
 
 @pytest.mark.django_db(transaction=True)
