@@ -59,3 +59,8 @@ def account_of(key: str) -> int:
     """The account id in a key name: ``tg:{acct:42}:...`` -> 42."""
     tag = key.split("{", 1)[1].split("}", 1)[0]
     return int(tag.removeprefix("acct:"))
+
+
+def reconcile_continuation_key(run: str, lane: int, after_id: int) -> str:
+    """Set by the first task of a reconcile lane to go on after a chunk (billing/tasks.py)."""
+    return f"tg:reconcile:{run}:{lane}:{after_id}"

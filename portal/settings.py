@@ -152,6 +152,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Behind PgBouncer in transaction pooling a cursor cannot outlive its statement: the CSV
+    # export then reads in pages instead (usage/export.py).
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool(
+        "DISABLE_SERVER_SIDE_CURSORS", default=False
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: counters, caches, key invalidation, Celery broker ---------------------------------
@@ -188,6 +193,16 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
+# No task runs longer than this: Celery kills it (each is idempotent, and the long jobs are cut
+# into short tasks: billing.reconcile's lanes, the flush's per-account steps). The Redis broker
+# delivers a task again once it is unacknowledged for the visibility timeout, so that timeout
+# must outlast the longest task and the longest countdown (a retry's wait, at most
+# TASK_RETRY_MAX_SECONDS), or a task would run twice while the first copy still runs or waits.
+CELERY_TASK_TIME_LIMIT = 15 * 60
+TASK_RETRY_MAX_SECONDS = 600
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 2 * max(CELERY_TASK_TIME_LIMIT, TASK_RETRY_MAX_SECONDS)
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 USAGE_FLUSH_SECONDS = env_int("USAGE_FLUSH_SECONDS", 30, minimum=1)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
@@ -410,6 +425,8 @@ if not STRIPE_WEBHOOK_SECRET and not DEBUG:
 STRIPE_METER_EVENT_NAME = env_str("STRIPE_METER_EVENT_NAME", "tollgate_api_calls")
 BILLING_GRACE_DAYS = env_int("BILLING_GRACE_DAYS", 3, minimum=0)
 BILLING_DOWNGRADE_AT_PERIOD_END = env_bool("BILLING_DOWNGRADE_AT_PERIOD_END", default=True)
+# The nightly reconcile's lanes: how many tasks call Stripe at once (billing/tasks.py).
+BILLING_RECONCILE_CONCURRENCY = env_int("BILLING_RECONCILE_CONCURRENCY", 4, minimum=1)
 CELERY_BEAT_SCHEDULE["billing-reconcile-nightly"] = {
     "task": "billing.reconcile",
     "schedule": 24 * 3600.0,
