@@ -121,8 +121,27 @@ def test_the_gateway_follows_a_slot_that_moved_to_another_master(on_cluster, tea
     assert [ask(raw)[0] for _ in range(2)] == [204, 403]  # MOVED, followed: the count went along
 
 
+def test_the_gateway_asks_the_importing_master_while_a_slot_moves(on_cluster, team, product):
+    cluster, _ = on_cluster
+    make_plan("three", [product], is_default=True, requests_per_period=3)
+    raw, _ = make_key(team)
+    assert ask(raw)[0] == 204
+    slot = get_redis().keyslot(account_tag(team.pk))
+    finish = start_moving(cluster, slot)
+    # The old master has none of the slot's keys now: it answers ASK, and the call goes to the
+    # new one after ASKING, where the count continues.
+    assert [ask(raw)[0] for _ in range(3)] == [204, 204, 403]
+    finish()
+    assert ask(raw)[0] == 403
+
+
 def move_slot(cluster: RedisClusterServers, slot: int) -> None:
     """Migrate a slot and its keys to another master, as `redis-cli --cluster reshard` does."""
+    start_moving(cluster, slot)()
+
+
+def start_moving(cluster: RedisClusterServers, slot: int):
+    """Mark a slot migrating, move its keys; returns what hands the slot over for good."""
     nodes = {port: cluster.node(port) for port in cluster.ports}
     ids = {port: node.cluster("myid").decode() for port, node in nodes.items()}
     source = next(port for port, node in nodes.items() if node.cluster("countkeysinslot", slot))
@@ -131,8 +150,12 @@ def move_slot(cluster: RedisClusterServers, slot: int) -> None:
     nodes[source].cluster("setslot", slot, "migrating", ids[target])
     keys = nodes[source].cluster("getkeysinslot", slot, 1000)
     nodes[source].migrate("127.0.0.1", target, keys, 0, 5000)
-    for node in nodes.values():
-        node.cluster("setslot", slot, "node", ids[target])
+
+    def finish() -> None:
+        for node in nodes.values():
+            node.cluster("setslot", slot, "node", ids[target])
+
+    return finish
 
 
 def test_a_revoked_key_is_refused_through_the_cluster_within_a_second(on_cluster, team):
