@@ -5,7 +5,7 @@ set -euo pipefail
 
 case "${1:-}" in
   run)  needed=(nginx) ;;
-  test) needed=(nginx redis-server chromium) ;;
+  test) needed=(nginx redis-server redis-tools iproute2 chromium) ;;
   bench) needed=(nginx redis-server wrk) ;;
   *)    echo "usage: $0 run|test|bench" >&2; exit 2 ;;
 esac
@@ -13,6 +13,8 @@ esac
 command_for() {
   case "$1" in
     redis-server) echo redis-server ;;
+    redis-tools) echo redis-cli ;;
+    iproute2) echo ip ;;
     *) echo "$1" ;;
   esac
 }
