@@ -5,7 +5,7 @@ set -euo pipefail
 
 case "${1:-}" in
   run)  needed=(nginx) ;;
-  test) needed=(nginx redis-server chromium) ;;
+  test) needed=(nginx redis-server redis-tools iproute2 chromium) ;;
   bench) needed=(nginx redis-server wrk) ;;
   # dnsname: containers of a compose stack find each other by service name (CNI networks).
   image) needed=(podman buildah debootstrap runc podman-compose openssl
@@ -17,6 +17,8 @@ command_for() {
   case "$1" in
     redis-server) echo redis-server ;;
     golang-github-containernetworking-plugin-dnsname) echo /usr/lib/cni/dnsname ;;
+    redis-tools) echo redis-cli ;;
+    iproute2) echo ip ;;
     *) echo "$1" ;;
   esac
 }
