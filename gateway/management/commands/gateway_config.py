@@ -57,7 +57,9 @@ def render(options: dict[str, Any]) -> str:
     """The nginx config for every product in the catalog (see deploy/nginx/)."""
     run_dir = Path(options["run_dir"]).resolve()
     tls = tls_files()
-    if options["http_listen"] and tls is None:
+    # Optional for callers that render directly (tests/two_hosts.py), as are the TLS settings.
+    http_listen = options.get("http_listen", "")
+    if http_listen and tls is None:
         # Its every answer but the probes is a redirect to an HTTPS listener that would not exist.
         raise CommandError("--http-listen redirects to HTTPS: set GATEWAY_TLS_CERTIFICATE too")
     if any("=" not in item for item in options["upstream"]):
@@ -80,7 +82,7 @@ def render(options: dict[str, Any]) -> str:
             "conf_path": run_dir / "nginx.conf",
             "workers": options["workers"],
             "listen": options["listen"],
-            "http_listen": options["http_listen"],
+            "http_listen": http_listen,
             "https_port_suffix": https_port_suffix(options["listen"]),
             "tls": tls,
             "hsts": f"max-age={settings.GATEWAY_HSTS_SECONDS}; includeSubDomains",
