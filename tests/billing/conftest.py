@@ -10,8 +10,8 @@ import requests
 from django.test import TestCase
 
 from billing.catalog_sync import sync_catalog
-from billing.simulator.webhooks import signature_header
 from catalog.models import Plan
+from stripe_simulator.webhooks import signature_header
 from tests.helpers import ROOT, free_port, wait_for
 
 WEBHOOK_SECRET = "whsec_test_secret"

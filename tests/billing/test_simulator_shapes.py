@@ -16,7 +16,7 @@ SHARED = Path("/work/shared/stripe/fixtures3.json")
 
 
 def fixtures() -> dict:
-    from billing.simulator.shapes import fixtures as vendored
+    from stripe_simulator.shapes import fixtures as vendored
 
     return vendored()
 

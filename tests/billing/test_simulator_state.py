@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from billing.simulator.app import SimulatorApp
+from stripe_simulator.app import SimulatorApp
 
 
 def test_it_keeps_its_objects_across_restarts_when_given_a_state_file(tmp_path):

@@ -27,7 +27,7 @@ def test_it_stores_a_verified_event_once_and_answers_2xx_to_every_delivery(clien
 def test_it_rejects_a_tampered_payload_without_writing(client, db, sim):
     import json
 
-    from billing.simulator.webhooks import signature_header
+    from stripe_simulator.webhooks import signature_header
     from tests.billing.conftest import WEBHOOK_SECRET
 
     payload = json.dumps(_event()).encode()

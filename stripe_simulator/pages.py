@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from billing.simulator.state import Store, StripeError
+from stripe_simulator import checkout as checkout_sessions
+from stripe_simulator import portal as portal_sessions
+from stripe_simulator import subscriptions
+from stripe_simulator.catalog import product_name
+from stripe_simulator.errors import StripeError
+from stripe_simulator.store import Store
 
 if TYPE_CHECKING:
-    from billing.simulator.app import SimulatorApp
+    from stripe_simulator.app import SimulatorApp
 
 PageResult = tuple[int, str, str, str]
 
@@ -25,7 +30,7 @@ def redirect(url: str) -> PageResult:
 
 
 def handle(app: SimulatorApp, method: str, path: str, params: dict[str, Any]) -> PageResult:
-    from billing.simulator.app import escape
+    from stripe_simulator.app import escape
 
     parts = path.strip("/").split("/")
     store = app.store
@@ -54,24 +59,21 @@ def saved(store: Store, result: PageResult) -> PageResult:
 
 
 def checkout(app: SimulatorApp, method: str, session_id: str, params: dict[str, Any]) -> PageResult:
-    from billing.simulator.app import escape
+    from stripe_simulator.app import escape
 
     store = app.store
     session = store.get("checkout.session", session_id)
     error = ""
     if method == "POST":
         try:
-            session = store.pay_checkout(session_id, params.get("card", ""))
+            session = checkout_sessions.pay(store, session_id, params.get("card", ""))
             return redirect(session["success_url"])
         except StripeError as declined:
             error = f'<p role="alert" id="card-error">{escape(declined)}</p>'
     if session["status"] != "open":
         return redirect(session["success_url"])
-    request = store.objects[f"{session_id}:request"]
-    names = [
-        store.objects[store.get("price", i["price"])["product"]]["name"]
-        for i in request["line_items"]
-    ]
+    request = checkout_sessions.request_of(store, session_id)
+    names = [product_name(store, store.get("price", i["price"])) for i in request["line_items"]]
     body = f"""<p>Subscribe to {escape(", ".join(dict.fromkeys(names)))}.</p>{error}
 <form method="post">
 <label>Card number <input name="card" id="card" autocomplete="off" value=""></label>
@@ -82,7 +84,7 @@ def checkout(app: SimulatorApp, method: str, session_id: str, params: dict[str, 
 
 
 def portal(app: SimulatorApp, method: str, session_id: str, params: dict[str, Any]) -> PageResult:
-    from billing.simulator.app import escape
+    from stripe_simulator.app import escape
 
     store = app.store
     session = store.get("billing_portal.session", session_id)
@@ -92,23 +94,23 @@ def portal(app: SimulatorApp, method: str, session_id: str, params: dict[str, An
         if sub["customer"] != session["customer"]:
             return page("Not found", "<p>No such subscription.</p>", 404)
         if params.get("action") == "cancel":
-            store.update_subscription(sub["id"], {"cancel_at_period_end": "true"})
+            subscriptions.update(store, sub["id"], {"cancel_at_period_end": "true"})
         elif params.get("action") == "switch":
             item = next(
                 i
                 for i in sub["items"]["data"]
                 if i["price"]["recurring"]["usage_type"] == "licensed"
             )
-            store.update_subscription(
-                sub["id"], {"items": [{"id": item["id"], "price": params.get("price", "")}]}
+            subscriptions.update(
+                store, sub["id"], {"items": [{"id": item["id"], "price": params.get("price", "")}]}
             )
         return redirect(f"/portal/{session_id}")
     rows = []
     for sub in subs:
         switch = "".join(
             f'<button name="price" value="{escape(p["id"])}">'
-            f"Switch to {escape(store.objects[p['product']]['name'])}</button>"
-            for p in store.portal_prices()
+            f"Switch to {escape(product_name(store, p))}</button>"
+            for p in portal_sessions.prices(store)
         )
         state = "cancels at period end" if sub["cancel_at_period_end"] else sub["status"]
         rows.append(

@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from billing.simulator.shapes import list_object
-from billing.simulator.state import Store, StripeError, missing
-from billing.simulator.webhooks import Deliverer
+from stripe_simulator import catalog, checkout, customers, meters, portal, subscriptions
+from stripe_simulator.errors import StripeError, missing
+from stripe_simulator.shapes import list_object
+from stripe_simulator.store import Store
+from stripe_simulator.webhooks import Deliverer
 
 Handler = Callable[[Store, dict[str, Any], "re.Match[str]"], Any]
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
@@ -58,8 +60,8 @@ def expand(store: Store, obj: Any, path: list[str]) -> Any:
         return [expand(store, item, path) for item in obj]
     head, rest = path[0], path[1:]
     value = obj.get(head)
-    if isinstance(value, str) and value in store.objects:
-        value = copy.deepcopy(store.objects[value])
+    if isinstance(value, str) and store.find(value) is not None:
+        value = copy.deepcopy(store.find(value))
     obj[head] = expand(store, value, rest)
     return obj
 
@@ -74,35 +76,35 @@ def paginate(found: list[dict[str, Any]], p: dict[str, Any], url: str) -> dict[s
 
 
 API: list[tuple[str, str, Handler]] = [
-    ("POST", r"/v1/customers", lambda s, p, m: s.create_customer(p)),
+    ("POST", r"/v1/customers", lambda s, p, m: customers.create(s, p)),
     ("GET", r"/v1/customers/(\w+)", lambda s, p, m: s.get("customer", m[1])),
-    ("POST", r"/v1/products", lambda s, p, m: s.create_product(p)),
+    ("POST", r"/v1/products", lambda s, p, m: catalog.create_product(s, p)),
     ("GET", r"/v1/products/([\w-]+)", lambda s, p, m: s.get("product", m[1])),
-    ("POST", r"/v1/products/([\w-]+)", lambda s, p, m: s.update("product", m[1], p)),
-    ("POST", r"/v1/prices", lambda s, p, m: s.create_price(p)),
-    ("GET", r"/v1/prices", lambda s, p, m: paginate(s.list_prices(p), p, "/v1/prices")),
+    ("POST", r"/v1/products/([\w-]+)", lambda s, p, m: catalog.update(s, "product", m[1], p)),
+    ("POST", r"/v1/prices", lambda s, p, m: catalog.create_price(s, p)),
+    ("GET", r"/v1/prices", lambda s, p, m: paginate(catalog.list_prices(s, p), p, "/v1/prices")),
     ("GET", r"/v1/prices/(\w+)", lambda s, p, m: s.get("price", m[1])),
-    ("POST", r"/v1/prices/(\w+)", lambda s, p, m: s.update("price", m[1], p)),
-    ("POST", r"/v1/billing/meters", lambda s, p, m: s.create_meter(p)),
+    ("POST", r"/v1/prices/(\w+)", lambda s, p, m: catalog.update(s, "price", m[1], p)),
+    ("POST", r"/v1/billing/meters", lambda s, p, m: meters.create_meter(s, p)),
     (
         "GET",
         r"/v1/billing/meters",
         lambda s, p, m: paginate(s.all("billing.meter"), p, "/v1/billing/meters"),
     ),
-    ("POST", r"/v1/billing/meter_events", lambda s, p, m: s.create_meter_event(p)),
-    ("POST", r"/v1/checkout/sessions", lambda s, p, m: s.create_checkout_session(p)),
+    ("POST", r"/v1/billing/meter_events", lambda s, p, m: meters.create_event(s, p)),
+    ("POST", r"/v1/checkout/sessions", lambda s, p, m: checkout.create_session(s, p)),
     ("GET", r"/v1/checkout/sessions/(\w+)", lambda s, p, m: s.get("checkout.session", m[1])),
-    ("POST", r"/v1/billing_portal/sessions", lambda s, p, m: s.create_portal_session(p)),
+    ("POST", r"/v1/billing_portal/sessions", lambda s, p, m: portal.create_session(s, p)),
     (
         "GET",
         r"/v1/subscriptions",
         lambda s, p, m: paginate(s.list_for("subscription", p), p, "/v1/subscriptions"),
     ),
     ("GET", r"/v1/subscriptions/(\w+)", lambda s, p, m: s.get("subscription", m[1])),
-    ("POST", r"/v1/subscriptions/(\w+)", lambda s, p, m: s.update_subscription(m[1], p)),
-    ("DELETE", r"/v1/subscriptions/(\w+)", lambda s, p, m: s.cancel_subscription(m[1])),
+    ("POST", r"/v1/subscriptions/(\w+)", lambda s, p, m: subscriptions.update(s, m[1], p)),
+    ("DELETE", r"/v1/subscriptions/(\w+)", lambda s, p, m: subscriptions.cancel(s, m[1])),
     ("GET", r"/v1/invoices", lambda s, p, m: paginate(s.list_for("invoice", p), p, "/v1/invoices")),
-    ("POST", r"/v1/invoices/create_preview", lambda s, p, m: s.preview_invoice(p)),
+    ("POST", r"/v1/invoices/create_preview", lambda s, p, m: subscriptions.preview_invoice(s, p)),
     ("GET", r"/v1/invoices/(\w+)", lambda s, p, m: s.get("invoice", m[1])),
     (
         "GET",
@@ -113,11 +115,15 @@ API: list[tuple[str, str, Handler]] = [
     ("GET", r"/v1/events/(\w+)", lambda s, p, m: _event(s, m[1])),
     # Test controls, outside Stripe's API.
     ("GET", r"/_sim/events", lambda s, p, m: list_object(s.events, "/_sim/events")),
-    ("POST", r"/_sim/subscriptions/(\w+)/advance", lambda s, p, m: s.advance(m[1])),
+    ("POST", r"/_sim/subscriptions/(\w+)/advance", lambda s, p, m: subscriptions.advance(s, m[1])),
     ("POST", r"/_sim/subscriptions/(\w+)/fail_next_payment", lambda s, p, m: _fail_next(s, m[1])),
-    ("POST", r"/_sim/subscriptions/(\w+)/pay", lambda s, p, m: s.pay_open_invoices(m[1])),
+    (
+        "POST",
+        r"/_sim/subscriptions/(\w+)/pay",
+        lambda s, p, m: subscriptions.pay_open_invoices(s, m[1]),
+    ),
     ("POST", r"/_sim/subscriptions/(\w+)/backdate", lambda s, p, m: _backdate(s, m[1], p)),
-    ("POST", r"/_sim/checkout/(\w+)/pay", lambda s, p, m: s.pay_checkout(m[1], p.get("card", ""))),
+    ("POST", r"/_sim/checkout/(\w+)/pay", lambda s, p, m: checkout.pay(s, m[1], p.get("card", ""))),
 ]
 
 
@@ -133,7 +139,7 @@ def _backdate(store: Store, sub_id: str, p: dict[str, Any]) -> dict[str, Any]:
         seconds = int(p.get("seconds", ""))
     except ValueError:
         raise StripeError(400, "seconds must be a whole number", param="seconds") from None
-    return store.backdate(sub_id, seconds)
+    return subscriptions.backdate(store, sub_id, seconds)
 
 
 def _fail_next(store: Store, sub_id: str) -> dict[str, Any]:
@@ -160,7 +166,7 @@ class SimulatorApp:
         if path.startswith(("/v1/", "/_sim/")):
             status, payload = self.api(method, path, params, environ)
             return _respond(start_response, status, json.dumps(payload), "application/json")
-        from billing.simulator import pages
+        from stripe_simulator import pages
 
         status, content_type, text, location = pages.handle(self, method, path, params)
         return _respond(start_response, status, text, content_type, location)

@@ -1,0 +1,258 @@
+"""Invoices, their lines, pending invoice items (prorations) and the upcoming-invoice preview."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stripe_simulator import meters
+from stripe_simulator.catalog import product_name
+from stripe_simulator.shapes import list_object, new_id, shape
+from stripe_simulator.store import Store, now
+
+
+def pending_items(store: Store, sub_id: str) -> list[dict[str, Any]]:
+    """Invoice items waiting for the subscription's next invoice, oldest first."""
+    found = [
+        ii
+        for ii in store.all("invoiceitem")
+        if ii["invoice"] is None and ii["parent"]["subscription_details"]["subscription"] == sub_id
+    ]
+    return sorted(found, key=lambda ii: ii["date"])
+
+
+def add_proration(
+    store: Store,
+    sub: dict[str, Any],
+    item: dict[str, Any],
+    price: dict[str, Any],
+    amount: int,
+    description: str,
+    period: dict[str, int],
+) -> dict[str, Any]:
+    return store.put(
+        shape(
+            "invoiceitem",
+            id=new_id("ii"),
+            amount=amount,
+            net_amount=amount,
+            currency=price["currency"],
+            customer=sub["customer"],
+            date=now(),
+            description=description,
+            discountable=False,  # Stripe never discounts prorations
+            invoice=None,
+            metadata={},
+            period=period,
+            proration=True,
+            quantity=1,
+            quantity_decimal="1",
+            test_clock=None,
+            customer_account=None,
+            parent={
+                "type": "subscription_details",
+                "subscription_details": {
+                    "subscription": sub["id"],
+                    "subscription_item": item["id"],
+                },
+            },
+            pricing={
+                "type": "price_details",
+                "unit_amount_decimal": price["unit_amount_decimal"],
+                "price_details": {"price": price["id"], "product": price["product"]},
+            },
+        )
+    )
+
+
+def _lines(
+    store: Store, sub: dict[str, Any], start: int, end: int, usage_from: tuple[int, int] | None
+) -> list[dict[str, Any]]:
+    lines = []
+    for item in sub["items"]["data"]:
+        price = item["price"]
+        metered = price["recurring"]["usage_type"] == "metered"
+        if metered and usage_from is None:
+            continue
+        quantity = (
+            meters.usage(store, sub["customer"], *usage_from) if metered and usage_from else 1
+        )
+        amount = round(float(price["unit_amount_decimal"]) * quantity)
+        period = (
+            {"start": usage_from[0], "end": usage_from[1]}
+            if metered and usage_from
+            else {"start": start, "end": end}
+        )
+        lines.append(_line(store, price, quantity, amount, period, sub["id"], item["id"]))
+    for ii in pending_items(store, sub["id"]):
+        price = store.get("price", ii["pricing"]["price_details"]["price"])
+        item_id = ii["parent"]["subscription_details"]["subscription_item"]
+        line = _line(store, price, 1, ii["amount"], ii["period"], sub["id"], item_id)
+        details = line["parent"]["subscription_item_details"]
+        details.update(invoice_item=ii["id"], proration=True)
+        line.update(description=ii["description"], discountable=False)
+        lines.append(line)
+    return lines
+
+
+def _line(
+    store: Store,
+    price: dict[str, Any],
+    quantity: int,
+    amount: int,
+    period: dict[str, int],
+    sub_id: str,
+    item_id: str,
+) -> dict[str, Any]:
+    return {
+        "id": new_id("il"),
+        "object": "line_item",
+        "amount": amount,
+        "currency": price["currency"],
+        "description": f"{quantity} x {product_name(store, price)}",
+        "discount_amounts": [],
+        "discountable": True,
+        "discounts": [],
+        "invoice": None,
+        "livemode": False,
+        "metadata": {},
+        "period": period,
+        "quantity": quantity,
+        "subscription": sub_id,
+        "pretax_credit_amounts": [],
+        "taxes": [],
+        "parent": {
+            "type": "subscription_item_details",
+            "invoice_item_details": None,
+            "subscription_item_details": {
+                "invoice_item": None,
+                "proration": False,
+                "proration_details": {"credited_items": None},
+                "subscription": sub_id,
+                "subscription_item": item_id,
+            },
+        },
+        "pricing": {
+            "type": "price_details",
+            "unit_amount_decimal": price["unit_amount_decimal"],
+            "price_details": {"price": price["id"], "product": price["product"]},
+        },
+        "subtotal": amount,
+        "quantity_decimal": str(quantity),
+    }
+
+
+def _invoice_object(
+    store: Store,
+    sub: dict[str, Any],
+    reason: str,
+    start: int,
+    end: int,
+    usage_from: tuple[int, int] | None,
+    invoice_id: str,
+) -> dict[str, Any]:
+    lines = _lines(store, sub, start, end, usage_from)
+    total = sum(line["amount"] for line in lines)
+    for line in lines:
+        line["invoice"] = invoice_id
+    return shape(
+        "invoice",
+        id=invoice_id,
+        created=now(),
+        customer=sub["customer"],
+        billing_reason=reason,
+        amount_due=total,
+        amount_paid=0,
+        amount_remaining=total,
+        subtotal=total,
+        total=total,
+        total_excluding_tax=total,
+        period_start=start,
+        period_end=end,
+        status="draft",
+        lines=list_object(lines, f"/v1/invoices/{invoice_id}/lines"),
+        attempt_count=0,
+        attempted=False,
+        hosted_invoice_url=None,
+        invoice_pdf=None,
+        number=None,
+        due_date=None,
+        effective_at=None,
+        next_payment_attempt=None,
+        from_invoice=None,
+        last_finalization_error=None,
+        latest_revision=None,
+        customer_address=None,
+        customer_shipping=None,
+        shipping_cost=None,
+        shipping_details=None,
+        metadata={},
+        parent={
+            "type": "subscription_details",
+            "quote_details": None,
+            "subscription_details": {"metadata": sub["metadata"], "subscription": sub["id"]},
+        },
+    )
+
+
+def create(
+    store: Store,
+    sub: dict[str, Any],
+    reason: str,
+    start: int,
+    end: int,
+    *,
+    paid: bool,
+    usage_from: tuple[int, int] | None,
+) -> dict[str, Any]:
+    invoice_id = new_id("in")
+    invoice = _invoice_object(store, sub, reason, start, end, usage_from, invoice_id)
+    for ii in pending_items(store, sub["id"]):
+        ii["invoice"] = invoice_id
+    store.put(invoice)
+    store.emit("invoice.created", invoice)
+    store.invoice_sequence += 1
+    finalized = now()
+    invoice.update(
+        status="open",
+        number=f"TG-{store.invoice_sequence:05d}",
+        effective_at=finalized,
+        hosted_invoice_url=f"{store.base_url}/invoices/{invoice_id}",
+        invoice_pdf=f"{store.base_url}/invoices/{invoice_id}/pdf",
+        attempted=True,
+        attempt_count=1,
+    )
+    invoice["status_transitions"]["finalized_at"] = finalized
+    store.emit("invoice.finalized", invoice)
+    if paid:
+        invoice.update(status="paid", amount_paid=invoice["amount_due"], amount_remaining=0)
+        invoice["status_transitions"]["paid_at"] = finalized
+        store.emit("invoice.paid", invoice)
+    else:
+        invoice["next_payment_attempt"] = finalized + 3 * 86400
+        store.emit("invoice.payment_failed", invoice)
+    return invoice
+
+
+def pay_open(store: Store, sub_id: str) -> None:
+    for invoice in store.all("invoice"):
+        if (
+            invoice["parent"]["subscription_details"]["subscription"] == sub_id
+            and invoice["status"] == "open"
+        ):
+            invoice.update(
+                status="paid",
+                amount_paid=invoice["amount_due"],
+                amount_remaining=0,
+                attempt_count=invoice["attempt_count"] + 1,
+            )
+            invoice["status_transitions"]["paid_at"] = now()
+            store.emit("invoice.paid", invoice)
+
+
+def preview(
+    store: Store, sub: dict[str, Any], period: tuple[int, int], next_end: int
+) -> dict[str, Any]:
+    start, end = period
+    upcoming = _invoice_object(store, sub, "upcoming", end, next_end, (start, end), "upcoming")
+    upcoming["id"] = None
+    return upcoming

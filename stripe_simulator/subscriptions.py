@@ -1,0 +1,215 @@
+"""Subscriptions: creation from Checkout, updates and prorations, renewal, cancellation."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+from typing import Any
+
+from stripe_simulator import invoices
+from stripe_simulator.catalog import product_name
+from stripe_simulator.errors import StripeError, missing
+from stripe_simulator.shapes import list_object, new_id, shape
+from stripe_simulator.store import Store, add_month, now
+
+
+def create(
+    store: Store,
+    customer: str,
+    line_items: list[dict[str, Any]],
+    metadata: dict[str, Any],
+    trial_days: int,
+) -> dict[str, Any]:
+    start = now()
+    sub_id = new_id("sub")
+    end = start + trial_days * 86400 if trial_days else add_month(start)
+    items = [_item(store, sub_id, item["price"], start, end) for item in line_items]
+    sub = shape(
+        "subscription",
+        id=sub_id,
+        customer=customer,
+        created=start,
+        start_date=start,
+        billing_cycle_anchor=start,
+        billing_cycle_anchor_config=None,
+        cancel_at=None,
+        cancel_at_period_end=False,
+        canceled_at=None,
+        ended_at=None,
+        next_pending_invoice_item_invoice=None,
+        pause_collection=None,
+        items=list_object(items, f"/v1/subscription_items?subscription={sub_id}"),
+        metadata=metadata,
+        status="trialing" if trial_days else "active",
+        trial_start=start if trial_days else None,
+        trial_end=end if trial_days else None,
+        latest_invoice=None,
+    )
+    store.put(sub)
+    store.emit("customer.subscription.created", sub)
+    invoice = invoices.create(
+        store, sub, "subscription_create", start, end, paid=True, usage_from=None
+    )
+    sub["latest_invoice"] = invoice["id"]
+    return sub
+
+
+def _item(store: Store, sub_id: str, price_id: str, start: int, end: int) -> dict[str, Any]:
+    price = store.get("price", price_id)
+    item = shape(
+        "subscription_item",
+        id=new_id("si"),
+        created=start,
+        subscription=sub_id,
+        price=copy.deepcopy(price),
+        quantity=1 if price["recurring"]["usage_type"] == "licensed" else None,
+        current_period_start=start,
+        current_period_end=end,
+        billing_thresholds=None,
+        discounts=[],
+        tax_rates=[],
+    )
+    item["plan"] = None  # the legacy Plan object: prices replace it
+    return item
+
+
+def period(sub: dict[str, Any]) -> tuple[int, int]:
+    first = sub["items"]["data"][0]
+    return first["current_period_start"], first["current_period_end"]
+
+
+def update(store: Store, sub_id: str, p: dict[str, Any]) -> dict[str, Any]:
+    sub = store.get("subscription", sub_id)
+    if sub["status"] == "canceled":
+        raise StripeError(400, "A canceled subscription can't be updated", "subscription_canceled")
+    if "cancel_at_period_end" in p:
+        sub["cancel_at_period_end"] = p["cancel_at_period_end"] == "true"
+        sub["cancel_at"] = period(sub)[1] if sub["cancel_at_period_end"] else None
+    start, end = period(sub)
+    proration = p.get("proration_behavior", "create_prorations")
+    if proration not in ("create_prorations", "none"):
+        raise StripeError(
+            400,
+            "The simulator prorates with create_prorations or none",
+            param="proration_behavior",
+        )
+    for change in p.get("items") or []:
+        _change_item(store, sub, change, start, end, prorate=proration == "create_prorations")
+    sub["metadata"].update(p.get("metadata", {}))
+    store.emit("customer.subscription.updated", sub)
+    return sub
+
+
+def _change_item(
+    store: Store,
+    sub: dict[str, Any],
+    change: dict[str, Any],
+    start: int,
+    end: int,
+    *,
+    prorate: bool,
+) -> None:
+    items = sub["items"]["data"]
+    if change.get("id"):
+        item = next((i for i in items if i["id"] == change["id"]), None)
+        if item is None:
+            raise missing("subscription_item", change["id"])
+        if change.get("deleted") == "true":
+            items.remove(item)
+        elif change.get("price"):
+            price = store.get("price", change["price"])
+            if prorate and price["id"] != item["price"]["id"]:
+                _prorate(store, sub, item, price)
+            # A plan change keeps the billing period: the quota is not reset.
+            item["price"] = copy.deepcopy(price)
+    elif change.get("price"):
+        items.append(_item(store, sub["id"], change["price"], start, end))
+
+
+def _prorate(store: Store, sub: dict[str, Any], item: dict[str, Any], new: dict[str, Any]) -> None:
+    """Stripe's create_prorations: a credit for the old price's unused time and a charge for
+    the new price's remaining time, as pending invoice items for the next invoice."""
+    moment = now()
+    start, end = item["current_period_start"], item["current_period_end"]
+    licensed = item["price"]["recurring"]["usage_type"] == "licensed"
+    if sub["status"] == "trialing" or not licensed or not start <= moment < end:
+        return
+    left = (end - moment) / (end - start)
+    today = datetime.fromtimestamp(moment, UTC)
+    day = f"{today.day} {today:%b %Y}"
+    for price, sign, words in ((item["price"], -1, "Unused"), (new, 1, "Remaining")):
+        amount = sign * round(float(price["unit_amount_decimal"]) * left)
+        description = f"{words} time on {product_name(store, price)} after {day}"
+        invoices.add_proration(
+            store, sub, item, price, amount, description, {"start": moment, "end": end}
+        )
+
+
+def cancel(store: Store, sub_id: str) -> dict[str, Any]:
+    sub = store.get("subscription", sub_id)
+    if sub["status"] != "canceled":
+        moment = now()
+        sub.update(status="canceled", canceled_at=moment, ended_at=moment)
+        store.emit("customer.subscription.deleted", sub)
+    return sub
+
+
+def advance(store: Store, sub_id: str) -> dict[str, Any]:
+    """Move a subscription to its next period, invoicing (and charging) for it."""
+    sub = store.get("subscription", sub_id)
+    if sub["status"] == "canceled":
+        return sub
+    start, end = period(sub)
+    if sub["cancel_at_period_end"]:
+        sub.update(status="canceled", canceled_at=end, ended_at=end)
+        store.emit("customer.subscription.deleted", sub)
+        return sub
+    new_end = add_month(end)
+    for item in sub["items"]["data"]:
+        item.update(current_period_start=end, current_period_end=new_end)
+    failed = sub_id in store.fail_next_payment
+    store.fail_next_payment.discard(sub_id)
+    sub.update(status="past_due" if failed else "active", trial_end=sub["trial_end"])
+    invoice = invoices.create(
+        store, sub, "subscription_cycle", end, new_end, paid=not failed, usage_from=(start, end)
+    )
+    sub["latest_invoice"] = invoice["id"]
+    store.emit("customer.subscription.updated", sub)
+    return sub
+
+
+def backdate(store: Store, sub_id: str, seconds: int) -> dict[str, Any]:
+    """Move a subscription's dates `seconds` into the past, as if it had begun that earlier.
+
+    What a Stripe test clock started in the past would give: the portal and the gateway
+    run on the real clock, so an end-to-end test reaches past a renewal date or a grace
+    period by moving Stripe's dates. The update event lets the portal's copy follow.
+    """
+    sub = store.get("subscription", sub_id)
+    if seconds < 0:
+        raise StripeError(400, "seconds must not be negative", param="seconds")
+    dated = ("created", "start_date", "billing_cycle_anchor", "trial_start", "trial_end",
+             "cancel_at", "canceled_at", "ended_at")  # fmt: skip
+    for field in dated:
+        if sub.get(field):
+            sub[field] -= seconds
+    for item in sub["items"]["data"]:
+        for field in ("created", "current_period_start", "current_period_end"):
+            item[field] -= seconds
+    store.emit("customer.subscription.updated", sub)
+    return sub
+
+
+def pay_open_invoices(store: Store, sub_id: str) -> dict[str, Any]:
+    sub = store.get("subscription", sub_id)
+    invoices.pay_open(store, sub_id)
+    if sub["status"] in ("past_due", "unpaid"):
+        sub["status"] = "active"
+        store.emit("customer.subscription.updated", sub)
+    return sub
+
+
+def preview_invoice(store: Store, p: dict[str, Any]) -> dict[str, Any]:
+    sub = store.get("subscription", p.get("subscription", ""), "subscription")
+    start, end = period(sub)
+    return invoices.preview(store, sub, (start, end), add_month(end))
