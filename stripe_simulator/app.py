@@ -12,6 +12,7 @@ import copy
 import html
 import json
 import re
+from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -154,6 +155,8 @@ class SimulatorApp:
     ) -> None:
         self.deliverer = Deliverer(webhook_url, webhook_secret)
         self.store = Store(base_url, on_event=self.deliverer.enqueue, state_path=state_path)
+        # The last /v1 requests and answers, for the conformance test and for debugging.
+        self.exchanges: deque[dict[str, Any]] = deque(maxlen=5000)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"]
@@ -164,8 +167,10 @@ class SimulatorApp:
             environ.get("QUERY_STRING", "") if method in ("GET", "DELETE") else body
         )
         if path.startswith(("/v1/", "/_sim/")):
-            status, payload = self.api(method, path, params, environ)
-            return _respond(start_response, status, json.dumps(payload), "application/json")
+            status, payload, headers = self.api(method, path, params, environ)
+            return _respond(
+                start_response, status, json.dumps(payload), "application/json", headers=headers
+            )
         from stripe_simulator import pages
 
         status, content_type, text, location = pages.handle(self, method, path, params)
@@ -173,48 +178,85 @@ class SimulatorApp:
 
     def api(
         self, method: str, path: str, params: dict[str, Any], environ: dict[str, Any]
-    ) -> tuple[int, Any]:
+    ) -> tuple[int, Any, list[tuple[str, str]]]:
         if path.startswith("/v1/") and not environ.get("HTTP_AUTHORIZATION", "").startswith(
             "Bearer sk_"
         ):
-            return 401, StripeError(
-                401, "Invalid API Key provided", kind="invalid_request_error"
-            ).body
+            return 401, StripeError(401, "Invalid API Key provided").body, []
         if path == "/_sim/reset" and method == "POST":
             with self.store.lock:
                 self.store.reset()
-            return 200, {"reset": True}
+                self.exchanges.clear()
+            return 200, {"reset": True}, []
         if path == "/_sim/webhooks" and method == "POST":
             self.deliverer.url = params.get("url", "")
             self.deliverer.secret = params.get("secret", self.deliverer.secret)
-            return 200, {"url": self.deliverer.url}
-        key = environ.get("HTTP_IDEMPOTENCY_KEY", "")
+            return 200, {"url": self.deliverer.url}, []
+        if path == "/_sim/requests" and method == "GET":
+            return 200, list_object(list(self.exchanges), "/_sim/requests"), []
         with self.store.lock:
-            if key and (path, key) in self.store.idempotent:
-                return self.store.idempotent[(path, key)]
-            result = self._dispatch(method, path, params)
-            if key and method == "POST":
-                self.store.idempotent[(path, key)] = result
+            status, body, headers = self._idempotent(method, path, params, environ)
             if method != "GET":
                 self.store.save()
-            return result
+        if path.startswith("/v1/"):
+            self.exchanges.append(
+                {"method": method, "path": path, "params": params, "status": status, "body": body}
+            )
+        return status, body, headers
 
-    def _dispatch(self, method: str, path: str, params: dict[str, Any]) -> tuple[int, Any]:
+    def _idempotent(
+        self, method: str, path: str, params: dict[str, Any], environ: dict[str, Any]
+    ) -> tuple[int, Any, list[tuple[str, str]]]:
+        """Stripe's idempotency: a key replays its first result for the same request and is
+        refused for a different one; a result is kept only once the endpoint started executing
+        (a request refused by validation can be corrected and retried under the same key)."""
+        key = environ.get("HTTP_IDEMPOTENCY_KEY", "")
+        if method != "POST" or not key:
+            status, body, _ = self._dispatch(method, path, params)
+            return status, body, []
+        request = json.dumps([path, params], sort_keys=True)
+        saved = self.store.idempotent.get(key)
+        if saved is not None:
+            first_request, status, body = saved
+            if first_request != request:
+                error = StripeError(
+                    400,
+                    "Keys for idempotent requests can only be used with the same parameters "
+                    f"they were first used with. Try using a key other than '{key}' if you "
+                    "meant to execute a different request.",
+                    "idempotency_error",
+                    kind="idempotency_error",
+                )
+                return error.status, error.body, []
+            return status, body, [("Idempotent-Replayed", "true")]
+        status, body, executed = self._dispatch(method, path, params)
+        if executed:
+            self.store.idempotent[key] = (request, status, body)
+        return status, body, [("Idempotency-Key", key)]
+
+    def _dispatch(self, method: str, path: str, params: dict[str, Any]) -> tuple[int, Any, bool]:
+        """(status, body, whether the endpoint started executing)."""
         for verb, pattern, handler in API:
             match = re.fullmatch(pattern, path)
             if match and verb == method:
                 try:
                     result = copy.deepcopy(handler(self.store, params, match))
+                    for path_ in params.get("expand") or []:
+                        result = expand(self.store, result, path_.split("."))
                 except StripeError as error:
-                    return error.status, error.body
-                for path_ in params.get("expand") or []:
-                    result = expand(self.store, result, path_.split("."))
-                return 200, result
-        return 404, StripeError(404, f"Unrecognized request URL ({method}: {path})").body
+                    return error.status, error.body, error.executed
+                return 200, result, True
+        unknown = StripeError(404, f"Unrecognized request URL ({method}: {path})")
+        return unknown.status, unknown.body, False
 
 
 def _respond(
-    start_response: StartResponse, status: int, text: str, content_type: str, location: str = ""
+    start_response: StartResponse,
+    status: int,
+    text: str,
+    content_type: str,
+    location: str = "",
+    headers: list[tuple[str, str]] | None = None,
 ) -> list[bytes]:
     reasons = {
         200: "OK",
@@ -222,9 +264,14 @@ def _respond(
         400: "Bad Request",
         401: "Unauthorized",
         402: "Payment Required",
+        409: "Conflict",
         404: "Not Found",
     }
-    headers = [("Content-Type", f"{content_type}; charset=utf-8"), ("Stripe-Simulator", "tollgate")]
+    headers = [
+        ("Content-Type", f"{content_type}; charset=utf-8"),
+        ("Stripe-Simulator", "tollgate"),
+        *(headers or []),
+    ]
     if location:
         headers.append(("Location", location))
     start_response(f"{status} {reasons.get(status, 'Status')}", headers)

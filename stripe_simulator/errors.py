@@ -3,6 +3,17 @@
 from __future__ import annotations
 
 ERRORS_DOC = "https://docs.stripe.com/error-codes"
+VALIDATION_CODES = frozenset(
+    {
+        "parameter_unknown",
+        "parameter_missing",
+        "parameter_invalid_integer",
+        "parameter_invalid_string_empty",
+        "parameter_invalid_empty",
+        "parameter_invalid",
+        "url_invalid",
+    }
+)
 
 
 class StripeError(Exception):
@@ -18,6 +29,8 @@ class StripeError(Exception):
         if param:
             error["param"] = param
         self.body = {"error": error}
+        # Validation errors are raised before an endpoint starts executing: not kept for replay.
+        self.executed = code not in VALIDATION_CODES
 
 
 def missing(kind: str, object_id: str, param: str = "id") -> StripeError:

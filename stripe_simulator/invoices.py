@@ -253,6 +253,6 @@ def preview(
     store: Store, sub: dict[str, Any], period: tuple[int, int], next_end: int
 ) -> dict[str, Any]:
     start, end = period
-    upcoming = _invoice_object(store, sub, "upcoming", end, next_end, (start, end), "upcoming")
-    upcoming["id"] = None
-    return upcoming
+    # A preview is not saved: its id names no invoice that can be fetched.
+    preview_id = f"upcoming_{new_id('in')}"
+    return _invoice_object(store, sub, "upcoming", end, next_end, (start, end), preview_id)

@@ -20,7 +20,7 @@ def create_session(store: Store, p: dict[str, Any]) -> dict[str, Any]:
             livemode=False,
             return_url=p.get("return_url"),
             url=f"{store.base_url}/portal/{session_id}",
-            configuration=None,
+            configuration=store.portal_configuration,
             flow=None,
         )
     )

@@ -38,9 +38,10 @@ class Store:
     objects: dict[str, dict[str, dict[str, Any]]]
     events: list[dict[str, Any]]
     meter_events: dict[str, dict[str, Any]]
-    idempotent: dict[tuple[str, str], tuple[int, Any]]
+    idempotent: dict[str, tuple[str, int, Any]]  # key -> (request, status, body)
     fail_next_payment: set[str]
     invoice_sequence: int
+    portal_configuration: str
 
     def __init__(
         self,
@@ -57,7 +58,14 @@ class Store:
             self.load(state_path)
 
     # What survives a restart of `make run`, so customers and prices the portal stored stay valid.
-    PERSISTED = ("objects", "events", "meter_events", "fail_next_payment", "invoice_sequence")
+    PERSISTED = (
+        "objects",
+        "events",
+        "meter_events",
+        "fail_next_payment",
+        "invoice_sequence",
+        "portal_configuration",
+    )
 
     def load(self, path: Path) -> None:
         state = json.loads(path.read_text())
@@ -66,6 +74,7 @@ class Store:
         self.meter_events = state["meter_events"]
         self.fail_next_payment = set(state["fail_next_payment"])
         self.invoice_sequence = state["invoice_sequence"]
+        self.portal_configuration = state.get("portal_configuration", self.portal_configuration)
 
     def save(self) -> None:
         if self.state_path is None:
@@ -83,6 +92,8 @@ class Store:
         self.idempotent = {}
         self.fail_next_payment = set()
         self.invoice_sequence = 0
+        # The account's default Customer Portal configuration, which every session uses.
+        self.portal_configuration = new_id("bpc")
 
     def put(self, obj: dict[str, Any], kind: str = "") -> dict[str, Any]:
         self.objects.setdefault(kind or obj["object"], {})[obj["id"]] = obj

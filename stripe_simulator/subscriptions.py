@@ -62,15 +62,40 @@ def _item(store: Store, sub_id: str, price_id: str, start: int, end: int) -> dic
         created=start,
         subscription=sub_id,
         price=copy.deepcopy(price),
-        quantity=1 if price["recurring"]["usage_type"] == "licensed" else None,
         current_period_start=start,
         current_period_end=end,
         billing_thresholds=None,
         discounts=[],
         tax_rates=[],
     )
-    item["plan"] = None  # the legacy Plan object: prices replace it
+    item["plan"] = plan_of(price)
+    if price["recurring"]["usage_type"] == "licensed":
+        item["quantity"] = 1
+    else:
+        del item["quantity"]  # a metered item has usage, not a quantity: Stripe omits it
     return item
+
+
+def plan_of(price: dict[str, Any]) -> dict[str, Any]:
+    """The legacy Plan object Stripe still derives from a recurring price, for old readers."""
+    recurring = price["recurring"]
+    return shape(
+        "plan",
+        id=price["id"],
+        active=price["active"],
+        amount=price["unit_amount"],
+        amount_decimal=price["unit_amount_decimal"],
+        created=price["created"],
+        currency=price["currency"],
+        interval=recurring["interval"],
+        interval_count=recurring["interval_count"],
+        metadata=price["metadata"],
+        meter=recurring["meter"],
+        nickname=price["nickname"],
+        product=price["product"],
+        transform_usage=None,
+        usage_type=recurring["usage_type"],
+    )
 
 
 def period(sub: dict[str, Any]) -> tuple[int, int]:
@@ -121,7 +146,7 @@ def _change_item(
             if prorate and price["id"] != item["price"]["id"]:
                 _prorate(store, sub, item, price)
             # A plan change keeps the billing period: the quota is not reset.
-            item["price"] = copy.deepcopy(price)
+            item.update(price=copy.deepcopy(price), plan=plan_of(price))
     elif change.get("price"):
         items.append(_item(store, sub["id"], change["price"], start, end))
 
