@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import html
 import json
+import logging
 import re
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -18,12 +19,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from stripe_simulator import catalog, checkout, customers, meters, portal, subscriptions
-from stripe_simulator.errors import StripeError, missing
+from stripe_simulator import (
+    catalog,
+    checkout,
+    customers,
+    meters,
+    params,
+    portal,
+    schedules,
+    subscriptions,
+)
+from stripe_simulator.errors import StripeError, invalid, missing
 from stripe_simulator.shapes import list_object
 from stripe_simulator.store import Store
 from stripe_simulator.webhooks import Deliverer
 
+log = logging.getLogger("stripe_simulator")
 Handler = Callable[[Store, dict[str, Any], "re.Match[str]"], Any]
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
@@ -38,6 +49,8 @@ def parse_form(body: str) -> dict[str, Any]:
             last = index == len(parts) - 1
             if part == "[]":
                 part = str(len(node))
+            if not isinstance(node, dict) or (last and isinstance(node.get(part), dict)):
+                raise invalid(key, f"Invalid hash: {key} is given both as a value and a hash")
             if last:
                 node[part] = value
             else:
@@ -54,78 +67,154 @@ def _listify(node: Any) -> Any:
     return node
 
 
-def expand(store: Store, obj: Any, path: list[str]) -> Any:
+def expand(store: Store, obj: Any, path: list[str], shown: str) -> Any:
+    """Replace the id at `path` by its object, as Stripe's `expand[]` does."""
     if not path or obj is None:
         return obj
     if isinstance(obj, list):
-        return [expand(store, item, path) for item in obj]
+        return [expand(store, item, path, shown) for item in obj]
     head, rest = path[0], path[1:]
-    value = obj.get(head)
-    if isinstance(value, str) and store.find(value) is not None:
-        value = copy.deepcopy(store.find(value))
-    obj[head] = expand(store, value, rest)
+    value = obj.get(head) if isinstance(obj, dict) else None
+    if isinstance(value, str):
+        target = store.find(value)
+        if target is None:
+            raise invalid("expand", f"This property cannot be expanded ({shown}).")
+        value = copy.deepcopy(target)
+    elif not isinstance(value, dict | list) or head in ("metadata", "object"):
+        hint = ""
+        if obj.get("object") == "list":
+            hint = f" You may want to try expanding 'data.{shown}' instead."
+        raise invalid("expand", f"This property cannot be expanded ({shown}).{hint}")
+    obj[head] = expand(store, value, rest, shown)
     return obj
 
 
 def paginate(found: list[dict[str, Any]], p: dict[str, Any], url: str) -> dict[str, Any]:
-    limit = int(p.get("limit") or 10)
+    """Stripe's cursor pagination: newest first, `starting_after`/`ending_before` an id."""
+    size = params.limit(p)
+    ids = [o["id"] for o in found]
+    for cursor in ("starting_after", "ending_before"):
+        if p.get(cursor) and p[cursor] not in ids:
+            kind = found[0]["object"] if found else "object"
+            raise missing(kind, p[cursor], cursor)
     if p.get("starting_after"):
-        ids = [o["id"] for o in found]
-        if p["starting_after"] in ids:
-            found = found[ids.index(p["starting_after"]) + 1 :]
-    return list_object(found[:limit], url, has_more=len(found) > limit)
+        found = found[ids.index(p["starting_after"]) + 1 :]
+        return list_object(found[:size], url, has_more=len(found) > size)
+    if p.get("ending_before"):
+        found = found[: ids.index(p["ending_before"])]
+        return list_object(found[-size:], url, has_more=len(found) > size)
+    return list_object(found[:size], url, has_more=len(found) > size)
 
 
-API: list[tuple[str, str, Handler]] = [
-    ("POST", r"/v1/customers", lambda s, p, m: customers.create(s, p)),
-    ("GET", r"/v1/customers/(\w+)", lambda s, p, m: s.get("customer", m[1])),
-    ("POST", r"/v1/products", lambda s, p, m: catalog.create_product(s, p)),
-    ("GET", r"/v1/products/([\w-]+)", lambda s, p, m: s.get("product", m[1])),
-    ("POST", r"/v1/products/([\w-]+)", lambda s, p, m: catalog.update(s, "product", m[1], p)),
-    ("POST", r"/v1/prices", lambda s, p, m: catalog.create_price(s, p)),
-    ("GET", r"/v1/prices", lambda s, p, m: paginate(catalog.list_prices(s, p), p, "/v1/prices")),
-    ("GET", r"/v1/prices/(\w+)", lambda s, p, m: s.get("price", m[1])),
-    ("POST", r"/v1/prices/(\w+)", lambda s, p, m: catalog.update(s, "price", m[1], p)),
-    ("POST", r"/v1/billing/meters", lambda s, p, m: meters.create_meter(s, p)),
-    (
-        "GET",
-        r"/v1/billing/meters",
-        lambda s, p, m: paginate(s.all("billing.meter"), p, "/v1/billing/meters"),
-    ),
-    ("POST", r"/v1/billing/meter_events", lambda s, p, m: meters.create_event(s, p)),
-    ("POST", r"/v1/checkout/sessions", lambda s, p, m: checkout.create_session(s, p)),
-    ("GET", r"/v1/checkout/sessions/(\w+)", lambda s, p, m: s.get("checkout.session", m[1])),
-    ("POST", r"/v1/billing_portal/sessions", lambda s, p, m: portal.create_session(s, p)),
-    (
-        "GET",
-        r"/v1/subscriptions",
-        lambda s, p, m: paginate(s.list_for("subscription", p), p, "/v1/subscriptions"),
-    ),
-    ("GET", r"/v1/subscriptions/(\w+)", lambda s, p, m: s.get("subscription", m[1])),
-    ("POST", r"/v1/subscriptions/(\w+)", lambda s, p, m: subscriptions.update(s, m[1], p)),
-    ("DELETE", r"/v1/subscriptions/(\w+)", lambda s, p, m: subscriptions.cancel(s, m[1])),
-    ("GET", r"/v1/invoices", lambda s, p, m: paginate(s.list_for("invoice", p), p, "/v1/invoices")),
-    ("POST", r"/v1/invoices/create_preview", lambda s, p, m: subscriptions.preview_invoice(s, p)),
-    ("GET", r"/v1/invoices/(\w+)", lambda s, p, m: s.get("invoice", m[1])),
-    (
-        "GET",
-        r"/v1/invoiceitems",
-        lambda s, p, m: paginate(s.list_for("invoiceitem", p), p, "/v1/invoiceitems"),
-    ),
-    ("GET", r"/v1/events", lambda s, p, m: paginate(list(reversed(s.events)), p, "/v1/events")),
-    ("GET", r"/v1/events/(\w+)", lambda s, p, m: _event(s, m[1])),
+def listed(kind: str, url: str) -> Handler:
+    return lambda s, p, m: paginate(s.list_for(kind, p), p, url)
+
+
+STR, INT, BOOL, DEC = params.STRING, params.INTEGER, params.BOOLEAN, params.DECIMAL
+META = params.METADATA
+EXPAND, LIST = params.EXPAND, params.LIST
+INTERVAL = ("day", "week", "month", "year")
+PRORATION = ("always_invoice", "create_prorations", "none")
+SUB_STATUS = ("active", "all", "canceled", "ended", "incomplete", "incomplete_expired",
+              "past_due", "paused", "trialing", "unpaid")  # fmt: skip
+PRODUCT: params.Spec = {"name": STR, "description": STR, "active": BOOL, "metadata": META, **EXPAND}
+PHASE: params.Spec = {
+    "+items": [{"+price": STR, "quantity": INT}],
+    "start_date": STR,
+    "end_date": STR,
+    "duration": {"+interval": INTERVAL, "interval_count": INT},
+    "proration_behavior": PRORATION,
+    "metadata": META,
+}
+
+# (method, path, accepted parameters (None: a test control, outside Stripe's API), handler)
+API: list[tuple[str, str, params.Spec | None, Handler]] = [
+    ("POST", r"/v1/customers", {"email": STR, "name": STR, "description": STR, "metadata": META,
+                                **EXPAND}, lambda s, p, m: customers.create(s, p)),
+    ("GET", r"/v1/customers/([\w-]+)", EXPAND, lambda s, p, m: s.get("customer", m[1])),
+    ("POST", r"/v1/products", {"id": STR, "+name": STR, **PRODUCT},
+     lambda s, p, m: catalog.create_product(s, p)),
+    ("GET", r"/v1/products/([\w-]+)", EXPAND, lambda s, p, m: s.get("product", m[1])),
+    ("POST", r"/v1/products/([\w-]+)", PRODUCT,
+     lambda s, p, m: catalog.update(s, "product", m[1], p)),
+    ("POST", r"/v1/prices", {
+        "+currency": STR, "+product": STR, "unit_amount": INT, "unit_amount_decimal": DEC,
+        "recurring": {"+interval": INTERVAL, "interval_count": INT,
+                      "usage_type": ("licensed", "metered"), "meter": STR},
+        "lookup_key": STR, "transfer_lookup_key": BOOL, "nickname": STR, "active": BOOL,
+        "metadata": META, **EXPAND,
+    }, lambda s, p, m: catalog.create_price(s, p)),
+    ("GET", r"/v1/prices", {"lookup_keys": [STR], "active": BOOL, "product": STR, **LIST},
+     lambda s, p, m: paginate(catalog.list_prices(s, p), p, "/v1/prices")),
+    ("GET", r"/v1/prices/([\w-]+)", EXPAND, lambda s, p, m: s.get("price", m[1])),
+    ("POST", r"/v1/prices/([\w-]+)",
+     {"active": BOOL, "nickname": STR, "lookup_key": STR, "metadata": META, **EXPAND},
+     lambda s, p, m: catalog.update(s, "price", m[1], p)),
+    ("POST", r"/v1/billing/meters", {
+        "+display_name": STR, "+event_name": STR, "+default_aggregation": {
+            "+formula": ("count", "last", "sum")},
+        "customer_mapping": {"+event_payload_key": STR, "+type": ("by_id",)},
+        "value_settings": {"+event_payload_key": STR}, **EXPAND,
+    }, lambda s, p, m: meters.create_meter(s, p)),
+    ("GET", r"/v1/billing/meters", {"status": ("active", "inactive"), **LIST},
+     lambda s, p, m: paginate(s.all("billing.meter"), p, "/v1/billing/meters")),
+    ("POST", r"/v1/billing/meter_events",
+     {"+event_name": STR, "+payload": META, "identifier": STR, "timestamp": INT, **EXPAND},
+     lambda s, p, m: meters.create_event(s, p)),
+    ("POST", r"/v1/checkout/sessions", {
+        "+mode": ("payment", "setup", "subscription"), "customer": STR, "client_reference_id": STR,
+        "line_items": [{"price": STR, "quantity": INT}],
+        "subscription_data": {"metadata": META, "trial_period_days": INT},
+        "+success_url": STR, "cancel_url": STR, "metadata": META, **EXPAND,
+    }, lambda s, p, m: checkout.create_session(s, p)),
+    ("GET", r"/v1/checkout/sessions/([\w-]+)", EXPAND,
+     lambda s, p, m: s.get("checkout.session", m[1])),
+    ("POST", r"/v1/billing_portal/sessions",
+     {"+customer": STR, "return_url": STR, "configuration": STR, **EXPAND},
+     lambda s, p, m: portal.create_session(s, p)),
+    ("GET", r"/v1/subscriptions", {"customer": STR, "status": SUB_STATUS, "price": STR, **LIST},
+     listed("subscription", "/v1/subscriptions")),
+    ("GET", r"/v1/subscriptions/([\w-]+)", EXPAND, lambda s, p, m: s.get("subscription", m[1])),
+    ("POST", r"/v1/subscriptions/([\w-]+)", {
+        "items": [{"id": STR, "price": STR, "quantity": INT, "deleted": BOOL}],
+        "proration_behavior": PRORATION, "cancel_at_period_end": BOOL, "metadata": META, **EXPAND,
+    }, lambda s, p, m: subscriptions.update(s, m[1], p)),
+    ("DELETE", r"/v1/subscriptions/([\w-]+)", {"invoice_now": BOOL, "prorate": BOOL, **EXPAND},
+     lambda s, p, m: subscriptions.cancel(s, m[1])),
+    ("POST", r"/v1/subscription_schedules", {"+from_subscription": STR, "metadata": META, **EXPAND},
+     lambda s, p, m: schedules.create(s, p)),
+    ("GET", r"/v1/subscription_schedules/([\w-]+)", EXPAND,
+     lambda s, p, m: s.get("subscription_schedule", m[1])),
+    ("POST", r"/v1/subscription_schedules/([\w-]+)", {
+        "phases": [PHASE], "end_behavior": ("cancel", "none", "release", "renew"),
+        "proration_behavior": PRORATION, "metadata": META, **EXPAND,
+    }, lambda s, p, m: schedules.update(s, m[1], p)),
+    ("POST", r"/v1/subscription_schedules/([\w-]+)/release",
+     {"preserve_cancel_date": BOOL, **EXPAND}, lambda s, p, m: schedules.release(s, m[1])),
+    ("GET", r"/v1/invoices", {"customer": STR, "subscription": STR, "status": STR, **LIST},
+     listed("invoice", "/v1/invoices")),
+    ("POST", r"/v1/invoices/create_preview", {"customer": STR, "subscription": STR, **EXPAND},
+     lambda s, p, m: subscriptions.preview_invoice(s, p)),
+    ("GET", r"/v1/invoices/([\w-]+)", EXPAND, lambda s, p, m: s.get("invoice", m[1])),
+    ("GET", r"/v1/invoiceitems", {"customer": STR, "pending": BOOL, **LIST},
+     listed("invoiceitem", "/v1/invoiceitems")),
+    ("GET", r"/v1/events", {"type": STR, **LIST},
+     lambda s, p, m: paginate(list(reversed(s.events)), p, "/v1/events")),
+    ("GET", r"/v1/events/([\w-]+)", EXPAND, lambda s, p, m: _event(s, m[1])),
+    ("GET", r"/v2/core/events/([\w-]+)", {}, lambda s, p, m: meters.v2_event(s, m[1])),
     # Test controls, outside Stripe's API.
-    ("GET", r"/_sim/events", lambda s, p, m: list_object(s.events, "/_sim/events")),
-    ("POST", r"/_sim/subscriptions/(\w+)/advance", lambda s, p, m: subscriptions.advance(s, m[1])),
-    ("POST", r"/_sim/subscriptions/(\w+)/fail_next_payment", lambda s, p, m: _fail_next(s, m[1])),
-    (
-        "POST",
-        r"/_sim/subscriptions/(\w+)/pay",
-        lambda s, p, m: subscriptions.pay_open_invoices(s, m[1]),
-    ),
-    ("POST", r"/_sim/subscriptions/(\w+)/backdate", lambda s, p, m: _backdate(s, m[1], p)),
-    ("POST", r"/_sim/checkout/(\w+)/pay", lambda s, p, m: checkout.pay(s, m[1], p.get("card", ""))),
-]
+    ("GET", r"/_sim/events", None, lambda s, p, m: list_object(s.events, "/_sim/events")),
+    ("POST", r"/_sim/subscriptions/(\w+)/advance", None,
+     lambda s, p, m: subscriptions.advance(s, m[1])),
+    ("POST", r"/_sim/subscriptions/(\w+)/fail_next_payment", None,
+     lambda s, p, m: _fail_next(s, m[1])),
+    ("POST", r"/_sim/subscriptions/(\w+)/pay", None,
+     lambda s, p, m: subscriptions.pay_open_invoices(s, m[1])),
+    ("POST", r"/_sim/subscriptions/(\w+)/backdate", None, lambda s, p, m: _backdate(s, m[1], p)),
+    ("POST", r"/_sim/checkout/(\w+)/pay", None,
+     lambda s, p, m: checkout.pay(s, m[1], p.get("card", ""))),
+    ("POST", r"/_sim/meter_errors/report", None, lambda s, p, m: meters.report_errors(s)),
+]  # fmt: skip
 
 
 def _event(store: Store, event_id: str) -> dict[str, Any]:
@@ -163,25 +252,33 @@ class SimulatorApp:
         path = environ.get("PATH_INFO", "/")
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length).decode() if length else ""
-        params = parse_form(
-            environ.get("QUERY_STRING", "") if method in ("GET", "DELETE") else body
-        )
-        if path.startswith(("/v1/", "/_sim/")):
-            status, payload, headers = self.api(method, path, params, environ)
+        if path.startswith(("/v1/", "/v2/", "/_sim/")):
+            try:
+                form = parse_form(
+                    environ.get("QUERY_STRING", "") if method in ("GET", "DELETE") else body
+                )
+                status, payload, headers = self.api(method, path, form, environ)
+            except StripeError as error:
+                status, payload, headers = error.status, error.body, []
+            except Exception:  # a bug of the simulator: still an answer in Stripe's shape
+                log.exception("simulator error on %s %s", method, path)
+                failure = StripeError(500, "An unknown error occurred", kind="api_error")
+                status, payload, headers = failure.status, failure.body, []
             return _respond(
                 start_response, status, json.dumps(payload), "application/json", headers=headers
             )
+        form = parse_form(environ.get("QUERY_STRING", "") if method == "GET" else body)
         from stripe_simulator import pages
 
-        status, content_type, text, location = pages.handle(self, method, path, params)
+        status, content_type, text, location = pages.handle(self, method, path, form)
         return _respond(start_response, status, text, content_type, location)
 
     def api(
-        self, method: str, path: str, params: dict[str, Any], environ: dict[str, Any]
+        self, method: str, path: str, form: dict[str, Any], environ: dict[str, Any]
     ) -> tuple[int, Any, list[tuple[str, str]]]:
-        if path.startswith("/v1/") and not environ.get("HTTP_AUTHORIZATION", "").startswith(
-            "Bearer sk_"
-        ):
+        if path.startswith(("/v1/", "/v2/")) and not environ.get(
+            "HTTP_AUTHORIZATION", ""
+        ).startswith("Bearer sk_"):
             return 401, StripeError(401, "Invalid API Key provided").body, []
         if path == "/_sim/reset" and method == "POST":
             with self.store.lock:
@@ -189,32 +286,32 @@ class SimulatorApp:
                 self.exchanges.clear()
             return 200, {"reset": True}, []
         if path == "/_sim/webhooks" and method == "POST":
-            self.deliverer.url = params.get("url", "")
-            self.deliverer.secret = params.get("secret", self.deliverer.secret)
+            self.deliverer.url = form.get("url", "")
+            self.deliverer.secret = form.get("secret", self.deliverer.secret)
             return 200, {"url": self.deliverer.url}, []
         if path == "/_sim/requests" and method == "GET":
             return 200, list_object(list(self.exchanges), "/_sim/requests"), []
         with self.store.lock:
-            status, body, headers = self._idempotent(method, path, params, environ)
+            status, body, headers = self._idempotent(method, path, form, environ)
             if method != "GET":
                 self.store.save()
-        if path.startswith("/v1/"):
+        if path.startswith(("/v1/", "/v2/")):
             self.exchanges.append(
-                {"method": method, "path": path, "params": params, "status": status, "body": body}
+                {"method": method, "path": path, "params": form, "status": status, "body": body}
             )
         return status, body, headers
 
     def _idempotent(
-        self, method: str, path: str, params: dict[str, Any], environ: dict[str, Any]
+        self, method: str, path: str, form: dict[str, Any], environ: dict[str, Any]
     ) -> tuple[int, Any, list[tuple[str, str]]]:
         """Stripe's idempotency: a key replays its first result for the same request and is
         refused for a different one; a result is kept only once the endpoint started executing
         (a request refused by validation can be corrected and retried under the same key)."""
         key = environ.get("HTTP_IDEMPOTENCY_KEY", "")
         if method != "POST" or not key:
-            status, body, _ = self._dispatch(method, path, params)
+            status, body, _ = self._dispatch(method, path, form)
             return status, body, []
-        request = json.dumps([path, params], sort_keys=True)
+        request = json.dumps([path, form], sort_keys=True)
         saved = self.store.idempotent.get(key)
         if saved is not None:
             first_request, status, body = saved
@@ -229,20 +326,28 @@ class SimulatorApp:
                 )
                 return error.status, error.body, []
             return status, body, [("Idempotent-Replayed", "true")]
-        status, body, executed = self._dispatch(method, path, params)
+        status, body, executed = self._dispatch(method, path, form)
         if executed:
             self.store.idempotent[key] = (request, status, body)
         return status, body, [("Idempotency-Key", key)]
 
-    def _dispatch(self, method: str, path: str, params: dict[str, Any]) -> tuple[int, Any, bool]:
+    def _dispatch(self, method: str, path: str, params_: dict[str, Any]) -> tuple[int, Any, bool]:
         """(status, body, whether the endpoint started executing)."""
-        for verb, pattern, handler in API:
+        for verb, pattern, spec, handler in API:
             match = re.fullmatch(pattern, path)
             if match and verb == method:
                 try:
-                    result = copy.deepcopy(handler(self.store, params, match))
-                    for path_ in params.get("expand") or []:
-                        result = expand(self.store, result, path_.split("."))
+                    if spec is not None:
+                        params.check(spec, params_)
+                        for index, path_ in enumerate(params_.get("expand") or []):
+                            if path_.count(".") >= 4:
+                                raise invalid(
+                                    f"expand[{index}]",
+                                    "You cannot expand more than 4 levels of a property.",
+                                )
+                    result = copy.deepcopy(handler(self.store, params_, match))
+                    for path_ in params_.get("expand") or []:
+                        result = expand(self.store, result, path_.split("."), path_)
                 except StripeError as error:
                     return error.status, error.body, error.executed
                 return 200, result, True
@@ -265,6 +370,7 @@ def _respond(
         401: "Unauthorized",
         402: "Payment Required",
         409: "Conflict",
+        500: "Internal Server Error",
         404: "Not Found",
     }
     headers = [

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
-from stripe_simulator.errors import StripeError
+from stripe_simulator.errors import StripeError, invalid
 from stripe_simulator.shapes import new_id, shape
 from stripe_simulator.store import Store, now
 
@@ -58,6 +59,20 @@ def create_price(store: Store, p: dict[str, Any]) -> dict[str, Any]:
                     )
                 other["lookup_key"] = None
     recurring = p.get("recurring") or {}
+    if recurring.get("usage_type") == "metered":
+        if not recurring.get("meter"):
+            raise invalid(
+                "recurring[meter]",
+                "A meter is required for prices with `recurring[usage_type]=metered`.",
+                "parameter_missing",
+            )
+        store.get("billing.meter", recurring["meter"], "recurring[meter]")
+    if "unit_amount" in p and "unit_amount_decimal" in p:
+        raise invalid(
+            "unit_amount",
+            "You may only specify one of these parameters: unit_amount, unit_amount_decimal.",
+            "parameters_exclusive",
+        )
     decimal = p.get("unit_amount_decimal") or p.get("unit_amount") or "0"
     return store.put(
         shape(
@@ -66,7 +81,9 @@ def create_price(store: Store, p: dict[str, Any]) -> dict[str, Any]:
             created=now(),
             product=p["product"],
             currency=p.get("currency", "usd"),
-            unit_amount=int(float(decimal)) if float(decimal).is_integer() else None,
+            unit_amount=int(Decimal(decimal))
+            if Decimal(decimal) == int(Decimal(decimal))
+            else None,
             unit_amount_decimal=str(decimal),
             lookup_key=lookup_key,
             nickname=p.get("nickname"),

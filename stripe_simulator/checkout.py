@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from stripe_simulator import subscriptions
-from stripe_simulator.errors import StripeError
+from stripe_simulator.errors import StripeError, invalid
+from stripe_simulator.schedules import inactive_price
 from stripe_simulator.shapes import new_id, shape
 from stripe_simulator.store import Store, now
 
@@ -20,8 +21,14 @@ def create_session(store: Store, p: dict[str, Any]) -> dict[str, Any]:
         raise StripeError(400, "The simulator supports mode=subscription only", param="mode")
     customer = store.get("customer", p.get("customer", ""), "customer")
     items = p.get("line_items") or []
-    for item in items:
-        store.get("price", item.get("price", ""), "line_items[0][price]")
+    if not items:
+        message = "You must provide at least one recurring price in `subscription` mode."
+        raise invalid("line_items", message, "parameter_missing")
+    for index, item in enumerate(items):
+        where = f"line_items[{index}][price]"
+        price = store.get("price", item.get("price", ""), where)
+        if not price["active"]:
+            raise inactive_price(where)
     session_id = new_id("cs_test")
     created = now()
     session = shape(

@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 ERRORS_DOC = "https://docs.stripe.com/error-codes"
-VALIDATION_CODES = frozenset(
-    {
-        "parameter_unknown",
-        "parameter_missing",
-        "parameter_invalid_integer",
-        "parameter_invalid_string_empty",
-        "parameter_invalid_empty",
-        "parameter_invalid",
-        "url_invalid",
-    }
-)
 
 
 class StripeError(Exception):
+    """`executed`: the endpoint had started its work (Stripe keeps such a result for replay
+    under the request's idempotency key; a request refused by validation is not kept)."""
+
     def __init__(
-        self, status: int, message: str, code: str = "", param: str = "", kind: str = ""
+        self,
+        status: int,
+        message: str,
+        code: str = "",
+        param: str = "",
+        kind: str = "",
+        *,
+        executed: bool = True,
     ) -> None:
         super().__init__(message)
         self.status = status
+        self.executed = executed
         error: dict[str, str] = {"type": kind or "invalid_request_error", "message": message}
         if code:
             error["code"] = code
@@ -29,13 +29,12 @@ class StripeError(Exception):
         if param:
             error["param"] = param
         self.body = {"error": error}
-        # Validation errors are raised before an endpoint starts executing: not kept for replay.
-        self.executed = code not in VALIDATION_CODES
 
 
 def missing(kind: str, object_id: str, param: str = "id") -> StripeError:
     return StripeError(404, f"No such {kind}: '{object_id}'", "resource_missing", param)
 
 
-def invalid(param: str, message: str, code: str = "parameter_invalid") -> StripeError:
-    return StripeError(400, message, code, param)
+def invalid(param: str, message: str, code: str = "") -> StripeError:
+    """A request refused before the endpoint ran (bad or unknown parameters)."""
+    return StripeError(400, message, code, param, executed=False)

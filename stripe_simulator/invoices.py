@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from stripe_simulator import meters
@@ -10,11 +11,21 @@ from stripe_simulator.shapes import list_object, new_id, shape
 from stripe_simulator.store import Store, now
 
 
+@dataclass(frozen=True)
+class Which:
+    """What an invoice bills: the licensed items (False: prorations only), at 0 for a trial;
+    metered usage from `usage_items` (the ending period's items) or the current ones."""
+
+    licensed: bool = True
+    trial: bool = False
+    usage_items: list[dict[str, Any]] | None = None
+
+
 def pending_items(store: Store, sub_id: str) -> list[dict[str, Any]]:
     """Invoice items waiting for the subscription's next invoice, oldest first."""
     found = [
         ii
-        for ii in store.all("invoiceitem")
+        for ii in store.objects.get("invoiceitem", {}).values()  # in the order they were made
         if ii["invoice"] is None and ii["parent"]["subscription_details"]["subscription"] == sub_id
     ]
     return sorted(found, key=lambda ii: ii["date"])
@@ -65,24 +76,38 @@ def add_proration(
 
 
 def _lines(
-    store: Store, sub: dict[str, Any], start: int, end: int, usage_from: tuple[int, int] | None
+    store: Store,
+    sub: dict[str, Any],
+    start: int,
+    end: int,
+    usage_from: tuple[int, int] | None,
+    which: Which,
 ) -> list[dict[str, Any]]:
+    """The invoice's lines: the licensed items for the period (0 during a trial), the metered
+    ones for the usage of `usage_from`, then the pending invoice items (prorations)."""
     lines = []
-    for item in sub["items"]["data"]:
+    items = sub["items"]["data"]
+    licensed = [i for i in items if i["price"]["recurring"]["usage_type"] == "licensed"]
+    metered = [
+        i
+        for i in (items if which.usage_items is None else which.usage_items)
+        if i["price"]["recurring"]["usage_type"] == "metered"
+    ]
+    for item in licensed if which.licensed else []:
         price = item["price"]
-        metered = price["recurring"]["usage_type"] == "metered"
-        if metered and usage_from is None:
-            continue
-        quantity = (
-            meters.usage(store, sub["customer"], *usage_from) if metered and usage_from else 1
-        )
-        amount = round(float(price["unit_amount_decimal"]) * quantity)
-        period = (
-            {"start": usage_from[0], "end": usage_from[1]}
-            if metered and usage_from
-            else {"start": start, "end": end}
-        )
-        lines.append(_line(store, price, quantity, amount, period, sub["id"], item["id"]))
+        amount = 0 if which.trial else round(float(price["unit_amount_decimal"]))
+        line = _line(store, price, 1, amount, {"start": start, "end": end}, sub["id"], item["id"])
+        if which.trial:
+            line["description"] = f"Trial period for {product_name(store, price)}"
+        lines.append(line)
+    if usage_from is not None:
+        used_from, used_to = usage_from
+        for item in metered:
+            price = item["price"]
+            quantity = meters.usage(store, sub["customer"], used_from, used_to)
+            amount = round(float(price["unit_amount_decimal"]) * quantity)
+            period = {"start": used_from, "end": used_to}
+            lines.append(_line(store, price, quantity, amount, period, sub["id"], item["id"]))
     for ii in pending_items(store, sub["id"]):
         price = store.get("price", ii["pricing"]["price_details"]["price"])
         item_id = ii["parent"]["subscription_details"]["subscription_item"]
@@ -149,8 +174,9 @@ def _invoice_object(
     end: int,
     usage_from: tuple[int, int] | None,
     invoice_id: str,
+    which: Which,
 ) -> dict[str, Any]:
-    lines = _lines(store, sub, start, end, usage_from)
+    lines = _lines(store, sub, start, end, usage_from, which)
     total = sum(line["amount"] for line in lines)
     for line in lines:
         line["invoice"] = invoice_id
@@ -203,9 +229,13 @@ def create(
     *,
     paid: bool,
     usage_from: tuple[int, int] | None,
+    which: Which | None = None,
 ) -> dict[str, Any]:
+    """Create, finalize and charge an invoice."""
     invoice_id = new_id("in")
-    invoice = _invoice_object(store, sub, reason, start, end, usage_from, invoice_id)
+    invoice = _invoice_object(
+        store, sub, reason, start, end, usage_from, invoice_id, which or Which()
+    )
     for ii in pending_items(store, sub["id"]):
         ii["invoice"] = invoice_id
     store.put(invoice)
@@ -223,7 +253,7 @@ def create(
     )
     invoice["status_transitions"]["finalized_at"] = finalized
     store.emit("invoice.finalized", invoice)
-    if paid:
+    if paid or invoice["amount_due"] == 0:
         invoice.update(status="paid", amount_paid=invoice["amount_due"], amount_remaining=0)
         invoice["status_transitions"]["paid_at"] = finalized
         store.emit("invoice.paid", invoice)
@@ -244,6 +274,7 @@ def pay_open(store: Store, sub_id: str) -> None:
                 amount_paid=invoice["amount_due"],
                 amount_remaining=0,
                 attempt_count=invoice["attempt_count"] + 1,
+                next_payment_attempt=None,
             )
             invoice["status_transitions"]["paid_at"] = now()
             store.emit("invoice.paid", invoice)
@@ -255,4 +286,4 @@ def preview(
     start, end = period
     # A preview is not saved: its id names no invoice that can be fetched.
     preview_id = f"upcoming_{new_id('in')}"
-    return _invoice_object(store, sub, "upcoming", end, next_end, (start, end), preview_id)
+    return _invoice_object(store, sub, "upcoming", end, next_end, (start, end), preview_id, Which())

@@ -42,6 +42,9 @@ class Store:
     fail_next_payment: set[str]
     invoice_sequence: int
     portal_configuration: str
+    trial_end_announced: set[str]
+    meter_errors: list[dict[str, str]]
+    v2_events: list[dict[str, Any]]
 
     def __init__(
         self,
@@ -65,6 +68,9 @@ class Store:
         "fail_next_payment",
         "invoice_sequence",
         "portal_configuration",
+        "trial_end_announced",
+        "meter_errors",
+        "v2_events",
     )
 
     def load(self, path: Path) -> None:
@@ -75,12 +81,16 @@ class Store:
         self.fail_next_payment = set(state["fail_next_payment"])
         self.invoice_sequence = state["invoice_sequence"]
         self.portal_configuration = state.get("portal_configuration", self.portal_configuration)
+        self.trial_end_announced = set(state.get("trial_end_announced", []))
+        self.meter_errors = state.get("meter_errors", [])
+        self.v2_events = state.get("v2_events", [])
 
     def save(self) -> None:
         if self.state_path is None:
             return
         state = {name: getattr(self, name) for name in self.PERSISTED}
         state["fail_next_payment"] = sorted(self.fail_next_payment)
+        state["trial_end_announced"] = sorted(self.trial_end_announced)
         temporary = self.state_path.with_suffix(".tmp")
         temporary.write_text(json.dumps(state))
         temporary.replace(self.state_path)
@@ -94,6 +104,9 @@ class Store:
         self.invoice_sequence = 0
         # The account's default Customer Portal configuration, which every session uses.
         self.portal_configuration = new_id("bpc")
+        self.trial_end_announced = set()
+        self.meter_errors = []  # meter events found unbillable since the last error report
+        self.v2_events = []
 
     def put(self, obj: dict[str, Any], kind: str = "") -> dict[str, Any]:
         self.objects.setdefault(kind or obj["object"], {})[obj["id"]] = obj
@@ -113,23 +126,49 @@ class Store:
         return None
 
     def all(self, kind: str) -> list[dict[str, Any]]:
-        found = list(self.objects.get(kind, {}).values())
+        # Newest first; within one second, the later made first (the store keeps that order).
+        found = list(reversed(self.objects.get(kind, {}).values()))
         return sorted(found, key=lambda o: o.get("created") or 0, reverse=True)
 
-    def emit(self, event_type: str, obj: dict[str, Any]) -> None:
+    def emit(
+        self, event_type: str, obj: dict[str, Any], before: dict[str, Any] | None = None
+    ) -> None:
+        """Record and deliver an event; `before` (a copy taken before the change) gives an
+        `*.updated` event its `previous_attributes`: the old values of the fields that changed."""
+        data: dict[str, Any] = {"object": copy.deepcopy(obj)}
+        if before is not None:
+            data["previous_attributes"] = {
+                name: copy.deepcopy(value)
+                for name, value in before.items()
+                if obj.get(name) != value
+            }
         event = shape(
             "event",
             id=new_id("evt"),
             type=event_type,
             created=now(),
-            api_version=None,
-            data={"object": copy.deepcopy(obj)},
+            api_version=API_VERSION,
+            data=data,
             request={"id": None, "idempotency_key": None},
             livemode=False,
             pending_webhooks=1,
         )
         self.events.append(event)
         self.on_event(event)
+
+    def emit_v2(self, event_type: str, related: dict[str, str], data: dict[str, Any]) -> None:
+        """A v2 event: kept whole for /v2/core/events/{id}; its webhook is a thin notification."""
+        created = datetime.fromtimestamp(now(), UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        event = {"id": new_id("evt"), "object": "v2.core.event", "type": event_type,
+                 "created": created, "livemode": False, "related_object": related}  # fmt: skip
+        self.v2_events.append({**event, "data": data})
+        self.events.append(event)
+        self.on_event(event)
+
+    def updated(self, event_type: str, obj: dict[str, Any], before: dict[str, Any]) -> None:
+        """Emit `event_type` if anything changed since `before`."""
+        if obj != before:
+            self.emit(event_type, obj, before)
 
     def list_for(self, kind: str, p: dict[str, Any]) -> list[dict[str, Any]]:
         found = self.all(kind)

@@ -6,7 +6,7 @@
 // literal unions are enums (the SDK's `OtherString` escape hatch is dropped: a server answering
 // for this version sends the listed values); `string | T` is an expandable field; nested
 // interfaces become definitions. Output on stdout: {"api_version", "resources": {object: ref},
-// "events": {type: ref}, "error": schema, "definitions": {ref: schema}}.
+// "events": {type: ref}, "notifications": {type: ref}, "error": schema, "definitions": {ref: schema}}.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -119,6 +119,7 @@ function shapeOf(type) {
 
 const resources = {};
 const events = {};
+const notifications = {};
 for (const file of files) {
   const source = program.getSourceFile(file);
   for (const statement of source.statements) {
@@ -137,7 +138,9 @@ for (const file of files) {
     const kindType = kind && checker.getTypeOfSymbolAtLocation(kind, kind.valueDeclaration);
     const isEvent = tagType.value === 'event' || tagType.value === 'v2.core.event';
     if (isEvent && kindType && kindType.flags & ts.TypeFlags.StringLiteral) {
-      events[kindType.value] = object(type).$ref;
+      // A v2 event reaches a webhook as a thin notification, and is fetched whole.
+      const notification = statement.name.text.endsWith('Notification');
+      (notification ? notifications : events)[kindType.value] = object(type).$ref;
     } else {
       resources[tagType.value] = object(type).$ref;
     }
@@ -152,4 +155,4 @@ const rawError = types.statements.find(
 const error = convert(checker.getTypeAtLocation(rawError.name));
 
 const apiVersion = fs.readFileSync(path.join(root, 'apiVersion.d.ts'), 'utf8').match(/"(.+)"/)[1];
-process.stdout.write(JSON.stringify({api_version: apiVersion, resources, events, error, definitions}));
+process.stdout.write(JSON.stringify({api_version: apiVersion, resources, events, notifications, error, definitions}));
