@@ -50,6 +50,9 @@ def client() -> stripe.StripeClient:
 def _translated() -> Iterator[None]:
     try:
         yield
+    except stripe.IdempotencyError as error:
+        # A key reused with other parameters: a bug to report, never an outage to retry.
+        raise BillingError(_message(error), code="idempotency_error", permanent=True) from None
     except stripe.InvalidRequestError as error:
         raise BillingError(
             _message(error), code=error.code or "invalid_request", permanent=True

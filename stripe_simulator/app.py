@@ -204,6 +204,8 @@ API: list[tuple[str, str, params.Spec | None, Handler]] = [
     ("GET", r"/v2/core/events/([\w-]+)", {}, lambda s, p, m: meters.v2_event(s, m[1])),
     # Test controls, outside Stripe's API.
     ("GET", r"/_sim/events", None, lambda s, p, m: list_object(s.events, "/_sim/events")),
+    ("GET", r"/_sim/meter_events", None,
+     lambda s, p, m: list_object(list(s.meter_events.values()), "/_sim/meter_events")),
     ("POST", r"/_sim/subscriptions/(\w+)/advance", None,
      lambda s, p, m: subscriptions.advance(s, m[1])),
     ("POST", r"/_sim/subscriptions/(\w+)/fail_next_payment", None,

@@ -32,6 +32,9 @@ class Sim:
         session_id = checkout_url.rsplit("/", 1)[1]
         return self.control(f"checkout/{session_id}/pay", card=card)
 
+    def meter_events(self) -> list[dict]:
+        return requests.get(f"{self.url}/_sim/meter_events", timeout=10).json()["data"]
+
     def events(self) -> list[dict]:
         return requests.get(f"{self.url}/_sim/events", timeout=10).json()["data"]
 

@@ -92,7 +92,7 @@ def play_every_flow(sim, client, plans, team, alice, user_factory):
     flows.upcoming_invoice(team)
     # Overage to the meter, cancel and undo, a downgrade at the period end, the renewal.
     team.refresh_from_db()
-    metering.report_overage(team, datetime.now(UTC), "conformance", 1200)
+    metering.report_overage(team, datetime.now(UTC), "conformance", 1200, datetime.now(UTC))
     run_and_deliver(sim, client, lambda: flows.set_cancel_at_period_end(team, alice, True))
     run_and_deliver(sim, client, lambda: flows.set_cancel_at_period_end(team, alice, False))
     flows.change_plan(team, plans["starter"], alice, downgrade_at_period_end=True)
