@@ -26,6 +26,7 @@ from billing.models import (
     Customer,
     EventStatus,
     Invoice,
+    MeterErrorReport,
     MeterReport,
     Notice,
     StripeEvent,
@@ -100,21 +101,56 @@ def change_plan(account: Account, plan: Plan, user: User, *, downgrade_at_period
     """Switch the live subscription to `plan`, prorated; downgrades may wait for the period end.
 
     The billing period (and so the quota window) stays where it is: Stripe keeps the anchor.
+    A downgrade at the period end is a subscription schedule: Stripe switches the prices at
+    the renewal, so the renewal invoice is at the new price.
     """
     sub = Subscription.objects.current_for(account)
     if sub is None:
         raise gateway.BillingError(
             "There is no subscription to change.", code="no_subscription", permanent=True
         )
+    data = gateway.retrieve_subscription(sub.stripe_id)
     if downgrade_at_period_end and is_downgrade(sub.plan, plan):
+        _schedule_switch(data, plan)
         Subscription.objects.filter(pk=sub.pk).update(
             scheduled_plan=plan, scheduled_for=sub.current_period_end
         )
         audit.record(account, "billing.downgrade_scheduled", actor=user, target=plan.slug)
         return "scheduled"
+    if data.get("schedule"):  # a change now replaces the one planned for the period end
+        gateway.release_subscription_schedule(str(data["schedule"]))
+        Subscription.objects.filter(pk=sub.pk).update(scheduled_plan=None, scheduled_for=None)
     _switch_price(sub.stripe_id, plan, proration="create_prorations")
     audit.record(account, "billing.plan_change_requested", actor=user, target=plan.slug)
     return "changed"
+
+
+def _plan_items(plan: Plan) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = [{"price": plan.stripe_price_id, "quantity": 1}]
+    if plan.stripe_overage_price_id:
+        items.append({"price": plan.stripe_overage_price_id})
+    return items
+
+
+def _schedule_switch(data: dict[str, Any], plan: Plan) -> None:
+    """Plan `plan`'s prices from the next period: the current phase keeps today's prices."""
+    item = _licensed_item(data)
+    start, end = item["current_period_start"], item["current_period_end"]
+    schedule_id = data.get("schedule")
+    if not schedule_id:
+        # No fixed idempotency key: a schedule released earlier must not be replayed; a
+        # second click is refused by Stripe (the subscription has a schedule by then).
+        schedule_id = gateway.create_subscription_schedule(data["id"], key=None)["id"]
+    current = [
+        {"price": i["price"]["id"], **({"quantity": i["quantity"]} if "quantity" in i else {})}
+        for i in data["items"]["data"]
+    ]
+    phases = [
+        {"items": current, "start_date": start, "end_date": end},
+        {"items": _plan_items(plan), "duration": {"interval": "month", "interval_count": 1}},
+    ]
+    params = {"phases": phases, "end_behavior": "release", "proration_behavior": "none"}
+    gateway.update_subscription_schedule(str(schedule_id), params)
 
 
 def _switch_price(subscription_id: str, plan: Plan, proration: str) -> dict[str, Any]:
@@ -195,7 +231,7 @@ def apply_event(event_id: str) -> str:
     if event.status in (EventStatus.APPLIED, EventStatus.IGNORED):
         return str(event.status)
     StripeEvent.objects.filter(pk=event_id).update(attempts=event.attempts + 1)
-    handled = _apply_by_type(event.type, event.object_id)
+    handled = _apply_by_type(event.type, event.object_id, event_id)
     status = EventStatus.APPLIED if handled else EventStatus.IGNORED
     StripeEvent.objects.filter(pk=event_id).update(
         status=status, error="", applied_at=timezone.now()
@@ -209,7 +245,10 @@ def mark_failed(event_id: str, error: BaseException) -> None:
     )
 
 
-def _apply_by_type(event_type: str, object_id: str) -> bool:
+def _apply_by_type(event_type: str, object_id: str, event_id: str) -> bool:
+    if event_type == "v1.billing.meter.error_report_triggered":
+        record_meter_errors(gateway.retrieve_event_v2(event_id))
+        return True
     if event_type == "checkout.session.completed":
         session = gateway.retrieve_checkout_session(object_id)
         if not session.get("subscription"):
@@ -322,17 +361,10 @@ def _announce_subscription(account: Account, sub: Subscription, changed: list[st
 
 
 def _after_sync(sub: Subscription) -> None:
-    """Carry out a downgrade scheduled for the period end, once the new period has begun."""
+    """Forget a downgrade planned for the period end once that period has begun: Stripe's
+    schedule made the switch, and the plan now follows from the subscription's prices."""
     due = sub.scheduled_for
-    if (
-        sub.scheduled_plan is None
-        or due is None
-        or not sub.is_live
-        or sub.current_period_start is None
-    ):
-        return
-    if sub.current_period_start >= due:
-        _switch_price(sub.stripe_id, sub.scheduled_plan, proration="none")
+    if due is not None and sub.current_period_start is not None and sub.current_period_start >= due:
         Subscription.objects.filter(pk=sub.pk).update(scheduled_plan=None, scheduled_for=None)
 
 
@@ -467,6 +499,54 @@ def billing_recipients(account: Account) -> list[str]:
             "user__email", flat=True
         )
     )
+
+
+# --- meter event errors ----------------------------------------------------------------------
+def record_meter_errors(event: dict[str, Any]) -> MeterErrorReport:
+    """Keep Stripe's report of unbillable meter events for the operator, and log it."""
+    data = event["data"]
+    errors = [
+        {
+            "code": kind["code"],
+            "count": kind["error_count"],
+            "samples": [
+                {
+                    "identifier": sample["request"]["identifier"],
+                    "message": sample["error_message"],
+                    # Our identifiers begin with the account's id (metering.meter_identifier).
+                    "account_id": sample["request"]["identifier"].split(":", 1)[0],
+                }
+                for sample in kind["sample_errors"]
+            ],
+        }
+        for kind in data["reason"]["error_types"]
+    ]
+    report, created = MeterErrorReport.objects.get_or_create(
+        event_id=event["id"],
+        defaults={
+            "meter_id": (event.get("related_object") or {}).get("id", ""),
+            "summary": data["developer_message_summary"],
+            "error_count": data["reason"]["error_count"],
+            "errors": errors,
+            "validation_start": _parse_time(data.get("validation_start")),
+            "validation_end": _parse_time(data.get("validation_end")),
+        },
+    )
+    if created:
+        log.error(
+            "Stripe could not bill %d meter event(s): %s (%s)",
+            report.error_count,
+            report.summary,
+            ", ".join(f"{e['code']}: {e['count']}" for e in errors),
+        )
+    return report
+
+
+def _parse_time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 # --- reconcile -------------------------------------------------------------------------------

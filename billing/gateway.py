@@ -134,6 +134,19 @@ def cancel_subscription(subscription_id: str) -> dict[str, Any]:
     return _call(client().v1.subscriptions.cancel, subscription_id)
 
 
+def create_subscription_schedule(subscription_id: str, key: str | None) -> dict[str, Any]:
+    params = {"from_subscription": subscription_id}
+    return _create(client().v1.subscription_schedules, params, key)
+
+
+def update_subscription_schedule(schedule_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    return _call(client().v1.subscription_schedules.update, schedule_id, params=params)
+
+
+def release_subscription_schedule(schedule_id: str) -> dict[str, Any]:
+    return _call(client().v1.subscription_schedules.release, schedule_id)
+
+
 def retrieve_invoice(invoice_id: str) -> dict[str, Any]:
     return _call(client().v1.invoices.retrieve, invoice_id)
 
@@ -220,11 +233,20 @@ def verify_webhook(payload: bytes, signature: str) -> dict[str, Any]:
         raise BillingError(
             f"Invalid webhook: {error}", code="bad_signature", permanent=True
         ) from None
+    if isinstance(event, dict) and event.get("object") == "v2.core.event":
+        # A thin notification of a v2 event: the event itself is fetched with retrieve_event_v2.
+        if not {"id", "type", "related_object"} <= event.keys():
+            raise _bad_webhook("not a Stripe event notification")
+        return event
     if not isinstance(event, dict) or not {"id", "type", "data"} <= event.keys():
         raise BillingError(
             "Invalid webhook: not a Stripe event", code="bad_signature", permanent=True
         )
     return event
+
+
+def retrieve_event_v2(event_id: str) -> dict[str, Any]:
+    return _call(client().v2.core.events.retrieve, event_id)
 
 
 def _bad_webhook(reason: str) -> BillingError:

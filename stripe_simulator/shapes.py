@@ -49,6 +49,7 @@ SINCE_FIXTURES: dict[str, dict[str, Any]] = {
         },
     },
     "subscription_item": {"current_trial": None},
+    "subscription_schedule": {"pause_schedules": []},
     "checkout.session": {"allowed_payment_method_types": None},
     "product": {"tax_details": None},
     "invoice": {"subscription": DROP},

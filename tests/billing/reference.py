@@ -54,6 +54,10 @@ def event_ref(event_type: str) -> str | None:
     return reference()["events"].get(event_type)
 
 
+def notification_ref(event_type: str) -> str | None:
+    return reference()["notifications"].get(event_type)
+
+
 def mismatches(value: Any, ref: str, where: str = "") -> list[str]:
     found: list[str] = []
     _check({"$ref": ref}, value, where, found)

@@ -104,9 +104,11 @@ function shapeOf(type) {
   const properties = {};
   const required = [];
   for (const property of checker.getPropertiesOfType(type)) {
+    // Methods (fetchRelatedObject()) are the SDK's, not the API's. Properties of mapped types
+    // (Partial<Subscription>, Omit<...>) have no declaration of their own: typed by symbol.
     const declaration = property.valueDeclaration || (property.declarations || [])[0];
-    if (!declaration || ts.isMethodSignature(declaration)) continue; // fetchRelatedObject() etc.
-    properties[property.name] = convert(checker.getTypeOfSymbolAtLocation(property, declaration));
+    if (declaration && ts.isMethodSignature(declaration)) continue;
+    properties[property.name] = convert(checker.getTypeOfSymbol(property));
     if (!(property.flags & ts.SymbolFlags.Optional)) required.push(property.name);
   }
   const index = type.getStringIndexType();
@@ -128,14 +130,14 @@ for (const file of files) {
     const type = checker.getDeclaredTypeOfSymbol(symbol);
     const tag = type.getProperty('object');
     if (!tag) continue;
-    const tagType = checker.getTypeOfSymbolAtLocation(tag, tag.valueDeclaration);
+    const tagType = checker.getTypeOfSymbol(tag);
     if (!(tagType.flags & ts.TypeFlags.StringLiteral)) continue;
     // `DeletedCustomer` and the like share the tag; they answer DELETE, which we never call.
     if (statement.name.text.startsWith('Deleted')) continue;
     // Each event type has its own interface (`CustomerSubscriptionUpdatedEvent`), whose data
     // names the object and its `previous_attributes`; `EventBase` is the envelope.
     const kind = type.getProperty('type');
-    const kindType = kind && checker.getTypeOfSymbolAtLocation(kind, kind.valueDeclaration);
+    const kindType = kind && checker.getTypeOfSymbol(kind);
     const isEvent = tagType.value === 'event' || tagType.value === 'v2.core.event';
     if (isEvent && kindType && kindType.flags & ts.TypeFlags.StringLiteral) {
       // A v2 event reaches a webhook as a thin notification, and is fetched whole.
