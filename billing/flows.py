@@ -34,7 +34,7 @@ from billing.models import (
     from_timestamp,
 )
 from billing.standing import payment_overdue
-from catalog.models import Plan
+from catalog.models import Comp, Plan
 from portal import emails
 
 log = logging.getLogger(__name__)
@@ -336,8 +336,10 @@ def _update_changed(obj: Any, fields: dict[str, Any]) -> list[str]:
 
 
 def _refresh_account_plan(account: Account) -> bool:
+    """The account's plan: a running comp's, else its live subscription's (else the default)."""
+    comp = Comp.objects.filter(account=account).running(timezone.now()).first()
     current = Subscription.objects.current_for(account)
-    plan_id = current.plan_id if current else None
+    plan_id = comp.plan_id if comp else current.plan_id if current else None
     if account.plan_id == plan_id:
         return False
     account.plan_id = plan_id
@@ -499,6 +501,42 @@ def billing_recipients(account: Account) -> list[str]:
             "user__email", flat=True
         )
     )
+
+
+# --- comps ------------------------------------------------------------------------------------
+def end_comp(account: Account, by: str) -> bool:
+    """Withdraw the account's running comp; its plan follows its subscription again."""
+    with transaction.atomic():
+        account = Account.objects.select_for_update().get(pk=account.pk)
+        ended = Comp.objects.filter(account=account).running(timezone.now())
+        comp = ended.first()
+        if comp is None:
+            return False
+        ended.update(ended_at=timezone.now())
+        _after_comp(account, comp, by)
+    return True
+
+
+def end_expired_comps(now: datetime | None = None) -> int:
+    """The beat job: comps whose last day has passed end; returns how many."""
+    now = now or timezone.now()
+    ended = 0
+    expired = Comp.objects.filter(ended_at__isnull=True, until__lte=now)
+    for comp_id, account_id in expired.values_list("pk", "account_id"):
+        with transaction.atomic():
+            account = Account.objects.select_for_update().get(pk=account_id)
+            if Comp.objects.filter(pk=comp_id, ended_at__isnull=True).update(ended_at=now):
+                _after_comp(account, Comp.objects.get(pk=comp_id), "expiry")
+                ended += 1
+    return ended
+
+
+def _after_comp(account: Account, comp: Comp, by: str) -> None:
+    audit.record(account, "plan.comp_ended", target=comp.plan.slug, data={"by": by})
+    if _refresh_account_plan(account):
+        transaction.on_commit(
+            lambda: account_policy_changed.send(sender=Comp, account_id=account.pk)
+        )
 
 
 # --- meter event errors ----------------------------------------------------------------------
