@@ -360,7 +360,7 @@ class SimulatorApp:
 def _respond(
     start_response: StartResponse,
     status: int,
-    text: str,
+    text: str | bytes,
     content_type: str,
     location: str = "",
     headers: list[tuple[str, str]] | None = None,
@@ -376,14 +376,17 @@ def _respond(
         404: "Not Found",
     }
     headers = [
-        ("Content-Type", f"{content_type}; charset=utf-8"),
+        (
+            "Content-Type",
+            content_type if isinstance(text, bytes) else f"{content_type}; charset=utf-8",
+        ),
         ("Stripe-Simulator", "tollgate"),
         *(headers or []),
     ]
     if location:
         headers.append(("Location", location))
     start_response(f"{status} {reasons.get(status, 'Status')}", headers)
-    return [text.encode()]
+    return [text if isinstance(text, bytes) else text.encode()]
 
 
 def escape(value: object) -> str:

@@ -9,12 +9,13 @@ from stripe_simulator import portal as portal_sessions
 from stripe_simulator import subscriptions
 from stripe_simulator.catalog import product_name
 from stripe_simulator.errors import StripeError
+from stripe_simulator.pdf import invoice_pdf
 from stripe_simulator.store import Store
 
 if TYPE_CHECKING:
     from stripe_simulator.app import SimulatorApp
 
-PageResult = tuple[int, str, str, str]
+PageResult = tuple[int, str, str | bytes, str]
 
 LAYOUT = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>
 <body><p><strong>Stripe simulator</strong>: no real money moves here.</p>
@@ -43,7 +44,13 @@ def handle(app: SimulatorApp, method: str, path: str, params: dict[str, Any]) ->
             if parts[0] == "invoices" and len(parts) in (2, 3):
                 invoice = store.get("invoice", parts[1])
                 if len(parts) == 3:
-                    return 200, "application/pdf", f"%PDF-1.4\n% Invoice {invoice['number']}\n", ""
+                    customer = store.objects.get("customer", {}).get(invoice["customer"], {})
+                    return (
+                        200,
+                        "application/pdf",
+                        invoice_pdf(invoice, customer.get("email") or ""),
+                        "",
+                    )
                 amount = f"{invoice['amount_due'] / 100:.2f} {invoice['currency'].upper()}"
                 body = f"<p>Invoice {escape(invoice['number'])}: {escape(amount)}, "
                 body += f"{escape(invoice['status'])}.</p>"
