@@ -169,6 +169,12 @@ def set_cancel_at_period_end(account: Account, user: User, cancel: bool) -> None
         raise gateway.BillingError(
             "There is no subscription to cancel.", code="no_subscription", permanent=True
         )
+    if cancel and sub.scheduled_plan_id:
+        # Ending the subscription replaces a downgrade planned for the same day.
+        schedule = gateway.retrieve_subscription(sub.stripe_id).get("schedule")
+        if schedule:
+            gateway.release_subscription_schedule(str(schedule))
+        Subscription.objects.filter(pk=sub.pk).update(scheduled_plan=None, scheduled_for=None)
     gateway.update_subscription(sub.stripe_id, {"cancel_at_period_end": cancel})
     audit.record(
         account, "billing.cancel_requested" if cancel else "billing.cancel_withdrawn", actor=user

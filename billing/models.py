@@ -100,6 +100,11 @@ class Invoice(models.Model):
     def amount(self) -> float:
         return self.amount_due / 100
 
+    @property
+    def status_words(self) -> str:
+        words = {"open": "Due", "uncollectible": "Unpaid"}
+        return words.get(self.status, self.status.capitalize())
+
 
 class EventStatus(models.TextChoices):
     PENDING = "pending"
