@@ -33,6 +33,19 @@ def add_month(ts: int) -> int:
     return int(day.replace(year=year, month=month, day=min(day.day, last)).timestamp())
 
 
+def by_kind(objects: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Objects as kept: by kind, then id. A state file of an earlier release kept them by id
+    alone (Checkout's requests as "<session id>:request"): regrouped, so `make run` keeps them."""
+    if all("object" not in value for value in objects.values()):
+        return objects
+    grouped: dict[str, dict[str, dict[str, Any]]] = {}
+    for key, obj in objects.items():
+        if obj["object"] == "_request":
+            obj = {**obj, "id": key.removesuffix(":request"), "object": "_checkout_request"}
+        grouped.setdefault(obj["object"], {})[obj["id"]] = obj
+    return grouped
+
+
 class Store:
     # kind ("customer", "subscription", ...) -> id -> object
     objects: dict[str, dict[str, dict[str, Any]]]
@@ -75,7 +88,7 @@ class Store:
 
     def load(self, path: Path) -> None:
         state = json.loads(path.read_text())
-        self.objects = state["objects"]
+        self.objects = by_kind(state["objects"])
         self.events = state["events"]
         self.meter_events = state["meter_events"]
         self.fail_next_payment = set(state["fail_next_payment"])
