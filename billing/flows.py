@@ -230,6 +230,31 @@ def upcoming_invoice(account: Account) -> UpcomingInvoice | None:
     )
 
 
+@dataclass(frozen=True)
+class CardOnFile:
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+
+    def __str__(self) -> str:
+        expiry = f"{self.exp_month:02d}/{self.exp_year}"
+        return f"{self.brand.title()} ending in {self.last4}, expires {expiry}"
+
+
+def card_on_file(account: Account) -> CardOnFile | None:
+    """The card Stripe charges for the live subscription; None without one. Raises BillingError
+    when Stripe cannot say."""
+    sub = Subscription.objects.current_for(account)
+    if sub is None:
+        return None
+    method = gateway.retrieve_card_on_file(sub.stripe_id)
+    card = (method or {}).get("card")
+    if not card:
+        return None
+    return CardOnFile(card["brand"], card["last4"], card["exp_month"], card["exp_year"])
+
+
 # --- applying Stripe's state ------------------------------------------------------------------
 def apply_event(event_id: str) -> str:
     """Re-fetch the object an event is about and apply it; idempotent and order-free."""

@@ -122,6 +122,14 @@ def retrieve_subscription(subscription_id: str) -> dict[str, Any]:
     return _call(client().v1.subscriptions.retrieve, subscription_id)
 
 
+def retrieve_card_on_file(subscription_id: str) -> dict[str, Any] | None:
+    """The subscription's default payment method (a card), expanded in the same request."""
+    params = {"expand": ["default_payment_method"]}
+    data = _call(client().v1.subscriptions.retrieve, subscription_id, params=params)
+    method = data.get("default_payment_method")
+    return method if isinstance(method, dict) else None
+
+
 def list_subscriptions(customer_id: str) -> list[dict[str, Any]]:
     return _list(client().v1.subscriptions, {"customer": customer_id, "status": "all"})
 

@@ -127,7 +127,7 @@ def status_in_words(sub: Subscription, now: datetime) -> str:
 
 def _upcoming(account: Account) -> dict[str, Any]:
     try:
-        return {"upcoming": flows.upcoming_invoice(account)}
+        return {"upcoming": flows.upcoming_invoice(account), "card": flows.card_on_file(account)}
     except BillingError as error:
         return {"upcoming_error": str(error)}
 

@@ -172,6 +172,8 @@ API: list[tuple[str, str, params.Spec | None, Handler]] = [
     ("POST", r"/v1/billing_portal/sessions",
      {"+customer": STR, "return_url": STR, "configuration": STR, **EXPAND},
      lambda s, p, m: portal.create_session(s, p)),
+    ("GET", r"/v1/payment_methods/([\w-]+)", EXPAND,
+     lambda s, p, m: s.get("payment_method", m[1])),
     ("GET", r"/v1/subscriptions", {"customer": STR, "status": SUB_STATUS, "price": STR, **LIST},
      listed("subscription", "/v1/subscriptions")),
     ("GET", r"/v1/subscriptions/([\w-]+)", EXPAND, lambda s, p, m: s.get("subscription", m[1])),

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from stripe_simulator import subscriptions
+from stripe_simulator import payment_methods, subscriptions
 from stripe_simulator.errors import StripeError, invalid
 from stripe_simulator.schedules import inactive_price
 from stripe_simulator.shapes import new_id, shape
 from stripe_simulator.store import Store, now
 
-SUCCESS_CARD = "4242424242424242"
-DECLINED_CARD = "4000000000000002"
 # Kept beside each session: what Checkout will subscribe the customer to.
 REQUESTS = "_checkout_request"
 
@@ -68,16 +66,14 @@ def pay(store: Store, session_id: str, card: str) -> dict[str, Any]:
     session = store.get("checkout.session", session_id)
     if session["status"] != "open":
         return session
-    card = "".join(card.split())
-    if card != SUCCESS_CARD:
-        message = "Your card was declined." if card == DECLINED_CARD else "Use 4242 4242 4242 4242."
-        raise StripeError(402, message, "card_declined", kind="card_error")
+    method = payment_methods.attach_card(store, session["customer"], card)
     request = request_of(store, session_id)
     data = request["subscription_data"]
     trial_days = int(data.get("trial_period_days") or 0)
     sub = subscriptions.create(
-        store, session["customer"], request["line_items"], data.get("metadata", {}), trial_days
-    )
+        store, session["customer"], request["line_items"], data.get("metadata", {}), trial_days,
+        method["id"],
+    )  # fmt: skip
     session.update(status="complete", payment_status="paid", subscription=sub["id"])
     store.emit("checkout.session.completed", session)
     return session

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from stripe_simulator import checkout as checkout_sessions
+from stripe_simulator import payment_methods, subscriptions
 from stripe_simulator import portal as portal_sessions
-from stripe_simulator import subscriptions
 from stripe_simulator.catalog import product_name
 from stripe_simulator.errors import StripeError
 from stripe_simulator.pdf import invoice_pdf
@@ -96,7 +96,14 @@ def portal(app: SimulatorApp, method: str, session_id: str, params: dict[str, An
     store = app.store
     session = store.get("billing_portal.session", session_id)
     subs = store.list_for("subscription", {"customer": session["customer"]})
-    if method == "POST":
+    card_error = ""
+    if method == "POST" and params.get("action") == "card":
+        try:
+            update_card(store, session["customer"], params.get("card", ""))
+            return redirect(f"/portal/{session_id}")
+        except StripeError as declined:
+            card_error = f'<p role="alert" id="card-error">{escape(declined)}</p>'
+    elif method == "POST":
         sub = store.get("subscription", params.get("subscription", ""))
         if sub["customer"] != session["customer"]:
             return page("Not found", "<p>No such subscription.</p>", 404)
@@ -128,4 +135,27 @@ def portal(app: SimulatorApp, method: str, session_id: str, params: dict[str, An
 <input type="hidden" name="action" value="switch">{switch}</form></section>"""
         )
     back = f'<p><a href="{escape(session["return_url"] or "/")}" id="return">Return</a></p>'
-    return page("Customer portal", ("".join(rows) or "<p>No subscriptions.</p>") + back)
+    card = f"""<section><h2>Payment method</h2><p id="card-on-file">{
+        escape(card_on_file(store, session["customer"]))
+    }</p>{card_error}
+<form method="post"><input type="hidden" name="action" value="card">
+<label>New card number <input name="card" id="card" autocomplete="off" value=""></label>
+<button type="submit" id="update-card">Update payment method</button></form></section>"""
+    return page("Customer portal", ("".join(rows) or "<p>No subscriptions.</p>") + card + back)
+
+
+def card_on_file(store: Store, customer_id: str) -> str:
+    default = store.get("customer", customer_id)["invoice_settings"]["default_payment_method"]
+    if not default:
+        return "No card on file."
+    card = store.get("payment_method", default)["card"]
+    expiry = f"{card['exp_month']}/{card['exp_year']}"
+    return f"{card['brand'].title()} ending in {card['last4']}, expires {expiry}"
+
+
+def update_card(store: Store, customer_id: str, number: str) -> None:
+    """A new default card; a subscription whose payment failed is charged again with it."""
+    payment_methods.attach_card(store, customer_id, number)
+    for sub in store.list_for("subscription", {"customer": customer_id}):
+        if sub["status"] in ("past_due", "unpaid"):
+            subscriptions.pay_open_invoices(store, sub["id"])

@@ -20,6 +20,7 @@ def create(
     line_items: list[dict[str, Any]],
     metadata: dict[str, Any],
     trial_days: int,
+    payment_method: str,
 ) -> dict[str, Any]:
     start = now()
     sub_id = new_id("sub")
@@ -46,6 +47,7 @@ def create(
         trial_end=end if trial_days else None,
         latest_invoice=None,
         schedule=None,
+        default_payment_method=payment_method,
     )
     store.put(sub)
     store.emit("customer.subscription.created", sub)

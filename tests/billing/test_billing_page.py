@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from billing import gateway
+import requests
+
+from billing import flows, gateway
 from billing.models import Subscription
 from tests.billing.conftest import run_and_deliver, subscribe
 
@@ -63,3 +65,21 @@ def test_a_cancellation_replaces_a_planned_downgrade(client, plans, team, alice,
     run_and_deliver(sim, client, lambda: sim.control(f"subscriptions/{sub_id}/advance"))
     team.refresh_from_db()
     assert team.effective_plan() == plans["free"]
+
+
+def test_the_card_on_file_shows_and_the_customer_portal_updates_it(client, plans, team, alice, sim):
+    """The portal's update recovers a failed payment with the new card."""
+    sub_id = subscribe(sim, client, team, plans["starter"], alice)
+    client.force_login(alice)
+    assert 'id="card-on-file">Visa ending in 4242, expires 12/' in page(client, team)
+    sim.control(f"subscriptions/{sub_id}/fail_next_payment")
+    run_and_deliver(sim, client, lambda: sim.control(f"subscriptions/{sub_id}/advance"))
+    portal = flows.open_portal(team, "http://t/back")
+    assert "Visa ending in 4242" in requests.get(portal, timeout=5).text
+    declined = requests.post(portal, data={"action": "card", "card": "4000 0000 0000 0002"},
+                             timeout=5, allow_redirects=False)  # fmt: skip
+    assert "Your card was declined." in declined.text
+    run_and_deliver(sim, client, lambda: requests.post(
+        portal, data={"action": "card", "card": "5555 5555 5555 4444"}, timeout=5))  # fmt: skip
+    assert Subscription.objects.get(stripe_id=sub_id).status == "active"
+    assert 'id="card-on-file">Mastercard ending in 4444' in page(client, team)

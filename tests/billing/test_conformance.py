@@ -97,6 +97,7 @@ def play_every_flow(sim, client, plans, team, alice, user_factory):
     # Checkout without a trial; the customer portal; an upgrade with prorations.
     sub_id = subscribe(sim, client, team, plans["starter"], alice)
     flows.open_portal(team, "http://t/back")
+    assert flows.card_on_file(team) is not None  # the subscription, its card expanded
     run_and_deliver(sim, client, lambda: flows.change_plan(
         team, plans["pro"], alice, downgrade_at_period_end=False))  # fmt: skip
     flows.upcoming_invoice(team)
