@@ -281,9 +281,14 @@ def pay_open(store: Store, sub_id: str) -> None:
 
 
 def preview(
-    store: Store, sub: dict[str, Any], period: tuple[int, int], next_end: int
+    store: Store,
+    sub: dict[str, Any],
+    period: tuple[int, int],
+    next_end: int,
+    usage_items: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     start, end = period
     # A preview is not saved: its id names no invoice that can be fetched.
     preview_id = f"upcoming_{new_id('in')}"
-    return _invoice_object(store, sub, "upcoming", end, next_end, (start, end), preview_id, Which())
+    which = Which(usage_items=usage_items)
+    return _invoice_object(store, sub, "upcoming", end, next_end, (start, end), preview_id, which)

@@ -176,20 +176,28 @@ def _release(store: Store, schedule: dict[str, Any]) -> None:
     store.updated("customer.subscription.updated", sub, sub_before)
 
 
+def next_phase(store: Store, sub: dict[str, Any], moment: int) -> dict[str, Any] | None:
+    """The subscription's schedule phase that begins at `moment`, if there is one."""
+    if not sub.get("schedule"):
+        return None
+    schedule = store.get("subscription_schedule", sub["schedule"])
+    return next((p for p in schedule["phases"] if p["start_date"] == moment), None)
+
+
 def phase_at(store: Store, sub: dict[str, Any], moment: int) -> list[dict[str, Any]] | None:
     """At a renewal: the items of the schedule's phase beginning at `moment`, if one does;
     the schedule is released when its last phase has ended."""
     if not sub.get("schedule"):
         return None
     schedule = store.get("subscription_schedule", sub["schedule"])
-    for phase in schedule["phases"]:
-        if phase["start_date"] == moment:
-            schedule["current_phase"] = {
-                "start_date": phase["start_date"],
-                "end_date": phase["end_date"],
-            }
-            items: list[dict[str, Any]] = phase["items"]
-            return items
+    phase = next_phase(store, sub, moment)
+    if phase is not None:
+        schedule["current_phase"] = {
+            "start_date": phase["start_date"],
+            "end_date": phase["end_date"],
+        }
+        items: list[dict[str, Any]] = phase["items"]
+        return items
     if moment >= schedule["phases"][-1]["end_date"] and schedule["end_behavior"] == "release":
         _release(store, schedule)
     return None

@@ -287,4 +287,11 @@ def pay_open_invoices(store: Store, sub_id: str) -> dict[str, Any]:
 def preview_invoice(store: Store, p: dict[str, Any]) -> dict[str, Any]:
     sub = store.get("subscription", p.get("subscription", ""), "subscription")
     start, end = period(sub)
+    phase = schedules.next_phase(store, sub, end)
+    if phase is not None:  # the renewal takes the prices of the schedule's next phase
+        items = [_item(store, sub["id"], i["price"], end, add_month(end), i.get("quantity"))
+                 for i in phase["items"]]  # fmt: skip
+        usage = [i for i in sub["items"]["data"] if "quantity" not in i]
+        sub = {**sub, "items": {**sub["items"], "data": items}}
+        return invoices.preview(store, sub, (start, end), add_month(end), usage)
     return invoices.preview(store, sub, (start, end), add_month(end))

@@ -72,6 +72,8 @@ def test_a_downgrade_scheduled_for_the_period_end_renews_at_the_new_price(stripe
         ("phases[1][duration][interval]", "month")])  # fmt: skip
     still = stripe.ok("GET", f"/v1/subscriptions/{sub['id']}")
     assert still["schedule"] == schedule["id"]
+    preview = stripe.ok("POST", "/v1/invoices/create_preview", {"subscription": sub["id"]})
+    assert preview["amount_due"] == 2900  # the upcoming invoice already has the new price
     assert still["items"]["data"][0]["price"]["id"] == prices["business"]  # until the renewal
     renewed = stripe.ok("POST", f"/_sim/subscriptions/{sub['id']}/advance")
     assert [i["price"]["id"] for i in renewed["items"]["data"]] == [prices["pro"]]
