@@ -121,11 +121,8 @@ class StripeEventManager(models.Manager["StripeEvent"]):
         constraint, never on a check-then-insert race.
         """
         # A v2 event arrives as a thin notification: it names its object, carries no data.
-        obj = (
-            event["related_object"]
-            if event.get("object") == "v2.core.event"
-            else event["data"]["object"]
-        )
+        thin = event.get("object") == "v2.core.event"
+        obj = (event.get("related_object") if thin else event["data"]["object"]) or {}
         try:
             with transaction.atomic():
                 self.create(

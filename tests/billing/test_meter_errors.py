@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from billing import metering
 from billing.models import Customer, MeterErrorReport, MeterReport, StripeEvent
-from tests.billing.conftest import run_and_deliver, subscribe
+from tests.billing.conftest import run_and_deliver, signed_post, subscribe
 
 
 def test_a_wrongly_mapped_customer_is_reported_to_the_operator(
@@ -39,3 +39,14 @@ def test_a_wrongly_mapped_customer_is_reported_to_the_operator(
     # A redelivery of the notification records nothing twice.
     run_and_deliver(sim, client, lambda: None)
     assert MeterErrorReport.objects.count() == 1
+
+
+def test_a_thin_event_without_a_related_object_is_recorded_not_a_500(client, db, sim):
+    notice = {"id": "evt_thin_1", "object": "v2.core.event", "related_object": None,
+              "type": "v1.billing.meter.no_meter_found",
+              "created": "2026-11-28T10:00:00.000Z"}  # fmt: skip
+    assert signed_post(client, notice).status_code == 200
+    event = StripeEvent.objects.get(pk="evt_thin_1")
+    assert (event.object_id, event.status) == ("", "ignored")
+    unsigned = {"id": "evt_thin_2", "object": "v2.core.event", "type": "x"}
+    assert signed_post(client, unsigned).status_code == 400  # no related_object key
