@@ -255,7 +255,12 @@ class Account(models.Model):
             audit_context=audit_context,
         )
         withdraw_invitations_of(
-            by.user, self, by.role, actor=by.user, audit_context=audit_context, reason="inviter_role_changed"
+            by.user,
+            self,
+            by.role,
+            actor=by.user,
+            audit_context=audit_context,
+            reason="inviter_role_changed",
         )
 
     @transaction.atomic
