@@ -95,6 +95,14 @@ def announce_suspensions() -> int:
     return announced
 
 
+@shared_task(name="billing.end_expired_comps")
+def end_expired_comps() -> int:
+    ended = flows.end_expired_comps()
+    if ended:
+        log.info("end_expired_comps: %d comp(s) ended", ended)
+    return ended
+
+
 @shared_task(name="billing.cancel_account_subscriptions", max_retries=MAX_RETRIES, bind=True)
 def cancel_account_subscriptions(self: Task[[int], None], account_id: int) -> None:
     try:

@@ -515,6 +515,10 @@ CELERY_BEAT_SCHEDULE["billing-announce-suspensions"] = {
     "task": "billing.announce_suspensions",
     "schedule": 600.0,  # each grace period's end is emailed once (a unique Notice per episode)
 }
+CELERY_BEAT_SCHEDULE["billing-end-expired-comps"] = {
+    "task": "billing.end_expired_comps",
+    "schedule": 600.0,  # a comp given --until a day ends within 10 minutes of that day's end
+}
 # The SDK logs every request at INFO; its errors reach us as BillingError anyway.
 LOGGING["loggers"]["stripe"] = {"level": "WARNING"}
 

@@ -241,6 +241,9 @@ class OverageToReport(models.Model):
     account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
     period_start = models.DateTimeField()
     quantity = models.PositiveBigIntegerField()
+    # When the calls were made (within the period): the meter event's timestamp, fixed here so
+    # that every retry sends Stripe identical parameters under the same idempotency key.
+    used_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 

@@ -19,6 +19,7 @@ from accounts.audit import record
 from accounts.models import Account, Membership
 from accounts.roles import Perm
 from accounts.signals import account_policy_changed
+from billing.models import MeterErrorReport
 from billing.standing import calendar_month
 from core.audit import AuditContext
 from portal.csv_cells import safe_row
@@ -141,5 +142,10 @@ def preferences(request: HttpRequest, membership: Membership) -> HttpResponse:
 def staff_overview(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     month_start, _ = calendar_month(now)
-    context = {**staff.overview(now, month_start), "month_start": month_start}
+    context = {
+        **staff.overview(now, month_start),
+        "month_start": month_start,
+        # Overage Stripe accepted but could not bill: on no invoice until someone acts.
+        "meter_errors": MeterErrorReport.objects.all()[:10],
+    }
     return render(request, "usage/staff.html", context)
