@@ -119,7 +119,7 @@ def test_two_hosts_share_one_quota_one_count_and_every_change(hosts, client, ali
     assert collected() == QUOTA
     # A plan change applies on both hosts...
     make_plan("bigger", [hosts_product()], requests_per_period=QUOTA * 10)
-    call_command("set_plan", account=team.slug, plan="bigger")
+    call_command("set_plan", account=team.slug, plan="bigger", reason="the two-host test")
     for host in hosts.hosts:
         wait_for(lambda h=host: call(h, raw) == 200, timeout=2, what=f"the new plan on {host}")
     # ...and a key revoked through the portal is refused on both within a second.
