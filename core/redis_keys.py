@@ -16,8 +16,11 @@ BATCH_KINDS = {"use": "batch", "test-use": "test-batch"}
 
 # Accounts whose hours set changed since the flush last took this set (a work queue).
 DIRTY_ACCOUNTS = "tg:{usage}:dirty"
-# What a flush is working through: kept until it is done, so a crashed flush's work is redone.
-DIRTY_IN_FLUSH = "tg:{usage}:dirty:in-flush"
+# The dirty sets flushes took (each renamed to a name of its own, DIRTY_RUN_PREFIX + a uuid) and
+# have not finished: a taken set never changes, so whichever run reads one may delete it once it
+# has flushed its accounts, and a crashed run's sets are redone by the next.
+DIRTY_RUNS = "tg:{usage}:dirty:runs"
+DIRTY_RUN_PREFIX = "tg:{usage}:dirty:run:"
 
 
 def account_tag(account_id: int) -> str:

@@ -7,8 +7,10 @@ the set ``tg:{acct:<id>}:hours`` (core/redis_keys.py). When a call makes a new h
 then adds the account to the set of dirty accounts ``tg:{usage}:dirty``: that key is in another
 Redis Cluster slot, so the script cannot write it; a separate command does.
 
-A flush takes the dirty set whole (RENAMENX to ``tg:{usage}:dirty:in-flush``: marks made from now
-on go to a fresh set) and, for each account in it, runs three steps, each safe to crash after:
+A flush takes the dirty set whole (renamed to ``tg:{usage}:dirty:run:<uuid>`` and listed in
+``tg:{usage}:dirty:runs``: marks made from now on go to a fresh set), reads every taken set still
+listed (its own, and those of runs that crashed or still run) and, for each account in them, runs
+three steps, each safe to crash after:
 
 1. claim: RENAME a live hash to ``tg:{acct:<id>}:batch:<yyyymmddhh>:<uuid>`` (``test-batch``) and
    move its name from the hours set to the set of batches, in one script of the account's slot.
@@ -20,11 +22,14 @@ on go to a fresh set) and, for each account in it, runs three steps, each safe t
 3. forget: DEL the batch key and its name in the batches set. A crash before this leaves a batch
    that the next run re-applies (a no-op, step 2) and then deletes.
 
-The in-flush set is deleted only once every account in it is done, so the next run redoes a
-crashed run's accounts. No step reads the whole keyspace: a flush costs a round trip when no
-account had calls, and grows with the accounts that had. A dirty mark lost between the gateway's
-two commands (a process killed there) is caught by the hourly sweep, the one pass over the whole
-keyspace; it also registers hashes written before these sets existed (the upgrade path).
+A taken set never changes after its rename, so the run that read it may delete it once its
+accounts are done, even if another run took it: those accounts' hashes, made before their marks,
+were claimed after the read. A crashed run's sets stay listed, so the next run redoes them; two
+runs at once only repeat harmless work. No step reads the whole keyspace: a flush costs a round
+trip when no account had calls, and grows with the accounts that had. A dirty mark lost between
+the gateway's two commands (a process killed there) is caught by the hourly sweep, the one pass
+over the whole keyspace; it also registers hashes written before these sets existed (the upgrade
+path).
 """
 
 from __future__ import annotations
@@ -35,7 +40,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import redis
 from django.db import IntegrityError, connection, transaction
 
 from accounts.models import Account
@@ -43,7 +47,8 @@ from apikeys.models import ApiKey
 from core.redis_keys import (
     BATCH_KINDS,
     DIRTY_ACCOUNTS,
-    DIRTY_IN_FLUSH,
+    DIRTY_RUN_PREFIX,
+    DIRTY_RUNS,
     USAGE_KINDS,
     account_of,
     batches_key,
@@ -245,28 +250,43 @@ def flush_account(client: Redis, account_id: int, summary: FlushSummary) -> None
         forget(client, batch_key)
 
 
-def take_dirty_accounts(client: Redis) -> tuple[list[int], bool]:
-    """The accounts to flush now, and whether they are a fresh dirty set (not a crashed or
-    concurrent run's unfinished one, after which the fresh set is still to do)."""
-    try:
-        fresh = bool(client.renamenx(DIRTY_ACCOUNTS, DIRTY_IN_FLUSH))
-    except redis.ResponseError:  # no dirty set: no account made a new hash since the last run
-        fresh = True
-    return sorted(int(member) for member in client.smembers(DIRTY_IN_FLUSH)), fresh
+# Take the dirty set under a name of its own, then list every taken set not yet finished.
+TAKE_DIRTY = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('RENAME', KEYS[1], KEYS[3])
+  redis.call('SADD', KEYS[2], KEYS[3])
+end
+return redis.call('SMEMBERS', KEYS[2])
+"""
+
+
+def take_dirty_accounts(client: Redis) -> tuple[list[int], list[str]]:
+    """The accounts to flush now, and the taken sets they came from (to finish afterwards)."""
+    run_key = f"{DIRTY_RUN_PREFIX}{uuid.uuid4().hex}"
+    taken = client.register_script(TAKE_DIRTY)(keys=[DIRTY_ACCOUNTS, DIRTY_RUNS, run_key])
+    run_keys = sorted(name.decode() for name in taken)
+    if not run_keys:
+        return [], []
+    # Bytes: the client does not decode responses, which redis-py's types cannot tell.
+    members = client.sunion(run_keys)
+    return sorted(int(member) for member in members), run_keys  # type: ignore[union-attr]
+
+
+def finish_dirty_sets(client: Redis, run_keys: list[str]) -> None:
+    """Every account of these taken sets is flushed: forget the sets (all in one slot)."""
+    client.delete(*run_keys)
+    client.srem(DIRTY_RUNS, *run_keys)
 
 
 def flush(client: Redis) -> FlushSummary:
     summary = FlushSummary()
     while counted := flush_uncounted():
         summary.calls += counted
-    for _ in range(2):  # at most an unfinished set, then the fresh one
-        account_ids, fresh = take_dirty_accounts(client)
-        for account_id in account_ids:
-            flush_account(client, account_id, summary)
-        if account_ids:
-            client.delete(DIRTY_IN_FLUSH)
-        if fresh:
-            break
+    account_ids, run_keys = take_dirty_accounts(client)
+    for account_id in account_ids:
+        flush_account(client, account_id, summary)
+    if run_keys:
+        finish_dirty_sets(client, run_keys)
     return summary
 
 

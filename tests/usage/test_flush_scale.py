@@ -8,7 +8,13 @@ import pytest
 from django.core import mail
 from django.db.models import Sum
 
-from core.redis_keys import DIRTY_ACCOUNTS, DIRTY_IN_FLUSH, batches_key, live_hours_key
+from core.redis_keys import (
+    DIRTY_ACCOUNTS,
+    DIRTY_RUN_PREFIX,
+    DIRTY_RUNS,
+    batches_key,
+    live_hours_key,
+)
 from gateway.policy import NO_LIMIT, Limits
 from tests.gateway.support import make_key
 from tests.usage.support import count_usage
@@ -51,13 +57,34 @@ def test_neither_the_flush_nor_the_counters_poll_scans_the_keyspace(redis_db, te
     assert "scan" not in commands(redis_db)
 
 
-def test_an_idle_flush_is_two_round_trips(redis_db, team):
+def test_an_idle_flush_is_one_round_trip(redis_db, team):
+    flush(redis_db)  # loads the script
     redis_db.config_resetstat()
     flush(redis_db)
-    # RENAMENX finds no dirty set (Redis 6, the embedded one, leaves failed calls out of the
-    # stats) and SMEMBERS no unfinished one.
-    ran = commands(redis_db)
-    assert ran["smembers"] == 1 and ran.get("renamenx", 1) == 1 and len(ran) <= 2
+    # One script: EXISTS finds no dirty set, SMEMBERS no unfinished one.
+    assert commands(redis_db) == {"evalsha": 1, "exists": 1, "smembers": 1}
+
+
+def test_interleaved_runs_never_drop_a_mark(redis_db, team, user_factory):
+    """Run A takes the dirty set; a call marks another account; run B takes the fresh set and
+    sees A's too; A finishes first. B must still flush the account only its own set names."""
+    from accounts.models import Account
+    from usage.flush import FlushSummary, finish_dirty_sets, flush_account, take_dirty_accounts
+
+    later = Account.objects.create_with_owner("Later", user_factory())
+    count_usage(redis_db, live_key(team.id), "key_a|demo|GET /x|ok", 2)
+    accounts_a, sets_a = take_dirty_accounts(redis_db)
+    count_usage(redis_db, live_key(later.id), "key_a|demo|GET /x|ok", 3)
+    accounts_b, sets_b = take_dirty_accounts(redis_db)
+    assert (accounts_a, len(sets_b)) == ([team.id], 2) and later.id in accounts_b
+    for account_id in accounts_a:
+        flush_account(redis_db, account_id, FlushSummary())
+    finish_dirty_sets(redis_db, sets_a)
+    for account_id in accounts_b:
+        flush_account(redis_db, account_id, FlushSummary())
+    finish_dirty_sets(redis_db, sets_b)
+    assert total() == 5
+    assert list(redis_db.scan_iter(match="tg:*")) == []
 
 
 def test_a_flush_touches_only_the_accounts_that_had_calls(redis_db, team, user_factory):
@@ -75,7 +102,9 @@ def test_a_flush_touches_only_the_accounts_that_had_calls(redis_db, team, user_f
 
 def test_a_crashed_flushs_accounts_are_done_by_the_next_run(redis_db, team):
     count_usage(redis_db, live_key(team.id), "key_a|demo|GET /x|ok", 4)
-    redis_db.rename(DIRTY_ACCOUNTS, DIRTY_IN_FLUSH)  # taken by a run that then died...
+    taken = f"{DIRTY_RUN_PREFIX}dead"
+    redis_db.rename(DIRTY_ACCOUNTS, taken)  # taken by a run that then died...
+    redis_db.sadd(DIRTY_RUNS, taken)
     claim(redis_db, live_key(team.id))  # ...after claiming
     count_usage(redis_db, live_key(team.id), "key_a|demo|GET /x|ok", 1)  # a fresh mark
     flush(redis_db)
