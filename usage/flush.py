@@ -267,9 +267,8 @@ def take_dirty_accounts(client: Redis) -> tuple[list[int], list[str]]:
     run_keys = sorted(name.decode() for name in taken)
     if not run_keys:
         return [], []
-    # Bytes: the client does not decode responses, which redis-py's types cannot tell.
     members = client.sunion(run_keys)
-    return sorted(int(member) for member in members), run_keys  # type: ignore[union-attr]
+    return sorted(int(member) for member in members), run_keys
 
 
 def finish_dirty_sets(client: Redis, run_keys: list[str]) -> None:
