@@ -36,7 +36,7 @@ AUTH_WORKERS = os.environ.get("BENCH_AUTH_WORKERS", "1")
 AUTH_THREADS = os.environ.get("BENCH_AUTH_THREADS", "4")
 # What gateway/limits.lua runs inside. SADD also counts the gateway's dirty-account mark, a
 # round trip of its own but once per account and new usage hash, not per request.
-SCRIPT_COMMANDS = {"get", "incr", "expire", "hincrby", "sadd"}
+SCRIPT_COMMANDS = {"get", "incr", "expire", "hincrby", "sadd", "hmget", "hset", "pexpire"}
 # Not per request: the two invalidation listeners' heartbeat (a PING a second each, at any load)
 # and connection set-up. Counted apart, as background commands.
 BACKGROUND_COMMANDS = {"ping", "subscribe", "hello", "client|setinfo", "select", "auth",
@@ -283,9 +283,9 @@ def measure(bench: Bench, name: str, path: str, header: tuple[str, str, str],
         round_trips = sum(
             v for k, v in delta.items() if k not in SCRIPT_COMMANDS | BACKGROUND_COMMANDS
         )
-        # Per decision as Redis counted them (limits.lua runs one HINCRBY per call), so the
+        # Per decision as Redis counted them (one EVALSHA of limits.lua per call), so the
         # calls nginx abandons when wrk stops, decided but never answered, don't skew it.
-        decisions = delta.get("hincrby", 0)
+        decisions = delta.get("evalsha", 0)
     single = wrk(port, path, header, 1, max(3, SECONDS // 3))
     return {
         "variant": name,

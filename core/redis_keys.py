@@ -48,8 +48,9 @@ def counter_keys(account_id: int, environment: str, now: float, period_start: fl
     """The keys of one call, in the order gateway/limits.lua takes them."""
     tag = account_tag(account_id)
     return [
-        f"{tag}:rl:{environment}:s:{int(now)}",
-        f"{tag}:rl:{environment}:m:{int(now) // 60}",
+        # The rolling windows: hashes of sub-buckets that gateway/limits.lua names by time.
+        f"{tag}:rl:{environment}:s",
+        f"{tag}:rl:{environment}:m",
         # The period's start is in the name: a call counts in the period it was decided in,
         # and a plan change (same period) keeps the count.
         f"{tag}:quota:{environment}:{int(period_start)}",

@@ -32,15 +32,26 @@ QUOTA_TTL_MARGIN_SECONDS = 7 * 86400  # the usage job and the portal read last p
 
 
 @dataclass(frozen=True, slots=True)
+class Window:
+    """A rolling window as the script left it (all zero for a window without a limit)."""
+
+    used: int  # calls admitted in the window, this one included
+    reset_ms: int  # until the oldest of them leaves the window (0: none counted)
+    retry_ms: int  # until one more call would fit under the limit (0: it fits now)
+
+
+@dataclass(frozen=True, slots=True)
 class Count:
     admitted: bool
     outcome: str  # ok, rate_limited_second, rate_limited_minute, quota_exceeded
-    second: int
-    minute: int
+    second: Window
+    minute: Window
     period: int
 
 
-def check_and_count(keys: list[str], limits: Limits, usage_field: str, quota_ttl: int) -> Count:
+def check_and_count(
+    keys: list[str], limits: Limits, usage_field: str, quota_ttl: int, now: float
+) -> Count:
     args = [
         limits.per_second,
         limits.per_minute,
@@ -48,8 +59,14 @@ def check_and_count(keys: list[str], limits: Limits, usage_field: str, quota_ttl
         1 if limits.hard_cap else 0,
         usage_field,
         max(quota_ttl, 1),
+        now_ms := int(now * 1000),
+        now_ms // 100,  # the buckets of the rolling second and minute (limits.lua)
+        now_ms // 6000,
     ]
-    command = pack("EVALSHA", SCRIPT_SHA, len(keys), *keys, *args)
+    second_key, minute_key, *always = keys
+    windows = ((second_key, limits.per_second), (minute_key, limits.per_minute))
+    named = [*always, *(key for key, limit in windows if limit != NO_LIMIT)]  # see limits.lua
+    command = pack("EVALSHA", SCRIPT_SHA, len(named), *named, *args)
     try:
         reply = send(keys[0], command)
     except redis.exceptions.NoScriptError:
@@ -57,10 +74,11 @@ def check_and_count(keys: list[str], limits: Limits, usage_field: str, quota_ttl
         # primary) and try once more.
         get_redis().script_load(SCRIPT)
         reply = send(keys[0], command)
-    admitted, outcome, second, minute, period, new_hash = reply
+    admitted, outcome, *windows, period, new_hash = reply
     if new_hash:
         mark_dirty(account_of(keys[4]))
-    return Count(bool(admitted), outcome.decode(), int(second), int(minute), int(period))
+    second, minute = Window(*windows[:3]), Window(*windows[3:])
+    return Count(bool(admitted), outcome.decode(), second, minute, int(period))
 
 
 def mark_dirty(account_id: int) -> None:
@@ -160,4 +178,6 @@ def preload() -> None:
     get_redis().script_load(SCRIPT)
 
 
-__all__ = ["NO_LIMIT", "Count", "account_tag", "check_and_count", "counter_keys", "preload"]
+__all__ = [
+    "NO_LIMIT", "Count", "Window", "account_tag", "check_and_count", "counter_keys", "preload",
+]  # fmt: skip

@@ -143,41 +143,42 @@ def count(
     quota_ttl = int(policy.period_end - now) + counting.QUOTA_TTL_MARGIN_SECONDS
     try:
         result = counting.check_and_count(
-            keys, limits, f"{record.key_id}|{product.slug}|{group}", quota_ttl
+            keys, limits, f"{record.key_id}|{product.slug}|{group}", quota_ttl, now
         )
     except (redis.ConnectionError, redis.TimeoutError):
         return redis_down(record, policy, product, group, now)
     if result.outcome == "rate_limited_second":
-        return with_limits(refuse(403, "rate_limited", 1), limits, result, policy, now)
+        denied = refuse(403, "rate_limited", result.second.retry_ms / 1000)
+        return with_limits(denied, limits, result)
     if result.outcome == "rate_limited_minute":
-        return with_limits(refuse(403, "rate_limited", 60 - now % 60), limits, result, policy, now)
+        denied = refuse(403, "rate_limited", result.minute.retry_ms / 1000)
+        return with_limits(denied, limits, result)
     if result.outcome == "quota_exceeded":
         denied = refuse(403, "quota_exceeded", policy.period_end - now)
-        return with_limits(denied, limits, result, policy, now)
+        return with_limits(denied, limits, result)
     # The endpoint group is for nginx's access log (the usage collector); not sent to clients.
     admitted = Decision(
         204, headers=[*identity_headers(record, policy), ("X-Endpoint-Group", group)]
     )
-    return with_limits(admitted, limits, result, policy, now)
+    return with_limits(admitted, limits, result)
 
 
-def with_limits(
-    decision: Decision, limits: Limits, result: counting.Count, policy: AccountPolicy,
-    now: float,
-) -> Decision:  # fmt: skip
-    """RateLimit-* describe the tightest window the plan has (the minute, else the second)."""
+def with_limits(decision: Decision, limits: Limits, result: counting.Count) -> Decision:
+    """RateLimit-* describe the tightest window the plan has (the minute, else the second):
+    Reset is the whole seconds until the oldest call counted in the rolling window leaves it,
+    so Remaining grows then (0 when the window holds no call)."""
     if limits.per_minute != NO_LIMIT:
-        window = ("RateLimit", limits.per_minute, result.minute, 60 - int(now) % 60)
+        window: tuple[int, counting.Window] | None = (limits.per_minute, result.minute)
     elif limits.per_second != NO_LIMIT:
-        window = ("RateLimit", limits.per_second, result.second, 1)
+        window = (limits.per_second, result.second)
     else:
         window = None
     if window is not None:
-        _, limit, used, reset = window
+        limit, counted = window
         decision.headers += [
             ("RateLimit-Limit", str(limit)),
-            ("RateLimit-Remaining", str(max(0, limit - used))),
-            ("RateLimit-Reset", str(reset)),
+            ("RateLimit-Remaining", str(max(0, limit - counted.used))),
+            ("RateLimit-Reset", str(math.ceil(counted.reset_ms / 1000))),
         ]
     if limits.per_period != NO_LIMIT:
         decision.headers += [

@@ -1,50 +1,137 @@
 -- Check and count one API call for one account, atomically (see docs/architecture.md, "Gateway").
 -- Every key carries the account's hash tag {acct:<id>}, so this runs on Redis Cluster too.
--- KEYS[1] per-second window   KEYS[2] per-minute window   KEYS[3] period quota
--- KEYS[4] this hour's usage hash (moved away by the usage flush job)
--- KEYS[5] the account's set of usage hashes not yet claimed by the flush (core/redis_keys.py)
+-- KEYS[1] period quota   KEYS[2] this hour's usage hash (moved away by the usage flush job)
+-- KEYS[3] the account's set of usage hashes not yet claimed by the flush (core/redis_keys.py)
+-- then the per-second window (hash) if there is a per-second limit, then the per-minute window
+-- (hash) if there is a per-minute limit: only keys the script touches are named, since a Redis
+-- Cluster node importing the slot answers TRYAGAIN to a call naming a key it does not have yet.
 -- ARGV[1] per-second limit, ARGV[2] per-minute limit, ARGV[3] period quota (-1: no limit)
 -- ARGV[4] 1 when the quota is a hard cap, 0 when calls beyond it are billed as overage
 -- ARGV[5] usage field prefix "<key_id>|<product>|<endpoint group>"
 -- ARGV[6] seconds the quota key must live (to the period's end plus a margin)
--- Returns {admitted (1/0), outcome, second count, minute count, period count, new hash (1/0)}:
--- on a new hash the caller marks the account dirty for the flush (a key outside this slot).
+-- ARGV[7] the decision's time, unix milliseconds; ARGV[8], ARGV[9] its 100 ms and 6 s bucket
+-- numbers (unix ms // 100, // 6000), as decimal strings
+-- Returns {admitted (1/0), outcome, then for the second and the minute window: calls counted,
+-- ms until the oldest of them leaves, ms until a call would be admitted; then the period count,
+-- new hash (1/0)}: on a new hash the caller marks the account dirty for the flush (a key outside
+-- this slot).
+--
+-- Rolling windows: a window's hash counts admitted calls in buckets a tenth of its length wide
+-- (100 ms, 6 s). A call is judged on the sum of its own bucket and the 10 before it: that span
+-- covers the last full window length whatever the time within the bucket, so no rolling window
+-- of the limit's length ever holds more than the limit (a call may be refused up to one bucket
+-- early; none is admitted too soon). The hash is a ring: bucket b counts in field b % 11, and
+-- field 'at' holds the newest bucket written, so each slot's bucket is known and a slot is
+-- zeroed when time passes it by. Field names are constants and bucket numbers come as strings,
+-- because turning Lua numbers into strings (printf) was the largest cost of an earlier version.
 
+local SPAN = 11
+local SLOTS = {'0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10'}
+local now_ms = tonumber(ARGV[7])
 local new_hash = 0
 
 local function count_use(outcome)
-  if redis.call('HINCRBY', KEYS[4], ARGV[5] .. '|' .. outcome, 1) == 1 then
+  if redis.call('HINCRBY', KEYS[2], ARGV[5] .. '|' .. outcome, 1) == 1 then
     -- A safety net only: the flush job renames the hash long before this.
-    redis.call('EXPIRE', KEYS[4], 3024000)
-    new_hash = redis.call('SADD', KEYS[5], KEYS[4])
-    if new_hash == 1 then redis.call('EXPIRE', KEYS[5], 3024000) end
+    redis.call('EXPIRE', KEYS[2], 3024000)
+    new_hash = redis.call('SADD', KEYS[3], KEYS[2])
+    if new_hash == 1 then redis.call('EXPIRE', KEYS[3], 3024000) end
   end
 end
 
-local second = tonumber(redis.call('GET', KEYS[1]) or '0')
-local minute = tonumber(redis.call('GET', KEYS[2]) or '0')
-local period = tonumber(redis.call('GET', KEYS[3]) or '0')
+local function slot(bucket)
+  return SLOTS[bucket % SPAN + 1]
+end
+
+-- counts[1..SPAN]: calls in the buckets current - 10 .. current, oldest first.
+local function read_window(key, limit, width, bucket_name)
+  local w = {key = key, limit = limit, width = width, used = 0, counts = {}}
+  if limit < 0 then return w end  -- no limit: nothing read, nothing counted
+  local current = tonumber(bucket_name)
+  local ring = redis.call('HMGET', key, '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10', 'at')
+  local newest = tonumber(ring[SPAN + 1] or '-1')
+  -- A host whose clock runs behind counts as if at the newest bucket (never fewer calls).
+  w.advance = current > newest
+  if not w.advance then current, bucket_name = newest, ring[SPAN + 1] end
+  w.current, w.newest, w.bucket_name = current, newest, bucket_name
+  for i = 1, SPAN do
+    local bucket = current - SPAN + i
+    -- A slot counts for this bucket only if no later bucket has been written over it.
+    local n = 0
+    if bucket <= newest and bucket > newest - SPAN then
+      n = tonumber(ring[bucket % SPAN + 1] or '0')
+    end
+    w.counts[i] = n
+    w.used = w.used + n
+  end
+  return w
+end
+
+local function admit(w)
+  if w.limit < 0 then return end
+  if not w.advance then
+    redis.call('HINCRBY', w.key, slot(w.current), 1)
+  else
+    -- The new bucket starts at 1; the slots of buckets skipped since the newest are zeroed (their
+    -- values are 11 or more buckets old); the hash lives one span (and a bucket, for hosts'
+    -- clocks apart) past the new bucket.
+    local fields = {slot(w.current), '1', 'at', w.bucket_name}
+    local from = math.max(w.newest + 1, w.current - SPAN + 1)
+    if w.newest < 0 then from = w.current end  -- a new hash has no slot to zero
+    for bucket = from, w.current - 1 do
+      fields[#fields + 1] = slot(bucket)
+      fields[#fields + 1] = '0'
+    end
+    redis.call('HSET', w.key, unpack(fields))
+    redis.call('PEXPIRE', w.key, (SPAN + 1) * w.width)
+  end
+  w.counts[SPAN] = w.counts[SPAN] + 1
+  w.used = w.used + 1
+end
+
+-- {calls counted, ms until the oldest leaves, ms until one more call fits under the limit}
+local function timing(w)
+  if w.limit < 0 or w.used == 0 then return {w.used, 0, 0} end
+  local reset, retry, left = nil, 0, w.used
+  for i = 1, SPAN do
+    if w.counts[i] > 0 then
+      local leaves = (w.current + i) * w.width - now_ms  -- bucket current-SPAN+i leaves
+      reset = reset or leaves
+      if left >= w.limit then retry = leaves end
+      left = left - w.counts[i]
+    end
+  end
+  return {w.used, reset, retry}
+end
+
+local function answer(admitted, outcome, second, minute, period)
+  local s, m = timing(second), timing(minute)
+  return {admitted, outcome, s[1], s[2], s[3], m[1], m[2], m[3], period, new_hash}
+end
+
 local per_second, per_minute, quota = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local minute_key = per_second >= 0 and 5 or 4
+local second = read_window(KEYS[4], per_second, 100, ARGV[8])
+local minute = read_window(KEYS[minute_key], per_minute, 6000, ARGV[9])
+local period = tonumber(redis.call('GET', KEYS[1]) or '0')
 
 -- Refused calls consume nothing, so a client that backs off gets its full allowance back.
-if per_second >= 0 and second >= per_second then
+if per_second >= 0 and second.used >= per_second then
   count_use('rate_limited')
-  return {0, 'rate_limited_second', second, minute, period, new_hash}
+  return answer(0, 'rate_limited_second', second, minute, period)
 end
-if per_minute >= 0 and minute >= per_minute then
+if per_minute >= 0 and minute.used >= per_minute then
   count_use('rate_limited')
-  return {0, 'rate_limited_minute', second, minute, period, new_hash}
+  return answer(0, 'rate_limited_minute', second, minute, period)
 end
 if quota >= 0 and ARGV[4] == '1' and period >= quota then
   count_use('quota_exceeded')
-  return {0, 'quota_exceeded', second, minute, period, new_hash}
+  return answer(0, 'quota_exceeded', second, minute, period)
 end
 
-second = redis.call('INCR', KEYS[1])
-if second == 1 then redis.call('EXPIRE', KEYS[1], 2) end
-minute = redis.call('INCR', KEYS[2])
-if minute == 1 then redis.call('EXPIRE', KEYS[2], 61) end
-period = redis.call('INCR', KEYS[3])
-if period == 1 then redis.call('EXPIRE', KEYS[3], tonumber(ARGV[6])) end
+admit(second)
+admit(minute)
+period = redis.call('INCR', KEYS[1])
+if period == 1 then redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6])) end
 count_use('ok')
-return {1, 'ok', second, minute, period, new_hash}
+return answer(1, 'ok', second, minute, period)

@@ -90,4 +90,6 @@ def test_it_answers_429_with_retry_after_when_rate_limited(stack, team):
         statuses = [session.get(url, headers={"X-API-Key": raw}) for _ in range(6)]
     limited = [r for r in statuses if r.status_code == 429]
     assert limited, [r.status_code for r in statuses]
-    expect(limited[0], 429, "rate_limited", Retry_After="1", RateLimit_Remaining="0")
+    expect(limited[0], 429, "rate_limited", RateLimit_Remaining="0")
+    # Until the oldest 100 ms bucket of the rolling second leaves: 0.9 to 1.1 s (gateway/limits.lua)
+    assert limited[0].headers["Retry-After"] in {"1", "2"}

@@ -13,7 +13,8 @@ pytestmark = pytest.mark.usefixtures("redis_db", "free_plan")
 
 def test_it_admits_a_valid_key_with_identity_and_limit_headers(team):
     raw, key = make_key(team)
-    status, headers, body = ask(raw)
+    with time_machine.travel(1_800_000_010, tick=False):
+        status, headers, body = ask(raw)
     assert (status, body) == (204, b"")
     assert headers["X-Consumer-Id"] == str(team.pk)
     assert headers["X-Key-Id"] == key.public_id
@@ -21,7 +22,9 @@ def test_it_admits_a_valid_key_with_identity_and_limit_headers(team):
     assert headers["X-Environment"] == "live"
     assert headers["RateLimit-Limit"] == "1000"
     assert headers["RateLimit-Remaining"] == "999"
-    assert 1 <= int(headers["RateLimit-Reset"]) <= 60
+    # The call sits in the minute's 6 s bucket that starts at ...008; it leaves the rolling
+    # minute when the bucket 11 buckets later starts, at ...072.
+    assert headers["RateLimit-Reset"] == "62"
     assert (headers["X-Quota-Limit"], headers["X-Quota-Remaining"]) == ("5", "4")
 
 
@@ -133,20 +136,27 @@ def test_it_rate_limits_per_second_with_retry_after(team, product):
         statuses = [ask(raw) for _ in range(3)]
     assert [s[0] for s in statuses] == [204, 204, 403]
     assert statuses[2][1]["X-Deny-Reason"] == "rate_limited"
-    assert statuses[2][1]["Retry-After"] == "1"
+    # Both calls are in the 100 ms bucket starting at .2; it leaves the rolling second at 1.3.
+    assert statuses[2][1]["Retry-After"] == "2"
     assert statuses[2][1]["RateLimit-Remaining"] == "0"
-    with time_machine.travel(1_800_000_001.2, tick=False):
+    with time_machine.travel(1_800_000_001.299, tick=False):
+        assert ask(raw)[0] == 403
+    with time_machine.travel(1_800_000_001.3, tick=False):
         assert ask(raw)[0] == 204
 
 
-def test_it_rate_limits_per_minute_until_the_minute_ends(team, product):
+def test_it_rate_limits_per_minute_until_the_calls_leave_the_rolling_minute(team, product):
     team.plan = make_plan("minute", [product], requests_per_minute=2)
     team.save()
     raw, _ = make_key(team)
     with time_machine.travel(1_800_000_010, tick=False):
         statuses = [ask(raw) for _ in range(3)]
     assert [s[0] for s in statuses] == [204, 204, 403]
-    assert statuses[2][1]["Retry-After"] == str(60 - 1_800_000_010 % 60)
+    assert statuses[2][1]["Retry-After"] == "62"  # the 6 s bucket of ...008 leaves at ...072
+    with time_machine.travel(1_800_000_071.999, tick=False):
+        assert ask(raw)[0] == 403
+    with time_machine.travel(1_800_000_072, tick=False):
+        assert ask(raw)[0] == 204
 
 
 def test_it_refuses_live_keys_of_an_account_that_must_pay(team, monkeypatch):

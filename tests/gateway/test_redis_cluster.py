@@ -93,7 +93,7 @@ def test_counting_and_the_flush_work_across_the_masters(on_cluster, team, user_f
     for n, account in enumerate(accounts, 1):
         keys = counter_keys(account.id, "live", NOW, 0)
         for _ in range(n + 3):  # n + 3 calls: 3 admitted, n refused
-            counting.check_and_count(keys, limits, "key_a|demo|GET /x", 3600)
+            counting.check_and_count(keys, limits, "key_a|demo|GET /x", 3600, NOW)
     assert get_redis().smembers(DIRTY_ACCOUNTS) == {str(a.id).encode() for a in accounts}
     summary = flush(get_redis())
     assert summary.account_ids == {account.id for account in accounts}
@@ -106,7 +106,9 @@ def test_counting_and_the_flush_work_across_the_masters(on_cluster, team, user_f
     assert flush(get_redis()).applied == 0
     # A hash whose mark was lost: the sweep scans every master and finds it.
     keys = counter_keys(accounts[-1].id, "live", NOW + 3600, 0)
-    counting.check_and_count(keys, Limits(NO_LIMIT, NO_LIMIT, NO_LIMIT, True), "k|d|x", 3600)
+    counting.check_and_count(
+        keys, Limits(NO_LIMIT, NO_LIMIT, NO_LIMIT, True), "k|d|x", 3600, NOW + 3600
+    )
     get_redis().delete(DIRTY_ACCOUNTS)
     assert sweep(get_redis()) == 1
     assert flush(get_redis()).calls == 1

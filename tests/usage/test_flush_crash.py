@@ -63,7 +63,9 @@ class Traffic:
         now = (hour + timedelta(minutes=30)).timestamp()
         keys = counter_keys(self.account_id, key.environment, now, PERIOD_START.timestamp())
         for _ in range(n):
-            count = check_and_count(keys, limits, f"{key.public_id}|demo|GET /demo/hello", 86400)
+            count = check_and_count(
+                keys, limits, f"{key.public_id}|demo|GET /demo/hello", 86400, now
+            )
             # The usage hash has one rate_limited outcome for the second and minute windows.
             outcome = "rate_limited" if count.outcome.startswith("rate_limited") else count.outcome
             self.made[(key.public_id, hour, outcome)] += 1

@@ -154,7 +154,7 @@ def test_the_gateway_counting_feeds_the_flush(redis_db, team):
     keys = counter_keys(team.id, "live", now, 0)
     limits = Limits(NO_LIMIT, NO_LIMIT, 3, hard_cap=True)
     for _ in range(5):
-        check_and_count(keys, limits, f"{key.public_id}|demo|GET /x", 3600)
+        check_and_count(keys, limits, f"{key.public_id}|demo|GET /x", 3600, now)
     flush(redis_db)
     assert dict(HourlyUsage.objects.values_list("outcome", "count")) == {
         "ok": 3,
