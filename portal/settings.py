@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "usage",
     "apidocs",
     "gateway",
+    "onboarding",
 ]
 
 MIDDLEWARE = [

@@ -40,6 +40,7 @@ urlpatterns = [
     path("", include("billing.urls")),
     path("", include("usage.urls")),
     path("", include("apidocs.urls")),
+    path("", include("onboarding.urls")),
     path("api/v1/", include("accounts.api_urls")),
     path("api/v1/", include("billing.api_urls")),
     path("api/v1/", include("apikeys.api_urls")),
