@@ -25,6 +25,8 @@ from portal.redis_client import get_redis
 
 SCRIPT = (Path(__file__).parent / "limits.lua").read_text()
 SCRIPT_SHA = hashlib.sha1(SCRIPT.encode(), usedforsecurity=False).hexdigest()
+REFUSAL_SCRIPT = (Path(__file__).parent / "refusal.lua").read_text()
+REFUSAL_SCRIPT_SHA = hashlib.sha1(REFUSAL_SCRIPT.encode(), usedforsecurity=False).hexdigest()
 QUOTA_TTL_MARGIN_SECONDS = 7 * 86400  # the usage job and the portal read last period's count
 
 
@@ -41,17 +43,21 @@ def account_tag(account_id: int) -> str:
     return f"tg:{{acct:{account_id}}}"
 
 
+def usage_key(account_id: int, environment: str, now: float) -> str:
+    hour = time.strftime("%Y%m%d%H", time.gmtime(now))
+    kind = "use" if environment == "live" else "test-use"
+    return f"{account_tag(account_id)}:{kind}:{hour}"
+
+
 def counter_keys(account_id: int, environment: str, now: float, period_start: float) -> list[str]:
     tag = account_tag(account_id)
-    hour = time.strftime("%Y%m%d%H", time.gmtime(now))
-    usage = f"{tag}:use:{hour}" if environment == "live" else f"{tag}:test-use:{hour}"
     return [
         f"{tag}:rl:{environment}:s:{int(now)}",
         f"{tag}:rl:{environment}:m:{int(now) // 60}",
         # The period's start is in the name: a call counts in the period it was decided in,
         # and a plan change (same period) keeps the count.
         f"{tag}:quota:{environment}:{int(period_start)}",
-        usage,
+        usage_key(account_id, environment, now),
     ]
 
 
@@ -75,6 +81,18 @@ def check_and_count(keys: list[str], limits: Limits, usage_field: str, quota_ttl
         reply = round_trip(connection, command)
     admitted, outcome, second, minute, period = reply
     return Count(bool(admitted), outcome.decode(), int(second), int(minute), int(period))
+
+
+def count_refusal(account_id: int, environment: str, now: float, usage_field: str) -> None:
+    """One round trip, like an admitted call's: the refusal's outcome into the usage hash."""
+    key = usage_key(account_id, environment, now)
+    command = hiredis.pack_command(("EVALSHA", REFUSAL_SCRIPT_SHA, 1, key, usage_field))  # type: ignore[arg-type]
+    connection = thread_connection()
+    try:
+        round_trip(connection, command)
+    except redis.exceptions.NoScriptError:
+        get_redis().script_load(REFUSAL_SCRIPT)
+        round_trip(connection, command)
 
 
 def round_trip(connection: ConnectionInterface, command: bytes) -> list[Any]:
@@ -121,6 +139,7 @@ os.register_at_fork(after_in_child=forget_thread_connections)
 
 def preload() -> None:
     get_redis().script_load(SCRIPT)
+    get_redis().script_load(REFUSAL_SCRIPT)
 
 
-__all__ = ["NO_LIMIT", "Count", "check_and_count", "counter_keys", "preload"]
+__all__ = ["NO_LIMIT", "Count", "check_and_count", "count_refusal", "counter_keys", "preload"]

@@ -63,8 +63,8 @@ def parse_line(line: str) -> Call | None:
         latency_ms = float(entry.get("upstream_time") or entry.get("request_time") or 0) * 1000
     except (ValueError, KeyError, TypeError):
         return None
-    if not key_id or not account_id:
-        return None
+    if not key_id or not account_id or entry.get("deny"):
+        return None  # refusals are counted by the gateway itself, into the usage rollups
     hour = moment.replace(minute=0, second=0, microsecond=0)
     endpoint = entry.get("endpoint") or "other"  # the OpenAPI operation, from the gateway
     key = (account_id, key_id, endpoint, hour, f"{status // 100}xx")
