@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "apidocs",
     "gateway",
     "onboarding",
+    "requestlog",
 ]
 
 MIDDLEWARE = [
@@ -180,8 +181,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 USAGE_FLUSH_SECONDS = env_int("USAGE_FLUSH_SECONDS", 30, minimum=1)
+# How long the request log (requestlog.LoggedRequest, from the access log) keeps each call.
+REQUEST_LOG_RETENTION_DAYS = env_int("REQUEST_LOG_RETENTION_DAYS", 7, minimum=1)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "usage-flush-counters": {"task": "usage.flush_counters", "schedule": USAGE_FLUSH_SECONDS},
+    "requestlog.prune": {"task": "requestlog.prune", "schedule": 3600.0},
     "apikeys.send_expiry_reminders": {
         "task": "apikeys.send_expiry_reminders",
         "schedule": 24 * 3600.0,  # daily; each key is reminded once (expiry_reminder_sent_at)

@@ -41,6 +41,7 @@ urlpatterns = [
     path("", include("usage.urls")),
     path("", include("apidocs.urls")),
     path("", include("onboarding.urls")),
+    path("", include("requestlog.urls")),
     path("api/v1/", include("accounts.api_urls")),
     path("api/v1/", include("billing.api_urls")),
     path("api/v1/", include("apikeys.api_urls")),

@@ -23,6 +23,7 @@ from django.db import transaction
 
 from accounts.models import Account
 from apikeys.models import ApiKey
+from requestlog.recording import record_lines
 from usage.models import LATENCY_BUCKETS_MS, EndpointHourStats, LogCursor
 from usage.summaries import add_latency_summary
 
@@ -145,6 +146,7 @@ def collect_once(path: Path) -> int:
         write_stats(tallies)
         # Keys' "last used" comes from here, a few writes per chunk, not one per request.
         ApiKey.objects.record_last_used(last_used)
+        record_lines(lines)  # the request log: every call of a known key, refusals included
         LogCursor.objects.filter(pk=cursor.pk).update(
             inode=stat.st_ino, offset=offset + len(complete)
         )
