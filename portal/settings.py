@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "gateway",
     "onboarding",
     "requestlog",
+    "seller",
 ]
 
 MIDDLEWARE = [

@@ -42,6 +42,7 @@ urlpatterns = [
     path("", include("apidocs.urls")),
     path("", include("onboarding.urls")),
     path("", include("requestlog.urls")),
+    path("", include("seller.urls")),
     path("api/v1/", include("accounts.api_urls")),
     path("api/v1/", include("billing.api_urls")),
     path("api/v1/", include("apikeys.api_urls")),

@@ -25,6 +25,8 @@ WIDTHS = (1280, 390)
 
 @pytest.fixture
 def world(alice, team):
+    alice.is_staff = True  # the seller's pages too, and the longest header
+    alice.save()
     product = make_product()
     free = Plan.objects.create(
         slug="free", name="Free", is_default=True, requests_per_period=1000, sort_order=0
@@ -51,6 +53,7 @@ def pages(world) -> list[str]:
         "/", "/pricing/", "/docs/", "/docs/getting-started/", "/docs/demo/", f"/a/{slug}/",
         f"/a/{slug}/keys/", f"/a/{slug}/usage/", f"/a/{slug}/requests/", f"/a/{slug}/members/",
         f"/a/{slug}/activity/", f"/a/{slug}/billing/", "/profile/", "/profile/tokens/",
+        "/staff/console/", "/staff/usage/", f"/staff/accounts/{slug}/requests/",
     ]  # fmt: skip
 
 
