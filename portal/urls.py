@@ -19,6 +19,7 @@ api_reference_csp = csp_update({"style-src": ["'unsafe-inline'"], "worker-src": 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("branding.css", views.branding_css, name="branding_css"),
     # Browsers ask for /favicon.ico whatever the page's <link rel="icon"> says.
     path("favicon.ico", RedirectView.as_view(url="/static/img/favicon.svg", permanent=True)),
     path("admin/", admin.site.urls),
