@@ -14,7 +14,7 @@ DJADE = find templates \( -name '*.html' -o -name '*.txt' \) -print0 \
 DJANGO_UPGRADE = find . -name '*.py' -not -path './.venv/*' -not -path './var/*' -print0 \
 	| xargs -0 $(RUN) django-upgrade --target-version 5.2
 
-.PHONY: run test lint format bench bench-usage setup
+.PHONY: run test lint format bench bench-usage bench-counters setup
 
 setup: .venv/.synced
 
@@ -61,3 +61,7 @@ bench: setup
 # writes bench/results/usage-<date>.json.
 bench-usage: setup
 	$(RUN) python bench/dashboard.py
+
+# The counters poll and the usage flush over 100k accounts' counters (README, "Usage at scale").
+bench-counters: setup
+	$(RUN) python bench/counters.py

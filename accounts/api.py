@@ -20,6 +20,7 @@ from accounts.access import membership_allowing
 from accounts.models import Membership
 from accounts.roles import Perm, Role
 from catalog.models import Plan
+from core.audit import AuditContext
 from portal.api_errors import (
     ACCOUNT_NOT_FOUND,
     NOT_AUTHENTICATED,
@@ -152,7 +153,7 @@ class AccountDetail(AccountsAPIView):
         data.is_valid(raise_exception=True)
         if "name" in data.validated_data:
             name = data.validated_data["name"]
-            membership.account.rename(name, by=membership, request=request)
+            membership.account.rename(name, by=membership, audit_context=AuditContext.of(request))
         return Response(AccountOutput(membership).data)
 
 

@@ -8,13 +8,14 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.core import signing
 from django.db import models, transaction
-from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django.utils.text import slugify
 
 from accounts.roles import Perm, Role, role_allows
+from core.audit import AuditContext
+from core.signals import account_closed
 from portal import throttle
 from portal.throttle import Limit
 
@@ -61,10 +62,9 @@ class User(AbstractUser):
         return self.email
 
     @transaction.atomic
-    def delete_profile(self, request: HttpRequest | None = None) -> None:
+    def delete_profile(self, audit_context: AuditContext | None = None) -> None:
         """Remove the person: accounts only they belong to close, they leave the others.
         Refused (MembershipError) while they are the last owner of an account with others in it."""
-        from accounts.audit import record
 
         memberships = list(self.memberships.select_related("account").order_by("account_id"))
         accounts = [lock_account(m.account) for m in memberships]
@@ -80,10 +80,12 @@ class User(AbstractUser):
             )
         for account in accounts:
             if account.memberships.exclude(user=self).exists():
-                record(account, "member.deleted_profile", actor=self, target="(deleted person)")
+                AuditEvent.objects.record(
+                    account, "member.deleted_profile", actor=self, target="(deleted person)"
+                )
                 withdraw_invitations_of(self, account, None, actor=None, reason="inviter_left")
             elif account.closed_at is None:
-                account.mark_closed(actor=None, request=request)
+                account.mark_closed(actor=None, audit_context=audit_context)
         # Personal data: the audit log keeps what happened, not who it was.
         AuditEvent.objects.filter(target__iexact=self.email).update(target="(deleted person)")
         self.delete()
@@ -183,11 +185,10 @@ class Account(models.Model):
 
     @transaction.atomic
     def invite(
-        self, email: str, role: str, *, by: Membership, request: HttpRequest | None = None
+        self, email: str, role: str, *, by: Membership, audit_context: AuditContext | None = None
     ) -> Invitation:
         """Invite `email` with `role`; a new invitation replaces a pending one to the same address.
         The email goes out once the transaction commits."""
-        from accounts.audit import record
 
         email = email.strip().lower()
         lock_account(self)
@@ -199,12 +200,12 @@ class Account(models.Model):
         invitation = Invitation.objects.create(
             account=self, email=email, role=role, invited_by=by.user
         )
-        record(
+        AuditEvent.objects.record(
             self,
             "member.invited",
             actor=by.user,
             target=email,
-            request=request,
+            audit_context=audit_context,
             data={"role": role},
         )
         transaction.on_commit(invitation.send_email)
@@ -232,10 +233,9 @@ class Account(models.Model):
 
     @transaction.atomic
     def transfer_ownership(
-        self, *, by: Membership, to: Membership, request: HttpRequest | None = None
+        self, *, by: Membership, to: Membership, audit_context: AuditContext | None = None
     ) -> None:
         """`to` becomes an owner and `by` steps down to admin: the account keeps an owner."""
-        from accounts.audit import record
 
         lock_account(self)
         by.refresh_from_db()
@@ -247,42 +247,51 @@ class Account(models.Model):
         to.role, by.role = Role.OWNER, Role.ADMIN
         to.save(update_fields=["role"])
         by.save(update_fields=["role"])
-        record(
+        AuditEvent.objects.record(
             self,
             "account.ownership_transferred",
             actor=by.user,
             target=to.user.email,
-            request=request,
+            audit_context=audit_context,
         )
         withdraw_invitations_of(
-            by.user, self, by.role, actor=by.user, request=request, reason="inviter_role_changed"
+            by.user,
+            self,
+            by.role,
+            actor=by.user,
+            audit_context=audit_context,
+            reason="inviter_role_changed",
         )
 
     @transaction.atomic
-    def rename(self, name: str, *, by: Membership, request: HttpRequest | None = None) -> None:
-        from accounts.audit import record
+    def rename(
+        self, name: str, *, by: Membership, audit_context: AuditContext | None = None
+    ) -> None:
 
         old, self.name = self.name, name
         Account.objects.filter(pk=self.pk).update(name=name)
-        record(
-            self, "account.renamed", actor=by.user, target=name, request=request, data={"from": old}
+        AuditEvent.objects.record(
+            self,
+            "account.renamed",
+            actor=by.user,
+            target=name,
+            audit_context=audit_context,
+            data={"from": old},
         )
 
     @transaction.atomic
-    def close(self, *, by: Membership, request: HttpRequest | None = None) -> None:
+    def close(self, *, by: Membership, audit_context: AuditContext | None = None) -> None:
         if self.is_personal:
             raise MembershipError(
                 "A personal account closes only with its person: delete your profile instead."
             )
         if by.role != Role.OWNER:
             raise MembershipError("Only an owner can close the account.")
-        self.mark_closed(actor=by.user, request=request)
+        self.mark_closed(actor=by.user, audit_context=audit_context)
 
-    def mark_closed(self, *, actor: User | None, request: HttpRequest | None = None) -> None:
+    def mark_closed(self, *, actor: User | None, audit_context: AuditContext | None = None) -> None:
         """Close inside the caller's transaction; receivers of account_closed revoke keys and
         cancel the subscription in the same transaction, so all of it happens or none."""
-        from accounts.audit import record
-        from accounts.signals import account_closed
 
         account = lock_account(self)
         if account.closed_at is not None:
@@ -290,7 +299,9 @@ class Account(models.Model):
         self.closed_at = timezone.now()
         Account.objects.filter(pk=self.pk).update(closed_at=self.closed_at)
         self.invitations.pending().update(revoked_at=self.closed_at)
-        record(self, "account.closed", actor=actor, target=self.name, request=request)
+        AuditEvent.objects.record(
+            self, "account.closed", actor=actor, target=self.name, audit_context=audit_context
+        )
         account_closed.send(sender=Account, account=self)
 
 
@@ -355,8 +366,9 @@ class Membership(models.Model):
             raise MembershipError("Only an owner can change or remove another owner.")
 
     @transaction.atomic
-    def change_role(self, role: str, *, by: Membership, request: HttpRequest | None = None) -> None:
-        from accounts.audit import record
+    def change_role(
+        self, role: str, *, by: Membership, audit_context: AuditContext | None = None
+    ) -> None:
 
         lock_account(self.account)
         self.refresh_from_db()
@@ -371,12 +383,12 @@ class Membership(models.Model):
             )
         old, self.role = self.role, role
         self.save(update_fields=["role"])
-        record(
+        AuditEvent.objects.record(
             self.account,
             "member.role_changed",
             actor=by.user,
             target=self.user.email,
-            request=request,
+            audit_context=audit_context,
             data={"from": old, "to": role},
         )
         withdraw_invitations_of(
@@ -384,14 +396,13 @@ class Membership(models.Model):
             self.account,
             role,
             actor=by.user,
-            request=request,
+            audit_context=audit_context,
             reason="inviter_role_changed",
         )
 
     @transaction.atomic
-    def remove(self, *, by: Membership, request: HttpRequest | None = None) -> None:
+    def remove(self, *, by: Membership, audit_context: AuditContext | None = None) -> None:
         """`by` removes this member; by == self means leaving."""
-        from accounts.audit import record
 
         lock_account(self.account)
         self.refresh_from_db()
@@ -404,12 +415,12 @@ class Membership(models.Model):
                 "An account keeps at least one owner: transfer ownership before leaving it."
             )
         self.delete()
-        record(
+        AuditEvent.objects.record(
             self.account,
             "member.left" if leaving else "member.removed",
             actor=by.user,
             target=self.user.email,
-            request=request,
+            audit_context=audit_context,
             data={"role": self.role},
         )
         withdraw_invitations_of(
@@ -417,7 +428,7 @@ class Membership(models.Model):
             self.account,
             None,
             actor=by.user,
-            request=request,
+            audit_context=audit_context,
             reason="inviter_left" if leaving else "inviter_removed",
         )
 
@@ -428,14 +439,12 @@ def withdraw_invitations_of(
     role: str | None,
     *,
     actor: User | None,
-    request: HttpRequest | None = None,
+    audit_context: AuditContext | None = None,
     reason: str,
 ) -> None:
     """Revoke the pending invitations `inviter` sent to `account` that their role now (None: no
     longer a member) could not send: an invitation carries its sender's authority only while
     they hold it. Call inside the change's transaction, with the account locked."""
-    from accounts.audit import record
-
     pending = account.invitations.pending().filter(invited_by=inviter)
     if role is not None and role_allows(role, Perm.MANAGE_MEMBERS):
         if role == Role.OWNER:
@@ -445,18 +454,42 @@ def withdraw_invitations_of(
     for invitation in pending.select_for_update():
         invitation.revoked_at = now
         invitation.save(update_fields=["revoked_at"])
-        record(
+        AuditEvent.objects.record(
             account,
             "invitation.revoked",
             actor=actor,
             target=invitation.email,
-            request=request,
+            audit_context=audit_context,
             data={"reason": reason},
         )
 
 
+class AuditEventManager(models.Manager["AuditEvent"]):
+    def record(
+        self,
+        account: Account,
+        action: str,
+        *,
+        actor: User | None = None,
+        target: str = "",
+        audit_context: AuditContext | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> AuditEvent:
+        """Record `action` (dotted, e.g. "key.revoked") on `account`; call inside the change's
+        transaction so the event and the change commit or roll back together."""
+        context = audit_context or AuditContext(actor_id=None, ip=None)
+        return self.create(
+            account=account,
+            actor_id=actor.pk if actor is not None else context.actor_id,
+            action=action,
+            target=target[:200],
+            ip=context.ip,
+            data=data or {},
+        )
+
+
 class AuditEvent(models.Model):
-    """Who did what to which account; written only through accounts.audit.record()."""
+    """Who did what to which account; written only through AuditEvent.objects.record()."""
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="audit_events")
     actor = models.ForeignKey(
@@ -467,6 +500,8 @@ class AuditEvent(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     data = models.JSONField(default=dict, blank=True)
+
+    objects = AuditEventManager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -601,9 +636,7 @@ class Invitation(models.Model):
         invitation.save(update_fields=["accepted_at", "accepted_by"])
         self.accepted_at, self.accepted_by = invitation.accepted_at, user
         if created:
-            from accounts.audit import record
-
-            record(
+            AuditEvent.objects.record(
                 invitation.account,
                 "member.joined",
                 actor=user,
@@ -614,14 +647,15 @@ class Invitation(models.Model):
 
     @transaction.atomic
     def revoke(self, actor: User) -> None:
-        from accounts.audit import record
 
         invitation = Invitation.objects.select_for_update().get(pk=self.pk)
         if invitation.accepted_at is not None or invitation.revoked_at is not None:
             raise MembershipError("That invitation is no longer pending.")
         invitation.revoked_at = self.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])
-        record(self.account, "invitation.revoked", actor=actor, target=self.email)
+        AuditEvent.objects.record(
+            self.account, "invitation.revoked", actor=actor, target=self.email
+        )
 
     def accept_url(self) -> str:
         return settings.SITE_URL + reverse("invitation", args=[self.token()])

@@ -3,9 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models.signals import post_save
-from django.dispatch import Signal, receiver
+from django.dispatch import receiver
 
 from accounts.models import Account, User
+from core.signals import account_closed, account_policy_changed
 
 
 @receiver(post_save, sender=User, dispatch_uid="accounts.personal_account")
@@ -16,11 +17,6 @@ def create_personal_account(sender: type[User], instance: User, created: bool, *
         Account.objects.create_with_owner(name, instance, is_personal=True)
 
 
-# Sent (with account_id=...) whenever what the gateway enforces for an account changes: its plan,
-# billing period, payment standing or spend cap. The gateway drops its cached policy for that
-# account in every process when it hears it.
-account_policy_changed = Signal()
-
-# Sent (with account=...) inside the transaction that closes an account: apikeys revokes its keys,
-# billing cancels its subscription through the billing seam.
-account_closed = Signal()
+# Defined in core (so accounts.models can send them without importing this module); named here
+# too, where the receivers of the other apps have always found them.
+__all__ = ["account_closed", "account_policy_changed", "create_personal_account"]

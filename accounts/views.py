@@ -35,6 +35,7 @@ from accounts.models import (
     MembershipError,
 )
 from accounts.roles import Perm
+from core.audit import AuditContext
 from onboarding.dashboard import dashboard_context
 from portal.http import AuthenticatedHttpRequest, HtmxHttpRequest
 
@@ -99,7 +100,9 @@ def invite_member(request: HttpRequest, membership: Membership) -> HttpResponse:
     if form.is_valid():
         email, role = form.cleaned_data["email"], form.cleaned_data["role"]
         try:
-            membership.account.invite(email, role, by=membership, request=request)
+            membership.account.invite(
+                email, role, by=membership, audit_context=AuditContext.of(request)
+            )
         except MembershipError as error:
             form.add_error(None, str(error))
         else:
@@ -132,7 +135,9 @@ def change_role(request: HttpRequest, membership: Membership, member_id: int) ->
         messages.error(request, "Choose one of the roles offered.")
         return _back_to_members(request, membership)
     try:
-        member.change_role(form.cleaned_data["role"], by=membership, request=request)
+        member.change_role(
+            form.cleaned_data["role"], by=membership, audit_context=AuditContext.of(request)
+        )
     except MembershipError as error:
         messages.error(request, str(error))
     else:
@@ -145,7 +150,7 @@ def change_role(request: HttpRequest, membership: Membership, member_id: int) ->
 def remove_member(request: HttpRequest, membership: Membership, member_id: int) -> HttpResponse:
     member = _get_member(membership, member_id)
     try:
-        member.remove(by=membership, request=request)
+        member.remove(by=membership, audit_context=AuditContext.of(request))
     except MembershipError as error:
         messages.error(request, str(error))
         return _back_to_members(request, membership)
@@ -159,7 +164,7 @@ def remove_member(request: HttpRequest, membership: Membership, member_id: int) 
 @account_view(Perm.VIEW_MEMBERS)
 def leave_account(request: HttpRequest, membership: Membership) -> HttpResponse:
     try:
-        membership.remove(by=membership, request=request)
+        membership.remove(by=membership, audit_context=AuditContext.of(request))
     except MembershipError as error:
         messages.error(request, str(error))
         return redirect("account_home", membership.account.slug)
@@ -176,7 +181,9 @@ def transfer_ownership(request: HttpRequest, membership: Membership) -> HttpResp
         return _members_page(request, membership, transfer_form=form, status=400)
     new_owner: Membership = form.cleaned_data["member"]
     try:
-        membership.account.transfer_ownership(by=membership, to=new_owner, request=request)
+        membership.account.transfer_ownership(
+            by=membership, to=new_owner, audit_context=AuditContext.of(request)
+        )
     except MembershipError as error:
         messages.error(request, str(error))
     else:
@@ -194,7 +201,7 @@ def rename_account(request: HttpRequest, membership: Membership) -> HttpResponse
                    "plan": account.effective_plan(), "members": account.memberships.all(),
                    "close_form": ConfirmNameForm(account=account)}  # fmt: skip
         return render(request, "accounts/account_home.html", context, status=400)
-    account.rename(form.cleaned_data["name"], by=membership, request=request)
+    account.rename(form.cleaned_data["name"], by=membership, audit_context=AuditContext.of(request))
     messages.success(request, f"The account is now called {account.name}.")
     return redirect("account_home", account.slug)
 
@@ -207,7 +214,7 @@ def close_account(request: HttpRequest, membership: Membership) -> HttpResponse:
     form = ConfirmNameForm(request.POST, account=account)
     if form.is_valid():
         try:
-            account.close(by=membership, request=request)
+            account.close(by=membership, audit_context=AuditContext.of(request))
         except MembershipError as error:
             form.add_error(None, str(error))
         else:
@@ -244,7 +251,12 @@ def new_team(request: AuthenticatedHttpRequest) -> HttpResponse:
         try:
             with transaction.atomic():
                 account = Account.objects.create_team(form.cleaned_data["name"], request.user)
-                record(account, "account.created", request=request, target=account.name)
+                record(
+                    account,
+                    "account.created",
+                    audit_context=AuditContext.of(request),
+                    target=account.name,
+                )
         except MembershipError as error:
             form.add_error(None, str(error))
         else:
@@ -327,7 +339,7 @@ def delete_profile(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = DeleteProfileForm(request.POST or None, user=user)
     if request.method == "POST" and form.is_valid():
         try:
-            user.delete_profile(request=request)
+            user.delete_profile(audit_context=AuditContext.of(request))
         except MembershipError as error:
             form.add_error(None, str(error))
         else:

@@ -12,6 +12,7 @@ from accounts.roles import Perm
 from apidocs.catalogue import KEY_PLACEHOLDER, operations, served_spec, visible_products
 from apikeys.models import ApiKey, Environment, KeyActionError
 from catalog.models import ApiProduct
+from core.audit import AuditContext
 from portal.http import AuthenticatedHttpRequest
 
 DOCS_KEY_NAME = "Docs try-it key"
@@ -95,7 +96,7 @@ def create_test_key(request: AuthenticatedHttpRequest) -> JsonResponse:
     try:
         key, raw = ApiKey.objects.issue(
             account, name=DOCS_KEY_NAME, environment=Environment.TEST,
-            created_by=request.user, request=request,
+            created_by=request.user, audit_context=AuditContext.of(request),
         )  # fmt: skip
     except KeyActionError as refusal:
         return JsonResponse({"code": refusal.code, "detail": refusal.message}, status=409)

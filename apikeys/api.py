@@ -39,6 +39,7 @@ from apikeys.models import (
     PersonalAccessToken,
     token_expiry,
 )
+from core.audit import AuditContext
 from portal.api_errors import (
     ACCOUNT_NOT_FOUND,
     NOT_AUTHENTICATED,
@@ -304,7 +305,7 @@ class KeyListCreate(KeysAPIView):
             expires_at=values.pop("expires_at", None),
             created_by=request.user,
             restrictions=values,
-            request=request,
+            audit_context=AuditContext.of(request),
         )
         return Response(_with_secret(key, raw), status=status.HTTP_201_CREATED)
 
@@ -364,7 +365,9 @@ class KeyDetail(KeysAPIView):
         key = self.get_key(key_id)
         data = RestrictionsInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        key.update_details(data.validated_data, actor=request.user, request=request)
+        key.update_details(
+            data.validated_data, actor=request.user, audit_context=AuditContext.of(request)
+        )
         return Response(KeyOutput(key).data)
 
 
@@ -417,7 +420,9 @@ class KeyRotate(KeysAPIView):
         data = RotateInput(data=request.data)
         data.is_valid(raise_exception=True)
         new, raw = key.rotate(
-            GRACE_PERIODS[data.validated_data["grace"]], actor=request.user, request=request
+            GRACE_PERIODS[data.validated_data["grace"]],
+            actor=request.user,
+            audit_context=AuditContext.of(request),
         )
         body = _with_secret(new, raw, replaces=KeyOutput(key).data)
         return Response(body, status=status.HTTP_201_CREATED)
@@ -443,7 +448,7 @@ class KeyRevoke(KeysAPIView):
     )
     def post(self, request: AuthenticatedRequest, key_id: str) -> Response:
         key = self.get_key(key_id)
-        key.revoke(actor=request.user, request=request)
+        key.revoke(actor=request.user, audit_context=AuditContext.of(request))
         return Response(KeyOutput(key).data)
 
 
@@ -573,7 +578,7 @@ class TokenListCreate(GenericAPIView[PersonalAccessToken]):
             request.user,
             name=data.validated_data["name"],
             expires_at=token_expiry(data.validated_data["expires_in_days"]),
-            request=request,
+            audit_context=AuditContext.of(request),
         )
         body = {**self.get_serializer(token).data, "secret": raw}
         return Response(body, status=status.HTTP_201_CREATED)
@@ -612,5 +617,5 @@ class TokenRevoke(GenericAPIView[PersonalAccessToken]):
         token = PersonalAccessToken.objects.filter(user=request.user, public_id=token_id).first()
         if token is None:
             raise Http404("No such token")
-        token.revoke(request=request)
+        token.revoke(audit_context=AuditContext.of(request))
         return Response(self.get_serializer(token).data)

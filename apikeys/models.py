@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.db import models, transaction
@@ -11,12 +11,10 @@ from django.utils import timezone
 from django.utils.crypto import get_random_string
 
 from accounts import audit
+from accounts.models import Account, User
+from accounts.roles import ROLE_PERMISSIONS, Perm
 from apikeys import invalidation, keys
-
-if TYPE_CHECKING:
-    from django.http import HttpRequest
-
-    from accounts.models import Account, User
+from core.audit import AuditContext
 
 # An account without any plan (no default plan in the catalog) may hold this many live keys.
 DEFAULT_MAX_LIVE_KEYS = 2
@@ -92,8 +90,6 @@ class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
 
     def for_manager(self, user: User) -> ApiKeyQuerySet:
         """Keys of open accounts where `user` holds a role that may manage keys."""
-        from accounts.roles import ROLE_PERMISSIONS, Perm
-
         roles = [role for role, perms in ROLE_PERMISSIONS.items() if Perm.MANAGE_KEYS in perms]
         return self.filter(
             account__closed_at__isnull=True,
@@ -127,12 +123,10 @@ class ApiKeyManager(models.Manager["ApiKey"]):
         created_by: User | None = None,
         expires_at: datetime | None = None,
         restrictions: Mapping[str, list[str]] | None = None,
-        request: HttpRequest | None = None,
+        audit_context: AuditContext | None = None,
         enforce_limit: bool = True,
     ) -> tuple[ApiKey, str]:
         """Create a key; returns it with the raw key, which exists only in this return value."""
-        from accounts.models import Account
-
         with transaction.atomic():
             # Lock the account row so two simultaneous creates cannot both pass the cap check.
             account = Account.objects.select_for_update().get(pk=account.pk)
@@ -155,7 +149,7 @@ class ApiKeyManager(models.Manager["ApiKey"]):
                 "key.created",
                 actor=created_by,
                 target=key.public_id,
-                request=request,
+                audit_context=audit_context,
                 data={"name": name, "environment": environment},
             )
         return key, raw
@@ -308,7 +302,7 @@ class ApiKey(models.Model):
         grace: timedelta,
         *,
         actor: User | None = None,
-        request: HttpRequest | None = None,
+        audit_context: AuditContext | None = None,
     ) -> tuple[ApiKey, str]:
         """Replace this key with a new one; this one keeps working for `grace` (0: stops now).
         A key this one had replaced stops now, even inside its own grace: a chain of rotations
@@ -326,7 +320,7 @@ class ApiKey(models.Model):
                 raise KeyNotActive(
                     "Only a working key that has not been rotated already can be rotated."
                 )
-            ended = old.end_predecessor_grace(now, actor=actor, request=request)
+            ended = old.end_predecessor_grace(now, actor=actor, audit_context=audit_context)
             new, raw = ApiKey.objects.issue(
                 old.account,
                 name=old.name,
@@ -334,7 +328,7 @@ class ApiKey(models.Model):
                 created_by=actor,
                 expires_at=old.expires_at,
                 restrictions=old.restrictions(),
-                request=request,
+                audit_context=audit_context,
                 enforce_limit=False,  # the old key stops counting as it starts retiring
             )
             old.replaced_by = new
@@ -348,7 +342,7 @@ class ApiKey(models.Model):
                 "key.rotated",
                 actor=actor,
                 target=old.public_id,
-                request=request,
+                audit_context=audit_context,
                 data={"replaced_by": new.public_id, "grace_seconds": int(grace.total_seconds())},
             )
             invalidation.publish_on_commit([old.key_hash, *ended])
@@ -356,7 +350,7 @@ class ApiKey(models.Model):
         return new, raw
 
     def end_predecessor_grace(
-        self, now: datetime, *, actor: User | None, request: HttpRequest | None
+        self, now: datetime, *, actor: User | None, audit_context: AuditContext | None
     ) -> list[str]:
         """Revoke the retiring key this one replaced, if it still works; its hash, to invalidate."""
         retiring = (
@@ -373,12 +367,14 @@ class ApiKey(models.Model):
             "key.revoked",
             actor=actor,
             target=retiring.public_id,
-            request=request,
+            audit_context=audit_context,
             data={"reason": "successor_rotated", "successor": self.public_id},
         )
         return [retiring.key_hash]
 
-    def revoke(self, *, actor: User | None = None, request: HttpRequest | None = None) -> bool:
+    def revoke(
+        self, *, actor: User | None = None, audit_context: AuditContext | None = None
+    ) -> bool:
         """Stop this key at once (also ends a grace window). False if it was already revoked."""
         with transaction.atomic():
             key = self._locked()
@@ -387,7 +383,11 @@ class ApiKey(models.Model):
             key.revoked_at = timezone.now()
             key.save(update_fields=["revoked_at"])
             audit.record(
-                key.account, "key.revoked", actor=actor, target=key.public_id, request=request
+                key.account,
+                "key.revoked",
+                actor=actor,
+                target=key.public_id,
+                audit_context=audit_context,
             )
             invalidation.publish_on_commit([key.key_hash])
         self.refresh_from_db()
@@ -398,7 +398,7 @@ class ApiKey(models.Model):
         changes: Mapping[str, Any],
         *,
         actor: User | None = None,
-        request: HttpRequest | None = None,
+        audit_context: AuditContext | None = None,
     ) -> list[str]:
         """Change the name and/or restrictions (already validated). Returns the changed fields."""
         allowed = {"name", *RESTRICTION_FIELDS}
@@ -420,7 +420,7 @@ class ApiKey(models.Model):
                 "key.updated",
                 actor=actor,
                 target=key.public_id,
-                request=request,
+                audit_context=audit_context,
                 data={field: changes[field] for field in changed},
             )
             invalidation.publish_on_commit([key.key_hash])
@@ -460,7 +460,7 @@ class PersonalAccessTokenManager(models.Manager["PersonalAccessToken"]):
         *,
         name: str,
         expires_at: datetime | None = None,
-        request: HttpRequest | None = None,
+        audit_context: AuditContext | None = None,
     ) -> tuple[PersonalAccessToken, str]:
         raw = keys.generate_token()
         with transaction.atomic():
@@ -472,7 +472,7 @@ class PersonalAccessTokenManager(models.Manager["PersonalAccessToken"]):
                 token_hash=keys.hash_key(raw),
                 expires_at=expires_at,
             )
-            _audit_token(token, "token.created", request)
+            _audit_token(token, "token.created", audit_context)
         return token, raw
 
 
@@ -481,10 +481,10 @@ def token_expiry(days: int) -> datetime | None:
     return timezone.now() + timedelta(days=days) if days else None
 
 
-def _audit_token(token: PersonalAccessToken, action: str, request: HttpRequest | None) -> None:
+def _audit_token(
+    token: PersonalAccessToken, action: str, audit_context: AuditContext | None
+) -> None:
     # A token belongs to a person, not a team: its events go to the person's own account.
-    from accounts.models import Account
-
     account = (
         Account.objects.filter(
             memberships__user=token.user, memberships__role="owner", is_personal=True
@@ -498,7 +498,7 @@ def _audit_token(token: PersonalAccessToken, action: str, request: HttpRequest |
             action,
             actor=token.user,
             target=token.public_id,
-            request=request,
+            audit_context=audit_context,
             data={"name": token.name},
         )
 
@@ -531,13 +531,13 @@ class PersonalAccessToken(models.Model):
     def masked(self) -> str:
         return f"{self.prefix}…{self.last4}"
 
-    def revoke(self, *, request: HttpRequest | None = None) -> bool:
+    def revoke(self, *, audit_context: AuditContext | None = None) -> bool:
         with transaction.atomic():
             updated = PersonalAccessToken.objects.filter(
                 pk=self.pk, revoked_at__isnull=True
             ).update(revoked_at=timezone.now())
             if updated:
-                _audit_token(self, "token.revoked", request)
+                _audit_token(self, "token.revoked", audit_context)
         self.refresh_from_db()
         return bool(updated)
 

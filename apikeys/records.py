@@ -6,6 +6,10 @@ made-up but well-formed keys costs one query each per TTL, not one per request.
 
 Entries are dropped across processes through Redis pub/sub (see invalidation.py). While this
 process's listener cannot hear Redis, entries live only FALLBACK_TTL_SECONDS.
+
+The cache holds at most GATEWAY_KEY_CACHE_ENTRIES records and drops the least recently used one
+to make room, so a seller with a million keys keeps a bounded process and its busy keys cached,
+instead of every process emptying its cache at once and stampeding the database.
 """
 
 from __future__ import annotations
@@ -13,10 +17,14 @@ from __future__ import annotations
 import ipaddress
 import threading
 import time
+from collections import OrderedDict
+from contextlib import suppress
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from apikeys import keys
-from apikeys.invalidation import Listener
+from apikeys.invalidation import key_hashes_channel
 from apikeys.models import ApiKey
 
 # Revocations, rotations and edits reach every process through the listener within milliseconds,
@@ -26,7 +34,6 @@ CACHE_TTL_SECONDS = 300.0
 NEGATIVE_TTL_SECONDS = 30.0
 # Without a working invalidation listener a revocation is only seen when the entry expires.
 FALLBACK_TTL_SECONDS = 0.5
-MAX_ENTRIES = 100_000
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -68,21 +75,27 @@ class KeyRecord:
 
 
 class RecordCache:
-    """key hash → (record or None, expiry on the monotonic clock). Thread-safe.
+    """key hash → (record or None, expiry on the monotonic clock), least recently used first.
+    Thread-safe.
 
     `generation` counts invalidations: a lookup that read the database before an invalidation
     arrived must not store what it read (it may be the state from before the revocation).
     """
 
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[KeyRecord | None, float]] = {}
+    def __init__(self, max_entries: int) -> None:
+        self._entries: OrderedDict[str, tuple[KeyRecord | None, float]] = OrderedDict()
         self._lock = threading.Lock()
+        self.max_entries = max_entries
         self.generation = 0
 
     def get(self, key_hash: str) -> tuple[bool, KeyRecord | None]:
         entry = self._entries.get(key_hash)
         if entry is None or entry[1] <= time.monotonic():
             return False, None
+        # Without the lock, so hits never wait for each other: each OrderedDict call is
+        # atomic, and an entry evicted or forgotten meanwhile has nothing to move.
+        with suppress(KeyError):
+            self._entries.move_to_end(key_hash)
         return True, entry[0]
 
     def put(
@@ -100,9 +113,10 @@ class RecordCache:
         with self._lock:
             if generation is not None and generation != self.generation:
                 return
-            if len(self._entries) >= MAX_ENTRIES:
-                self._entries.clear()
             self._entries[key_hash] = (record, time.monotonic() + ttl)
+            self._entries.move_to_end(key_hash)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
 
     def forget(self, key_hash: str) -> None:
         with self._lock:
@@ -118,8 +132,8 @@ class RecordCache:
         return len(self._entries)
 
 
-cache = RecordCache()
-listener = Listener(on_invalidate=cache.forget, on_deaf=cache.clear)
+cache = RecordCache(settings.GATEWAY_KEY_CACHE_ENTRIES)
+listener = key_hashes_channel.listen(on_message=cache.forget, on_deaf=cache.clear)
 
 
 def load(key_hash: str) -> KeyRecord | None:

@@ -34,6 +34,7 @@ from apikeys.models import (
     max_keys,
     token_expiry,
 )
+from core.audit import AuditContext
 from onboarding.first_call import first_curl
 from portal.http import AuthenticatedHttpRequest
 
@@ -123,7 +124,7 @@ def create_key(request: AuthenticatedHttpRequest, membership: Membership) -> Htt
                 created_by=request.user,
                 expires_at=form.cleaned_data["expires_at"],
                 restrictions=form.restriction_values(),
-                request=request,
+                audit_context=AuditContext.of(request),
             )
             return _render_keys(request, membership, new_key=key, raw_key=raw)
         except KeyActionError as error:
@@ -142,7 +143,7 @@ def rotate_key(
         return _render_keys(request, membership, status=400, error="Choose a grace window.")
     grace: timedelta = GRACE_PERIODS[form.cleaned_data["grace"]]
     try:
-        new, raw = key.rotate(grace, actor=request.user, request=request)
+        new, raw = key.rotate(grace, actor=request.user, audit_context=AuditContext.of(request))
     except KeyActionError as error:
         return _render_keys(request, membership, status=409, error=error.message)
     return _render_keys(request, membership, new_key=new, raw_key=raw, rotated=key)
@@ -154,7 +155,7 @@ def revoke_key(
     request: AuthenticatedHttpRequest, membership: Membership, key_id: str
 ) -> HttpResponse:
     key = _get_key(membership, key_id)
-    key.revoke(actor=request.user, request=request)
+    key.revoke(actor=request.user, audit_context=AuditContext.of(request))
     return _render_keys(request, membership, notice=f"“{key.name}” ({key.masked}) is revoked.")
 
 
@@ -169,7 +170,7 @@ def update_key(
         return _render_keys(request, membership, status=400, edit_forms={key.public_id: form})
     changes = {"name": form.cleaned_data["name"], **form.restriction_values()}
     try:
-        key.update_details(changes, actor=request.user, request=request)
+        key.update_details(changes, actor=request.user, audit_context=AuditContext.of(request))
     except KeyActionError as error:
         return _render_keys(request, membership, status=409, error=error.message)
     return _render_keys(request, membership, notice=f"“{key.name}” is saved.")
@@ -204,7 +205,7 @@ def create_token(request: AuthenticatedHttpRequest) -> HttpResponse:
         request.user,
         name=form.cleaned_data["name"],
         expires_at=token_expiry(form.cleaned_data["expires_in_days"]),
-        request=request,
+        audit_context=AuditContext.of(request),
     )
     return _render_tokens(request, new_token=token, raw_token=raw)
 
@@ -213,5 +214,5 @@ def create_token(request: AuthenticatedHttpRequest) -> HttpResponse:
 @login_required
 def revoke_token(request: AuthenticatedHttpRequest, token_id: str) -> HttpResponse:
     token = get_object_or_404(PersonalAccessToken, user=request.user, public_id=token_id)
-    token.revoke(request=request)
+    token.revoke(audit_context=AuditContext.of(request))
     return _render_tokens(request, notice=f"“{token.name}” is revoked.")

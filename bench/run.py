@@ -21,16 +21,22 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 BIN = Path(sys.executable).parent
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 VALID_KEYS = int(os.environ.get("BENCH_KEYS", "10000"))
+# The scale variants: this many keys over this many accounts, beyond the process's key cache.
+SCALE_KEYS = int(os.environ.get("BENCH_SCALE_KEYS", "1000000"))
+SCALE_ACCOUNTS = int(os.environ.get("BENCH_SCALE_ACCOUNTS", "100000"))
 # Each auth server (Tollgate's and the DRF project's alike) runs as granian with these.
 AUTH_WORKERS = os.environ.get("BENCH_AUTH_WORKERS", "1")
 AUTH_THREADS = os.environ.get("BENCH_AUTH_THREADS", "4")
-SCRIPT_COMMANDS = {"get", "incr", "expire", "hincrby"}  # what gateway/limits.lua runs inside
+# What gateway/limits.lua runs inside. SADD also counts the gateway's dirty-account mark, a
+# round trip of its own but once per account and new usage hash, not per request.
+SCRIPT_COMMANDS = {"get", "incr", "expire", "hincrby", "sadd"}
 # Not per request: the two invalidation listeners' heartbeat (a PING a second each, at any load)
 # and connection set-up. Counted apart, as background commands.
 BACKGROUND_COMMANDS = {"ping", "subscribe", "hello", "client|setinfo", "select", "auth",
@@ -102,8 +108,8 @@ class Bench:
     def prepare_tollgate(self) -> None:
         python = sys.executable
         self.run([python, "manage.py", "migrate", "-v0"], self.tollgate_env)
-        self.run([python, str(BENCH / "tollgate_data.py"), str(self.dir), str(VALID_KEYS)],
-                 self.tollgate_env)  # fmt: skip
+        self.run([python, str(BENCH / "tollgate_data.py"), str(self.dir), str(VALID_KEYS),
+                  str(SCALE_KEYS), str(SCALE_ACCOUNTS)], self.tollgate_env)  # fmt: skip
 
     def prepare_drf(self) -> None:
         self.run([sys.executable, "-m", "django", "migrate", "-v0"], self.drf_env)
@@ -251,9 +257,10 @@ def send_every_key_once(port: int, path: str, header: tuple[str, str, str]) -> N
 
 
 def measure(bench: Bench, name: str, path: str, header: tuple[str, str, str],
-            auth: str | None) -> dict[str, object]:  # fmt: skip
+            auth: str | None, warm: bool = True) -> dict[str, object]:  # fmt: skip
     port = bench.ports["nginx"]
-    send_every_key_once(port, path, header)  # the steady state of a long-running gateway
+    if warm:
+        send_every_key_once(port, path, header)  # the steady state of a long-running gateway
     wrk(port, path, header, 32, 2)  # warm keepalive pools
     trees = {name: descendants(process.pid) for name, process in bench.processes.items()}
     cpu_before = {name: cpu_seconds(pids) for name, pids in trees.items()}
@@ -302,6 +309,31 @@ def measure(bench: Bench, name: str, path: str, header: tuple[str, str, str],
     }
 
 
+def measure_scale(bench: Bench, every_key: str, hot_keys: str) -> dict[str, Any]:
+    """SCALE_KEYS keys over SCALE_ACCOUNTS accounts: random draws from all of them (nearly every
+    call a first sighting: one database read), then the steady state of a hot set the size of
+    the key cache; and the auth process's memory, bounded by GATEWAY_KEY_CACHE_ENTRIES."""
+    bearer = ("Authorization", "Bearer ")
+    auth_pid = bench.processes["tollgate"].pid
+    before = peak_memory_mb(auth_pid)
+    print(f"measuring g Tollgate, first sight of {SCALE_KEYS:,} keys ...", flush=True)
+    first = measure(bench, f"g Tollgate, {SCALE_KEYS:,} keys, first sight", "/c/x",
+                    (*bearer, every_key), "tollgate", warm=False)  # fmt: skip
+    print(f"measuring h Tollgate, a hot set of {SCALE_KEYS:,} keys ...", flush=True)
+    steady = measure(bench, f"h Tollgate, {SCALE_KEYS:,} keys, steady", "/c/x",
+                     (*bearer, hot_keys), "tollgate")  # fmt: skip
+    return {
+        "keys": SCALE_KEYS,
+        "accounts": SCALE_ACCOUNTS,
+        "hot_keys": len(Path(hot_keys).read_text().split()),
+        "auth_process_peak_mb_before": before,
+        "auth_process_peak_mb_after": peak_memory_mb(auth_pid),
+        "first_sight_p99_ms": first["p99_ms_32"],
+        "steady_p99_ms": steady["p99_ms_32"],
+        "results": [first, steady],
+    }
+
+
 def chart(results: list[dict[str, object]], path: Path) -> None:
     import matplotlib
 
@@ -332,7 +364,9 @@ def main() -> int:
         bench.prepare_tollgate()
         bench.prepare_drf()
         bench.start_servers()
-        valid, malformed, over = (str(workdir / f"keys_{n}.txt") for n in ("valid", "bad", "over"))
+        valid, malformed, over, scale, hot = (
+            str(workdir / f"keys_{n}.txt") for n in ("valid", "bad", "over", "scale", "scale_hot")
+        )
         variants = [
             ("a nginx → upstream", "/a/x", (*bearer, valid), None),
             ("b auth_request → nginx 204", "/b/x", (*bearer, valid), "floor"),
@@ -347,6 +381,8 @@ def main() -> int:
             print(f"measuring {name} ...", flush=True)
             results.append(measure(bench, name, path, header, auth))
         memory = {name: peak_memory_mb(p.pid) for name, p in bench.processes.items()}
+        scale = measure_scale(bench, scale, hot)
+        results += scale.pop("results")
     finally:
         bench.stop()
     by = {str(r["variant"]).split()[0]: r for r in results}
@@ -371,6 +407,7 @@ def main() -> int:
         },
         "results": results,
         "peak_memory_mb_per_process": memory,
+        "scale": scale,
         "ratios": ratios,
         "targets": TARGETS,
         "targets_met": met,
@@ -380,6 +417,7 @@ def main() -> int:
     out.write_text(json.dumps(report, indent=2) + "\n")
     chart(results, out.with_suffix(".png"))
     print_table(results, memory, ratios, met, out)
+    print(f"scale: {scale}")
     shutil.rmtree(workdir, ignore_errors=True)
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import sys
 from pathlib import Path
 
@@ -12,7 +13,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 django.setup()
 
-from accounts.models import Account, User  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+from accounts.models import Account, Membership, User  # noqa: E402
+from accounts.roles import Role  # noqa: E402
 from apikeys import keys  # noqa: E402
 from apikeys.models import ApiKey  # noqa: E402
 from catalog.models import ApiProduct, Plan, PlanProduct  # noqa: E402
@@ -28,7 +32,36 @@ def make_keys(account: Account, count: int) -> list[str]:
     return raws
 
 
-def main(workdir: Path, count: int) -> None:
+def make_scale(workdir: Path, owner: User, keys_total: int, accounts_total: int) -> None:
+    """The scale variant's data: keys_total keys over accounts_total accounts, in bulk.
+
+    Writes every key (keys_scale.txt, for first sightings) and a hot set the size of the
+    process's key cache (keys_scale_hot.txt, for the steady state).
+    """
+    accounts = Account.objects.bulk_create(
+        Account(name=f"scale {n}", slug=f"scale-{n}") for n in range(accounts_total)
+    )
+    Membership.objects.bulk_create(
+        Membership(account=a, user=owner, role=Role.OWNER) for a in accounts
+    )
+    per_account = max(1, keys_total // accounts_total)
+    with (workdir / "keys_scale.txt").open("w") as out:
+        for start in range(0, len(accounts), 1000):
+            batch = [(a, keys.generate("live")) for a in accounts[start : start + 1000]
+                     for _ in range(per_account)]  # fmt: skip
+            ApiKey.objects.bulk_create(
+                (ApiKey(account=a, name="scale", environment="live",
+                        prefix=keys.display_prefix(raw), last4=raw[-4:],
+                        key_hash=keys.hash_key(raw)) for a, raw in batch),
+                batch_size=5000,
+            )  # fmt: skip
+            out.write("".join(f"{raw}\n" for _, raw in batch))
+    raws = (workdir / "keys_scale.txt").read_text().split()
+    hot = random.Random(7).sample(raws, min(len(raws), settings.GATEWAY_KEY_CACHE_ENTRIES))
+    (workdir / "keys_scale_hot.txt").write_text("\n".join(hot) + "\n")
+
+
+def main(workdir: Path, count: int, scale_keys: int, scale_accounts: int) -> None:
     product = ApiProduct.objects.create(slug="bench", name="Bench", path_prefix="/c",
                                         upstream_url="http://127.0.0.1:9")  # fmt: skip
     roomy = Plan.objects.create(slug="roomy", name="Roomy", is_default=True)  # no limits
@@ -46,7 +79,8 @@ def main(workdir: Path, count: int) -> None:
     bad = [f"tg_live_{'x' * 32}_{n:06d}" for n in range(1000)]  # right shape, wrong checksum
     for name, raws in (("valid", valid), ("over", over), ("bad", bad)):
         (workdir / f"keys_{name}.txt").write_text("\n".join(raws) + "\n")
+    make_scale(workdir, owner, scale_keys, scale_accounts)
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), int(sys.argv[2]))
+    main(Path(sys.argv[1]), *(int(arg) for arg in sys.argv[2:5]))

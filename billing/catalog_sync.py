@@ -58,7 +58,7 @@ def ensure_meter(result: SyncResult) -> str:
 def sync_plan(plan: Plan, meter_id: str, result: SyncResult) -> None:
     product_id = ensure_product(plan, result)
     monthly = {
-        "unit_amount_decimal": str(cents(plan.monthly_price)),
+        "unit_amount_decimal": plain(cents(plan.monthly_price)),
         "recurring": {"interval": "month", "usage_type": "licensed"},
     }
     price_id = ensure_price(plan, product_id, f"tollgate_{plan.slug}_monthly", monthly, result)
@@ -67,7 +67,7 @@ def sync_plan(plan: Plan, meter_id: str, result: SyncResult) -> None:
         # Metered per call: the price of 1,000 calls spread over each call, in cents.
         per_call = cents(plan.overage_price_per_1000) / 1000
         overage = {
-            "unit_amount_decimal": str(per_call.normalize()),
+            "unit_amount_decimal": plain(per_call.normalize()),
             "recurring": {"interval": "month", "usage_type": "metered", "meter": meter_id},
         }
         overage_id = ensure_price(
@@ -82,6 +82,11 @@ def sync_plan(plan: Plan, meter_id: str, result: SyncResult) -> None:
 
 def cents(amount: Decimal) -> Decimal:
     return (amount * 100).quantize(Decimal("0.0001")).normalize()
+
+
+def plain(amount: Decimal) -> str:
+    """A decimal as Stripe accepts it: "1000", never the exponent form "1E+3"."""
+    return f"{amount:f}"
 
 
 def ensure_product(plan: Plan, result: SyncResult) -> str:

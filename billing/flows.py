@@ -26,6 +26,7 @@ from billing.models import (
     Customer,
     EventStatus,
     Invoice,
+    MeterErrorReport,
     MeterReport,
     Notice,
     StripeEvent,
@@ -33,7 +34,7 @@ from billing.models import (
     from_timestamp,
 )
 from billing.standing import payment_overdue
-from catalog.models import Plan
+from catalog.models import Comp, Plan
 from portal import emails
 
 log = logging.getLogger(__name__)
@@ -100,21 +101,56 @@ def change_plan(account: Account, plan: Plan, user: User, *, downgrade_at_period
     """Switch the live subscription to `plan`, prorated; downgrades may wait for the period end.
 
     The billing period (and so the quota window) stays where it is: Stripe keeps the anchor.
+    A downgrade at the period end is a subscription schedule: Stripe switches the prices at
+    the renewal, so the renewal invoice is at the new price.
     """
     sub = Subscription.objects.current_for(account)
     if sub is None:
         raise gateway.BillingError(
             "There is no subscription to change.", code="no_subscription", permanent=True
         )
+    data = gateway.retrieve_subscription(sub.stripe_id)
     if downgrade_at_period_end and is_downgrade(sub.plan, plan):
+        _schedule_switch(data, plan)
         Subscription.objects.filter(pk=sub.pk).update(
             scheduled_plan=plan, scheduled_for=sub.current_period_end
         )
         audit.record(account, "billing.downgrade_scheduled", actor=user, target=plan.slug)
         return "scheduled"
+    if data.get("schedule"):  # a change now replaces the one planned for the period end
+        gateway.release_subscription_schedule(str(data["schedule"]))
+        Subscription.objects.filter(pk=sub.pk).update(scheduled_plan=None, scheduled_for=None)
     _switch_price(sub.stripe_id, plan, proration="create_prorations")
     audit.record(account, "billing.plan_change_requested", actor=user, target=plan.slug)
     return "changed"
+
+
+def _plan_items(plan: Plan) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = [{"price": plan.stripe_price_id, "quantity": 1}]
+    if plan.stripe_overage_price_id:
+        items.append({"price": plan.stripe_overage_price_id})
+    return items
+
+
+def _schedule_switch(data: dict[str, Any], plan: Plan) -> None:
+    """Plan `plan`'s prices from the next period: the current phase keeps today's prices."""
+    item = _licensed_item(data)
+    start, end = item["current_period_start"], item["current_period_end"]
+    schedule_id = data.get("schedule")
+    if not schedule_id:
+        # No fixed idempotency key: a schedule released earlier must not be replayed; a
+        # second click is refused by Stripe (the subscription has a schedule by then).
+        schedule_id = gateway.create_subscription_schedule(data["id"], key=None)["id"]
+    current = [
+        {"price": i["price"]["id"], **({"quantity": i["quantity"]} if "quantity" in i else {})}
+        for i in data["items"]["data"]
+    ]
+    phases = [
+        {"items": current, "start_date": start, "end_date": end},
+        {"items": _plan_items(plan), "duration": {"interval": "month", "interval_count": 1}},
+    ]
+    params = {"phases": phases, "end_behavior": "release", "proration_behavior": "none"}
+    gateway.update_subscription_schedule(str(schedule_id), params)
 
 
 def _switch_price(subscription_id: str, plan: Plan, proration: str) -> dict[str, Any]:
@@ -133,6 +169,12 @@ def set_cancel_at_period_end(account: Account, user: User, cancel: bool) -> None
         raise gateway.BillingError(
             "There is no subscription to cancel.", code="no_subscription", permanent=True
         )
+    if cancel and sub.scheduled_plan_id:
+        # Ending the subscription replaces a downgrade planned for the same day.
+        schedule = gateway.retrieve_subscription(sub.stripe_id).get("schedule")
+        if schedule:
+            gateway.release_subscription_schedule(str(schedule))
+        Subscription.objects.filter(pk=sub.pk).update(scheduled_plan=None, scheduled_for=None)
     gateway.update_subscription(sub.stripe_id, {"cancel_at_period_end": cancel})
     audit.record(
         account, "billing.cancel_requested" if cancel else "billing.cancel_withdrawn", actor=user
@@ -188,6 +230,31 @@ def upcoming_invoice(account: Account) -> UpcomingInvoice | None:
     )
 
 
+@dataclass(frozen=True)
+class CardOnFile:
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+
+    def __str__(self) -> str:
+        expiry = f"{self.exp_month:02d}/{self.exp_year}"
+        return f"{self.brand.title()} ending in {self.last4}, expires {expiry}"
+
+
+def card_on_file(account: Account) -> CardOnFile | None:
+    """The card Stripe charges for the live subscription; None without one. Raises BillingError
+    when Stripe cannot say."""
+    sub = Subscription.objects.current_for(account)
+    if sub is None:
+        return None
+    method = gateway.retrieve_card_on_file(sub.stripe_id)
+    card = (method or {}).get("card")
+    if not card:
+        return None
+    return CardOnFile(card["brand"], card["last4"], card["exp_month"], card["exp_year"])
+
+
 # --- applying Stripe's state ------------------------------------------------------------------
 def apply_event(event_id: str) -> str:
     """Re-fetch the object an event is about and apply it; idempotent and order-free."""
@@ -195,7 +262,7 @@ def apply_event(event_id: str) -> str:
     if event.status in (EventStatus.APPLIED, EventStatus.IGNORED):
         return str(event.status)
     StripeEvent.objects.filter(pk=event_id).update(attempts=event.attempts + 1)
-    handled = _apply_by_type(event.type, event.object_id)
+    handled = _apply_by_type(event.type, event.object_id, event_id)
     status = EventStatus.APPLIED if handled else EventStatus.IGNORED
     StripeEvent.objects.filter(pk=event_id).update(
         status=status, error="", applied_at=timezone.now()
@@ -209,7 +276,10 @@ def mark_failed(event_id: str, error: BaseException) -> None:
     )
 
 
-def _apply_by_type(event_type: str, object_id: str) -> bool:
+def _apply_by_type(event_type: str, object_id: str, event_id: str) -> bool:
+    if event_type == "v1.billing.meter.error_report_triggered":
+        record_meter_errors(gateway.retrieve_event_v2(event_id))
+        return True
     if event_type == "checkout.session.completed":
         session = gateway.retrieve_checkout_session(object_id)
         if not session.get("subscription"):
@@ -297,8 +367,10 @@ def _update_changed(obj: Any, fields: dict[str, Any]) -> list[str]:
 
 
 def _refresh_account_plan(account: Account) -> bool:
+    """The account's plan: a running comp's, else its live subscription's (else the default)."""
+    comp = Comp.objects.filter(account=account).running(timezone.now()).first()
     current = Subscription.objects.current_for(account)
-    plan_id = current.plan_id if current else None
+    plan_id = comp.plan_id if comp else current.plan_id if current else None
     if account.plan_id == plan_id:
         return False
     account.plan_id = plan_id
@@ -322,17 +394,10 @@ def _announce_subscription(account: Account, sub: Subscription, changed: list[st
 
 
 def _after_sync(sub: Subscription) -> None:
-    """Carry out a downgrade scheduled for the period end, once the new period has begun."""
+    """Forget a downgrade planned for the period end once that period has begun: Stripe's
+    schedule made the switch, and the plan now follows from the subscription's prices."""
     due = sub.scheduled_for
-    if (
-        sub.scheduled_plan is None
-        or due is None
-        or not sub.is_live
-        or sub.current_period_start is None
-    ):
-        return
-    if sub.current_period_start >= due:
-        _switch_price(sub.stripe_id, sub.scheduled_plan, proration="none")
+    if due is not None and sub.current_period_start is not None and sub.current_period_start >= due:
         Subscription.objects.filter(pk=sub.pk).update(scheduled_plan=None, scheduled_for=None)
 
 
@@ -467,6 +532,90 @@ def billing_recipients(account: Account) -> list[str]:
             "user__email", flat=True
         )
     )
+
+
+# --- comps ------------------------------------------------------------------------------------
+def end_comp(account: Account, by: str) -> bool:
+    """Withdraw the account's running comp; its plan follows its subscription again."""
+    with transaction.atomic():
+        account = Account.objects.select_for_update().get(pk=account.pk)
+        ended = Comp.objects.filter(account=account).running(timezone.now())
+        comp = ended.first()
+        if comp is None:
+            return False
+        ended.update(ended_at=timezone.now())
+        _after_comp(account, comp, by)
+    return True
+
+
+def end_expired_comps(now: datetime | None = None) -> int:
+    """The beat job: comps whose last day has passed end; returns how many."""
+    now = now or timezone.now()
+    ended = 0
+    expired = Comp.objects.filter(ended_at__isnull=True, until__lte=now)
+    for comp_id, account_id in expired.values_list("pk", "account_id"):
+        with transaction.atomic():
+            account = Account.objects.select_for_update().get(pk=account_id)
+            if Comp.objects.filter(pk=comp_id, ended_at__isnull=True).update(ended_at=now):
+                _after_comp(account, Comp.objects.get(pk=comp_id), "expiry")
+                ended += 1
+    return ended
+
+
+def _after_comp(account: Account, comp: Comp, by: str) -> None:
+    audit.record(account, "plan.comp_ended", target=comp.plan.slug, data={"by": by})
+    if _refresh_account_plan(account):
+        transaction.on_commit(
+            lambda: account_policy_changed.send(sender=Comp, account_id=account.pk)
+        )
+
+
+# --- meter event errors ----------------------------------------------------------------------
+def record_meter_errors(event: dict[str, Any]) -> MeterErrorReport:
+    """Keep Stripe's report of unbillable meter events for the operator, and log it."""
+    data = event["data"]
+    errors = [
+        {
+            "code": kind["code"],
+            "count": kind["error_count"],
+            "samples": [
+                {
+                    "identifier": sample["request"]["identifier"],
+                    "message": sample["error_message"],
+                    # Our identifiers begin with the account's id (metering.meter_identifier).
+                    "account_id": sample["request"]["identifier"].split(":", 1)[0],
+                }
+                for sample in kind["sample_errors"]
+            ],
+        }
+        for kind in data["reason"]["error_types"]
+    ]
+    report, created = MeterErrorReport.objects.get_or_create(
+        event_id=event["id"],
+        defaults={
+            "meter_id": (event.get("related_object") or {}).get("id", ""),
+            "summary": data["developer_message_summary"],
+            "error_count": data["reason"]["error_count"],
+            "errors": errors,
+            "validation_start": _parse_time(data.get("validation_start")),
+            "validation_end": _parse_time(data.get("validation_end")),
+        },
+    )
+    if created:
+        log.error(
+            "Stripe could not bill %d meter event(s): %s (%s)",
+            report.error_count,
+            report.summary,
+            ", ".join(f"{e['code']}: {e['count']}" for e in errors),
+        )
+    return report
+
+
+def _parse_time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 # --- reconcile -------------------------------------------------------------------------------

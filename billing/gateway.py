@@ -50,6 +50,9 @@ def client() -> stripe.StripeClient:
 def _translated() -> Iterator[None]:
     try:
         yield
+    except stripe.IdempotencyError as error:
+        # A key reused with other parameters: a bug to report, never an outage to retry.
+        raise BillingError(_message(error), code="idempotency_error", permanent=True) from None
     except stripe.InvalidRequestError as error:
         raise BillingError(
             _message(error), code=error.code or "invalid_request", permanent=True
@@ -119,6 +122,14 @@ def retrieve_subscription(subscription_id: str) -> dict[str, Any]:
     return _call(client().v1.subscriptions.retrieve, subscription_id)
 
 
+def retrieve_card_on_file(subscription_id: str) -> dict[str, Any] | None:
+    """The subscription's default payment method (a card), expanded in the same request."""
+    params = {"expand": ["default_payment_method"]}
+    data = _call(client().v1.subscriptions.retrieve, subscription_id, params=params)
+    method = data.get("default_payment_method")
+    return method if isinstance(method, dict) else None
+
+
 def list_subscriptions(customer_id: str) -> list[dict[str, Any]]:
     return _list(client().v1.subscriptions, {"customer": customer_id, "status": "all"})
 
@@ -129,6 +140,19 @@ def update_subscription(subscription_id: str, params: dict[str, Any]) -> dict[st
 
 def cancel_subscription(subscription_id: str) -> dict[str, Any]:
     return _call(client().v1.subscriptions.cancel, subscription_id)
+
+
+def create_subscription_schedule(subscription_id: str, key: str | None) -> dict[str, Any]:
+    params = {"from_subscription": subscription_id}
+    return _create(client().v1.subscription_schedules, params, key)
+
+
+def update_subscription_schedule(schedule_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    return _call(client().v1.subscription_schedules.update, schedule_id, params=params)
+
+
+def release_subscription_schedule(schedule_id: str) -> dict[str, Any]:
+    return _call(client().v1.subscription_schedules.release, schedule_id)
 
 
 def retrieve_invoice(invoice_id: str) -> dict[str, Any]:
@@ -218,7 +242,18 @@ def verify_webhook(payload: bytes, signature: str) -> dict[str, Any]:
         raise BillingError(
             f"Invalid webhook: {error}", code="bad_signature", permanent=True
         ) from None
+    if isinstance(event, dict) and event.get("object") == "v2.core.event":
+        # A thin notification of a v2 event: the event itself is fetched with retrieve_event_v2.
+        if not {"id", "type", "related_object"} <= event.keys():
+            raise _bad_event("not a Stripe event notification")
+        if not _is_text(event["id"], 255) or not _is_text(event["type"], 100):
+            raise _bad_event("`id` and `type` must be non-empty strings")
+        return event
     return checked_envelope(event)
+
+
+def retrieve_event_v2(event_id: str) -> dict[str, Any]:
+    return _call(client().v2.core.events.retrieve, event_id)
 
 
 # The last second a datetime can hold (9999-12-31T23:59:59Z): `created` beyond it cannot be stored.

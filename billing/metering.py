@@ -8,7 +8,8 @@ MeterReport row, under a unique constraint, is the authority on what was billed.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import logging
+from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -17,24 +18,42 @@ from accounts.models import Account
 from billing import gateway
 from billing.models import Customer, MeterReport
 
+log = logging.getLogger(__name__)
+
 
 def meter_identifier(account: Account, period_start: datetime, batch_id: str) -> str:
     return f"{account.id}:{period_start:%Y%m%d}:{batch_id}"
 
 
-def report_overage(account: Account, period_start: datetime, batch_id: str, quantity: int) -> bool:
-    """Send `quantity` overage calls once; False when this batch was already reported."""
+def report_overage(
+    account: Account, period_start: datetime, batch_id: str, quantity: int, used_at: datetime
+) -> bool:
+    """Send `quantity` overage calls made at `used_at` once; False when already reported.
+
+    Every retry sends the same parameters (identifier, value and timestamp): Stripe refuses a
+    reused idempotency key with different ones.
+    """
     identifier = meter_identifier(account, period_start, batch_id)
     if quantity <= 0 or MeterReport.objects.filter(identifier=identifier).exists():
         return False
     customer = Customer.objects.filter(account=account).first()
     if customer is None:
         return False  # no Stripe customer: never subscribed, so nothing to bill
-    # Stripe refuses meter events older than 35 days; the batch is timestamped now.
-    timestamp = int(datetime.now(UTC).timestamp())
-    gateway.create_meter_event(
-        settings.STRIPE_METER_EVENT_NAME, customer.stripe_id, quantity, identifier, timestamp
-    )
+    try:
+        gateway.create_meter_event(
+            settings.STRIPE_METER_EVENT_NAME,
+            customer.stripe_id,
+            quantity,
+            identifier,
+            int(used_at.timestamp()),
+        )
+    except gateway.BillingError as error:
+        if error.code != "idempotency_error":
+            raise
+        # Stripe ran a request under this key before (an earlier release sent other
+        # parameters): the identifier is known to Stripe, which dedupes on it. Not an outage:
+        # recorded as sent, and said, since the event may carry the other parameters.
+        log.warning("meter event %s was sent before with other parameters: %s", identifier, error)
     try:
         with transaction.atomic():
             MeterReport.objects.create(

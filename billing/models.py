@@ -100,6 +100,11 @@ class Invoice(models.Model):
     def amount(self) -> float:
         return self.amount_due / 100
 
+    @property
+    def status_words(self) -> str:
+        words = {"open": "Due", "uncollectible": "Unpaid"}
+        return words.get(self.status, self.status.capitalize())
+
 
 class EventStatus(models.TextChoices):
     PENDING = "pending"
@@ -115,14 +120,16 @@ class StripeEventManager(models.Manager["StripeEvent"]):
         The primary key is the dedupe: a second insert of the same evt_ id fails on the
         constraint, never on a check-then-insert race.
         """
-        obj = event["data"]["object"]
+        # A v2 event arrives as a thin notification: it names its object, carries no data.
+        thin = event.get("object") == "v2.core.event"
+        obj = (event.get("related_object") if thin else event["data"]["object"]) or {}
         try:
             with transaction.atomic():
                 self.create(
                     id=event["id"],
                     type=event["type"],
                     object_id=obj.get("id") or "",
-                    created=from_timestamp(event.get("created")) or datetime.now(UTC),
+                    created=_event_time(event.get("created")),
                 )
         except IntegrityError:
             return False
@@ -130,6 +137,16 @@ class StripeEventManager(models.Manager["StripeEvent"]):
 
     def retryable(self) -> models.QuerySet[StripeEvent]:
         return self.filter(status__in=[EventStatus.PENDING, EventStatus.FAILED])
+
+
+def _event_time(created: Any) -> datetime:
+    """A v1 event's Unix time or a v2 event's ISO 8601 string."""
+    if isinstance(created, str):
+        try:
+            return datetime.fromisoformat(created)
+        except ValueError:
+            return datetime.now(UTC)
+    return from_timestamp(created) or datetime.now(UTC)
 
 
 class StripeEvent(models.Model):
@@ -176,3 +193,25 @@ class MeterReport(models.Model):
 
     def __str__(self) -> str:
         return self.identifier
+
+
+class MeterErrorReport(models.Model):
+    """Stripe's report of meter events it accepted but could not bill (an unknown customer, no
+    meter for the event name): `v1.billing.meter.error_report_triggered`. Overage in it was
+    recorded as sent but is not on any invoice: the operator has to look."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    meter_id = models.CharField(max_length=255, blank=True)
+    summary = models.TextField()
+    error_count = models.PositiveIntegerField()
+    # [{"code", "count", "samples": [{"identifier", "message", "account_id"}]}]
+    errors = models.JSONField(default=list)
+    validation_start = models.DateTimeField(null=True, blank=True)
+    validation_end = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.error_count} meter event error(s) in {self.event_id}"

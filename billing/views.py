@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
@@ -11,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -20,6 +22,7 @@ from accounts.roles import Perm
 from billing import flows, gateway
 from billing.gateway import BillingError
 from billing.models import StripeEvent, Subscription
+from billing.standing import payment_overdue
 from catalog.models import Plan
 from portal.http import AuthenticatedHttpRequest, HtmxHttpRequest
 
@@ -95,6 +98,8 @@ def billing(request: HttpRequest, membership: Membership) -> HttpResponse:
         "subscription": sub,
         "plans": plans,
         "plan": account.effective_plan(),
+        "status_words": status_in_words(sub, timezone.now()) if sub else "",
+        "free_plan": Plan.objects.filter(is_default=True, is_retired=False).first(),
         "invoices": account.invoices.all()[:24],
         "can_manage": membership.can(Perm.MANAGE_BILLING),
         **_upcoming(account),
@@ -102,9 +107,27 @@ def billing(request: HttpRequest, membership: Membership) -> HttpResponse:
     return render(request, "billing/billing.html", {**ctx, **simulator_context()})
 
 
+def status_in_words(sub: Subscription, now: datetime) -> str:
+    """The subscription's state as a sentence a customer understands, with its dates."""
+    end = sub.current_period_end
+    day = f"{end:%-d %b}" if end else ""
+    if sub.status == "trialing":
+        return f"Free trial until {day}" if end else "Free trial"
+    if sub.status in ("past_due", "unpaid") and sub.past_due_since:
+        deadline = sub.past_due_since + timedelta(days=settings.BILLING_GRACE_DAYS)
+        if payment_overdue(sub.status, sub.past_due_since, now):
+            return "Payment failed: access is suspended until your card is updated"
+        return f"Payment failed: update your card by {deadline:%-d %b}"
+    if sub.cancel_at_period_end:
+        return f"Ends on {day}" if end else "Ends at the end of this period"
+    if sub.status == "active":
+        return f"Renews on {day}" if end else "Active"
+    return sub.status.replace("_", " ").capitalize()
+
+
 def _upcoming(account: Account) -> dict[str, Any]:
     try:
-        return {"upcoming": flows.upcoming_invoice(account)}
+        return {"upcoming": flows.upcoming_invoice(account), "card": flows.card_on_file(account)}
     except BillingError as error:
         return {"upcoming_error": str(error)}
 
@@ -156,7 +179,11 @@ def checkout_success(request: HtmxHttpRequest, membership: Membership) -> HttpRe
 @require_POST
 @account_view(Perm.MANAGE_BILLING)
 def change_plan(request: AuthenticatedHttpRequest, membership: Membership) -> HttpResponse:
-    plan = _plan_for_sale(request.POST.get("plan", ""))
+    slug = request.POST.get("plan", "")
+    free = Plan.objects.filter(slug=slug, is_default=True, is_retired=False).first()
+    if free is not None:
+        return _move_to_free(request, membership, free)
+    plan = _plan_for_sale(slug)
     try:
         outcome = flows.change_plan(
             membership.account,
@@ -171,6 +198,19 @@ def change_plan(request: AuthenticatedHttpRequest, membership: Membership) -> Ht
         messages.success(request, f"You move to {plan.name} at the end of this billing period.")
     else:
         messages.success(request, f"Changing to {plan.name}: it shows here once Stripe confirms.")
+    return redirect(_billing_url(membership))
+
+
+def _move_to_free(
+    request: AuthenticatedHttpRequest, membership: Membership, free: Plan
+) -> HttpResponse:
+    """Free is where a cancelled subscription leaves the account: at the period's end."""
+    try:
+        flows.set_cancel_at_period_end(membership.account, request.user, cancel=True)
+    except BillingError as error:
+        messages.error(request, f"The plan could not be changed: {error}")
+        return redirect(_billing_url(membership))
+    messages.success(request, f"You move to {free.name} at the end of this billing period.")
     return redirect(_billing_url(membership))
 
 

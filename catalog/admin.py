@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.forms.formsets import BaseFormSet
 from django.http import HttpRequest
 
-from catalog.models import ApiProduct, Plan, PlanProduct
+from catalog.models import ApiProduct, Comp, Plan, PlanProduct
 from catalog.signals import catalog_applied
 
 
@@ -57,3 +57,13 @@ def announce_change(plans: list[Plan], products: list[ApiProduct] | None = None)
     """An edit in the admin is a catalog change like apply_catalog's: billing mirrors plans to
     Stripe and every gateway process reloads the catalog and all account policies."""
     catalog_applied.send(sender=PlanAdmin, plans=plans, products=products or [])
+
+
+@admin.register(Comp)
+class CompAdmin(admin.ModelAdmin[Comp]):
+    """Plans given without payment (manage.py set_plan): who, why, until when."""
+
+    list_display = ["account", "plan", "granted_by", "reason", "until", "created_at", "ended_at"]
+    list_filter = ["plan"]
+    search_fields = ["account__name", "account__slug", "granted_by", "reason"]
+    raw_id_fields = ["account"]

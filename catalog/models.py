@@ -6,6 +6,7 @@ plans to Stripe Products and Prices; the gateway enforces them.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -137,3 +138,32 @@ def invalid_prefixes(prefixes: object) -> list[str]:
     return [
         repr(p)[:40] for p in prefixes if not (isinstance(p, str) and paths.is_canonical_prefix(p))
     ]
+
+
+class CompQuerySet(models.QuerySet["Comp"]):
+    def running(self, now: datetime) -> CompQuerySet:
+        return self.filter(ended_at__isnull=True).filter(
+            models.Q(until__isnull=True) | models.Q(until__gt=now)
+        )
+
+
+class Comp(models.Model):
+    """A plan an operator gave an account without payment (`manage.py set_plan`): who gave it,
+    why, and until when. While it runs it wins over Stripe's state: the nightly reconcile and
+    webhooks keep it; when it ends the account's plan follows its subscription again."""
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="comps")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
+    granted_by = models.CharField(max_length=200)
+    reason = models.TextField()
+    until = models.DateTimeField(null=True, blank=True, help_text="Empty: until withdrawn")
+    created_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    objects = CompQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.plan} for {self.account} ({self.reason})"

@@ -9,17 +9,26 @@ a quarter of the whole decision (bench/README figures).
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import hiredis
 import redis
+from redis.cluster import ClusterNode
 from redis.connection import ConnectionInterface
 
+from core.redis_keys import (
+    DIRTY_ACCOUNTS,
+    account_of,
+    account_tag,
+    counter_keys,
+    live_hours_key,
+    usage_key,
+)
 from gateway.policy import NO_LIMIT, Limits
 from portal.redis_client import get_redis
 
@@ -27,6 +36,7 @@ SCRIPT = (Path(__file__).parent / "limits.lua").read_text()
 SCRIPT_SHA = hashlib.sha1(SCRIPT.encode(), usedforsecurity=False).hexdigest()
 REFUSAL_SCRIPT = (Path(__file__).parent / "refusal.lua").read_text()
 REFUSAL_SCRIPT_SHA = hashlib.sha1(REFUSAL_SCRIPT.encode(), usedforsecurity=False).hexdigest()
+log = logging.getLogger(__name__)
 QUOTA_TTL_MARGIN_SECONDS = 7 * 86400  # the usage job and the portal read last period's count
 
 
@@ -39,28 +49,6 @@ class Count:
     period: int
 
 
-def account_tag(account_id: int) -> str:
-    return f"tg:{{acct:{account_id}}}"
-
-
-def usage_key(account_id: int, environment: str, now: float) -> str:
-    hour = time.strftime("%Y%m%d%H", time.gmtime(now))
-    kind = "use" if environment == "live" else "test-use"
-    return f"{account_tag(account_id)}:{kind}:{hour}"
-
-
-def counter_keys(account_id: int, environment: str, now: float, period_start: float) -> list[str]:
-    tag = account_tag(account_id)
-    return [
-        f"{tag}:rl:{environment}:s:{int(now)}",
-        f"{tag}:rl:{environment}:m:{int(now) // 60}",
-        # The period's start is in the name: a call counts in the period it was decided in,
-        # and a plan change (same period) keeps the count.
-        f"{tag}:quota:{environment}:{int(period_start)}",
-        usage_key(account_id, environment, now),
-    ]
-
-
 def check_and_count(keys: list[str], limits: Limits, usage_field: str, quota_ttl: int) -> Count:
     args = [
         limits.per_second,
@@ -70,53 +58,107 @@ def check_and_count(keys: list[str], limits: Limits, usage_field: str, quota_ttl
         usage_field,
         max(quota_ttl, 1),
     ]
-    # hiredis's stub types the command as a 1-tuple; it takes any number of parts.
-    command = hiredis.pack_command(("EVALSHA", SCRIPT_SHA, len(keys), *keys, *args))  # type: ignore[arg-type]
-    connection = thread_connection()
+    command = pack("EVALSHA", SCRIPT_SHA, len(keys), *keys, *args)
     try:
-        reply = round_trip(connection, command)
+        reply = send(keys[0], command)
     except redis.exceptions.NoScriptError:
-        # A restarted or failed-over Redis forgot the script: load it and try once more.
+        # A restarted or failed-over Redis forgot the script: load it (on a cluster, into every
+        # primary) and try once more.
         get_redis().script_load(SCRIPT)
-        reply = round_trip(connection, command)
-    admitted, outcome, second, minute, period = reply
+        reply = send(keys[0], command)
+    admitted, outcome, second, minute, period, new_hash = reply
+    if new_hash:
+        mark_dirty(account_of(keys[4]))
     return Count(bool(admitted), outcome.decode(), int(second), int(minute), int(period))
 
 
 def count_refusal(account_id: int, environment: str, now: float, usage_field: str) -> None:
-    """One round trip, like an admitted call's: the refusal's outcome into the usage hash."""
-    key = usage_key(account_id, environment, now)
-    command = hiredis.pack_command(("EVALSHA", REFUSAL_SCRIPT_SHA, 1, key, usage_field))  # type: ignore[arg-type]
-    connection = thread_connection()
+    """One round trip, like an admitted call's: the refusal's outcome into the usage hash,
+    which joins the account's hours set (and the account the dirty set) as limits.lua's do."""
+    keys = [usage_key(account_id, environment, now), live_hours_key(account_id)]
+    command = pack("EVALSHA", REFUSAL_SCRIPT_SHA, len(keys), *keys, usage_field)
     try:
-        round_trip(connection, command)
+        new_hash = send(keys[0], command)
     except redis.exceptions.NoScriptError:
         get_redis().script_load(REFUSAL_SCRIPT)
-        round_trip(connection, command)
+        new_hash = send(keys[0], command)
+    if new_hash:
+        mark_dirty(account_id)
 
 
-def round_trip(connection: ConnectionInterface, command: bytes) -> list[Any]:
+def mark_dirty(account_id: int) -> None:
+    """Tell the usage flush the account has a new hash to claim (usage/flush.py).
+
+    The call is counted by now, so a failure here must not fail the decision: the hourly sweep
+    finds the hash instead.
+    """
+    try:
+        send(DIRTY_ACCOUNTS, pack("SADD", DIRTY_ACCOUNTS, account_id))
+    except redis.RedisError:
+        log.warning("could not mark account %s dirty; the usage sweep will", account_id)
+
+
+def pack(*parts: str | int) -> bytes:
+    # hiredis's stub types the command as a 1-tuple; it takes any number of parts.
+    packed: bytes = hiredis.pack_command(parts)  # type: ignore[arg-type]
+    return packed
+
+
+def send(key: str, command: bytes) -> Any:
+    """One command on this thread's connection to the node that serves key.
+
+    A plain Redis is that node. On a cluster it is the primary owning the key's slot (every key
+    of a command shares its hash tag): a MOVED answer means the slot moved for good, so the
+    slot map is reloaded and the command sent once more; ASK means the slot is moving, so the
+    command goes once to the node named, after ASKING.
+    """
+    client = get_redis()
+    if not isinstance(client, redis.RedisCluster):
+        return round_trip(thread_connection(client.connection_pool), command)
+    try:
+        return round_trip(node_connection(client, client.get_node_from_key(key)), command)
+    except redis.exceptions.MovedError:
+        client.nodes_manager.initialize()
+        return round_trip(node_connection(client, client.get_node_from_key(key)), command)
+    except redis.exceptions.AskError as ask:
+        node = client.get_node(host=ask.host, port=ask.port)
+        if node is None:  # a node this process has not met yet
+            client.nodes_manager.initialize()
+            node = client.get_node(host=ask.host, port=ask.port)
+        connection = node_connection(client, node)
+        connection.send_packed_command([pack("ASKING"), command], check_health=False)
+        connection.read_response()
+        return connection.read_response()
+
+
+def node_connection(client: redis.RedisCluster, node: ClusterNode) -> ConnectionInterface:
+    return thread_connection(client.get_redis_connection(node).connection_pool)
+
+
+def round_trip(connection: ConnectionInterface, command: bytes) -> Any:
     connection.send_packed_command([command], check_health=False)
-    reply: list[Any] = connection.read_response()
-    return reply
+    return connection.read_response()
 
 
 _this_thread = threading.local()
 
 
-def thread_connection() -> ConnectionInterface:
-    """This thread's own connection to Redis, connected and fit to carry the next command.
+def thread_connection(pool: redis.ConnectionPool) -> ConnectionInterface:
+    """This thread's own connection to a Redis node, connected and fit to carry the next command.
 
-    Made by the shared pool (same URL, timeouts, TLS and credentials) but never returned to it.
-    Instead of a periodic PING, a zero-timeout poll finds a connection the server has closed
-    (restart, failover, idle timeout) before the command is sent on it, so a call is never lost
-    to a stale socket and never sent twice.
+    Made by the node's shared pool (same URL, timeouts, TLS and credentials) but never returned
+    to it. Instead of a periodic PING, a zero-timeout poll finds a connection the server has
+    closed (restart, failover, idle timeout) before the command is sent on it, so a call is
+    never lost to a stale socket and never sent twice.
     """
-    pool = get_redis().connection_pool
-    owned = getattr(_this_thread, "owned", None)
-    if owned is None or owned[0] is not pool:
-        owned = _this_thread.owned = (pool, pool.make_connection())
-    connection = owned[1]
+    owned: dict[redis.ConnectionPool, ConnectionInterface] | None = getattr(
+        _this_thread, "owned", None
+    )
+    if owned is None:
+        owned = _this_thread.owned = {}
+    connection = owned.get(pool)
+    if connection is None:
+        connection = owned[pool] = pool.make_connection()
     connection.connect()  # no-op when connected; ConnectionError when Redis is down
     try:
         stale = connection.can_read(timeout=0)  # a stray reply would be taken for ours
@@ -142,4 +184,12 @@ def preload() -> None:
     get_redis().script_load(REFUSAL_SCRIPT)
 
 
-__all__ = ["NO_LIMIT", "Count", "check_and_count", "count_refusal", "counter_keys", "preload"]
+__all__ = [
+    "NO_LIMIT",
+    "Count",
+    "account_tag",
+    "check_and_count",
+    "count_refusal",
+    "counter_keys",
+    "preload",
+]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from accounts.models import Account, User
 from apidocs.catalogue import operations, visible_products
 from apikeys.models import ApiKey
-from gateway.counting import account_tag
+from core.redis_keys import usage_key
 from portal.redis_client import get_redis
 from usage.models import UsageSummary
 
@@ -30,9 +30,9 @@ class Checklist:
 
 def counters_this_hour(account: Account, now: float) -> list[str]:
     """The gateway's usage hashes a call made in the last hour would be in (not yet flushed)."""
-    hours = {time.strftime("%Y%m%d%H", time.gmtime(t)) for t in (now, now - 3600)}
-    tag = account_tag(account.id)
-    return [f"{tag}:{kind}:{hour}" for kind in ("use", "test-use") for hour in hours]
+    return sorted(
+        {usage_key(account.id, env, t) for env in ("live", "test") for t in (now, now - 3600)}
+    )
 
 
 def call_arrived(account: Account) -> bool:

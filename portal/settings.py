@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import socket
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -160,30 +161,57 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Behind PgBouncer in transaction pooling a cursor cannot outlive its statement: the CSV
+    # export then reads in pages instead (usage/export.py).
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env_bool(
+        "DISABLE_SERVER_SIDE_CURSORS", default=False
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: counters, caches, key invalidation, Celery broker ---------------------------------
 EMBEDDED_REDIS_SOCKET = VAR_DIR / "redis.sock"
 REDIS_URL = env_url("REDIS_URL", f"unix://{EMBEDDED_REDIS_SOCKET}?db=0")
 REDIS_IS_EMBEDDED = not env_str("REDIS_URL")
+# REDIS_URL is then any node of a Redis Cluster; the Celery broker needs a plain Redis (or
+# RabbitMQ) of its own, CELERY_BROKER_URL: kombu's Redis transport is not cluster-aware.
+REDIS_CLUSTER = env_bool("REDIS_CLUSTER", False)
 
 
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "portal.redis_cache.RedisClusterCache"
+        if REDIS_CLUSTER
+        else "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "tg:cache",
     }
 }
 
-CELERY_BROKER_URL = kombu_redis_url(REDIS_URL)
-CELERY_RESULT_BACKEND = kombu_redis_url(REDIS_URL)
+CELERY_BROKER_URL = env_url(
+    "CELERY_BROKER_URL", "" if REDIS_CLUSTER else kombu_redis_url(REDIS_URL)
+)
+if not CELERY_BROKER_URL:
+    raise ImproperlyConfigured(
+        "REDIS_CLUSTER=true needs CELERY_BROKER_URL, a plain Redis (redis://...) or RabbitMQ "
+        "(amqp://...): Celery's Redis transport cannot use a cluster"
+    )
+CELERY_RESULT_BACKEND = CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "rpc://"
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_ACKS_LATE = True  # a task a worker was running when it died is delivered again
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
+# No task runs longer than this: Celery kills it (each is idempotent, and the long jobs are cut
+# into short tasks: billing.reconcile's lanes, the flush's per-account steps). The Redis broker
+# delivers a task again once it is unacknowledged for the visibility timeout, so that timeout
+# must outlast the longest task and the longest countdown (a retry's wait, at most
+# TASK_RETRY_MAX_SECONDS), or a task would run twice while the first copy still runs or waits.
+CELERY_TASK_TIME_LIMIT = 15 * 60
+TASK_RETRY_MAX_SECONDS = 600
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 2 * max(CELERY_TASK_TIME_LIMIT, TASK_RETRY_MAX_SECONDS)
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 USAGE_FLUSH_SECONDS = env_int("USAGE_FLUSH_SECONDS", 30, minimum=1)
 # How long the request log (requestlog.LoggedRequest, from the access log) keeps each call.
@@ -191,6 +219,8 @@ REQUEST_LOG_RETENTION_DAYS = env_int("REQUEST_LOG_RETENTION_DAYS", 7, minimum=1)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "usage-flush-counters": {"task": "usage.flush_counters", "schedule": USAGE_FLUSH_SECONDS},
     "requestlog.prune": {"task": "requestlog.prune", "schedule": 3600.0},
+    # The one pass over the whole keyspace: finds usage hashes whose dirty mark was lost.
+    "usage-sweep-counters": {"task": "usage.sweep_counters", "schedule": 3600.0},
     "apikeys.send_expiry_reminders": {
         "task": "apikeys.send_expiry_reminders",
         "schedule": 24 * 3600.0,  # daily; each key is reminded once (expiry_reminder_sent_at)
@@ -384,6 +414,10 @@ INVITATIONS_PER_RECIPIENT_PER_DAY = env_int("INVITATIONS_PER_RECIPIENT_PER_DAY",
 FREE_ACCOUNTS_PER_OWNER = env_int("FREE_ACCOUNTS_PER_OWNER", 2, minimum=1)
 GATEWAY_PUBLIC_URL = env_url("GATEWAY_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/")
 GATEWAY_ACCESS_LOG = Path(env_str("GATEWAY_ACCESS_LOG", str(VAR_DIR / "nginx" / "access.log")))
+# Records in each gateway process's API key cache (least recently used dropped beyond it).
+GATEWAY_KEY_CACHE_ENTRIES = env_int("GATEWAY_KEY_CACHE_ENTRIES", 100_000, minimum=1)
+# Names this gateway host's log collector: its read position is kept per (host, log path).
+GATEWAY_HOST_ID = env_str("GATEWAY_HOST_ID", socket.gethostname())
 GATEWAY_ON_REDIS_DOWN = env_choice("GATEWAY_ON_REDIS_DOWN", "deny", ("deny", "allow"))
 # The gateway: nginx sends GATEWAY_SECRET with every auth_request (see deploy/nginx/). Unset, it
 # is derived from SECRET_KEY (so production needs no extra secret); re-render the nginx config
@@ -437,6 +471,8 @@ if not STRIPE_WEBHOOK_SECRET and not DEBUG:
 STRIPE_METER_EVENT_NAME = env_str("STRIPE_METER_EVENT_NAME", "tollgate_api_calls")
 BILLING_GRACE_DAYS = env_int("BILLING_GRACE_DAYS", 3, minimum=0)
 BILLING_DOWNGRADE_AT_PERIOD_END = env_bool("BILLING_DOWNGRADE_AT_PERIOD_END", default=True)
+# The nightly reconcile's lanes: how many tasks call Stripe at once (billing/tasks.py).
+BILLING_RECONCILE_CONCURRENCY = env_int("BILLING_RECONCILE_CONCURRENCY", 4, minimum=1)
 CELERY_BEAT_SCHEDULE["billing-reconcile-nightly"] = {
     "task": "billing.reconcile",
     "schedule": 24 * 3600.0,
@@ -448,6 +484,10 @@ CELERY_BEAT_SCHEDULE["billing-retry-failed-events"] = {
 CELERY_BEAT_SCHEDULE["billing-announce-suspensions"] = {
     "task": "billing.announce_suspensions",
     "schedule": 600.0,  # each grace period's end is emailed once (a unique Notice per episode)
+}
+CELERY_BEAT_SCHEDULE["billing-end-expired-comps"] = {
+    "task": "billing.end_expired_comps",
+    "schedule": 600.0,  # a comp given --until a day ends within 10 minutes of that day's end
 }
 # The SDK logs every request at INFO; its errors reach us as BillingError anyway.
 LOGGING["loggers"]["stripe"] = {"level": "WARNING"}

@@ -6,6 +6,11 @@ Each chunk of whole lines is aggregated in memory and written, together with the
 offset, in one transaction: after a crash the collector resumes from the last committed offset,
 so no line is counted twice or lost. A rotated log (new inode, or a file shorter than the
 offset) is read from its start.
+
+The offset is kept per gateway host (GATEWAY_HOST_ID) and log path, since hosts share the
+database and usually the path, never the file; and its row stays locked from reading the offset
+to committing the new one, so two collectors on one host take turns instead of both counting a
+chunk.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 
 from accounts.models import Account
@@ -128,21 +134,28 @@ def add_to_latency_summary(tallies: dict[StatKey, Tally], known: set[int]) -> No
 
 def collect_once(path: Path) -> int:
     """Read what is new in the log since the last run; returns the number of lines read."""
-    try:
-        stat = os.stat(path)
-    except FileNotFoundError:
+    stat = stat_of(path)
+    if stat is None:
         return 0
-    cursor, _ = LogCursor.objects.get_or_create(path=str(path))
-    offset = cursor.offset if cursor.inode == stat.st_ino and cursor.offset <= stat.st_size else 0
-    with open(path, "rb") as handle:
-        handle.seek(offset)
-        chunk = handle.read(CHUNK_BYTES)
-    complete = chunk[: chunk.rfind(b"\n") + 1]  # a half-written last line waits for next time
-    if not complete:
-        return 0
-    lines = complete.decode("utf-8", errors="replace").splitlines()
-    tallies, last_used = aggregate(lines)
+    cursors = LogCursor.objects.filter(host=settings.GATEWAY_HOST_ID, path=str(path))
+    if cursors.filter(inode=stat.st_ino, offset=stat.st_size).exists():
+        return 0  # nothing new: no lock (on SQLite, no database-wide write lock every second)
     with transaction.atomic():
+        cursor, _ = cursors.select_for_update().get_or_create(
+            host=settings.GATEWAY_HOST_ID, path=str(path)
+        )
+        # Again under the lock: another collector may have read further meanwhile, and the old
+        # size would then look like a rotated log.
+        stat = stat_of(path)
+        if stat is None:
+            return 0
+        same_file = cursor.inode == stat.st_ino and cursor.offset <= stat.st_size
+        offset = cursor.offset if same_file else 0  # else rotated: read the new file from its start
+        complete = read_lines(path, offset)
+        if not complete:
+            return 0
+        lines = complete.decode("utf-8", errors="replace").splitlines()
+        tallies, last_used = aggregate(lines)
         write_stats(tallies)
         # Keys' "last used" comes from here, a few writes per chunk, not one per request.
         ApiKey.objects.record_last_used(last_used)
@@ -151,6 +164,21 @@ def collect_once(path: Path) -> int:
             inode=stat.st_ino, offset=offset + len(complete)
         )
     return len(lines)
+
+
+def stat_of(path: Path) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except FileNotFoundError:  # rotated away, not yet reopened by nginx
+        return None
+
+
+def read_lines(path: Path, offset: int) -> bytes:
+    """The whole lines after offset, up to CHUNK_BYTES; a half-written last line waits."""
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        chunk = handle.read(CHUNK_BYTES)
+    return chunk[: chunk.rfind(b"\n") + 1]
 
 
 def percentile(histogram: list[int], fraction: float) -> float | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from accounts.models import Account
@@ -62,16 +63,38 @@ def export_rows(
             account=query.account, day__gte=query.start, day__lte=query.end
         )
         bucket = "day"
-    if after is not None:
-        rows = rows.filter(rows_after(bucket, after))
     fields = (bucket, "key_id", "environment", "product", "endpoint", "outcome", "count")
     ordered = rows.order_by(bucket, *ORDER).values_list(*fields)
-    page = ordered[offset : offset + limit] if limit is not None else ordered[offset:]
-    for moment, key_id, environment, product, endpoint, outcome, count in page.iterator(
-        chunk_size=EXPORT_CHUNK
-    ):
+    if limit is None and connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS"):
+        fetched = in_pages(ordered, bucket, offset, after)
+    else:
+        if after is not None:
+            ordered = ordered.filter(rows_after(bucket, after))
+        page = ordered[offset : offset + limit] if limit is not None else ordered[offset:]
+        fetched = page.iterator(chunk_size=EXPORT_CHUNK)
+    for moment, key_id, environment, product, endpoint, outcome, count in fetched:
         stamp = moment.astimezone(UTC).isoformat() if bucket == "hour" else moment.isoformat()
         yield (stamp, key_id, names.get(key_id, ""), environment, product, endpoint, outcome, count)
+
+
+def in_pages(
+    ordered: QuerySet[Any, tuple[Any, ...]], bucket: str, offset: int, after: Position | None
+) -> Iterator[tuple[Any, ...]]:
+    """The rows page by page, each page a query of its own that continues after the last row.
+
+    For DISABLE_SERVER_SIDE_CURSORS (PgBouncer in transaction pooling, where a cursor cannot
+    outlive its statement): without a server-side cursor, iterator() would fetch the whole
+    range into memory at once.
+    """
+    position = after
+    while True:
+        rows = ordered.filter(rows_after(bucket, position)) if position is not None else ordered
+        page = list(rows[offset : offset + EXPORT_CHUNK])
+        yield from page
+        if len(page) < EXPORT_CHUNK:
+            return
+        moment, key_id, _, product, endpoint, outcome, _ = page[-1]
+        position, offset = (moment, key_id, product, endpoint, outcome), 0
 
 
 def rows_after(bucket: str, position: Position) -> Q:

@@ -2,20 +2,29 @@
 
 The gateway's Lua call increments, per account and hour, a hash
 ``tg:{acct:<id>}:use:<yyyymmddhh>`` (``test-use`` for test keys) with fields
-``<key_id>|<product>|<endpoint>|<outcome>``.
-A flush runs in three steps, each safe to crash after:
+``<key_id>|<product>|<endpoint>|<outcome>``, and keeps the names of the account's live hashes in
+the set ``tg:{acct:<id>}:hours`` (core/redis_keys.py). When a call makes a new hash, the gateway
+then adds the account to the set of dirty accounts ``tg:{usage}:dirty``: that key is in another
+Redis Cluster slot, so the script cannot write it; a separate command does.
 
-1. claim: RENAME the live hash to ``tg:{acct:<id>}:batch:<yyyymmddhh>:<uuid>`` (``test-batch``).
+A flush takes the dirty set whole (RENAMENX to ``tg:{usage}:dirty:in-flush``: marks made from now
+on go to a fresh set) and, for each account in it, runs three steps, each safe to crash after:
+
+1. claim: RENAME a live hash to ``tg:{acct:<id>}:batch:<yyyymmddhh>:<uuid>`` (``test-batch``) and
+   move its name from the hours set to the set of batches, in one script of the account's slot.
    RENAME is atomic, so every increment lands either in the batch or in a fresh live hash,
    never both or neither.
 2. apply: in one database transaction, insert FlushedBatch(batch_id) under a unique constraint and
    add the counts to HourlyUsage, DailyUsage and UsageSummary. A batch applied before makes the
    insert fail and the whole transaction roll back, so a rerun adds nothing twice.
-3. forget: DEL the batch key. A crash before this leaves a batch that the next run re-applies
-   (a no-op, step 2) and then deletes.
+3. forget: DEL the batch key and its name in the batches set. A crash before this leaves a batch
+   that the next run re-applies (a no-op, step 2) and then deletes.
 
-Every run first finishes the batches a crashed run left behind. Keys share the account's hash
-tag, so RENAME works on Redis Cluster too.
+The in-flush set is deleted only once every account in it is done, so the next run redoes a
+crashed run's accounts. No step reads the whole keyspace: a flush costs a round trip when no
+account had calls, and grows with the accounts that had. A dirty mark lost between the gateway's
+two commands (a process killed there) is caught by the hourly sweep, the one pass over the whole
+keyspace; it also registers hashes written before these sets existed (the upgrade path).
 """
 
 from __future__ import annotations
@@ -31,7 +40,17 @@ from django.db import IntegrityError, connection, transaction
 
 from accounts.models import Account
 from apikeys.models import ApiKey
+from core.redis_keys import (
+    BATCH_KINDS,
+    DIRTY_ACCOUNTS,
+    DIRTY_IN_FLUSH,
+    USAGE_KINDS,
+    account_of,
+    batches_key,
+    live_hours_key,
+)
 from gateway.models import UncountedCall
+from portal.redis_client import Redis
 from usage.counters import parse_counts
 from usage.models import DailyUsage, FlushedBatch, HourlyUsage
 from usage.overage import overage_in_batch
@@ -39,11 +58,20 @@ from usage.summaries import add_usage_summary, upsert
 
 log = logging.getLogger(__name__)
 
-# Live and test keys count into separate hashes; both are flushed (test calls show, never bill).
-COUNTER_KINDS = {"use": "batch", "test-use": "test-batch"}
-LIVE_PATTERNS = tuple(f"tg:{{acct:*}}:{kind}:*" for kind in COUNTER_KINDS)
-BATCH_PATTERNS = tuple(f"tg:{{acct:*}}:{kind}:*" for kind in COUNTER_KINDS.values())
 SCAN_COUNT = 1000
+
+# Step 1 for one live hash, atomically in the account's slot: 0 if the flush claimed it already.
+CLAIM = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('SREM', KEYS[3], KEYS[1])
+  return 0
+end
+redis.call('RENAME', KEYS[1], KEYS[2])
+redis.call('PERSIST', KEYS[2])
+redis.call('SREM', KEYS[3], KEYS[1])
+redis.call('SADD', KEYS[4], KEYS[2])
+return 1
+"""
 
 
 @dataclass(frozen=True)
@@ -72,20 +100,15 @@ class FlushSummary:
 
 def batch_key_for(live_key: str) -> str:
     tag, kind, hour = live_key.rsplit(":", 2)
-    return f"{tag}:{COUNTER_KINDS[kind]}:{hour}:{uuid.uuid4().hex}"
+    return f"{tag}:{BATCH_KINDS[kind]}:{hour}:{uuid.uuid4().hex}"
 
 
-def claim(client: redis.Redis, live_key: str) -> str | None:
+def claim(client: Redis, live_key: str) -> str | None:
     """Step 1: atomically move a live counter hash into a new batch; None if it is gone."""
     batch_key = batch_key_for(live_key)
-    try:
-        pipe = client.pipeline(transaction=True)
-        pipe.rename(live_key, batch_key)
-        pipe.persist(batch_key)  # the live hash may carry a safety TTL; a batch must not expire
-        pipe.execute()
-    except redis.ResponseError:  # "no such key": another flusher claimed it first
-        return None
-    return batch_key
+    account_id = account_of(live_key)
+    keys = [live_key, batch_key, live_hours_key(account_id), batches_key(account_id)]
+    return batch_key if client.register_script(CLAIM)(keys=keys) else None
 
 
 DETAIL_COLUMNS = ("account_id", "key_id", "environment", "product", "endpoint", "outcome")
@@ -131,12 +154,14 @@ def live_ok_calls(counts: dict[tuple[str, str, str, str], int]) -> int:
     )
 
 
-def apply(client: redis.Redis, batch_key: str) -> int | None:
+def apply(client: Redis, batch_key: str) -> int | None:
     """Step 2: add a batch to the rollups once. Returns its calls, or None if it had been
-    applied before (or its account is gone)."""
+    applied before (or its account is gone, or the batch is: deleted after an earlier apply)."""
     batch = BatchKey.parse(batch_key)
     # Bytes: the client does not decode responses, which redis-py's types cannot tell.
     counts = parse_counts(client.hgetall(batch_key))  # type: ignore[arg-type]
+    if not counts:
+        return None
     try:
         with transaction.atomic():
             # One batch of an account at a time: the overage split needs the period's total so far.
@@ -193,24 +218,76 @@ def flush_uncounted() -> int:
     return len(rows)
 
 
-def flush(client: redis.Redis) -> FlushSummary:
-    summary = FlushSummary()
-    while counted := flush_uncounted():
-        summary.calls += counted
-    for pattern in LIVE_PATTERNS:
-        for live_key in client.scan_iter(match=pattern, count=SCAN_COUNT):
-            if claim(client, live_key.decode()) is not None:
-                summary.claimed += 1
+def forget(client: Redis, batch_key: str) -> None:
+    """Step 3. A crash between the two leaves a name without a batch: apply() skips it."""
+    client.delete(batch_key)
+    client.srem(batches_key(account_of(batch_key)), batch_key)
+
+
+def key_names(client: Redis, set_key: str) -> list[str]:
+    # Bytes: the client does not decode responses, which redis-py's types cannot tell.
+    return sorted(name.decode() for name in client.smembers(set_key))  # type: ignore[union-attr]
+
+
+def flush_account(client: Redis, account_id: int, summary: FlushSummary) -> None:
+    for live_key in key_names(client, live_hours_key(account_id)):
+        if claim(client, live_key) is not None:
+            summary.claimed += 1
     # Includes the batches claimed above and any a crashed run left behind.
-    batch_keys = [k for p in BATCH_PATTERNS for k in client.scan_iter(match=p, count=SCAN_COUNT)]
-    for raw_key in batch_keys:
-        batch_key = raw_key.decode()
+    for batch_key in key_names(client, batches_key(account_id)):
         calls = apply(client, batch_key)
         if calls is not None:
             summary.applied += 1
             summary.calls += calls
-            summary.account_ids.add(BatchKey.parse(batch_key).account_id)
+            summary.account_ids.add(account_id)
         else:
             summary.already_applied += 1
-        client.delete(batch_key)  # step 3
+        forget(client, batch_key)
+
+
+def take_dirty_accounts(client: Redis) -> tuple[list[int], bool]:
+    """The accounts to flush now, and whether they are a fresh dirty set (not a crashed or
+    concurrent run's unfinished one, after which the fresh set is still to do)."""
+    try:
+        fresh = bool(client.renamenx(DIRTY_ACCOUNTS, DIRTY_IN_FLUSH))
+    except redis.ResponseError:  # no dirty set: no account made a new hash since the last run
+        fresh = True
+    return sorted(int(member) for member in client.smembers(DIRTY_IN_FLUSH)), fresh
+
+
+def flush(client: Redis) -> FlushSummary:
+    summary = FlushSummary()
+    while counted := flush_uncounted():
+        summary.calls += counted
+    for _ in range(2):  # at most an unfinished set, then the fresh one
+        account_ids, fresh = take_dirty_accounts(client)
+        for account_id in account_ids:
+            flush_account(client, account_id, summary)
+        if account_ids:
+            client.delete(DIRTY_IN_FLUSH)
+        if fresh:
+            break
     return summary
+
+
+def sweep(client: Redis) -> int:
+    """Register every usage hash and batch in its account's sets and mark the account dirty.
+
+    The one pass over the whole keyspace, hourly: it finds a hash whose dirty mark was lost (a
+    gateway killed between its two commands) and, once after an upgrade, the hashes and batches
+    written before the per-account sets existed. Returns the accounts it marked.
+    """
+    account_ids = set()
+    for raw_key in client.scan_iter(match="tg:{acct:*}:*", count=SCAN_COUNT):
+        key = raw_key.decode()
+        kind = key.split("}:", 1)[1].split(":", 1)[0]
+        if kind in USAGE_KINDS.values():
+            client.sadd(live_hours_key(account_of(key)), key)
+        elif kind in BATCH_KINDS.values():
+            client.sadd(batches_key(account_of(key)), key)
+        elif kind not in ("hours", "batches"):
+            continue
+        account_ids.add(account_of(key))
+    if account_ids:
+        client.sadd(DIRTY_ACCOUNTS, *account_ids)
+    return len(account_ids)

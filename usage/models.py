@@ -212,15 +212,22 @@ class LatencySummary(models.Model):
 
 
 class LogCursor(models.Model):
-    """How far the collector has read an access log; moved in the same transaction as the stats."""
+    """How far a host's collector has read an access log; moved in the same transaction as the
+    stats. Gateway hosts share the database and may share the log's path, not its file."""
 
-    path = models.CharField(max_length=500, unique=True)
+    host = models.CharField(max_length=255)  # settings.GATEWAY_HOST_ID of the collector's host
+    path = models.CharField(max_length=500)
     inode = models.PositiveBigIntegerField(default=0)
     offset = models.PositiveBigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["host", "path"], name="usage_logcursor_host_path")
+        ]
+
     def __str__(self) -> str:
-        return f"{self.path}@{self.offset}"
+        return f"{self.host}:{self.path}@{self.offset}"
 
 
 class OverageToReport(models.Model):
@@ -234,6 +241,9 @@ class OverageToReport(models.Model):
     account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
     period_start = models.DateTimeField()
     quantity = models.PositiveBigIntegerField()
+    # When the calls were made (within the period): the meter event's timestamp, fixed here so
+    # that every retry sends Stripe identical parameters under the same idempotency key.
+    used_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 

@@ -29,14 +29,15 @@ def overage_in_batch(account: Account, hour: datetime, live_ok_calls: int, batch
     ):
         return
     # The latest moment of the batch's hour that has passed: its calls were decided by then.
-    standing = standing_for(account, min(hour + timedelta(hours=1, seconds=-1), timezone.now()))
+    used_at = min(hour + timedelta(hours=1, seconds=-1), timezone.now())
+    standing = standing_for(account, used_at)
     before = live_admitted(account, standing.period_start, standing.period_end)
     quota = plan.requests_per_period
     quantity = max(0, before + live_ok_calls - quota) - max(0, before - quota)
     if quantity:
         OverageToReport.objects.create(
             batch_id=batch_id, account=account, period_start=standing.period_start,
-            quantity=quantity,
+            quantity=quantity, used_at=used_at,
         )  # fmt: skip
 
 
@@ -45,7 +46,9 @@ def send_pending() -> int:
     sent = 0
     for item in OverageToReport.objects.filter(sent_at__isnull=True).select_related("account"):
         try:
-            report_overage(item.account, item.period_start, item.batch_id, item.quantity)
+            report_overage(
+                item.account, item.period_start, item.batch_id, item.quantity, item.used_at
+            )
         except BillingError as error:
             log.warning("overage of %s not sent yet: %s", item.batch_id, error)
             continue

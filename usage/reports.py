@@ -13,6 +13,7 @@ from django.db.models import Q, QuerySet, Sum
 from accounts.models import Account
 from apikeys.models import ApiKey
 from billing.standing import standing_for
+from core.redis_keys import batches_key, live_hours_key
 from portal.redis_client import get_redis
 from usage.collector import percentile
 from usage.counters import parse_counts
@@ -188,16 +189,17 @@ def unflushed_live_calls(account: Account) -> int:
             "public_id", flat=True
         )
     )
+    # The account's own sets name its unflushed hashes: no SCAN, whatever the keyspace holds.
+    names = client.smembers(live_hours_key(account.id)) | client.smembers(batches_key(account.id))
     total = 0
-    for pattern in (f"tg:{{acct:{account.id}}}:use:*", f"tg:{{acct:{account.id}}}:batch:*"):
-        for key in client.scan_iter(match=pattern, count=1000):
-            # Bytes: the client does not decode responses, which redis-py's types cannot tell.
-            counts = parse_counts(client.hgetall(key))  # type: ignore[arg-type]
-            total += sum(
-                n
-                for (key_id, _, _, outcome), n in counts.items()
-                if outcome == OK and key_id in live_ids
-            )
+    for name in names:
+        # Bytes: the client does not decode responses, which redis-py's types cannot tell.
+        counts = parse_counts(client.hgetall(name))  # type: ignore[arg-type]
+        total += sum(
+            n
+            for (key_id, _, _, outcome), n in counts.items()
+            if outcome == OK and key_id in live_ids
+        )
     return total
 
 

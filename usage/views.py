@@ -19,7 +19,9 @@ from accounts.audit import record
 from accounts.models import Account, Membership
 from accounts.roles import Perm
 from accounts.signals import account_policy_changed
+from billing.models import MeterErrorReport
 from billing.standing import calendar_month
+from core.audit import AuditContext
 from portal.csv_cells import safe_row
 from portal.http import HtmxHttpRequest
 from usage import reports, staff
@@ -122,7 +124,12 @@ def preferences(request: HttpRequest, membership: Membership) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             form.save()
-            record(account, "usage.preferences_changed", request=request, data=form.audit_data())
+            record(
+                account,
+                "usage.preferences_changed",
+                audit_context=AuditContext.of(request),
+                data=form.audit_data(),
+            )
             # The gateway enforces the spend cap: every process reloads this account's policy.
             account_policy_changed.send(sender=UsagePreferences, account_id=account.id)
         messages.success(request, "Alert and spend cap settings saved.")
@@ -135,5 +142,10 @@ def preferences(request: HttpRequest, membership: Membership) -> HttpResponse:
 def staff_overview(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     month_start, _ = calendar_month(now)
-    context = {**staff.overview(now, month_start), "month_start": month_start}
+    context = {
+        **staff.overview(now, month_start),
+        "month_start": month_start,
+        # Overage Stripe accepted but could not bill: on no invoice until someone acts.
+        "meter_errors": MeterErrorReport.objects.all()[:10],
+    }
     return render(request, "usage/staff.html", context)

@@ -10,8 +10,8 @@ import requests
 from django.test import TestCase
 
 from billing.catalog_sync import sync_catalog
-from billing.simulator.webhooks import signature_header
 from catalog.models import Plan
+from stripe_simulator.webhooks import signature_header
 from tests.helpers import ROOT, free_port, wait_for
 
 WEBHOOK_SECRET = "whsec_test_secret"
@@ -31,6 +31,9 @@ class Sim:
     def pay_checkout(self, checkout_url: str, card: str = "4242424242424242") -> dict:
         session_id = checkout_url.rsplit("/", 1)[1]
         return self.control(f"checkout/{session_id}/pay", card=card)
+
+    def meter_events(self) -> list[dict]:
+        return requests.get(f"{self.url}/_sim/meter_events", timeout=10).json()["data"]
 
     def events(self) -> list[dict]:
         return requests.get(f"{self.url}/_sim/events", timeout=10).json()["data"]

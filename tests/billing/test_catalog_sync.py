@@ -15,6 +15,8 @@ def test_it_mirrors_paid_plans_to_products_prices_and_one_meter(plans, sim):
     assert free.stripe_price_id == ""
     prices = gateway.prices_by_lookup_key(["tollgate_starter_monthly", "tollgate_starter_overage"])
     assert prices["tollgate_starter_monthly"]["unit_amount"] == 1000
+    # Sent as Stripe accepts a decimal: "1000", not the exponent form "1E+3" (refused).
+    assert str(prices["tollgate_starter_monthly"]["unit_amount_decimal"]) == "1000"
     assert prices["tollgate_starter_overage"]["recurring"]["usage_type"] == "metered"
     assert Decimal(prices["tollgate_starter_overage"]["unit_amount_decimal"]) == Decimal("0.05")
     assert len(gateway.list_meters()) == 1

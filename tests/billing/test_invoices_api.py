@@ -98,7 +98,7 @@ def test_the_upcoming_invoice_comes_from_stripe_with_the_overage(api, plans, tea
         "overage_calls": 0,
         "date": sub.current_period_end.isoformat().replace("+00:00", "Z"),
     }
-    metering.report_overage(team, sub.current_period_start, "batch-1", 1500)
+    metering.report_overage(team, sub.current_period_start, "batch-1", 1500, datetime.now(UTC))
     after = invoices(api, alice, team, "upcoming/").json()
     assert after["overage_calls"] == 1500
     assert after["overage_amount"] == 75  # 1.5 thousand calls at 0.50 USD

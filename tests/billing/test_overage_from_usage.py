@@ -9,6 +9,7 @@ from apikeys.models import ApiKey
 from billing.models import MeterReport
 from tests.billing.conftest import subscribe
 from tests.billing.test_metering import upcoming_overage_calls
+from tests.usage.support import count_usage
 from usage.models import OverageToReport
 from usage.tasks import flush_counters
 
@@ -16,8 +17,11 @@ from usage.tasks import flush_counters
 def traffic(redis_db, account, key, calls):
     hour = timezone.now().strftime("%Y%m%d%H")
     kind = "use" if key.environment == "live" else "test-use"
-    redis_db.hincrby(
-        f"tg:{{acct:{account.id}}}:{kind}:{hour}", f"{key.public_id}|demo|GET /x|ok", calls
+    count_usage(
+        redis_db,
+        f"tg:{{acct:{account.id}}}:{kind}:{hour}",
+        f"{key.public_id}|demo|GET /x|ok",
+        calls,
     )
 
 

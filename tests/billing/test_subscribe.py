@@ -112,22 +112,39 @@ def proration_lines(invoice: dict) -> list[dict]:
 
 
 def test_it_downgrades_at_the_period_end(client, plans, team, alice, sim):
+    """Through a subscription schedule: the renewal invoice is at the new price (before, the
+    switch was sent after the renewal, which Stripe had already invoiced at the old one)."""
     sub_id = subscribe(sim, client, team, plans["pro"], alice)
-    assert (
-        flows.change_plan(team, plans["starter"], alice, downgrade_at_period_end=True)
-        == "scheduled"
-    )
+    run_and_deliver(sim, client, lambda: flows.change_plan(
+        team, plans["starter"], alice, downgrade_at_period_end=True))  # fmt: skip
     team.refresh_from_db()
     assert team.plan == plans["pro"]
+    assert Subscription.objects.get(stripe_id=sub_id).scheduled_plan == plans["starter"]
     run_and_deliver(sim, client, lambda: sim.control(f"subscriptions/{sub_id}/advance"))
-    # The new period began: the scheduled switch was sent to Stripe; its webhook applies it.
-    run_and_deliver(sim, client, lambda: None)
     team.refresh_from_db()
     assert team.plan == plans["starter"]
-    assert (
-        gateway.retrieve_subscription(sub_id)["items"]["data"][0]["price"]["id"]
-        == plans["starter"].stripe_price_id
-    )
+    assert Subscription.objects.get(stripe_id=sub_id).scheduled_plan is None
+    [renewal] = [
+        invoice
+        for invoice in gateway.list_invoices(team.billing_customer.stripe_id)
+        if invoice["billing_reason"] == "subscription_cycle"
+    ]
+    licensed = [line for line in renewal["lines"]["data"] if line["quantity"] == 1]
+    assert [line["description"] for line in licensed] == ["1 x Starter"]
+    assert renewal["amount_due"] == 1000
+
+
+def test_an_upgrade_replaces_a_planned_downgrade(client, plans, team, alice, sim):
+    sub_id = subscribe(sim, client, team, plans["pro"], alice)
+    flows.change_plan(team, plans["starter"], alice, downgrade_at_period_end=True)
+    assert gateway.retrieve_subscription(sub_id)["schedule"]
+    run_and_deliver(sim, client, lambda: flows.change_plan(
+        team, plans["pro"], alice, downgrade_at_period_end=True))  # fmt: skip
+    assert gateway.retrieve_subscription(sub_id)["schedule"] is None
+    assert Subscription.objects.get(stripe_id=sub_id).scheduled_plan is None
+    run_and_deliver(sim, client, lambda: sim.control(f"subscriptions/{sub_id}/advance"))
+    team.refresh_from_db()
+    assert team.plan == plans["pro"]
 
 
 def test_it_downgrades_at_once_when_the_setting_is_off(client, plans, team, alice, sim):

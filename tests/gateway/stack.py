@@ -104,8 +104,10 @@ class GatewayStack:
         return (self.workdir / "nginx" / "access.log").read_text()
 
 
-async def _one_connection(port: int, request: bytes, count: int, statuses: collections.Counter):
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+async def _one_connection(
+    host: str, port: int, request: bytes, count: int, statuses: collections.Counter
+):
+    reader, writer = await asyncio.open_connection(host, port)
     try:
         for _ in range(count):
             writer.write(request)
@@ -121,7 +123,7 @@ async def _one_connection(port: int, request: bytes, count: int, statuses: colle
         writer.close()
 
 
-def hammer(port: int, path: str, raw_key: str, total: int, connections: int):
+def hammer(port: int, path: str, raw_key: str, total: int, connections: int, host="127.0.0.1"):
     """`total` keep-alive GETs spread over `connections` connections; returns status counts."""
     request = (
         f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {raw_key}\r\n\r\n"
@@ -131,7 +133,7 @@ def hammer(port: int, path: str, raw_key: str, total: int, connections: int):
     async def run() -> None:
         share, extra = divmod(total, connections)
         await asyncio.gather(*(
-            _one_connection(port, request, share + (i < extra), statuses)
+            _one_connection(host, port, request, share + (i < extra), statuses)
             for i in range(connections)
         ))  # fmt: skip
 

@@ -5,6 +5,7 @@ import time
 import pytest
 import time_machine
 
+from core.redis_keys import DIRTY_ACCOUNTS, live_hours_key
 from gateway.counting import account_tag
 from tests.gateway.support import ask, make_key
 
@@ -39,8 +40,22 @@ def test_it_counts_test_keys_in_a_separate_hash_that_is_never_billed(team, redis
 def test_it_keeps_every_key_of_an_account_under_one_hash_tag(team, redis_db):
     raw, _ = make_key(team)
     ask(raw)
-    names = [name.decode() for name in redis_db.scan_iter("tg:*")]
+    names = {name.decode() for name in redis_db.scan_iter("tg:*")} - {DIRTY_ACCOUNTS}
     assert names and all(name.startswith(f"tg:{{acct:{team.pk}}}:") for name in names)
+
+
+def test_a_new_usage_hash_registers_with_its_account_and_marks_it_dirty(team, redis_db):
+    raw, _ = make_key(team)
+    with time_machine.travel(1_800_000_000, tick=False):
+        ask(raw)
+        redis_db.delete(DIRTY_ACCOUNTS)  # as the flush takes it
+        ask(raw)  # same hash: no new mark
+    assert not redis_db.exists(DIRTY_ACCOUNTS)
+    with time_machine.travel(1_800_003_600, tick=False):
+        ask(raw)  # the next hour's hash
+    hours = {name.decode() for name in redis_db.smembers(live_hours_key(team.pk))}
+    assert hours == {f"{account_tag(team.pk)}:use:{h}" for h in ("2027011508", "2027011509")}
+    assert redis_db.smembers(DIRTY_ACCOUNTS) == {str(team.pk).encode()}
 
 
 def test_it_counts_each_call_of_a_burst_across_a_period_boundary_in_exactly_one_period(

@@ -19,7 +19,7 @@ def test_it_applies_a_new_plan_at_once_and_keeps_the_periods_count(
     assert [ask(raw)[0] for _ in range(5)] == [204] * 5
     assert ask(raw)[0] == 403
     with django_capture_on_commit_callbacks(execute=True):
-        call_command("set_plan", account=team.slug, plan="bigger")
+        call_command("set_plan", account=team.slug, plan="bigger", reason="r")
     status, headers, _ = ask(raw)
     assert (status, headers["X-Plan"]) == (204, "bigger")
     assert headers["X-Quota-Remaining"] == "4"  # 6 of 10 used: the count survived the change

@@ -10,6 +10,7 @@ from allauth.account.models import EmailAddress
 
 from accounts.models import Account
 from apikeys.models import ApiKey, Environment
+from core.redis_keys import usage_key
 from onboarding.first_call import counters_this_hour
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +40,9 @@ def test_the_checklist_completes_itself(client, alice, personal, redis_db):
     assert step.count("Done") == 1 and 'hx-trigger="every 3s"' in step
 
     # The gateway counts a call in this hour's hash: the last step is done, polling stops.
-    redis_db.hincrby(counters_this_hour(personal, time.time())[2], "k|demo|/hello|ok", 1)
+    live_now = usage_key(personal.id, "live", time.time())
+    assert live_now in counters_this_hour(personal, time.time())
+    redis_db.hincrby(live_now, "k|demo|/hello|ok", 1)
     step = client.get(progress).content.decode()
     assert "Your first call arrived" in step and "hx-trigger" not in step
     assert 'id="first-call"' not in client.get(f"/a/{personal.slug}/").content.decode()

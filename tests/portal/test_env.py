@@ -112,3 +112,10 @@ def test_addresses_are_host_and_port():
     for bad in ("127.0.0.1", "8002", ":8002", "http://127.0.0.1:8002", "host:port", "h:99999"):
         with pytest.raises(ImproperlyConfigured, match="AUTH must be host:port"):
             env_address("AUTH", "x:1", {"AUTH": bad})
+
+
+def test_a_redis_cluster_needs_a_broker_of_its_own(tmp_path):
+    cluster = {"REDIS_URL": "redis://127.0.0.1:7000/0", "REDIS_CLUSTER": "true"}
+    result = load_settings(tmp_path, **cluster, CELERY_BROKER_URL="")
+    assert result.returncode != 0 and "CELERY_BROKER_URL" in result.stderr
+    assert load_settings(tmp_path, **cluster, CELERY_BROKER_URL="redis://q:6379/1").returncode == 0

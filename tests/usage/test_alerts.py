@@ -5,6 +5,7 @@ from django.core import mail
 
 from accounts.models import Membership
 from accounts.roles import Role
+from tests.usage.support import count_usage
 from usage.models import QuotaAlert, UsagePreferences
 from usage.tasks import flush_counters
 
@@ -22,7 +23,9 @@ def on_pro(team, pro_plan, user_factory, time_machine):
 
 
 def traffic(redis_db, team, key, n):
-    redis_db.hincrby(f"tg:{{acct:{team.id}}}:use:2026112322", f"{key.public_id}|demo|GET /x|ok", n)
+    count_usage(
+        redis_db, f"tg:{{acct:{team.id}}}:use:2026112322", f"{key.public_id}|demo|GET /x|ok", n
+    )
 
 
 def test_alerts_fire_once_per_threshold_across_flushes(redis_db, on_pro, live_key, bob):

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 
 import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
+from usage import collector
 from usage.collector import collect_once, percentile
-from usage.models import LATENCY_COLUMNS, EndpointHourStats, LatencySummary
+from usage.models import LATENCY_COLUMNS, EndpointHourStats, LatencySummary, LogCursor
 
 pytestmark = pytest.mark.django_db
 
@@ -118,3 +123,79 @@ def test_it_records_when_and_from_where_each_key_was_last_used(tmp_path, team):
     key.refresh_from_db()
     assert key.last_used_ip == "192.0.2.7"
     assert key.last_used_at.minute == 9
+
+
+def swap_in(log, host_file):
+    """The file at the log's path as one host sees it (hosts share the path, not the file)."""
+    os.replace(host_file, log)
+
+
+def test_hosts_sharing_a_log_path_keep_their_own_place(tmp_path, team, settings):
+    log, files = tmp_path / "access.log", {host: tmp_path / f"{host}.log" for host in "ab"}
+    for host, calls in (("a", 3), ("b", 5)):
+        write(files[host], *[entry(team) for _ in range(calls)])
+    for host in ("a", "b", "a", "b"):  # each collects twice, turns interleaved
+        settings.GATEWAY_HOST_ID = host
+        swap_in(log, files[host])
+        collect_once(log)
+        os.replace(log, files[host])
+    assert EndpointHourStats.objects.get().count == 3 + 5
+    assert sorted(LogCursor.objects.values_list("host", "offset")) == [
+        ("a", files["a"].stat().st_size),
+        ("b", files["b"].stat().st_size),
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_collectors_on_one_host_count_each_line_once(tmp_path, team, monkeypatch):
+    """While nginx keeps writing: a collector that waited for the lock must not take the log
+    for a rotated one because another read past the size it saw before waiting."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite's shared in-memory test database cannot take two writers at once")
+    monkeypatch.setattr(collector, "CHUNK_BYTES", 2000)  # many chunks: many chances to race
+    log, batches, per_batch = tmp_path / "access.log", 60, 10
+    writing = threading.Event()
+    writing.set()
+
+    def nginx():
+        for n in range(batches):
+            write(log, *[entry(team, minute=n % 60) for _ in range(per_batch)])
+        writing.clear()
+
+    def collect():
+        try:
+            while collect_once(log) or writing.is_set():
+                pass
+            while collect_once(log):
+                pass
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=nginx)] + [
+        threading.Thread(target=collect) for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(EndpointHourStats.objects.values_list("count", flat=True)) == batches * per_batch
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_gives_existing_cursors_to_this_host(settings):
+    settings.GATEWAY_HOST_ID = "gw-1"
+    executor = MigrationExecutor(connection)
+    executor.migrate([("usage", "0003_usage_summaries")])
+    old_apps = executor.loader.project_state([("usage", "0003_usage_summaries")]).apps
+    old_apps.get_model("usage", "LogCursor").objects.create(
+        path="/var/log/nginx/access.log", inode=7, offset=1234
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    cursor = LogCursor.objects.get()
+    assert (cursor.host, cursor.path, cursor.inode, cursor.offset) == (
+        "gw-1",
+        "/var/log/nginx/access.log",
+        7,
+        1234,
+    )

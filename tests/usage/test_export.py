@@ -77,3 +77,31 @@ def test_numbers_are_never_neutralised():
     from portal.csv_cells import safe_row
 
     assert safe_row([-5, 0, 3.5, "-5", "plain", ""]) == [-5, 0, 3.5, "'-5", "plain", ""]
+
+
+def test_without_server_side_cursors_it_reads_in_pages_and_exports_the_same(
+    client, alice, team, live_key, monkeypatch, django_assert_num_queries
+):
+    """DISABLE_SERVER_SIDE_CURSORS (PgBouncer transaction pooling): pages that continue after
+    the last row, each a query of its own, instead of one cursor over the whole range."""
+    from datetime import UTC, date, datetime
+
+    from django.db import connection
+
+    from tests.usage.conftest import add_usage
+    from usage import export as export_module
+    from usage.export import ExportQuery, export_rows
+
+    for hour in range(7):
+        for outcome in ("ok", "rate_limited", "quota_exceeded"):
+            add_usage(team, live_key, datetime(2026, 11, 23, hour, tzinfo=UTC), hour + 1, outcome)
+    query = ExportQuery(team, date(2026, 11, 23), date(2026, 11, 23), "hour")
+    with_cursor = list(export_rows(query))
+    monkeypatch.setitem(connection.settings_dict, "DISABLE_SERVER_SIDE_CURSORS", True)
+    monkeypatch.setattr(export_module, "EXPORT_CHUNK", 4)
+    with django_assert_num_queries(1 + 6):  # the key names, then 21 rows in pages of 4
+        paged = list(export_rows(query))
+    assert paged == with_cursor and len(paged) == 21
+    client.force_login(alice)
+    _, body = export(client, team, "start=2026-11-23&end=2026-11-23&by=hour")
+    assert sum(int(r["count"]) for r in csv.DictReader(io.StringIO(body))) == 3 * sum(range(1, 8))

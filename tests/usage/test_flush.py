@@ -8,6 +8,7 @@ import pytest
 from django.db import connection, transaction
 from django.db.models import Sum
 
+from tests.usage.support import count_usage
 from usage.flush import apply, claim, flush
 from usage.models import FlushedBatch, HourlyUsage, UsageSummary
 from usage.summaries import ACCOUNT, ENDPOINT, KEY
@@ -25,7 +26,7 @@ def count(
 ):
     """What the gateway's Lua call does for each call it counts."""
     for _ in range(n):
-        redis_db.hincrby(live_key(account_id, hour), field, 1)
+        count_usage(redis_db, live_key(account_id, hour), field)
 
 
 def total(**filters) -> int:
@@ -117,7 +118,9 @@ def test_test_keys_are_marked_so_they_are_never_billed(redis_db, team):
         account=team, name="t", environment="test", prefix=keys.display_prefix(raw),
         last4=raw[-4:], key_hash=keys.hash_key(raw),
     )  # fmt: skip
-    redis_db.hincrby(f"tg:{{acct:{team.id}}}:test-use:{HOUR}", f"{key.public_id}|demo|GET /x|ok", 3)
+    count_usage(
+        redis_db, f"tg:{{acct:{team.id}}}:test-use:{HOUR}", f"{key.public_id}|demo|GET /x|ok", 3
+    )
     flush(redis_db)
     row = HourlyUsage.objects.get()
     assert (row.environment, row.count) == ("test", 3)
@@ -179,9 +182,8 @@ def test_the_account_summaries_always_equal_the_detailed_rollups(redis_db, team,
         count(redis_db, team.id, 2, f"{live.public_id}|demo|POST /demo/echo|ok", hour)
         count(redis_db, team.id, 1, f"{live.public_id}|demo|GET /demo/hello|rate_limited", hour)
         count(redis_db, other.id, 4, "key_x|demo|GET /demo/hello|ok", hour)
-        redis_db.hincrby(
-            f"tg:{{acct:{team.id}}}:test-use:{hour}", f"{test.public_id}|demo|GET /x|ok", 5
-        )
+        test_hash = f"tg:{{acct:{team.id}}}:test-use:{hour}"
+        count_usage(redis_db, test_hash, f"{test.public_id}|demo|GET /x|ok", 5)
         flush(redis_db)
     UncountedCall.objects.create(
         account_id=team.id, key_id=live.public_id, environment="live", product="demo",

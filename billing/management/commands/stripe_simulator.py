@@ -6,7 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from billing.simulator.server import build_server
+from stripe_simulator.server import build_server
 
 
 class Command(BaseCommand):

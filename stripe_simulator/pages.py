@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from billing.simulator.state import Store, StripeError
+from stripe_simulator import checkout as checkout_sessions
+from stripe_simulator import payment_methods, subscriptions
+from stripe_simulator import portal as portal_sessions
+from stripe_simulator.catalog import product_name
+from stripe_simulator.errors import StripeError
+from stripe_simulator.pdf import invoice_pdf
+from stripe_simulator.store import Store
 
 if TYPE_CHECKING:
-    from billing.simulator.app import SimulatorApp
+    from stripe_simulator.app import SimulatorApp
 
-PageResult = tuple[int, str, str, str]
+PageResult = tuple[int, str, str | bytes, str]
 
 LAYOUT = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>
 <body><p><strong>Stripe simulator</strong>: no real money moves here.</p>
@@ -25,7 +31,7 @@ def redirect(url: str) -> PageResult:
 
 
 def handle(app: SimulatorApp, method: str, path: str, params: dict[str, Any]) -> PageResult:
-    from billing.simulator.app import escape
+    from stripe_simulator.app import escape
 
     parts = path.strip("/").split("/")
     store = app.store
@@ -38,7 +44,13 @@ def handle(app: SimulatorApp, method: str, path: str, params: dict[str, Any]) ->
             if parts[0] == "invoices" and len(parts) in (2, 3):
                 invoice = store.get("invoice", parts[1])
                 if len(parts) == 3:
-                    return 200, "application/pdf", f"%PDF-1.4\n% Invoice {invoice['number']}\n", ""
+                    customer = store.objects.get("customer", {}).get(invoice["customer"], {})
+                    return (
+                        200,
+                        "application/pdf",
+                        invoice_pdf(invoice, customer.get("email") or ""),
+                        "",
+                    )
                 amount = f"{invoice['amount_due'] / 100:.2f} {invoice['currency'].upper()}"
                 body = f"<p>Invoice {escape(invoice['number'])}: {escape(amount)}, "
                 body += f"{escape(invoice['status'])}.</p>"
@@ -54,24 +66,21 @@ def saved(store: Store, result: PageResult) -> PageResult:
 
 
 def checkout(app: SimulatorApp, method: str, session_id: str, params: dict[str, Any]) -> PageResult:
-    from billing.simulator.app import escape
+    from stripe_simulator.app import escape
 
     store = app.store
     session = store.get("checkout.session", session_id)
     error = ""
     if method == "POST":
         try:
-            session = store.pay_checkout(session_id, params.get("card", ""))
+            session = checkout_sessions.pay(store, session_id, params.get("card", ""))
             return redirect(session["success_url"])
         except StripeError as declined:
             error = f'<p role="alert" id="card-error">{escape(declined)}</p>'
     if session["status"] != "open":
         return redirect(session["success_url"])
-    request = store.objects[f"{session_id}:request"]
-    names = [
-        store.objects[store.get("price", i["price"])["product"]]["name"]
-        for i in request["line_items"]
-    ]
+    request = checkout_sessions.request_of(store, session_id)
+    names = [product_name(store, store.get("price", i["price"])) for i in request["line_items"]]
     body = f"""<p>Subscribe to {escape(", ".join(dict.fromkeys(names)))}.</p>{error}
 <form method="post">
 <label>Card number <input name="card" id="card" autocomplete="off" value=""></label>
@@ -82,33 +91,40 @@ def checkout(app: SimulatorApp, method: str, session_id: str, params: dict[str, 
 
 
 def portal(app: SimulatorApp, method: str, session_id: str, params: dict[str, Any]) -> PageResult:
-    from billing.simulator.app import escape
+    from stripe_simulator.app import escape
 
     store = app.store
     session = store.get("billing_portal.session", session_id)
     subs = store.list_for("subscription", {"customer": session["customer"]})
-    if method == "POST":
+    card_error = ""
+    if method == "POST" and params.get("action") == "card":
+        try:
+            update_card(store, session["customer"], params.get("card", ""))
+            return redirect(f"/portal/{session_id}")
+        except StripeError as declined:
+            card_error = f'<p role="alert" id="card-error">{escape(declined)}</p>'
+    elif method == "POST":
         sub = store.get("subscription", params.get("subscription", ""))
         if sub["customer"] != session["customer"]:
             return page("Not found", "<p>No such subscription.</p>", 404)
         if params.get("action") == "cancel":
-            store.update_subscription(sub["id"], {"cancel_at_period_end": "true"})
+            subscriptions.update(store, sub["id"], {"cancel_at_period_end": "true"})
         elif params.get("action") == "switch":
             item = next(
                 i
                 for i in sub["items"]["data"]
                 if i["price"]["recurring"]["usage_type"] == "licensed"
             )
-            store.update_subscription(
-                sub["id"], {"items": [{"id": item["id"], "price": params.get("price", "")}]}
+            subscriptions.update(
+                store, sub["id"], {"items": [{"id": item["id"], "price": params.get("price", "")}]}
             )
         return redirect(f"/portal/{session_id}")
     rows = []
     for sub in subs:
         switch = "".join(
             f'<button name="price" value="{escape(p["id"])}">'
-            f"Switch to {escape(store.objects[p['product']]['name'])}</button>"
-            for p in store.portal_prices()
+            f"Switch to {escape(product_name(store, p))}</button>"
+            for p in portal_sessions.prices(store)
         )
         state = "cancels at period end" if sub["cancel_at_period_end"] else sub["status"]
         rows.append(
@@ -119,4 +135,27 @@ def portal(app: SimulatorApp, method: str, session_id: str, params: dict[str, An
 <input type="hidden" name="action" value="switch">{switch}</form></section>"""
         )
     back = f'<p><a href="{escape(session["return_url"] or "/")}" id="return">Return</a></p>'
-    return page("Customer portal", ("".join(rows) or "<p>No subscriptions.</p>") + back)
+    card = f"""<section><h2>Payment method</h2><p id="card-on-file">{
+        escape(card_on_file(store, session["customer"]))
+    }</p>{card_error}
+<form method="post"><input type="hidden" name="action" value="card">
+<label>New card number <input name="card" id="card" autocomplete="off" value=""></label>
+<button type="submit" id="update-card">Update payment method</button></form></section>"""
+    return page("Customer portal", ("".join(rows) or "<p>No subscriptions.</p>") + card + back)
+
+
+def card_on_file(store: Store, customer_id: str) -> str:
+    default = store.get("customer", customer_id)["invoice_settings"]["default_payment_method"]
+    if not default:
+        return "No card on file."
+    card = store.get("payment_method", default)["card"]
+    expiry = f"{card['exp_month']}/{card['exp_year']}"
+    return f"{card['brand'].title()} ending in {card['last4']}, expires {expiry}"
+
+
+def update_card(store: Store, customer_id: str, number: str) -> None:
+    """A new default card; a subscription whose payment failed is charged again with it."""
+    payment_methods.attach_card(store, customer_id, number)
+    for sub in store.list_for("subscription", {"customer": customer_id}):
+        if sub["status"] in ("past_due", "unpaid"):
+            subscriptions.pay_open_invoices(store, sub["id"])

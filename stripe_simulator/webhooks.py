@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-log = logging.getLogger("billing.simulator")
+log = logging.getLogger("stripe_simulator")
 RETRY_DELAYS = (0.5, 1, 2, 4, 8, 16, 32)
 
 

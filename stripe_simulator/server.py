@@ -7,7 +7,7 @@ from pathlib import Path
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from billing.simulator.app import SimulatorApp
+from stripe_simulator.app import SimulatorApp
 
 
 class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):

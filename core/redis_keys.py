@@ -1,0 +1,66 @@
+"""Every Redis key name of the gateway's counting and the usage flush, in one place.
+
+An account's keys share its hash tag ``{acct:<id>}``, so they live in one Redis Cluster slot: the
+gateway's Lua script and the flush's claim touch several of them atomically. The one global key,
+the set of accounts with unflushed calls, has its own tag (``{usage}``); nothing that runs inside
+an account's slot writes it (see usage/flush.py for how it is kept).
+"""
+
+from __future__ import annotations
+
+import time
+
+# Live and test keys count into separate hashes; their batches keep the kind apart.
+USAGE_KINDS = {"live": "use", "test": "test-use"}
+BATCH_KINDS = {"use": "batch", "test-use": "test-batch"}
+
+# Accounts whose hours set changed since the flush last took this set (a work queue).
+DIRTY_ACCOUNTS = "tg:{usage}:dirty"
+# What a flush is working through: kept until it is done, so a crashed flush's work is redone.
+DIRTY_IN_FLUSH = "tg:{usage}:dirty:in-flush"
+
+
+def account_tag(account_id: int) -> str:
+    return f"tg:{{acct:{account_id}}}"
+
+
+def usage_key(account_id: int, environment: str, now: float) -> str:
+    """The hash of an hour's calls: fields ``<key_id>|<product>|<endpoint>|<outcome>``."""
+    hour = time.strftime("%Y%m%d%H", time.gmtime(now))
+    kind = USAGE_KINDS["live" if environment == "live" else "test"]
+    return f"{account_tag(account_id)}:{kind}:{hour}"
+
+
+def live_hours_key(account_id: int) -> str:
+    """The set of the account's usage hashes (their names) the flush has not claimed yet."""
+    return f"{account_tag(account_id)}:hours"
+
+
+def batches_key(account_id: int) -> str:
+    """The set of the account's claimed batches (their names) not yet applied and deleted."""
+    return f"{account_tag(account_id)}:batches"
+
+
+def counter_keys(account_id: int, environment: str, now: float, period_start: float) -> list[str]:
+    """The keys of one call, in the order gateway/limits.lua takes them."""
+    tag = account_tag(account_id)
+    return [
+        f"{tag}:rl:{environment}:s:{int(now)}",
+        f"{tag}:rl:{environment}:m:{int(now) // 60}",
+        # The period's start is in the name: a call counts in the period it was decided in,
+        # and a plan change (same period) keeps the count.
+        f"{tag}:quota:{environment}:{int(period_start)}",
+        usage_key(account_id, environment, now),
+        live_hours_key(account_id),
+    ]
+
+
+def account_of(key: str) -> int:
+    """The account id in a key name: ``tg:{acct:42}:...`` -> 42."""
+    tag = key.split("{", 1)[1].split("}", 1)[0]
+    return int(tag.removeprefix("acct:"))
+
+
+def reconcile_continuation_key(run: str, lane: int, after_id: int) -> str:
+    """Set by the first task of a reconcile lane to go on after a chunk (billing/tasks.py)."""
+    return f"tg:reconcile:{run}:{lane}:{after_id}"

@@ -1,0 +1,79 @@
+"""Checkout Sessions: what the hosted Checkout page subscribes a customer to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stripe_simulator import payment_methods, subscriptions
+from stripe_simulator.errors import StripeError, invalid
+from stripe_simulator.schedules import inactive_price
+from stripe_simulator.shapes import new_id, shape
+from stripe_simulator.store import Store, now
+
+# Kept beside each session: what Checkout will subscribe the customer to.
+REQUESTS = "_checkout_request"
+
+
+def create_session(store: Store, p: dict[str, Any]) -> dict[str, Any]:
+    if p.get("mode") != "subscription":
+        raise StripeError(400, "The simulator supports mode=subscription only", param="mode")
+    customer = store.get("customer", p.get("customer", ""), "customer")
+    items = p.get("line_items") or []
+    if not items:
+        message = "You must provide at least one recurring price in `subscription` mode."
+        raise invalid("line_items", message, "parameter_missing")
+    for index, item in enumerate(items):
+        where = f"line_items[{index}][price]"
+        price = store.get("price", item.get("price", ""), where)
+        if not price["active"]:
+            raise inactive_price(where)
+    session_id = new_id("cs_test")
+    created = now()
+    session = shape(
+        "checkout.session",
+        id=session_id,
+        created=created,
+        expires_at=created + 86400,
+        mode="subscription",
+        customer=customer["id"],
+        client_reference_id=p.get("client_reference_id"),
+        success_url=p.get("success_url", "").replace("{CHECKOUT_SESSION_ID}", session_id),
+        cancel_url=p.get("cancel_url"),
+        metadata=p.get("metadata", {}),
+        payment_intent=None,
+        payment_status="unpaid",
+        status="open",
+        subscription=None,
+        currency="usd",
+        url=f"{store.base_url}/checkout/{session_id}",
+    )
+    store.put(
+        {
+            "id": session_id,
+            "object": REQUESTS,
+            "line_items": items,
+            "subscription_data": p.get("subscription_data") or {},
+        }
+    )
+    return store.put(session)
+
+
+def request_of(store: Store, session_id: str) -> dict[str, Any]:
+    return store.get(REQUESTS, session_id)
+
+
+def pay(store: Store, session_id: str, card: str) -> dict[str, Any]:
+    session = store.get("checkout.session", session_id)
+    if session["status"] != "open":
+        return session
+    method = payment_methods.attach_card(store, session["customer"], card)
+    request = request_of(store, session_id)
+    data = request["subscription_data"]
+    trial_days = int(data.get("trial_period_days") or 0)
+    sub = subscriptions.create(
+        store, session["customer"], request["line_items"], data.get("metadata", {}), trial_days,
+        method["id"],
+    )  # fmt: skip
+    session.update(status="complete", payment_status="paid", subscription=sub["id"])
+    store.emit("checkout.session.completed", session)
+    return session

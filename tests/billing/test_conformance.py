@@ -1,0 +1,168 @@
+"""The simulator answers as Stripe's own API description (2026-10-28) says Stripe answers.
+
+Every flow the portal runs through its seam (billing/gateway.py) is played against the
+simulator; every answer the seam received and every webhook event the simulator sent is then
+checked against the reference generated from the `stripe` package's type declarations
+(tests/billing/reference.py): required fields, no unknown fields, nullability, enums, types and
+expandable fields. The test lists every mismatch, endpoint by endpoint.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import requests
+
+from accounts.models import Account
+from billing import flows, gateway, metering
+from billing.models import Customer
+from tests.billing.conftest import run_and_deliver, subscribe
+from tests.billing.reference import (
+    error_mismatches,
+    event_ref,
+    mismatches,
+    notification_ref,
+    reference,
+    resource_ref,
+)
+
+# What the seam calls, as the simulator saw it: every one must be exercised below.
+SEAM_ENDPOINTS = {
+    "POST /v1/customers",
+    "POST /v1/products",
+    "GET /v1/products/{id}",
+    "POST /v1/products/{id}",
+    "GET /v1/prices",
+    "POST /v1/prices",
+    "POST /v1/prices/{id}",
+    "GET /v1/billing/meters",
+    "POST /v1/billing/meters",
+    "POST /v1/billing/meter_events",
+    "POST /v1/checkout/sessions",
+    "GET /v1/checkout/sessions/{id}",
+    "POST /v1/billing_portal/sessions",
+    "GET /v1/subscriptions",
+    "GET /v1/subscriptions/{id}",
+    "POST /v1/subscriptions/{id}",
+    "DELETE /v1/subscriptions/{id}",
+    "GET /v1/invoices",
+    "GET /v1/invoices/{id}",
+    "POST /v1/invoices/create_preview",
+    "POST /v1/subscription_schedules",
+    "POST /v1/subscription_schedules/{id}",
+    "POST /v1/subscription_schedules/{id}/release",
+    "GET /v2/core/events/{id}",
+}
+# Path segments that name a collection or an action; any other segment is an object's id.
+NAMES = {part for name in SEAM_ENDPOINTS for part in name.split(" ")[1].split("/")} - {"{id}"}
+
+
+def endpoint(method: str, path: str) -> str:
+    return f"{method} " + "/".join(p if p in NAMES else "{id}" for p in path.split("/"))
+
+
+def answer_mismatches(body: dict) -> list[str]:
+    if body.get("object") == "list":
+        found = [
+            f"list.{name}: missing" for name in ("data", "has_more", "url") if name not in body
+        ]
+        for index, item in enumerate(body.get("data", [])):
+            found += mismatches(item, resource_ref(item["object"]), f"data[{index}]")
+        return found
+    if body.get("object") == "v2.core.event":
+        return event_mismatches(body)
+    return mismatches(body, resource_ref(body["object"]))
+
+
+def event_mismatches(event: dict, *, notification: bool = False) -> list[str]:
+    ref = (notification_ref if notification else event_ref)(event["type"])
+    if ref is None:
+        return [f"{event['type']}: Stripe has no such event type"]
+    return mismatches(event, ref)
+
+
+def trial_customer(sim, sub_id: str) -> str:
+    return gateway.retrieve_subscription(sub_id)["customer"]
+
+
+def play_every_flow(sim, client, plans, team, alice, user_factory):
+    """Everything the portal asks of Stripe, in the order a customer's life brings it."""
+    # Catalog sync ran in the `plans` fixture (products, prices, the meter); a second run
+    # reads them back and changes nothing.
+    from billing.catalog_sync import sync_catalog
+
+    sync_catalog()
+    # Checkout without a trial; the customer portal; an upgrade with prorations.
+    sub_id = subscribe(sim, client, team, plans["starter"], alice)
+    flows.open_portal(team, "http://t/back")
+    assert flows.card_on_file(team) is not None  # the subscription, its card expanded
+    run_and_deliver(sim, client, lambda: flows.change_plan(
+        team, plans["pro"], alice, downgrade_at_period_end=False))  # fmt: skip
+    flows.upcoming_invoice(team)
+    # Overage to the meter, cancel and undo, a downgrade at the period end, the renewal.
+    team.refresh_from_db()
+    metering.report_overage(team, datetime.now(UTC), "conformance", 1200, datetime.now(UTC))
+    run_and_deliver(sim, client, lambda: flows.set_cancel_at_period_end(team, alice, True))
+    run_and_deliver(sim, client, lambda: flows.set_cancel_at_period_end(team, alice, False))
+    # A downgrade planned, replaced by an upgrade, planned again; the renewal applies it.
+    flows.change_plan(team, plans["starter"], alice, downgrade_at_period_end=True)
+    flows.change_plan(team, plans["pro"], alice, downgrade_at_period_end=True)
+    flows.change_plan(team, plans["starter"], alice, downgrade_at_period_end=True)
+    run_and_deliver(sim, client, lambda: sim.control(f"subscriptions/{sub_id}/advance"))
+    # A failed renewal and its recovery.
+    sim.control(f"subscriptions/{sub_id}/fail_next_payment")
+    run_and_deliver(sim, client, lambda: sim.control(f"subscriptions/{sub_id}/advance"))
+    run_and_deliver(sim, client, lambda: sim.control(f"subscriptions/{sub_id}/pay"))
+    # Checkout with a trial, for another account; the nightly reconcile; closing an account.
+    plans["pro"].trial_days = 14
+    plans["pro"].save(update_fields=["trial_days"])
+    other = Account.objects.create_with_owner("Trialists", user_factory("t@example.com"))
+    trial = subscribe(sim, client, other, plans["pro"], other.owners().get())
+    flows.upcoming_invoice(other)
+    run_and_deliver(sim, client, lambda: sim.control(
+        f"subscriptions/{trial}/backdate", seconds=str(12 * 86400)))  # fmt: skip
+    # Usage for a customer Stripe does not know: accepted, reported later.
+    Customer.objects.filter(account=other).update(stripe_id="cus_unknown")
+    metering.report_overage(other, datetime.now(UTC), "unknown", 5, datetime.now(UTC))
+    run_and_deliver(sim, client, lambda: sim.control("meter_errors/report"))
+    Customer.objects.filter(account=other).update(stripe_id=trial_customer(sim, trial))
+    flows.reconcile()
+    run_and_deliver(sim, client, lambda: flows.cancel_now(other))
+    # A plan renamed and repriced: the product is updated, the old price archived.
+    plans["starter"].name, plans["starter"].monthly_price = "Starter+", Decimal("12.00")
+    plans["starter"].save(update_fields=["name", "monthly_price"])
+    sync_catalog()
+
+
+def test_every_answer_and_event_matches_stripes_api_description(
+    client, plans, team, alice, user_factory, sim
+):
+    assert reference()["api_version"] == gateway.STRIPE_API_VERSION
+    play_every_flow(sim, client, plans, team, alice, user_factory)
+    exchanges = requests.get(f"{sim.url}/_sim/requests", timeout=10).json()["data"]
+    by_endpoint: dict[str, list[str]] = defaultdict(list)
+    for exchange in exchanges:
+        name = endpoint(exchange["method"], exchange["path"])
+        if exchange["status"] == 200:
+            by_endpoint[name] += answer_mismatches(exchange["body"])
+        else:  # e.g. the catalog sync asking for a product that does not exist yet
+            by_endpoint[name] += error_mismatches(exchange["body"])
+    assert set(by_endpoint) == SEAM_ENDPOINTS
+    events = sim.events()
+    for event in events:
+        thin = event["object"] == "v2.core.event"  # a v2 event's webhook: a thin notification
+        by_endpoint[f"event {event['type']}"] += event_mismatches(event, notification=thin)
+    assert {e["type"] for e in events} >= {
+        "checkout.session.completed", "customer.subscription.created",
+        "customer.subscription.updated", "customer.subscription.deleted", "invoice.created",
+        "invoice.finalized", "invoice.paid", "invoice.payment_failed",
+        "customer.subscription.trial_will_end", "subscription_schedule.created",
+        "subscription_schedule.updated", "subscription_schedule.released",
+        "v1.billing.meter.error_report_triggered",
+    }  # fmt: skip
+    report = {name: sorted(set(found)) for name, found in sorted(by_endpoint.items()) if found}
+    assert report == {}, "\n".join(
+        f"{name} ({len(found)}):\n  " + "\n  ".join(found[:40]) for name, found in report.items()
+    )
