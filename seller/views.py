@@ -31,5 +31,7 @@ def console(request: HttpRequest) -> HttpResponse:
         "refusals": figures.refusals(now),
         "overdue": figures.overdue(subs),
         "calls_json": json.dumps(figures.calls_by_day(now)),
+        "chart_start": now - figures.WINDOW,
+        "now": now,
     }
     return render(request, "seller/console.html", context)

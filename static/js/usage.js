@@ -8,10 +8,13 @@
 
 
   function requestsChart(element, data) {
+    // The axis is the range asked for: with one bucket uPlot would pick years around it.
+    const start = Number(element.dataset.start);
+    const end = Number(element.dataset.end);
     return {
       width: element.clientWidth,
       height: 260,
-      scales: { x: { time: true } },
+      scales: { x: start && end ? { time: true, range: [start, end] } : { time: true } },
       series: [
         {},
         { label: "Admitted", stroke: color("--brand"), fill: "rgba(59, 91, 219, 0.12)", width: 2 },

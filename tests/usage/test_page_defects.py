@@ -95,6 +95,12 @@ def test_tabs_table_and_quota_axis_in_the_browser(
     assert x_range == [int(chart.get_attribute("data-period-start")),
                        int(chart.get_attribute("data-period-end"))]  # fmt: skip
 
+    # So is the requests chart's: the range shown, even with a single hour of calls.
+    chart = page.locator("[data-chart=requests]")
+    x_range = chart.evaluate("e => [e.uplot.scales.x.min, e.uplot.scales.x.max]")
+    assert x_range == [int(chart.get_attribute("data-start")),
+                       int(chart.get_attribute("data-end"))]  # fmt: skip
+
     # Every column of the by-key table is inside its card at 1280 px.
     card = page.locator("section.card", has=page.locator("h2", has_text="By key"))
     denied = card.locator("th", has_text="Denied")
