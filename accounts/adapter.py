@@ -29,6 +29,13 @@ def site_url(path: str) -> str:
     return settings.SITE_URL + path
 
 
+def landing_url(request: HttpRequest) -> str | None:
+    # The plan chosen on the pricing page goes on to Checkout; otherwise the account's dashboard.
+    from onboarding.continuity import landing_url
+
+    return landing_url(request)
+
+
 def pending_invitation_url(request: HttpRequest) -> str | None:
     # Someone who opened an invitation link, then signed up (and verified) or logged in, goes
     # back to the invitation to accept it.
@@ -42,10 +49,18 @@ class AccountAdapter(DefaultAccountAdapter):
     """Where Tollgate bends allauth, and only here."""
 
     def get_login_redirect_url(self, request: HttpRequest) -> str:
-        return pending_invitation_url(request) or super().get_login_redirect_url(request)
+        return (
+            pending_invitation_url(request)
+            or landing_url(request)
+            or super().get_login_redirect_url(request)
+        )
 
     def get_signup_redirect_url(self, request: HttpRequest) -> str:
-        return pending_invitation_url(request) or super().get_signup_redirect_url(request)
+        return (
+            pending_invitation_url(request)
+            or landing_url(request)
+            or super().get_signup_redirect_url(request)
+        )
 
     def get_email_confirmation_url(
         self,

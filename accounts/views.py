@@ -36,6 +36,7 @@ from accounts.models import (
 )
 from accounts.roles import Perm
 from core.audit import AuditContext
+from onboarding.dashboard import dashboard_context
 from portal.http import AuthenticatedHttpRequest, HtmxHttpRequest
 
 INVITATION_SESSION_KEY = "invitation_token"
@@ -81,6 +82,7 @@ def account_home(request: HttpRequest, membership: Membership) -> HttpResponse:
         "members": account.memberships.select_related("user").order_by("user__email"),
         "close_form": ConfirmNameForm(account=account),
         "rename_form": TeamForm(initial={"name": account.name}),
+        **dashboard_context(membership),
     }
     return render(request, "accounts/account_home.html", context)
 

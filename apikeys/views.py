@@ -16,8 +16,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import account_view
-from accounts.models import Membership
+from accounts.models import Membership, User
 from accounts.roles import Perm
+from apidocs.catalogue import KEY_PLACEHOLDER
 from apikeys.forms import (
     CreateKeyForm,
     RestrictionsForm,
@@ -34,6 +35,7 @@ from apikeys.models import (
     token_expiry,
 )
 from core.audit import AuditContext
+from onboarding.first_call import first_curl
 from portal.http import AuthenticatedHttpRequest
 
 RECENTLY_REVOKED_SHOWN = 10
@@ -74,6 +76,12 @@ def _edit_ids(key_id: str) -> str:
     return f"{key_id}_%s"
 
 
+def ready_request(user: User, raw_key: str) -> str | None:
+    """A first request with the new key filled in, shown beside it (the one time it is shown)."""
+    curl = first_curl(user)
+    return curl.replace(KEY_PLACEHOLDER, raw_key) if curl else None
+
+
 def _render_keys(
     request: AuthenticatedHttpRequest,
     membership: Membership,
@@ -89,6 +97,8 @@ def _render_keys(
         **_key_rows(membership, edit_forms or {}),
         **extra,
     }
+    if extra.get("raw_key"):
+        context["ready_request"] = ready_request(request.user, extra["raw_key"])
     if request.htmx:
         # htmx swaps only 2xx answers: the partial carries the error message itself.
         return render(request, "apikeys/keys.html#key-panel", context)

@@ -21,12 +21,21 @@ import redis
 from redis.cluster import ClusterNode
 from redis.connection import ConnectionInterface
 
-from core.redis_keys import DIRTY_ACCOUNTS, account_of, account_tag, counter_keys
+from core.redis_keys import (
+    DIRTY_ACCOUNTS,
+    account_of,
+    account_tag,
+    counter_keys,
+    live_hours_key,
+    usage_key,
+)
 from gateway.policy import NO_LIMIT, Limits
 from portal.redis_client import get_redis
 
 SCRIPT = (Path(__file__).parent / "limits.lua").read_text()
 SCRIPT_SHA = hashlib.sha1(SCRIPT.encode(), usedforsecurity=False).hexdigest()
+REFUSAL_SCRIPT = (Path(__file__).parent / "refusal.lua").read_text()
+REFUSAL_SCRIPT_SHA = hashlib.sha1(REFUSAL_SCRIPT.encode(), usedforsecurity=False).hexdigest()
 log = logging.getLogger(__name__)
 QUOTA_TTL_MARGIN_SECONDS = 7 * 86400  # the usage job and the portal read last period's count
 
@@ -79,6 +88,20 @@ def check_and_count(
         mark_dirty(account_of(keys[4]))
     second, minute = Window(*windows[:3]), Window(*windows[3:])
     return Count(bool(admitted), outcome.decode(), second, minute, int(period))
+
+
+def count_refusal(account_id: int, environment: str, now: float, usage_field: str) -> None:
+    """One round trip, like an admitted call's: the refusal's outcome into the usage hash,
+    which joins the account's hours set (and the account the dirty set) as limits.lua's do."""
+    keys = [usage_key(account_id, environment, now), live_hours_key(account_id)]
+    command = pack("EVALSHA", REFUSAL_SCRIPT_SHA, len(keys), *keys, usage_field)
+    try:
+        new_hash = send(keys[0], command)
+    except redis.exceptions.NoScriptError:
+        get_redis().script_load(REFUSAL_SCRIPT)
+        new_hash = send(keys[0], command)
+    if new_hash:
+        mark_dirty(account_id)
 
 
 def mark_dirty(account_id: int) -> None:
@@ -176,8 +199,10 @@ os.register_at_fork(after_in_child=forget_thread_connections)
 
 def preload() -> None:
     get_redis().script_load(SCRIPT)
+    get_redis().script_load(REFUSAL_SCRIPT)
 
 
 __all__ = [
-    "NO_LIMIT", "Count", "Window", "account_tag", "check_and_count", "counter_keys", "preload",
+    "NO_LIMIT", "Count", "Window", "account_tag", "check_and_count", "count_refusal",
+    "counter_keys", "preload",
 ]  # fmt: skip

@@ -110,19 +110,44 @@ def decide(call: Call, now: float) -> Decision:
     record = records.lookup(call.raw_key)  # None for malformed (no I/O) or unknown keys
     if record is None:
         return refuse(401, "invalid_key")
-    if not record.is_usable_at(now):
-        return refuse(401, "inactive_key")
-    if not ip_allowed(record, call.client_ip):
-        return refuse(403, "ip_not_allowed")
     product = catalog.product_for(call.path)
+    if not record.is_usable_at(now):
+        return counted(refuse(401, "inactive_key"), call, record, product, now)
+    if not ip_allowed(record, call.client_ip):
+        return counted(refuse(403, "ip_not_allowed"), call, record, product, now)
     policy = policies.get(record.account_id, now)
     if product is None or policy is None or not routed_alike(product, call):
-        return refuse(403, "forbidden")
+        return counted(refuse(403, "forbidden"), call, record, product, now)
     if not (plan_allows(policy, product, call) and key_allows(record, product, call)):
-        return refuse(403, "forbidden")
+        return counted(refuse(403, "forbidden"), call, record, product, now)
     if policy.payment_required and record.environment == "live":
-        return refuse(403, "payment_required")
+        return counted(refuse(403, "payment_required"), call, record, product, now)
     return count(call, record, policy, product, now)
+
+
+def counted(
+    refusal: Decision, call: Call, record: KeyRecord, product: Product | None, now: float
+) -> Decision:
+    """A refusal of a known key, counted in the usage hash under its reason (one round trip,
+    like an admitted call's) so the customer and the seller see it by key and endpoint.
+
+    The decision's own count, at the moment it is made, is exact: the access log would need
+    parsing and could be rotated away before the collector reads it. Redis being down turns
+    no refusal into a 503: the call is refused all the same, only not counted.
+    """
+    group = product.endpoint_group(call.method, call.path) if product else ""
+    field = f"{record.key_id}|{product.slug if product else ''}|{group}|{refusal.reason}"
+    try:
+        counting.count_refusal(record.account_id, record.environment, now, field)
+    except (redis.ConnectionError, redis.TimeoutError):
+        log.warning("gateway: Redis unreachable, a %s refusal was not counted", refusal.reason)
+    return identified(refusal, record)
+
+
+def identified(refusal: Decision, record: KeyRecord) -> Decision:
+    """Whose call was refused, for nginx's access log (the request log); not sent to clients."""
+    refusal.headers += [("X-Consumer-Id", str(record.account_id)), ("X-Key-Id", record.key_id)]
+    return refusal
 
 
 def identity_headers(record: KeyRecord, policy: AccountPolicy) -> list[tuple[str, str]]:
@@ -148,13 +173,13 @@ def count(
     except (redis.ConnectionError, redis.TimeoutError):
         return redis_down(record, policy, product, group, now)
     if result.outcome == "rate_limited_second":
-        denied = refuse(403, "rate_limited", result.second.retry_ms / 1000)
+        denied = identified(refuse(403, "rate_limited", result.second.retry_ms / 1000), record)
         return with_limits(denied, limits, result)
     if result.outcome == "rate_limited_minute":
-        denied = refuse(403, "rate_limited", result.minute.retry_ms / 1000)
+        denied = identified(refuse(403, "rate_limited", result.minute.retry_ms / 1000), record)
         return with_limits(denied, limits, result)
     if result.outcome == "quota_exceeded":
-        denied = refuse(403, "quota_exceeded", policy.period_end - now)
+        denied = identified(refuse(403, "quota_exceeded", policy.period_end - now), record)
         return with_limits(denied, limits, result)
     # The endpoint group is for nginx's access log (the usage collector); not sent to clients.
     admitted = Decision(

@@ -11,6 +11,10 @@ from accounts.models import Account
 def site(request: HttpRequest) -> dict[str, object]:
     return {
         "site_name": settings.TOLLGATE_NAME,
+        "site_logo_url": settings.TOLLGATE_LOGO_URL,
+        "support_email": settings.TOLLGATE_SUPPORT_EMAIL,
+        "home_headline": settings.TOLLGATE_HOME_HEADLINE,
+        "home_lead": settings.TOLLGATE_HOME_LEAD,
         "site_url": settings.SITE_URL,
         "gateway_url": settings.GATEWAY_PUBLIC_URL,
         # Lazy: pages that never show the navigation never query for it.

@@ -12,7 +12,12 @@ from django.template.loader import get_template, render_to_string
 
 def send(name: str, to: Iterable[str], context: Mapping[str, object] | None = None) -> None:
     """Render templates/emails/<name>-subject.txt, -body.txt and -body.html and send them."""
-    ctx = {"site_name": settings.TOLLGATE_NAME, "site_url": settings.SITE_URL, **(context or {})}
+    ctx = {
+        "site_name": settings.TOLLGATE_NAME,
+        "site_url": settings.SITE_URL,
+        "support_email": settings.TOLLGATE_SUPPORT_EMAIL,
+        **(context or {}),
+    }
     subject = " ".join(render_plain(f"emails/{name}-subject.txt", ctx).split())
     text = render_plain(f"emails/{name}-body.txt", ctx)
     html = render_to_string(f"emails/{name}-body.html", ctx)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -70,6 +71,22 @@ def env_choice(
     if value not in choices:
         raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
     return value
+
+
+def env_colour(name: str, default: str, environ: Mapping[str, str] = os.environ) -> str:
+    """A CSS colour as #rgb or #rrggbb: it is written into a stylesheet, so nothing else."""
+    raw = (environ.get(name) or default).strip()
+    if not re.fullmatch(r"#(?:[0-9a-fA-F]{3}){1,2}", raw):
+        raise ImproperlyConfigured(f"{name} must be a colour such as #3b5bdb, not {raw!r}")
+    return raw.lower()
+
+
+def env_dir(name: str, environ: Mapping[str, str] = os.environ) -> str:
+    """An existing directory, or "" when unset."""
+    raw = (environ.get(name) or "").strip()
+    if raw and not os.path.isdir(raw):
+        raise ImproperlyConfigured(f"{name} must be an existing directory, not {raw!r}")
+    return raw
 
 
 def env_secret(name: str, environ: Mapping[str, str] = os.environ) -> str:

@@ -25,6 +25,8 @@ from portal.env import (
     env_address,
     env_bool,
     env_choice,
+    env_colour,
+    env_dir,
     env_int,
     env_list,
     env_network,
@@ -100,6 +102,9 @@ INSTALLED_APPS = [
     "usage",
     "apidocs",
     "gateway",
+    "onboarding",
+    "requestlog",
+    "seller",
 ]
 
 MIDDLEWARE = [
@@ -121,10 +126,12 @@ MIDDLEWARE = [
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
 
+TOLLGATE_TEMPLATE_DIR = env_dir("TOLLGATE_TEMPLATE_DIR")
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        # The operator's overrides first (TOLLGATE_TEMPLATE_DIR), then the bundled templates.
+        "DIRS": [*filter(None, [TOLLGATE_TEMPLATE_DIR]), BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -215,8 +222,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 USAGE_FLUSH_SECONDS = env_int("USAGE_FLUSH_SECONDS", 30, minimum=1)
+# How long the request log (requestlog.LoggedRequest, from the access log) keeps each call.
+REQUEST_LOG_RETENTION_DAYS = env_int("REQUEST_LOG_RETENTION_DAYS", 7, minimum=1)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "usage-flush-counters": {"task": "usage.flush_counters", "schedule": USAGE_FLUSH_SECONDS},
+    "requestlog.prune": {"task": "requestlog.prune", "schedule": 3600.0},
     # The one pass over the whole keyspace: finds usage hashes whose dirty mark was lost.
     "usage-sweep-counters": {"task": "usage.sweep_counters", "schedule": 3600.0},
     "apikeys.send_expiry_reminders": {
@@ -387,6 +397,24 @@ CONTENT_SECURITY_POLICY = {
 
 # --- Product settings -----------------------------------------------------------------------
 TOLLGATE_NAME = env_str("TOLLGATE_NAME", "Tollgate")
+# Branding without forking (docs/branding.md): the logo, colour, home copy and support address,
+# and TOLLGATE_TEMPLATE_DIR, a folder of templates searched before the bundled ones (emails too).
+TOLLGATE_LOGO_URL = env_str("TOLLGATE_LOGO_URL", "")  # empty: the bundled mark
+if TOLLGATE_LOGO_URL and not TOLLGATE_LOGO_URL.startswith(("/", "https://", "http://")):
+    raise ImproperlyConfigured(
+        f"TOLLGATE_LOGO_URL must be a path or an http(s) URL, not {TOLLGATE_LOGO_URL!r}"
+    )
+if "://" in TOLLGATE_LOGO_URL:  # a logo on another host: the CSP lets that host's images in
+    _logo = urlsplit(TOLLGATE_LOGO_URL)
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"].append(f"{_logo.scheme}://{_logo.netloc}")
+TOLLGATE_BRAND_COLOUR = env_colour("TOLLGATE_BRAND_COLOUR", "#3b5bdb")
+TOLLGATE_HOME_HEADLINE = env_str("TOLLGATE_HOME_HEADLINE", "Build on our API in minutes")
+TOLLGATE_HOME_LEAD = env_str(
+    "TOLLGATE_HOME_LEAD",
+    "Sign up, pick a plan, get a key and make your first call. "
+    "Watch your usage live and pay only for what you use.",
+)
+TOLLGATE_SUPPORT_EMAIL = env_str("TOLLGATE_SUPPORT_EMAIL", "")
 APIKEY_PREFIX = env_str("APIKEY_PREFIX", "tg")
 # Invitation emails carry a name the account chose to someone else's inbox: each account may
 # send so many an hour, and each address receive so many a day (from every account together).

@@ -20,6 +20,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", metrics.metrics, name="metrics"),
+    path("branding.css", views.branding_css, name="branding_css"),
     # Browsers ask for /favicon.ico whatever the page's <link rel="icon"> says.
     path("favicon.ico", RedirectView.as_view(url="/static/img/favicon.svg", permanent=True)),
     path("admin/", admin.site.urls),
@@ -41,6 +42,9 @@ urlpatterns = [
     path("", include("billing.urls")),
     path("", include("usage.urls")),
     path("", include("apidocs.urls")),
+    path("", include("onboarding.urls")),
+    path("", include("requestlog.urls")),
+    path("", include("seller.urls")),
     path("api/v1/", include("accounts.api_urls")),
     path("api/v1/", include("billing.api_urls")),
     path("api/v1/", include("apikeys.api_urls")),

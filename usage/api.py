@@ -118,7 +118,11 @@ class GlanceSerializer(serializers.Serializer[dict[str, Any]]):
     used = serializers.IntegerField(help_text="Admitted live calls this period")
     quota = serializers.IntegerField(allow_null=True)
     percent = serializers.FloatField(allow_null=True)
-    projected = serializers.IntegerField()
+    projected = serializers.IntegerField(
+        help_text="Calls by the period's end at this pace; equal to `used` until "
+        "`projection_ready` (a day of the period has passed)"
+    )
+    projection_ready = serializers.BooleanField()
     projected_overage_calls = serializers.IntegerField()
     projected_bill = serializers.DecimalField(max_digits=12, decimal_places=2)
     currency = serializers.CharField()
@@ -229,6 +233,7 @@ class UsageGlanceView(APIView):
                     "quota": 100000,
                     "percent": 82.0,
                     "projected": 123000,
+                    "projection_ready": True,
                     "projected_overage_calls": 23000,
                     "projected_bill": "61.50",
                     "currency": "USD",

@@ -30,6 +30,7 @@ from django.db import transaction
 from accounts.models import Account
 from apikeys.models import ApiKey
 from portal.metrics import COLLECTOR_LAG_BYTES
+from requestlog.recording import record_lines
 from usage.models import LATENCY_BUCKETS_MS, EndpointHourStats, LogCursor
 from usage.summaries import add_latency_summary
 
@@ -70,8 +71,8 @@ def parse_line(line: str) -> Call | None:
         latency_ms = float(entry.get("upstream_time") or entry.get("request_time") or 0) * 1000
     except (ValueError, KeyError, TypeError):
         return None
-    if not key_id or not account_id:
-        return None
+    if not key_id or not account_id or entry.get("deny"):
+        return None  # refusals are counted by the gateway itself, into the usage rollups
     hour = moment.replace(minute=0, second=0, microsecond=0)
     endpoint = entry.get("endpoint") or "other"  # the OpenAPI operation, from the gateway
     key = (account_id, key_id, endpoint, hour, f"{status // 100}xx")
@@ -161,6 +162,7 @@ def collect_once(path: Path) -> int:
         write_stats(tallies)
         # Keys' "last used" comes from here, a few writes per chunk, not one per request.
         ApiKey.objects.record_last_used(last_used)
+        record_lines(lines)  # the request log: every call of a known key, refusals included
         LogCursor.objects.filter(pk=cursor.pk).update(
             inode=stat.st_ino, offset=offset + len(complete)
         )

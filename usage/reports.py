@@ -32,6 +32,8 @@ RANGE_LABELS = {
 }
 # Hourly points up to a week; daily beyond, so no chart reads more than ~200 buckets.
 HOURLY_UP_TO = timedelta(days=7)
+# The glance projects the period's calls only once this much of it has passed.
+PROJECT_AFTER = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -207,7 +209,9 @@ class Glance:
     period_end: datetime
     used: int
     quota: int | None
-    projected: int
+    projected: int  # the period's calls at this pace; `used` until the pace is known
+    projection_ready: bool  # a day of the period has passed: a pace worth extrapolating
+    projection_from: datetime  # when it will be
     days_left: int
     plan_name: str
     plan_price: Decimal
@@ -251,14 +255,18 @@ def glance(account: Account, now: datetime) -> Glance:
     plan = account.effective_plan()
     used = live_admitted(account, standing.period_start, standing.period_end)
     used += unflushed_live_calls(account)
-    elapsed = max((now - standing.period_start).total_seconds(), 3600.0)
+    elapsed = (now - standing.period_start).total_seconds()
     length = (standing.period_end - standing.period_start).total_seconds()
+    # An hour's calls times 720 is noise, not a forecast: project only from a whole day on.
+    ready = elapsed >= PROJECT_AFTER.total_seconds()
     return Glance(
         period_start=standing.period_start,
         period_end=standing.period_end,
         used=used,
         quota=plan.requests_per_period if plan else None,
-        projected=round(used * length / elapsed),
+        projected=round(used * length / elapsed) if ready else used,
+        projection_ready=ready,
+        projection_from=standing.period_start + PROJECT_AFTER,
         days_left=max(0, (standing.period_end - now).days),
         plan_name=plan.name if plan else "No plan",
         plan_price=plan.monthly_price if plan else Decimal(0),
@@ -270,20 +278,28 @@ def glance(account: Account, now: datetime) -> Glance:
 def burn_down(
     account: Account, window: Window, quota: int | None, now: datetime
 ) -> dict[str, list[float]]:
-    """Quota left at the end of each day of the period so far (the page projects the rest)."""
-    rows = live_admitted_by_hour(account, window.start, window.end).values_list("start", "count")
-    by_day: dict[date, int] = {}
-    for hour, count in rows:
-        day = hour.astimezone(UTC).date()
-        by_day[day] = by_day.get(day, 0) + count
-    days, left, used = [], [], 0
-    day = window.start.date()
-    while as_moment(day) < min(window.end, now):
-        used += by_day.get(day, 0)
-        days.append(as_moment(day).timestamp())
+    """Quota left at the period's start, at each UTC midnight since, and now: every point
+    inside the period, so the chart's axis is the period's (the page projects the rest). Empty
+    before the period starts."""
+    end = min(window.end, now)
+    if end <= window.start:
+        return {"t": [], "left": []}
+    moments = [window.start]
+    midnight = as_moment(window.start.date()) + timedelta(days=1)
+    while midnight < end:
+        moments.append(midnight)
+        midnight += timedelta(days=1)
+    moments.append(end)
+    rows = live_admitted_by_hour(account, floor_hour(window.start), end).order_by("start")
+    hours = iter(rows.values_list("start", "count"))
+    pending = next(hours, None)
+    used, left = 0, [float(quota or 0)]  # at the start, however the hour began
+    for moment in moments[1:]:
+        while pending is not None and pending[0] < moment:
+            used += pending[1]
+            pending = next(hours, None)
         left.append(float((quota or 0) - used))
-        day += timedelta(days=1)
-    return {"t": days, "left": left}
+    return {"t": [m.timestamp() for m in moments], "left": left}
 
 
 @dataclass(frozen=True)

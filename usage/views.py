@@ -60,11 +60,11 @@ def report_context(
     account: Account, window: reports.Window, glance: reports.Glance
 ) -> dict[str, object]:
     period = reports.window_for("period", account, timezone.now())
+    burn_down = reports.burn_down(account, period, glance.quota, timezone.now())
     return {
         "series_json": json.dumps(reports.requests_over_time(account, window)),
-        "burn_down_json": json.dumps(
-            reports.burn_down(account, period, glance.quota, timezone.now())
-        ),
+        "burn_down_json": json.dumps(burn_down),
+        "burn_down_drawn": bool(burn_down["t"]),
         "by_key": reports.breakdown(account, window, "key_id"),
         "by_endpoint": reports.breakdown(account, window, "endpoint"),
         "by_outcome": reports.breakdown(account, window, "outcome"),

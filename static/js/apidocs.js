@@ -75,6 +75,31 @@
     remember(value);
   });
 
+  // Language tabs: each operation shows one snippet at a time (all of them without script).
+  for (const group of document.querySelectorAll(".snippets")) {
+    const snippets = [...group.querySelectorAll(":scope > .snippet")];
+    if (snippets.length < 2) continue;
+    const tabs = document.createElement("div");
+    tabs.className = "snippet-tabs";
+    tabs.setAttribute("role", "tablist");
+    const buttons = snippets.map((snippet, index) => {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "snippet-tab";
+      button.setAttribute("role", "tab");
+      button.textContent = snippet.querySelector(".snippet-head span")?.textContent || `#${index + 1}`;
+      button.addEventListener("click", () => show(index));
+      tabs.append(button);
+      return button;
+    });
+    function show(chosen) {
+      snippets.forEach((snippet, index) => snippet.classList.toggle("hidden", index !== chosen));
+      buttons.forEach((button, index) => button.setAttribute("aria-selected", String(index === chosen)));
+    }
+    group.before(tabs);
+    show(0);
+  }
+
   const container = document.getElementById("swagger-ui");
   if (container && window.SwaggerUIBundle) {
     window.tollgateSwagger = window.SwaggerUIBundle({

@@ -28,3 +28,16 @@ document.addEventListener("submit", (event) => {
   const message = event.target.dataset?.confirm;
   if (message && !window.confirm(message)) event.preventDefault();
 });
+
+// A region that scrolls sideways (a wide table on a phone, a long code line) takes keyboard
+// focus, so it can be scrolled without a mouse (WCAG 2.1.1); regions that fit are left alone.
+function focusableScrollers(root) {
+  for (const region of root.querySelectorAll(".table-wrap, pre, .card")) {
+    if (region.scrollWidth > region.clientWidth && !region.hasAttribute("tabindex")) {
+      region.setAttribute("tabindex", "0");
+    }
+  }
+}
+document.addEventListener("DOMContentLoaded", () => focusableScrollers(document));
+document.addEventListener("htmx:afterSettle", (event) => focusableScrollers(event.target));
+window.addEventListener("resize", () => focusableScrollers(document));

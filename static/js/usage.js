@@ -8,10 +8,13 @@
 
 
   function requestsChart(element, data) {
+    // The axis is the range asked for: with one bucket uPlot would pick years around it.
+    const start = Number(element.dataset.start);
+    const end = Number(element.dataset.end);
     return {
       width: element.clientWidth,
       height: 260,
-      scales: { x: { time: true } },
+      scales: { x: start && end ? { time: true, range: [start, end] } : { time: true } },
       series: [
         {},
         { label: "Admitted", stroke: color("--brand"), fill: "rgba(59, 91, 219, 0.12)", width: 2 },
@@ -24,23 +27,30 @@
 
   function burnDownChart(element, data) {
     const quota = Number(element.dataset.quota);
-    const periodEnd = Number(element.dataset.periodEnd);
-    // Projection: the straight line from today's quota left to the end of the period.
-    const last = data.t.length ? data.t.length - 1 : 0;
-    const slope = last > 0 ? (data.left[last] - quota) / (data.t[last] - data.t[0]) : 0;
+    const start = Number(element.dataset.periodStart);
+    const end = Number(element.dataset.periodEnd);
+    // The server sends the period's start, each midnight since and now (never nothing here).
+    const last = data.t.length - 1;
+    const elapsed = data.t[last] - start;
+    // Projection: the straight line from the pace so far to the end of the period.
+    const slope = elapsed > 0 ? (data.left[last] - quota) / elapsed : 0;
     const projection = data.t.map((t, i) => (i < last ? null : data.left[last]));
-    const times = [...data.t, periodEnd];
     return {
       width: element.clientWidth,
       height: 220,
-      scales: { x: { time: true } },
+      // The axis is the period, whatever the points: a lone point would get uPlot's wide default.
+      scales: { x: { time: true, range: [start, end] } },
       series: [
         {},
         { label: "Quota left", stroke: color("--brand"), width: 2 },
         { label: "Projection", stroke: color("--warn"), dash: [6, 6], width: 2 },
       ],
       axes: [{}, { size: 70 }],
-      data: [times, [...data.left, null], [...projection, data.left[last] + slope * (periodEnd - data.t[last])]],
+      data: [
+        [...data.t, end],
+        [...data.left, null],
+        [...projection, data.left[last] + slope * (end - data.t[last])],
+      ],
     };
   }
 

@@ -23,7 +23,7 @@ def url(team, name="billing"):
 def test_it_shows_the_pricing_page_to_everyone_with_the_simulator_notice(client, plans, settings):
     settings.STRIPE_USES_SIMULATOR = True
     page = client.get("/pricing/").content.decode()
-    assert "Starter" in page and "Pro" in page and "0.50 USD per 1,000 calls" in page
+    assert "Starter" in page and "Pro" in page and "$0.50 per 1,000 calls" in page
     assert "Stripe simulator" in page
     assert "Sign up to choose Pro" in page
 

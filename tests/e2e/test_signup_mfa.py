@@ -80,12 +80,12 @@ def test_it_signs_up_verifies_and_logs_in_with_totp(
 
     page.goto(link_from_mail(mail_folder, r"http://\S+/accounts/confirm-email/[^\s/]+/"))
     page.click("form.auth-form button[type=submit]")
-    page.wait_for_url(base + "/")
+    page.wait_for_url(re.compile(r".*/a/[^/]+/$"))  # the account's dashboard
     assert email in page.text_content("header")
 
     log_out(page)
     log_in(page, base, email)
-    page.wait_for_url(base + "/")
+    page.wait_for_url(re.compile(r".*/a/[^/]+/$"))  # the account's dashboard
     assert email in page.text_content("header")
 
     page.goto(base + "/accounts/2fa/totp/activate/")
@@ -107,7 +107,7 @@ def test_it_signs_up_verifies_and_logs_in_with_totp(
     assert "Incorrect code." in page.text_content("main")
     page.fill("input[name=code]", current_code(secret))
     page.click("form.auth-form button[type=submit]")
-    page.wait_for_url(base + "/")
+    page.wait_for_url(re.compile(r".*/a/[^/]+/$"))  # the account's dashboard
     assert email in page.text_content("header")
 
     page.goto(base + "/profile/")

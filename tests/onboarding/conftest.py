@@ -1,0 +1,3 @@
+from __future__ import annotations
+
+from tests.billing.conftest import _simulator_server, plans, sim  # noqa: F401 - shared fixtures
