@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "usage",
     "apidocs",
     "gateway",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -421,5 +422,11 @@ CELERY_BEAT_SCHEDULE["billing-announce-suspensions"] = {
     "task": "billing.announce_suspensions",
     "schedule": 600.0,  # each grace period's end is emailed once (a unique Notice per episode)
 }
+# --- Customer webhooks ----------------------------------------------------------------------
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", default=False)
+WEBHOOKS_TIMEOUT_SECONDS = env_int("WEBHOOKS_TIMEOUT_SECONDS", 5, minimum=1)
+# Deliveries wait on other people's servers: their own queue, served by a thread pool.
+CELERY_TASK_ROUTES = {"webhooks.deliver": {"queue": "webhooks"}}
+CELERY_BEAT_SCHEDULE["webhooks-send-due"] = {"task": "webhooks.send_due", "schedule": 15.0}
 # The SDK logs every request at INFO; its errors reach us as BillingError anyway.
 LOGGING["loggers"]["stripe"] = {"level": "WARNING"}

@@ -40,9 +40,11 @@ urlpatterns = [
     path("", include("billing.urls")),
     path("", include("usage.urls")),
     path("", include("apidocs.urls")),
+    path("", include("webhooks.urls")),
     path("api/v1/", include("accounts.api_urls")),
     path("api/v1/", include("billing.api_urls")),
     path("api/v1/", include("apikeys.api_urls")),
     path("api/v1/", include("usage.api_urls")),
+    path("api/v1/", include("webhooks.api_urls")),
     re_path(r"^api/(?P<path>.*)$", endpoint_not_found),  # last: whatever no route above took
 ]
