@@ -35,7 +35,8 @@ def test_the_page_shows_the_secret_once(client, alice, team, receiver):
 
 def test_send_a_test_event_and_see_it_in_the_log(client, alice, team, receiver):
     client.force_login(alice)
-    client.post(f"/a/{team.slug}/webhooks/", {"url": receiver.url(), "event_types": ["key.created"]})
+    form = {"url": receiver.url(), "event_types": ["key.created"]}
+    client.post(f"/a/{team.slug}/webhooks/", form)
     endpoint = Endpoint.objects.get()
     response = client.post(f"/a/{team.slug}/webhooks/{endpoint.public_id}/test/")
     assert response.status_code == 302
