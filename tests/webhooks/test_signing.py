@@ -19,7 +19,9 @@ BODY = b'{"id":"evt_1","type":"webhook.test"}'
 
 
 def snippet(language: str) -> str:
-    return re.search(rf"```{language}\n(.*?)```", DOC, re.S).group(1)
+    found = re.search(rf"```{language}\n(.*?)```", DOC, re.S)
+    assert found, language
+    return found.group(1)
 
 
 def python_verify():
