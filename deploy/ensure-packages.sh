@@ -5,7 +5,7 @@ set -euo pipefail
 
 case "${1:-}" in
   run)  needed=(nginx) ;;
-  test) needed=(nginx redis-server chromium) ;;
+  test) needed=(nginx redis-server chromium nats-server) ;;
   bench) needed=(nginx redis-server wrk) ;;
   *)    echo "usage: $0 run|test|bench" >&2; exit 2 ;;
 esac

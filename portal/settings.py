@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import socket
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -97,6 +98,7 @@ INSTALLED_APPS = [
     "apidocs",
     "gateway",
     "webhooks",
+    "eventstream",
 ]
 
 MIDDLEWARE = [
@@ -428,5 +430,10 @@ WEBHOOKS_TIMEOUT_SECONDS = env_int("WEBHOOKS_TIMEOUT_SECONDS", 5, minimum=1)
 # Deliveries wait on other people's servers: their own queue, served by a thread pool.
 CELERY_TASK_ROUTES = {"webhooks.deliver": {"queue": "webhooks"}}
 CELERY_BEAT_SCHEDULE["webhooks-send-due"] = {"task": "webhooks.send_due", "schedule": 15.0}
+# --- Usage event stream (every decided call, to NATS JetStream) ------------------------------
+EVENTSTREAM_NATS_URL = env_str("EVENTSTREAM_NATS_URL", "")  # empty: off
+EVENTSTREAM_STREAM = env_str("EVENTSTREAM_STREAM", "TOLLGATE_USAGE")
+EVENTSTREAM_SUBJECT = env_str("EVENTSTREAM_SUBJECT", "tollgate.usage.calls")
+EVENTSTREAM_HOST_ID = env_str("EVENTSTREAM_HOST_ID", socket.gethostname())
 # The SDK logs every request at INFO; its errors reach us as BillingError anyway.
 LOGGING["loggers"]["stripe"] = {"level": "WARNING"}

@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from eventstream import publisher
 from usage.collector import collect_once
 
 POLL_SECONDS = 1.0
@@ -25,6 +26,8 @@ class Command(BaseCommand):
             lines = collect_once(log_path)
             while lines:  # drain a backlog before sleeping
                 lines = collect_once(log_path)
+            if publisher.enabled():  # in addition to the rollups, from a cursor of its own
+                publisher.publish_available(log_path)
             if not follow:
                 return
             time.sleep(POLL_SECONDS)
