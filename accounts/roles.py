@@ -24,6 +24,7 @@ class Perm(StrEnum):
     MANAGE_BILLING = "manage_billing"  # plan, payment method, cancel
     VIEW_INVOICES = "view_invoices"
     VIEW_AUDIT = "view_audit"
+    MANAGE_WEBHOOKS = "manage_webhooks"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
@@ -36,6 +37,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.VIEW_USAGE,
             Perm.VIEW_DOCS,
             Perm.VIEW_AUDIT,
+            Perm.MANAGE_WEBHOOKS,
         }
     ),
     Role.DEVELOPER: frozenset(

@@ -15,6 +15,7 @@ from accounts.models import Account, User
 from accounts.roles import ROLE_PERMISSIONS, Perm
 from apikeys import invalidation, keys
 from core.audit import AuditContext
+from webhooks import events as webhook_events
 
 # An account without any plan (no default plan in the catalog) may hold this many live keys.
 DEFAULT_MAX_LIVE_KEYS = 2
@@ -152,6 +153,7 @@ class ApiKeyManager(models.Manager["ApiKey"]):
                 audit_context=audit_context,
                 data={"name": name, "environment": environment},
             )
+            key.announce("key.created")
         return key, raw
 
     def record_last_used(self, usage: Mapping[str, tuple[datetime, str | None]]) -> int:
@@ -204,6 +206,8 @@ class ApiKeyManager(models.Manager["ApiKey"]):
                     target=key.public_id,
                     data={"reason": "account_closed"},
                 )
+                key.revoked_at = now
+                key.announce("key.revoked", reason="account_closed")
             invalidation.publish_on_commit([k.key_hash for k in doomed])
         return len(doomed)
 
@@ -291,6 +295,21 @@ class ApiKey(models.Model):
             return "retiring" if self.grace_ends_at > now else "revoked"
         return "active"
 
+    def announce(self, event_type: str, *, once_per: str = "", **extra: str) -> None:
+        """The customer's webhooks hear of it (call in the change's transaction); a key is
+        created, rotated and revoked once, so its id (and `once_per`) names the occurrence."""
+        data = {
+            "id": self.public_id,
+            "name": self.name,
+            "environment": self.environment,
+            "masked": self.masked,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "grace_ends_at": self.grace_ends_at.isoformat() if self.grace_ends_at else None,
+            **extra,
+        }
+        occurrence = f"{event_type}:{self.public_id}{once_per}"
+        webhook_events.emit(self.account, event_type, occurrence, {"key": data})
+
     def restrictions(self) -> dict[str, list[str]]:
         return {field: list(getattr(self, field)) for field in RESTRICTION_FIELDS}
 
@@ -345,6 +364,7 @@ class ApiKey(models.Model):
                 audit_context=audit_context,
                 data={"replaced_by": new.public_id, "grace_seconds": int(grace.total_seconds())},
             )
+            old.announce("key.rotated", replaced_by=new.public_id)
             invalidation.publish_on_commit([old.key_hash, *ended])
         self.refresh_from_db()
         return new, raw
@@ -370,6 +390,7 @@ class ApiKey(models.Model):
             audit_context=audit_context,
             data={"reason": "successor_rotated", "successor": self.public_id},
         )
+        retiring.announce("key.revoked", reason="successor_rotated")
         return [retiring.key_hash]
 
     def revoke(
@@ -389,6 +410,7 @@ class ApiKey(models.Model):
                 target=key.public_id,
                 audit_context=audit_context,
             )
+            key.announce("key.revoked", reason="revoked")
             invalidation.publish_on_commit([key.key_hash])
         self.refresh_from_db()
         return True

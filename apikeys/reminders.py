@@ -45,5 +45,6 @@ def send_expiry_reminders(now: datetime | None = None) -> int:
             ApiKey.objects.filter(pk=key.pk).update(expiry_reminder_sent_at=None)
             log.exception("Could not send the expiry reminder for %s", key.public_id)
             continue
+        key.announce("key.expiring", once_per=f":{key.expires_at:%Y%m%dT%H%M%S}")
         sent += 1
     return sent

@@ -37,6 +37,7 @@ from billing.standing import payment_overdue
 from catalog.models import Comp, Plan
 from portal import emails
 from portal.metrics import WEBHOOK_FAILURES
+from webhooks import events as webhook_events
 
 log = logging.getLogger(__name__)
 
@@ -386,13 +387,44 @@ def _announce_subscription(account: Account, sub: Subscription, changed: list[st
     if "created" in changed:
         notify(account, f"subscription.started:{key}", "billing.subscription_started", key,
                email="subscription-started", ctx={"plan_name": plan_name})  # fmt: skip
+        _emit_subscription(account, sub, "started", f"subscription.started:{key}")
     elif "plan" in changed and sub.plan_id:
         notify(account, f"subscription.plan:{key}:{sub.plan_id}", "billing.plan_changed", key)
+        _emit_subscription(account, sub, "plan_changed", f"subscription.plan:{key}:{sub.plan_id}")
     if "status" in changed and sub.status == "canceled":
         notify(account, f"subscription.ended:{key}", "billing.subscription_ended", key,
                email="subscription-ended", ctx={"plan_name": plan_name})  # fmt: skip
+        _emit_subscription(account, sub, "ended", f"subscription.ended:{key}")
     # Stripe's state can arrive after the grace has run out (a late event, reconcile).
     announce_suspension(account, sub, timezone.now())
+
+
+def _emit_subscription(account: Account, sub: Subscription, change: str, notice: str) -> None:
+    """The customer's webhooks; the notice's key names the occurrence, so it goes once too."""
+    data = {
+        "id": sub.stripe_id,
+        "change": change,
+        "status": sub.status,
+        "plan": sub.plan.slug if sub.plan else None,
+        "current_period_end": sub.current_period_end.isoformat()
+        if sub.current_period_end
+        else None,
+        "cancel_at_period_end": sub.cancel_at_period_end,
+    }
+    webhook_events.emit(account, "subscription.changed", notice, {"subscription": data})
+
+
+def _emit_invoice(account: Account, invoice: Invoice, event_type: str) -> None:
+    data = {
+        "id": invoice.stripe_id,
+        "number": invoice.number,
+        "status": invoice.status,
+        "currency": invoice.currency,
+        "amount_due": invoice.amount_due,
+        "amount_paid": invoice.amount_paid,
+        "hosted_invoice_url": invoice.hosted_invoice_url,
+    }
+    webhook_events.emit(account, event_type, f"{event_type}:{invoice.stripe_id}", {"invoice": data})
 
 
 def _after_sync(sub: Subscription) -> None:
@@ -442,8 +474,10 @@ def _announce_invoice(account: Account, invoice: Invoice, data: dict[str, Any]) 
             email="payment-failed",
             ctx=ctx,
         )
+        _emit_invoice(account, invoice, "invoice.payment_failed")
     if invoice.status == "paid":
         notify(account, f"invoice.paid:{invoice.stripe_id}", "billing.invoice_paid", invoice.number)
+        _emit_invoice(account, invoice, "invoice.paid")
         if (data.get("attempt_count") or 0) > 1:
             notify(
                 account,

@@ -5,7 +5,7 @@ set -euo pipefail
 
 case "${1:-}" in
   run)  needed=(nginx) ;;
-  test) needed=(nginx redis-server redis-tools iproute2 chromium nodejs npm) ;;
+  test) needed=(nginx redis-server redis-tools iproute2 chromium nodejs npm nats-server) ;;
   bench) needed=(nginx redis-server wrk) ;;
   # dnsname: containers of a compose stack find each other by service name (CNI networks).
   image) needed=(podman buildah debootstrap runc podman-compose openssl

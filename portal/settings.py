@@ -105,6 +105,8 @@ INSTALLED_APPS = [
     "onboarding",
     "requestlog",
     "seller",
+    "webhooks",
+    "eventstream",
 ]
 
 MIDDLEWARE = [
@@ -547,6 +549,17 @@ CELERY_BEAT_SCHEDULE["billing-end-expired-comps"] = {
     "task": "billing.end_expired_comps",
     "schedule": 600.0,  # a comp given --until a day ends within 10 minutes of that day's end
 }
+# --- Customer webhooks ----------------------------------------------------------------------
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", default=False)
+WEBHOOKS_TIMEOUT_SECONDS = env_int("WEBHOOKS_TIMEOUT_SECONDS", 5, minimum=1)
+# Deliveries wait on other people's servers: their own queue, served by a thread pool.
+CELERY_TASK_ROUTES = {"webhooks.deliver": {"queue": "webhooks"}}
+CELERY_BEAT_SCHEDULE["webhooks-send-due"] = {"task": "webhooks.send_due", "schedule": 15.0}
+# --- Usage event stream (every decided call, to NATS JetStream) ------------------------------
+EVENTSTREAM_NATS_URL = env_str("EVENTSTREAM_NATS_URL", "")  # empty: off
+EVENTSTREAM_STREAM = env_str("EVENTSTREAM_STREAM", "TOLLGATE_USAGE")
+EVENTSTREAM_SUBJECT = env_str("EVENTSTREAM_SUBJECT", "tollgate.usage.calls")
+EVENTSTREAM_HOST_ID = env_str("EVENTSTREAM_HOST_ID", GATEWAY_HOST_ID)
 # The SDK logs every request at INFO; its errors reach us as BillingError anyway.
 LOGGING["loggers"]["stripe"] = {"level": "WARNING"}
 

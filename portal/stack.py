@@ -66,6 +66,26 @@ def celery_services() -> list[Service]:
     celery = python_bin("celery")
     return [
         Service("worker", [celery, "-A", "portal", "worker", "-l", "info", "--concurrency", "2"]),
+        # Webhook deliveries wait on customers' servers: threads, so a slow one holds only one.
+        Service(
+            "webhooks",
+            [
+                celery,
+                "-A",
+                "portal",
+                "worker",
+                "-l",
+                "info",
+                "-Q",
+                "webhooks",
+                "-n",
+                "webhooks@%h",
+                "--pool",
+                "threads",
+                "--concurrency",
+                "8",
+            ],
+        ),
         Service(
             "beat",
             [

@@ -45,9 +45,11 @@ urlpatterns = [
     path("", include("onboarding.urls")),
     path("", include("requestlog.urls")),
     path("", include("seller.urls")),
+    path("", include("webhooks.urls")),
     path("api/v1/", include("accounts.api_urls")),
     path("api/v1/", include("billing.api_urls")),
     path("api/v1/", include("apikeys.api_urls")),
     path("api/v1/", include("usage.api_urls")),
+    path("api/v1/", include("webhooks.api_urls")),
     re_path(r"^api/(?P<path>.*)$", endpoint_not_found),  # last: whatever no route above took
 ]

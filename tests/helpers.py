@@ -77,11 +77,11 @@ class PrivateRedis:
 
 @contextmanager
 def celery_worker(
-    env: dict[str, str] | None = None, queues: str = "celery"
+    env: dict[str, str] | None = None, queues: str = "celery", pool: tuple[str, ...] = ("solo",)
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A real `celery worker` process, with the test's environment (so the same Redis)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool", "solo", "-Q", queues,
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool", *pool, "-Q", queues,
          "--without-mingle", "--without-gossip", "-l", "warning"],
         cwd=ROOT, env={**os.environ, **(env or {})},
     )  # fmt: skip

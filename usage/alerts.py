@@ -12,6 +12,7 @@ from billing.standing import standing_for
 from portal import emails
 from usage.models import QuotaAlert, UsagePreferences
 from usage.reports import live_admitted
+from webhooks import events as webhook_events
 
 BUILT_IN_THRESHOLDS = (80, 100)
 
@@ -46,6 +47,24 @@ def check_quota_alerts(account: Account, now: datetime) -> list[int]:
     return sent
 
 
+def announce_threshold(
+    account: Account, period_start: datetime, threshold: int, used: int, quota: int
+) -> None:
+    """The customer's webhooks: each threshold once per period, and the quota's end."""
+    data = {
+        "threshold": threshold,
+        "used": used,
+        "quota": quota,
+        "period_start": period_start.isoformat(),
+    }
+    period = f"{account.pk}:{int(period_start.timestamp())}"
+    webhook_events.emit(
+        account, "quota.threshold_reached", f"quota.threshold_reached:{period}:{threshold}", data
+    )
+    if threshold == 100:
+        webhook_events.emit(account, "quota.exhausted", f"quota.exhausted:{period}", data)
+
+
 def record_alert(
     account: Account, period_start: datetime, threshold: int, used: int, quota: int
 ) -> bool:
@@ -63,6 +82,7 @@ def record_alert(
             transaction.on_commit(
                 lambda: emails.send("quota-threshold", recipients(account), context)
             )
+            announce_threshold(account, period_start, threshold, used, quota)
     except IntegrityError:
         return False
     return True

@@ -56,6 +56,7 @@ def test_make_run_serves_the_portal_on_the_embedded_default_and_stops_on_ctrl_c(
         "portal",
         "auth",
         "worker",
+        "webhooks",
         "beat",
         "stripe-simulator",
         "demo-api",

@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from eventstream import publisher
 from portal.metrics import COLLECTOR_LAST_RUN
 from usage.collector import collect_once
 
@@ -27,6 +28,8 @@ class Command(BaseCommand):
             while lines:  # drain a backlog before sleeping
                 lines = collect_once(log_path)
             COLLECTOR_LAST_RUN.set_to_current_time()
+            if publisher.enabled():  # in addition to the rollups, from a cursor of its own
+                publisher.publish_available(log_path)
             if not follow:
                 return
             time.sleep(POLL_SECONDS)
