@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -79,3 +80,46 @@ def test_it_maps_each_deny_reason_to_its_status_and_json_body(
     assert answer.json()["code"] == reason
     assert answer.json()["message"]
     assert answer.headers.get("Retry-After") == retry_after
+
+
+def raw_request(base_url: str, request: bytes) -> tuple[int, dict]:
+    """Send bytes no HTTP client would (curl --path-as-is and worse); the status and JSON body."""
+    import json
+    from urllib.parse import urlsplit
+
+    address = urlsplit(base_url)
+    with socket.create_connection((address.hostname, address.port), timeout=5) as sock:
+        sock.sendall(request)
+        answer = b""
+        # Read the head and Content-Length bytes: nginx may hold the connection open for the
+        # body it refused (lingering close), so reading to the end would wait.
+        while b"\r\n\r\n" not in answer:
+            answer += sock.recv(65536)
+        head, _, body = answer.partition(b"\r\n\r\n")
+        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:")))  # fmt: skip
+        while len(body) < length:
+            body += sock.recv(65536)
+    assert b"Content-Type: application/json" in head
+    return int(head.split()[1]), json.loads(body)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [b"/demo/../../etc/passwd", b"/demo/%2e%2e/%2e%2e/x", b"/../demo/x", b"/demo/\x01x"],
+)
+def test_targets_nginx_refuses_itself_get_the_json_invalid_path(nginx_with_scripted_auth, target):
+    status, body = raw_request(
+        nginx_with_scripted_auth,
+        b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    assert (status, body["code"]) == (400, "invalid_path") and body["message"]
+
+
+def test_a_body_over_the_limit_gets_json(nginx_with_scripted_auth):
+    status, body = raw_request(
+        nginx_with_scripted_auth,
+        b"POST /demo/forbidden HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        b"Content-Length: 20000000\r\n\r\n",
+    )
+    assert (status, body["code"]) == (413, "body_too_large")
