@@ -1,9 +1,10 @@
 """Mirror the catalog's paid plans to Stripe Products, Prices and one Billing Meter.
 
 Everything is matched by stable keys (product id ``tollgate_plan_<slug>``, price lookup keys
-``tollgate_<slug>_monthly`` and ``tollgate_<slug>_overage``, the meter's event name), so applying
-the catalog twice creates nothing new. Prices are immutable in Stripe: a changed amount gets a new
-price that takes over the lookup key, and the old one is archived.
+``tollgate_<slug>_monthly`` and ``tollgate_<slug>_overage``, with a yearly price also
+``tollgate_<slug>_yearly`` and ``tollgate_<slug>_overage_yearly``, the meter's event name), so
+applying the catalog twice creates nothing new. Prices are immutable in Stripe: a changed
+amount gets a new price that takes over the lookup key, and the old one is archived.
 """
 
 from __future__ import annotations
@@ -57,27 +58,45 @@ def ensure_meter(result: SyncResult) -> str:
 
 def sync_plan(plan: Plan, meter_id: str, result: SyncResult) -> None:
     product_id = ensure_product(plan, result)
-    monthly = {
-        "unit_amount_decimal": plain(cents(plan.monthly_price)),
-        "recurring": {"interval": "month", "usage_type": "licensed"},
-    }
-    price_id = ensure_price(plan, product_id, f"tollgate_{plan.slug}_monthly", monthly, result)
-    overage_id = ""
-    if plan.overage_price_per_1000 is not None:
-        # Metered per call: the price of 1,000 calls spread over each call, in cents.
-        per_call = cents(plan.overage_price_per_1000) / 1000
-        overage = {
-            "unit_amount_decimal": plain(per_call.normalize()),
-            "recurring": {"interval": "month", "usage_type": "metered", "meter": meter_id},
+    ids = {"stripe_product_id": product_id}
+    for interval, price, licensed_field, overage_field in (
+        ("month", plan.monthly_price, "stripe_price_id", "stripe_overage_price_id"),
+        ("year", plan.yearly_price, "stripe_yearly_price_id", "stripe_yearly_overage_price_id"),
+    ):
+        ids[licensed_field] = ids[overage_field] = ""
+        if price is None:
+            continue
+        licensed = {
+            "unit_amount_decimal": plain(cents(price)),
+            "recurring": {"interval": interval, "usage_type": "licensed"},
         }
-        overage_id = ensure_price(
-            plan, product_id, f"tollgate_{plan.slug}_overage", overage, result
-        )
-    Plan.objects.filter(pk=plan.pk).update(
-        stripe_product_id=product_id, stripe_price_id=price_id, stripe_overage_price_id=overage_id
-    )
-    plan.stripe_product_id, plan.stripe_price_id = product_id, price_id
-    plan.stripe_overage_price_id = overage_id
+        key = price_key(plan, interval)
+        ids[licensed_field] = ensure_price(plan, product_id, key, licensed, result)
+        ids[overage_field] = sync_overage(plan, product_id, meter_id, interval, result)
+    Plan.objects.filter(pk=plan.pk).update(**ids)
+    for name, value in ids.items():
+        setattr(plan, name, value)
+
+
+def price_key(plan: Plan, interval: str, metered: bool = False) -> str:
+    """The lookup key: the monthly ones keep the names they had before yearly prices."""
+    kind = "overage" if metered else "monthly"
+    suffix = kind if interval == "month" else f"{kind}_yearly" if metered else "yearly"
+    return f"tollgate_{plan.slug}_{suffix}"
+
+
+def sync_overage(
+    plan: Plan, product_id: str, meter_id: str, interval: str, result: SyncResult
+) -> str:
+    if plan.overage_price_per_1000 is None:
+        return ""
+    # Metered per call: the price of 1,000 calls spread over each call, in cents.
+    per_call = cents(plan.overage_price_per_1000) / 1000
+    overage = {
+        "unit_amount_decimal": plain(per_call.normalize()),
+        "recurring": {"interval": interval, "usage_type": "metered", "meter": meter_id},
+    }
+    return ensure_price(plan, product_id, price_key(plan, interval, metered=True), overage, result)
 
 
 def cents(amount: Decimal) -> Decimal:
@@ -132,6 +151,7 @@ def same_price(existing: dict[str, Any], plan: Plan, wanted: dict[str, Any]) -> 
         existing["currency"] == plan.currency
         and Decimal(existing["unit_amount_decimal"]) == Decimal(wanted["unit_amount_decimal"])
         and existing["recurring"]["usage_type"] == wanted["recurring"]["usage_type"]
+        and existing["recurring"]["interval"] == wanted["recurring"]["interval"]
         and existing["product"] == product_key(existing, plan)
     )
 

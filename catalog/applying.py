@@ -24,13 +24,15 @@ from catalog.signals import catalog_applied
 PRODUCT_FIELDS = {"slug", "name", "description", "path_prefix", "upstream_url", "visibility"}
 PLAN_FIELDS = {
     "slug", "name", "description", "is_public", "is_default", "sort_order", "monthly_price",
-    "currency", "requests_per_second", "requests_per_minute", "requests_per_period",
+    "yearly_price", "currency", "requests_per_second", "requests_per_minute", "requests_per_period",
     "overage_price_per_1000", "max_live_keys", "trial_days",
 }  # fmt: skip
-DECIMAL_FIELDS = {"monthly_price", "overage_price_per_1000"}
-# A limit left out of the file means "none": the plan is unlimited in that window.
+DECIMAL_FIELDS = {"monthly_price", "yearly_price", "overage_price_per_1000"}
+# A limit left out of the file means "none": the plan is unlimited in that window; a yearly
+# price left out means the plan is sold monthly only.
 NULLABLE_FIELDS = {
     "requests_per_second", "requests_per_minute", "requests_per_period", "overage_price_per_1000",
+    "yearly_price",
 }  # fmt: skip
 
 

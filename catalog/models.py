@@ -69,6 +69,8 @@ class Plan(models.Model):
     )
     sort_order = models.PositiveIntegerField(default=0)
     monthly_price = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal(0))
+    # None: sold monthly only. The quota stays monthly either way (billing.standing).
+    yearly_price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     currency = models.CharField(max_length=3, default="usd")
     # None means "no limit" for every window below.
     requests_per_second = models.PositiveIntegerField(null=True, blank=True)
@@ -85,6 +87,8 @@ class Plan(models.Model):
     stripe_product_id = models.CharField(max_length=255, blank=True)
     stripe_price_id = models.CharField(max_length=255, blank=True)
     stripe_overage_price_id = models.CharField(max_length=255, blank=True)
+    stripe_yearly_price_id = models.CharField(max_length=255, blank=True)
+    stripe_yearly_overage_price_id = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -104,6 +108,19 @@ class Plan(models.Model):
     @property
     def has_overage(self) -> bool:
         return self.overage_price_per_1000 is not None
+
+    @property
+    def sold_yearly(self) -> bool:
+        return self.yearly_price is not None and bool(self.stripe_yearly_price_id)
+
+    def stripe_prices(self, interval: str) -> list[str]:
+        """The Stripe prices of a subscription to this plan billed every `interval`: the
+        licensed price and, with overage, the metered one (Stripe wants one interval)."""
+        if interval == "year":
+            ids = [self.stripe_yearly_price_id, self.stripe_yearly_overage_price_id]
+        else:
+            ids = [self.stripe_price_id, self.stripe_overage_price_id]
+        return [price for price in ids if price]
 
 
 class PlanProduct(models.Model):

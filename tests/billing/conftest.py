@@ -108,13 +108,15 @@ def deliver(client, events: list[dict]) -> list[int]:
     return [signed_post(client, event).status_code for event in events]
 
 
-def subscribe(sim, client, account, plan, user, card: str = "4242424242424242") -> str:
+def subscribe(
+    sim, client, account, plan, user, card: str = "4242424242424242", interval: str = "month"
+) -> str:
     """Checkout through the flows and the simulator, then deliver its webhooks; the sub id."""
     from billing import flows
 
     start = len(sim.events())
     url = flows.start_checkout(
-        account, plan, user, "http://t/s?session_id={CHECKOUT_SESSION_ID}", "http://t/c"
+        account, plan, user, "http://t/s?session_id={CHECKOUT_SESSION_ID}", "http://t/c", interval
     )
     session = sim.pay_checkout(url, card)
     deliver(client, sim.events()[start:])

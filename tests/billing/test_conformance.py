@@ -90,10 +90,13 @@ def trial_customer(sim, sub_id: str) -> str:
 def play_every_flow(sim, client, plans, team, alice, user_factory):
     """Everything the portal asks of Stripe, in the order a customer's life brings it."""
     # Catalog sync ran in the `plans` fixture (products, prices, the meter); a second run
-    # reads them back and changes nothing.
+    # reads them back and adds only the yearly prices of a plan now also sold by the year.
     from billing.catalog_sync import sync_catalog
 
+    plans["starter"].yearly_price = Decimal("100.00")
+    plans["starter"].save(update_fields=["yearly_price"])
     sync_catalog()
+    plans["starter"].refresh_from_db()
     # Checkout without a trial; the customer portal; an upgrade with prorations.
     sub_id = subscribe(sim, client, team, plans["starter"], alice)
     flows.open_portal(team, "http://t/back")
@@ -130,6 +133,14 @@ def play_every_flow(sim, client, plans, team, alice, user_factory):
     Customer.objects.filter(account=other).update(stripe_id=trial_customer(sim, trial))
     flows.reconcile()
     run_and_deliver(sim, client, lambda: flows.cancel_now(other))
+    # An annual plan; its renewal preview; a move to monthly billing (Stripe restarts the
+    # period and invoices at once, crediting the unused part of the year).
+    annual = Account.objects.create_with_owner("Annual", user_factory("y@example.com"))
+    owner = annual.owners().get()
+    subscribe(sim, client, annual, plans["starter"], owner, interval="year")
+    flows.upcoming_invoice(annual)
+    run_and_deliver(sim, client, lambda: flows.change_plan(
+        annual, plans["pro"], owner, downgrade_at_period_end=False, interval="month"))  # fmt: skip
     # A plan renamed and repriced: the product is updated, the old price archived.
     plans["starter"].name, plans["starter"].monthly_price = "Starter+", Decimal("12.00")
     plans["starter"].save(update_fields=["name", "monthly_price"])
