@@ -125,6 +125,12 @@ def change_plan(
     data = gateway.retrieve_subscription(sub.stripe_id)
     interval = interval or interval_of(data)
     same_interval = interval == interval_of(data)
+    if not plan.stripe_prices(interval):
+        raise gateway.BillingError(
+            f"{plan.name} is not sold by the {interval}: choose another billing interval.",
+            code="interval_not_for_sale",
+            permanent=True,
+        )
     if downgrade_at_period_end and same_interval and is_downgrade(sub.plan, plan):
         _schedule_switch(data, plan)
         Subscription.objects.filter(pk=sub.pk).update(

@@ -125,6 +125,21 @@ def test_a_plan_change_keeps_the_yearly_interval(client, yearly, plans, team, al
     assert (sub.plan, sub.current_period_start) == (plans["pro"], start)
 
 
+def test_a_yearly_subscription_cannot_move_to_a_plan_sold_monthly_only(
+    client, yearly, plans, team, alice, sim
+):
+    sub_id = subscribe(sim, client, team, yearly, alice, interval="year")
+    client.force_login(alice)
+    response = client.post(f"/a/{team.slug}/billing/plan/", {"plan": "pro"}, follow=True)
+    assert "Pro is not sold by the year" in response.content.decode()
+    data = gateway.retrieve_subscription(sub_id)
+    assert [i["price"]["id"] for i in data["items"]["data"]] == yearly.stripe_prices("year")
+    # Asked for monthly billing, the same change goes through.
+    run_and_deliver(sim, client, lambda: client.post(
+        f"/a/{team.slug}/billing/plan/", {"plan": "pro", "interval": "month"}))  # fmt: skip
+    assert Subscription.objects.get(stripe_id=sub_id).plan == plans["pro"]
+
+
 @pytest.mark.parametrize(
     ("anchor", "now", "window"),
     [
