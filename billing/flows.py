@@ -79,10 +79,27 @@ def start_checkout(
         "subscription_data": subscription_data,
         "success_url": success_url,
         "cancel_url": cancel_url,
+        **tax_params(),
     }
     session = gateway.create_checkout_session(params, key=None)
     audit.record(account, "billing.checkout_started", actor=user, target=plan.slug)
     return str(session["url"])
+
+
+def tax_params() -> dict[str, Any]:
+    """Checkout's tax settings: Stripe Tax, and what it asks of the customer. What Checkout
+    collects is saved on the customer (`customer_update`), where Stripe Tax reads it."""
+    automatic = settings.STRIPE_AUTOMATIC_TAX
+    params: dict[str, Any] = {}
+    if automatic or settings.STRIPE_COLLECT_BILLING_ADDRESS:
+        params["billing_address_collection"] = "required"
+    if automatic:
+        params["automatic_tax"] = {"enabled": True}
+    if settings.STRIPE_COLLECT_TAX_ID:
+        params["tax_id_collection"] = {"enabled": True}
+    if automatic or settings.STRIPE_COLLECT_TAX_ID:
+        params["customer_update"] = {"address": "auto", "name": "auto"}
+    return params
 
 
 def open_portal(account: Account, return_url: str) -> str:
@@ -237,6 +254,11 @@ class UpcomingInvoice:
     overage_amount: int  # the metered lines: overage reported so far this period
     overage_calls: int
     date: datetime | None
+    tax_amount: int = 0  # Stripe Tax's share of amount_due
+
+    @property
+    def tax(self) -> float:
+        return self.tax_amount / 100
 
     @property
     def amount(self) -> float:
@@ -270,7 +292,13 @@ def upcoming_invoice(account: Account) -> UpcomingInvoice | None:
         overage_amount=overage,
         overage_calls=sum(r.quantity for r in reported),
         date=sub.current_period_end,
+        tax_amount=invoice_tax(preview),
     )
+
+
+def invoice_tax(data: dict[str, Any]) -> int:
+    """The tax on a Stripe invoice (or its preview): the sum of its total_taxes."""
+    return sum(int(tax["amount"]) for tax in data.get("total_taxes") or [])
 
 
 @dataclass(frozen=True)
@@ -457,6 +485,7 @@ def sync_invoice(data: dict[str, Any]) -> bool:
         "currency": data["currency"],
         "amount_due": data["amount_due"],
         "amount_paid": data["amount_paid"],
+        "tax": invoice_tax(data),
         "created": from_timestamp(data["created"]),
         "period_start": from_timestamp(data.get("period_start")),
         "period_end": from_timestamp(data.get("period_end")),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stripe_simulator import payment_methods, subscriptions
+from stripe_simulator import payment_methods, subscriptions, taxes
 from stripe_simulator.errors import StripeError, invalid
 from stripe_simulator.schedules import inactive_price
 from stripe_simulator.shapes import new_id, shape
@@ -27,6 +27,17 @@ def create_session(store: Store, p: dict[str, Any]) -> dict[str, Any]:
         price = store.get("price", item.get("price", ""), where)
         if not price["active"]:
             raise inactive_price(where)
+    automatic_tax = (p.get("automatic_tax") or {}).get("enabled") == "true"
+    if automatic_tax and (p.get("customer_update") or {}).get("address") != "auto":
+        # Stripe Tax needs the address Checkout collects saved on the existing customer.
+        raise invalid(
+            "customer_update[address]",
+            "Automatic tax calculation in Checkout requires a valid address on the Customer. "
+            "Add a valid address to the Customer or set either `customer_update[address]` to "
+            "'auto' or `customer_update[shipping]` to 'auto' to save the address entered in "
+            "Checkout to the Customer.",
+            "customer_tax_location_invalid",
+        )
     session_id = new_id("cs_test")
     created = now()
     session = shape(
@@ -46,13 +57,19 @@ def create_session(store: Store, p: dict[str, Any]) -> dict[str, Any]:
         subscription=None,
         currency="usd",
         url=f"{store.base_url}/checkout/{session_id}",
+        automatic_tax=taxes.automatic_tax(automatic_tax, "checkout.session"),
+        billing_address_collection=p.get("billing_address_collection"),
     )
+    if (p.get("tax_id_collection") or {}).get("enabled") == "true":
+        session["tax_id_collection"] = {"enabled": True, "required": "never"}  # optional field
     store.put(
         {
             "id": session_id,
             "object": REQUESTS,
             "line_items": items,
             "subscription_data": p.get("subscription_data") or {},
+            "automatic_tax": automatic_tax,
+            "collects_address": automatic_tax or p.get("billing_address_collection") == "required",
         }
     )
     return store.put(session)
@@ -70,10 +87,16 @@ def pay(store: Store, session_id: str, card: str) -> dict[str, Any]:
     request = request_of(store, session_id)
     data = request["subscription_data"]
     trial_days = int(data.get("trial_period_days") or 0)
+    if request.get("collects_address"):
+        # The hosted page's address form, filled in with the simulator's one test address.
+        store.get("customer", session["customer"])["address"] = dict(taxes.TEST_ADDRESS)
+        session["customer_details"]["address"] = dict(taxes.TEST_ADDRESS)
     sub = subscriptions.create(
         store, session["customer"], request["line_items"], data.get("metadata", {}), trial_days,
-        method["id"],
+        method["id"], automatic_tax=bool(request.get("automatic_tax")),
     )  # fmt: skip
+    if request.get("automatic_tax"):
+        session["automatic_tax"]["status"] = "complete"
     session.update(status="complete", payment_status="paid", subscription=sub["id"])
     store.emit("checkout.session.completed", session)
     return session

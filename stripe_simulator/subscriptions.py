@@ -6,7 +6,7 @@ import copy
 from datetime import UTC, datetime
 from typing import Any
 
-from stripe_simulator import invoices, schedules
+from stripe_simulator import invoices, schedules, taxes
 from stripe_simulator.catalog import product_name
 from stripe_simulator.errors import StripeError, invalid, missing
 from stripe_simulator.schedules import inactive_price
@@ -21,6 +21,8 @@ def create(
     metadata: dict[str, Any],
     trial_days: int,
     payment_method: str,
+    *,
+    automatic_tax: bool = False,
 ) -> dict[str, Any]:
     start = now()
     sub_id = new_id("sub")
@@ -49,6 +51,7 @@ def create(
         latest_invoice=None,
         schedule=None,
         default_payment_method=payment_method,
+        automatic_tax=taxes.automatic_tax(automatic_tax, "subscription"),
     )
     store.put(sub)
     store.emit("customer.subscription.created", sub)

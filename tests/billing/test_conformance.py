@@ -87,7 +87,7 @@ def trial_customer(sim, sub_id: str) -> str:
     return gateway.retrieve_subscription(sub_id)["customer"]
 
 
-def play_every_flow(sim, client, plans, team, alice, user_factory):
+def play_every_flow(sim, client, plans, team, alice, user_factory, settings):
     """Everything the portal asks of Stripe, in the order a customer's life brings it."""
     # Catalog sync ran in the `plans` fixture (products, prices, the meter); a second run
     # reads them back and adds only the yearly prices of a plan now also sold by the year.
@@ -133,8 +133,10 @@ def play_every_flow(sim, client, plans, team, alice, user_factory):
     Customer.objects.filter(account=other).update(stripe_id=trial_customer(sim, trial))
     flows.reconcile()
     run_and_deliver(sim, client, lambda: flows.cancel_now(other))
-    # An annual plan; its renewal preview; a move to monthly billing (Stripe restarts the
-    # period and invoices at once, crediting the unused part of the year).
+    # An annual plan, with Stripe Tax, address and tax ID collection; its renewal preview; a
+    # move to monthly billing (Stripe restarts the period and invoices at once, crediting the
+    # unused part of the year).
+    settings.STRIPE_AUTOMATIC_TAX = settings.STRIPE_COLLECT_TAX_ID = True
     annual = Account.objects.create_with_owner("Annual", user_factory("y@example.com"))
     owner = annual.owners().get()
     subscribe(sim, client, annual, plans["starter"], owner, interval="year")
@@ -148,11 +150,14 @@ def play_every_flow(sim, client, plans, team, alice, user_factory):
 
 
 def test_every_answer_and_event_matches_stripes_api_description(
-    client, plans, team, alice, user_factory, sim
+    client, plans, team, alice, user_factory, sim, settings
 ):
     assert reference()["api_version"] == gateway.STRIPE_API_VERSION
-    play_every_flow(sim, client, plans, team, alice, user_factory)
+    play_every_flow(sim, client, plans, team, alice, user_factory, settings)
     exchanges = requests.get(f"{sim.url}/_sim/requests", timeout=10).json()["data"]
+    # The new flows ran: a yearly price, and an invoice (the preview) with Stripe Tax.
+    assert any((e["body"].get("recurring") or {}).get("interval") == "year" for e in exchanges)
+    assert any(e["body"].get("total_taxes") for e in exchanges)
     by_endpoint: dict[str, list[str]] = defaultdict(list)
     for exchange in exchanges:
         name = endpoint(exchange["method"], exchange["path"])
