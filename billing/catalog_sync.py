@@ -9,6 +9,8 @@ amount gets a new price that takes over the lookup key, and the old one is archi
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -16,7 +18,7 @@ from typing import Any
 from django.conf import settings
 
 from billing import gateway
-from catalog.models import Plan
+from catalog.models import Coupon, Plan
 
 
 @dataclass
@@ -27,6 +29,8 @@ class SyncResult:
 
 def sync_catalog(plans: list[Plan] | None = None) -> SyncResult:
     result = SyncResult()
+    for coupon in Coupon.objects.all():
+        sync_coupon(coupon, result)
     paid = [p for p in (plans if plans is not None else Plan.objects.all()) if is_paid(p)]
     if not paid:
         return result
@@ -159,3 +163,56 @@ def same_price(existing: dict[str, Any], plan: Plan, wanted: dict[str, Any]) -> 
 def product_key(existing: dict[str, Any], plan: Plan) -> str:
     product = existing["product"]
     return product if isinstance(product, str) else str(product["id"])
+
+
+def coupon_terms(coupon: Coupon) -> dict[str, Any]:
+    terms: dict[str, Any] = {"duration": coupon.duration}
+    if coupon.percent_off is not None:
+        terms["percent_off"] = plain(coupon.percent_off.normalize())
+    else:
+        assert coupon.amount_off is not None  # Coupon.clean: one of the two
+        terms.update(amount_off=int(cents(coupon.amount_off)), currency=coupon.currency)
+    if coupon.duration_in_months is not None:
+        terms["duration_in_months"] = coupon.duration_in_months
+    return terms
+
+
+def sync_coupon(coupon: Coupon, result: SyncResult) -> None:
+    """A Stripe coupon per catalog coupon and terms (a coupon's terms cannot change in Stripe,
+    so new terms are a new coupon, id ``tollgate_<slug>_<digest of the terms>``), then each of
+    its promotion codes, moved to the new coupon when the terms change."""
+    terms = coupon_terms(coupon)
+    digest = hashlib.sha256(json.dumps(terms, sort_keys=True).encode()).hexdigest()[:10]
+    coupon_id = f"tollgate_{coupon.slug}_{digest}"
+    if gateway.retrieve_coupon(coupon_id) is None:
+        params = {"id": coupon_id, "name": coupon.name, **terms,
+                  "metadata": {"tollgate_coupon": coupon.slug}}  # fmt: skip
+        gateway.create_coupon(params, key=f"coupon:{coupon_id}")
+        result.created += 1
+    for code in coupon.promotion_codes:
+        sync_promotion_code(coupon, coupon_id, code, result)
+    if coupon.stripe_coupon_id != coupon_id:
+        Coupon.objects.filter(pk=coupon.pk).update(stripe_coupon_id=coupon_id)
+        coupon.stripe_coupon_id = coupon_id
+
+
+def sync_promotion_code(coupon: Coupon, coupon_id: str, code: str, result: SyncResult) -> None:
+    active = gateway.promotion_codes(code)
+    if any(_coupon_of(p) == coupon_id for p in active):
+        return
+    for stale in active:  # the same code on an older coupon (or someone else's): retire it
+        gateway.deactivate_promotion_code(str(stale["id"]))
+        result.updated += 1
+    params = {
+        "code": code,
+        "promotion": {"type": "coupon", "coupon": coupon_id},
+        "metadata": {"tollgate_coupon": coupon.slug},
+    }
+    # No fixed idempotency key: a code retired earlier must not be replayed back to life.
+    gateway.create_promotion_code(params, key=None)
+    result.created += 1
+
+
+def _coupon_of(promotion_code: dict[str, Any]) -> str:
+    coupon = promotion_code["promotion"]["coupon"]
+    return str(coupon if isinstance(coupon, str) else coupon["id"])

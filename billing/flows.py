@@ -34,7 +34,7 @@ from billing.models import (
     from_timestamp,
 )
 from billing.standing import payment_overdue
-from catalog.models import Comp, Plan
+from catalog.models import Comp, Coupon, Plan
 from portal import emails
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,8 @@ def start_checkout(
         "cancel_url": cancel_url,
         **tax_params(),
     }
+    if Coupon.objects.exclude(promotion_codes=[]).exclude(stripe_coupon_id="").exists():
+        params["allow_promotion_codes"] = True  # Checkout shows its "Add promotion code" box
     session = gateway.create_checkout_session(params, key=None)
     audit.record(account, "billing.checkout_started", actor=user, target=plan.slug)
     return str(session["url"])
@@ -255,10 +257,15 @@ class UpcomingInvoice:
     overage_calls: int
     date: datetime | None
     tax_amount: int = 0  # Stripe Tax's share of amount_due
+    discount_amount: int = 0  # taken off by coupons
 
     @property
     def tax(self) -> float:
         return self.tax_amount / 100
+
+    @property
+    def discount(self) -> float:
+        return self.discount_amount / 100
 
     @property
     def amount(self) -> float:
@@ -293,12 +300,18 @@ def upcoming_invoice(account: Account) -> UpcomingInvoice | None:
         overage_calls=sum(r.quantity for r in reported),
         date=sub.current_period_end,
         tax_amount=invoice_tax(preview),
+        discount_amount=invoice_discount(preview),
     )
 
 
 def invoice_tax(data: dict[str, Any]) -> int:
     """The tax on a Stripe invoice (or its preview): the sum of its total_taxes."""
     return sum(int(tax["amount"]) for tax in data.get("total_taxes") or [])
+
+
+def invoice_discount(data: dict[str, Any]) -> int:
+    """What coupons took off a Stripe invoice (or its preview)."""
+    return sum(int(given["amount"]) for given in data.get("total_discount_amounts") or [])
 
 
 @dataclass(frozen=True)
@@ -486,6 +499,7 @@ def sync_invoice(data: dict[str, Any]) -> bool:
         "amount_due": data["amount_due"],
         "amount_paid": data["amount_paid"],
         "tax": invoice_tax(data),
+        "discount": invoice_discount(data),
         "created": from_timestamp(data["created"]),
         "period_start": from_timestamp(data.get("period_start")),
         "period_end": from_timestamp(data.get("period_end")),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stripe_simulator import payment_methods, subscriptions, taxes
+from stripe_simulator import coupons, payment_methods, subscriptions, taxes
 from stripe_simulator.errors import StripeError, invalid
 from stripe_simulator.schedules import inactive_price
 from stripe_simulator.shapes import new_id, shape
@@ -69,6 +69,7 @@ def create_session(store: Store, p: dict[str, Any]) -> dict[str, Any]:
             "line_items": items,
             "subscription_data": p.get("subscription_data") or {},
             "automatic_tax": automatic_tax,
+            "allow_promotion_codes": p.get("allow_promotion_codes") == "true",
             "collects_address": automatic_tax or p.get("billing_address_collection") == "required",
         }
     )
@@ -79,12 +80,18 @@ def request_of(store: Store, session_id: str) -> dict[str, Any]:
     return store.get(REQUESTS, session_id)
 
 
-def pay(store: Store, session_id: str, card: str) -> dict[str, Any]:
+def pay(store: Store, session_id: str, card: str, promotion_code: str = "") -> dict[str, Any]:
+    """The hosted page's "Pay": the card, and the promotion code typed in, if the session
+    allows them."""
     session = store.get("checkout.session", session_id)
     if session["status"] != "open":
         return session
-    method = payment_methods.attach_card(store, session["customer"], card)
     request = request_of(store, session_id)
+    if promotion_code and not request.get("allow_promotion_codes"):
+        raise StripeError(400, "This session accepts no promotion codes.", param="code")
+    if promotion_code and coupons.find_code(store, promotion_code) is None:
+        raise StripeError(400, "This code is invalid.", "promotion_code_invalid", "code")
+    method = payment_methods.attach_card(store, session["customer"], card)
     data = request["subscription_data"]
     trial_days = int(data.get("trial_period_days") or 0)
     if request.get("collects_address"):
@@ -94,6 +101,7 @@ def pay(store: Store, session_id: str, card: str) -> dict[str, Any]:
     sub = subscriptions.create(
         store, session["customer"], request["line_items"], data.get("metadata", {}), trial_days,
         method["id"], automatic_tax=bool(request.get("automatic_tax")),
+        promotion_code=promotion_code, session_id=session_id,
     )  # fmt: skip
     if request.get("automatic_tax"):
         session["automatic_tax"]["status"] = "complete"

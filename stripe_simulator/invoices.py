@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from stripe_simulator import meters, taxes
+from stripe_simulator import coupons, meters, taxes
 from stripe_simulator.catalog import product_name
 from stripe_simulator.shapes import list_object, new_id, shape
 from stripe_simulator.store import Store, now
@@ -180,9 +180,12 @@ def _invoice_object(
     subtotal = sum(line["amount"] for line in lines)
     for line in lines:
         line["invoice"] = invoice_id
+    discounts = coupons.current(store, sub, start)
+    total_discounts = coupons.apply(store, lines, discounts)
+    discounted = subtotal - sum(d["amount"] for d in total_discounts)
     automatic_tax = sub["automatic_tax"]["enabled"]
     total_taxes = taxes.tax_lines(lines) if automatic_tax else []
-    total = subtotal + sum(tax["amount"] for tax in total_taxes)
+    total = discounted + sum(tax["amount"] for tax in total_taxes)
     customer = store.get("customer", sub["customer"])
     return shape(
         "invoice",
@@ -196,8 +199,10 @@ def _invoice_object(
         subtotal=subtotal,
         subtotal_excluding_tax=subtotal,
         total=total,
-        total_excluding_tax=subtotal,
+        total_excluding_tax=discounted,
         total_taxes=total_taxes,
+        discounts=[d["id"] for d in discounts],
+        total_discount_amounts=total_discounts,
         automatic_tax={
             **taxes.automatic_tax(automatic_tax, "invoice"),
             "status": "complete" if automatic_tax else None,
@@ -248,6 +253,7 @@ def create(
     )
     for ii in pending_items(store, sub["id"]):
         ii["invoice"] = invoice_id
+    coupons.used_once(store, sub, invoice)
     store.put(invoice)
     store.emit("invoice.created", invoice)
     store.invoice_sequence += 1

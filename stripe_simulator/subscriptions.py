@@ -6,7 +6,7 @@ import copy
 from datetime import UTC, datetime
 from typing import Any
 
-from stripe_simulator import invoices, schedules, taxes
+from stripe_simulator import coupons, invoices, schedules, taxes
 from stripe_simulator.catalog import product_name
 from stripe_simulator.errors import StripeError, invalid, missing
 from stripe_simulator.schedules import inactive_price
@@ -23,6 +23,8 @@ def create(
     payment_method: str,
     *,
     automatic_tax: bool = False,
+    promotion_code: str = "",
+    session_id: str | None = None,
 ) -> dict[str, Any]:
     start = now()
     sub_id = new_id("sub")
@@ -53,6 +55,9 @@ def create(
         default_payment_method=payment_method,
         automatic_tax=taxes.automatic_tax(automatic_tax, "subscription"),
     )
+    if promotion_code:
+        discount = coupons.redeem(store, promotion_code, customer, sub_id, session_id)
+        sub["discounts"] = [discount["id"]]
     store.put(sub)
     store.emit("customer.subscription.created", sub)
     # A trial's first invoice is 0.00; the first charge comes when the trial ends.

@@ -2,8 +2,8 @@
 
 Real Stripe Tax looks up the rate for the customer's address and the product's tax code. The
 simulator charges a flat 10% (`RATE`, exclusive: added on top of the prices), a plausible sales
-tax, on every line of an invoice whose subscription has `automatic_tax[enabled]`, prorations
-(credits too) included, as Stripe taxes them.
+tax, on every line of an invoice whose subscription has `automatic_tax[enabled]`, after its
+discounts, prorations (credits too) included, as Stripe taxes them.
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ def tax_on(amount: int) -> int:
 def tax_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Tax each line (its `taxes`) and give the invoice's `total_taxes`: one entry, the sum."""
     for line in lines:
-        line["taxes"] = [_tax(tax_on(line["amount"]), line["amount"])]
-    taxable = sum(line["amount"] for line in lines)
+        taxable = line["amount"] - sum(d["amount"] for d in line["discount_amounts"])
+        line["taxes"] = [_tax(tax_on(taxable), taxable)]
+    taxable = sum(line["taxes"][0]["taxable_amount"] for line in lines)
     return [_tax(sum(line["taxes"][0]["amount"] for line in lines), taxable)]
 
 

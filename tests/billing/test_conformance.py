@@ -18,6 +18,7 @@ import requests
 from accounts.models import Account
 from billing import flows, gateway, metering
 from billing.models import Customer
+from catalog.models import Coupon
 from tests.billing.conftest import run_and_deliver, subscribe
 from tests.billing.reference import (
     error_mismatches,
@@ -54,6 +55,11 @@ SEAM_ENDPOINTS = {
     "POST /v1/subscription_schedules/{id}",
     "POST /v1/subscription_schedules/{id}/release",
     "GET /v2/core/events/{id}",
+    "POST /v1/coupons",
+    "GET /v1/coupons/{id}",
+    "GET /v1/promotion_codes",
+    "POST /v1/promotion_codes",
+    "POST /v1/promotion_codes/{id}",
 }
 # Path segments that name a collection or an action; any other segment is an object's id.
 NAMES = {part for name in SEAM_ENDPOINTS for part in name.split(" ")[1].split("/")} - {"{id}"}
@@ -95,6 +101,10 @@ def play_every_flow(sim, client, plans, team, alice, user_factory, settings):
 
     plans["starter"].yearly_price = Decimal("100.00")
     plans["starter"].save(update_fields=["yearly_price"])
+    launch = Coupon.objects.create(
+        slug="launch", name="Launch", percent_off=Decimal("20"), duration="repeating",
+        duration_in_months=3, promotion_codes=["LAUNCH20"],
+    )  # fmt: skip
     sync_catalog()
     plans["starter"].refresh_from_db()
     # Checkout without a trial; the customer portal; an upgrade with prorations.
@@ -139,13 +149,17 @@ def play_every_flow(sim, client, plans, team, alice, user_factory, settings):
     settings.STRIPE_AUTOMATIC_TAX = settings.STRIPE_COLLECT_TAX_ID = True
     annual = Account.objects.create_with_owner("Annual", user_factory("y@example.com"))
     owner = annual.owners().get()
-    subscribe(sim, client, annual, plans["starter"], owner, interval="year")
+    subscribe(sim, client, annual, plans["starter"], owner, interval="year",
+              promotion_code="launch20")  # fmt: skip
     flows.upcoming_invoice(annual)
     run_and_deliver(sim, client, lambda: flows.change_plan(
         annual, plans["pro"], owner, downgrade_at_period_end=False, interval="month"))  # fmt: skip
     # A plan renamed and repriced: the product is updated, the old price archived.
     plans["starter"].name, plans["starter"].monthly_price = "Starter+", Decimal("12.00")
     plans["starter"].save(update_fields=["name", "monthly_price"])
+    # A coupon's new terms: a new Stripe coupon, the code moved to it.
+    launch.percent_off = Decimal("25")
+    launch.save(update_fields=["percent_off"])
     sync_catalog()
 
 
@@ -158,6 +172,7 @@ def test_every_answer_and_event_matches_stripes_api_description(
     # The new flows ran: a yearly price, and an invoice (the preview) with Stripe Tax.
     assert any((e["body"].get("recurring") or {}).get("interval") == "year" for e in exchanges)
     assert any(e["body"].get("total_taxes") for e in exchanges)
+    assert any(e["body"].get("total_discount_amounts") for e in exchanges)
     by_endpoint: dict[str, list[str]] = defaultdict(list)
     for exchange in exchanges:
         name = endpoint(exchange["method"], exchange["path"])
