@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -12,6 +13,7 @@ from billing import flows, gateway
 from billing.catalog_sync import sync_catalog
 from billing.models import Subscription
 from billing.standing import add_months, quota_window, standing_for
+from gateway.policy import load_policy
 from tests.billing.conftest import run_and_deliver, subscribe
 
 DAY = 86400
@@ -62,6 +64,13 @@ def test_an_annual_subscription_resets_its_quota_monthly(client, yearly, team, a
         sub.current_period_start,
         add_months(sub.current_period_start, 1),
     )
+    # The gateway's policy carries the month: its quota counter is keyed on the month's start.
+    policy = load_policy(team.id, time.time())
+    assert policy is not None
+    assert (policy.period_start, policy.period_end) == (
+        first.period_start.timestamp(),
+        first.period_end.timestamp(),
+    )
 
     # Forty days on (Stripe's dates moved back, as a test clock would): the second month.
     run_and_deliver(
@@ -72,6 +81,8 @@ def test_an_annual_subscription_resets_its_quota_monthly(client, yearly, team, a
     assert second.period_start == add_months(sub.current_period_start, 1)
     assert second.period_end == add_months(sub.current_period_start, 2)
     assert second.period_start <= timezone.now() < second.period_end
+    policy = load_policy(team.id, time.time())
+    assert policy is not None and policy.period_start == second.period_start.timestamp()
 
 
 def test_a_change_from_monthly_to_yearly_restarts_the_period_and_credits_the_month(
