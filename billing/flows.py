@@ -203,16 +203,20 @@ def _switch_price(
     subscription_id: str, plan: Plan, proration: str, interval: str | None = None
 ) -> dict[str, Any]:
     """Put the subscription on `plan`'s prices for `interval` (by default the one it is billed
-    at). Each current item takes the new price of its kind; Stripe prorates the change."""
+    at). Each current item takes the new price of its kind; Stripe prorates the change. An
+    overage item the new plan has no price for stays, so the overage used so far is billed at
+    the renewal, unless the interval changes (Stripe wants one interval; it then invoices the
+    usage so far at once)."""
     data = gateway.retrieve_subscription(subscription_id)
-    licensed, *metered = plan.stripe_prices(interval or interval_of(data))
+    new_interval = interval or interval_of(data)
+    licensed, *metered = plan.stripe_prices(new_interval)
     items: list[dict[str, Any]] = []
     for item in data["items"]["data"]:
         if item["price"]["recurring"]["usage_type"] == "licensed":
             items.append({"id": item["id"], "price": licensed})
         elif metered:
             items.append({"id": item["id"], "price": metered[0]})
-        else:
+        elif new_interval != interval_of(data):
             items.append({"id": item["id"], "deleted": True})
     kinds = {i["price"]["recurring"]["usage_type"] for i in data["items"]["data"]}
     if metered and "metered" not in kinds:

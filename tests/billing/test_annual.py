@@ -129,9 +129,10 @@ def test_a_plan_change_keeps_the_yearly_interval(client, yearly, plans, team, al
         lambda: flows.change_plan(team, plans["pro"], alice, downgrade_at_period_end=True),
     )
     data = gateway.retrieve_subscription(sub_id)
-    # Pro has no overage: the metered item goes, the yearly licensed price stays yearly.
+    # The yearly licensed price stays yearly; Pro has no overage price, so Starter's stays
+    # until the renewal bills the overage used so far.
     prices = [i["price"]["id"] for i in data["items"]["data"]]
-    assert prices == [plans["pro"].stripe_yearly_price_id]
+    assert prices == [plans["pro"].stripe_yearly_price_id, yearly.stripe_yearly_overage_price_id]
     sub = Subscription.objects.get(stripe_id=sub_id)
     assert (sub.plan, sub.current_period_start) == (plans["pro"], start)
 
