@@ -1,13 +1,16 @@
 """Mirror the catalog's paid plans to Stripe Products, Prices and one Billing Meter.
 
 Everything is matched by stable keys (product id ``tollgate_plan_<slug>``, price lookup keys
-``tollgate_<slug>_monthly`` and ``tollgate_<slug>_overage``, the meter's event name), so applying
-the catalog twice creates nothing new. Prices are immutable in Stripe: a changed amount gets a new
-price that takes over the lookup key, and the old one is archived.
+``tollgate_<slug>_monthly`` and ``tollgate_<slug>_overage``, with a yearly price also
+``tollgate_<slug>_yearly`` and ``tollgate_<slug>_overage_yearly``, the meter's event name), so
+applying the catalog twice creates nothing new. Prices are immutable in Stripe: a changed
+amount gets a new price that takes over the lookup key, and the old one is archived.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -15,7 +18,7 @@ from typing import Any
 from django.conf import settings
 
 from billing import gateway
-from catalog.models import Plan
+from catalog.models import Coupon, Plan
 
 
 @dataclass
@@ -26,6 +29,8 @@ class SyncResult:
 
 def sync_catalog(plans: list[Plan] | None = None) -> SyncResult:
     result = SyncResult()
+    for coupon in Coupon.objects.all():
+        sync_coupon(coupon, result)
     paid = [p for p in (plans if plans is not None else Plan.objects.all()) if is_paid(p)]
     if not paid:
         return result
@@ -57,27 +62,45 @@ def ensure_meter(result: SyncResult) -> str:
 
 def sync_plan(plan: Plan, meter_id: str, result: SyncResult) -> None:
     product_id = ensure_product(plan, result)
-    monthly = {
-        "unit_amount_decimal": plain(cents(plan.monthly_price)),
-        "recurring": {"interval": "month", "usage_type": "licensed"},
-    }
-    price_id = ensure_price(plan, product_id, f"tollgate_{plan.slug}_monthly", monthly, result)
-    overage_id = ""
-    if plan.overage_price_per_1000 is not None:
-        # Metered per call: the price of 1,000 calls spread over each call, in cents.
-        per_call = cents(plan.overage_price_per_1000) / 1000
-        overage = {
-            "unit_amount_decimal": plain(per_call.normalize()),
-            "recurring": {"interval": "month", "usage_type": "metered", "meter": meter_id},
+    ids = {"stripe_product_id": product_id}
+    for interval, price, licensed_field, overage_field in (
+        ("month", plan.monthly_price, "stripe_price_id", "stripe_overage_price_id"),
+        ("year", plan.yearly_price, "stripe_yearly_price_id", "stripe_yearly_overage_price_id"),
+    ):
+        ids[licensed_field] = ids[overage_field] = ""
+        if price is None:
+            continue
+        licensed = {
+            "unit_amount_decimal": plain(cents(price)),
+            "recurring": {"interval": interval, "usage_type": "licensed"},
         }
-        overage_id = ensure_price(
-            plan, product_id, f"tollgate_{plan.slug}_overage", overage, result
-        )
-    Plan.objects.filter(pk=plan.pk).update(
-        stripe_product_id=product_id, stripe_price_id=price_id, stripe_overage_price_id=overage_id
-    )
-    plan.stripe_product_id, plan.stripe_price_id = product_id, price_id
-    plan.stripe_overage_price_id = overage_id
+        key = price_key(plan, interval)
+        ids[licensed_field] = ensure_price(plan, product_id, key, licensed, result)
+        ids[overage_field] = sync_overage(plan, product_id, meter_id, interval, result)
+    Plan.objects.filter(pk=plan.pk).update(**ids)
+    for name, value in ids.items():
+        setattr(plan, name, value)
+
+
+def price_key(plan: Plan, interval: str, metered: bool = False) -> str:
+    """The lookup key: the monthly ones keep the names they had before yearly prices."""
+    kind = "overage" if metered else "monthly"
+    suffix = kind if interval == "month" else f"{kind}_yearly" if metered else "yearly"
+    return f"tollgate_{plan.slug}_{suffix}"
+
+
+def sync_overage(
+    plan: Plan, product_id: str, meter_id: str, interval: str, result: SyncResult
+) -> str:
+    if plan.overage_price_per_1000 is None:
+        return ""
+    # Metered per call: the price of 1,000 calls spread over each call, in cents.
+    per_call = cents(plan.overage_price_per_1000) / 1000
+    overage = {
+        "unit_amount_decimal": plain(per_call.normalize()),
+        "recurring": {"interval": interval, "usage_type": "metered", "meter": meter_id},
+    }
+    return ensure_price(plan, product_id, price_key(plan, interval, metered=True), overage, result)
 
 
 def cents(amount: Decimal) -> Decimal:
@@ -132,6 +155,7 @@ def same_price(existing: dict[str, Any], plan: Plan, wanted: dict[str, Any]) -> 
         existing["currency"] == plan.currency
         and Decimal(existing["unit_amount_decimal"]) == Decimal(wanted["unit_amount_decimal"])
         and existing["recurring"]["usage_type"] == wanted["recurring"]["usage_type"]
+        and existing["recurring"]["interval"] == wanted["recurring"]["interval"]
         and existing["product"] == product_key(existing, plan)
     )
 
@@ -139,3 +163,56 @@ def same_price(existing: dict[str, Any], plan: Plan, wanted: dict[str, Any]) -> 
 def product_key(existing: dict[str, Any], plan: Plan) -> str:
     product = existing["product"]
     return product if isinstance(product, str) else str(product["id"])
+
+
+def coupon_terms(coupon: Coupon) -> dict[str, Any]:
+    terms: dict[str, Any] = {"duration": coupon.duration}
+    if coupon.percent_off is not None:
+        terms["percent_off"] = plain(coupon.percent_off.normalize())
+    else:
+        assert coupon.amount_off is not None  # Coupon.clean: one of the two
+        terms.update(amount_off=int(cents(coupon.amount_off)), currency=coupon.currency)
+    if coupon.duration_in_months is not None:
+        terms["duration_in_months"] = coupon.duration_in_months
+    return terms
+
+
+def sync_coupon(coupon: Coupon, result: SyncResult) -> None:
+    """A Stripe coupon per catalog coupon and terms (a coupon's terms cannot change in Stripe,
+    so new terms are a new coupon, id ``tollgate_<slug>_<digest of the terms>``), then each of
+    its promotion codes, moved to the new coupon when the terms change."""
+    terms = coupon_terms(coupon)
+    digest = hashlib.sha256(json.dumps(terms, sort_keys=True).encode()).hexdigest()[:10]
+    coupon_id = f"tollgate_{coupon.slug}_{digest}"
+    if gateway.retrieve_coupon(coupon_id) is None:
+        params = {"id": coupon_id, "name": coupon.name, **terms,
+                  "metadata": {"tollgate_coupon": coupon.slug}}  # fmt: skip
+        gateway.create_coupon(params, key=f"coupon:{coupon_id}")
+        result.created += 1
+    for code in coupon.promotion_codes:
+        sync_promotion_code(coupon, coupon_id, code, result)
+    if coupon.stripe_coupon_id != coupon_id:
+        Coupon.objects.filter(pk=coupon.pk).update(stripe_coupon_id=coupon_id)
+        coupon.stripe_coupon_id = coupon_id
+
+
+def sync_promotion_code(coupon: Coupon, coupon_id: str, code: str, result: SyncResult) -> None:
+    active = gateway.promotion_codes(code)
+    if any(_coupon_of(p) == coupon_id for p in active):
+        return
+    for stale in active:  # the same code on an older coupon (or someone else's): retire it
+        gateway.deactivate_promotion_code(str(stale["id"]))
+        result.updated += 1
+    params = {
+        "code": code,
+        "promotion": {"type": "coupon", "coupon": coupon_id},
+        "metadata": {"tollgate_coupon": coupon.slug},
+    }
+    # No fixed idempotency key: a code retired earlier must not be replayed back to life.
+    gateway.create_promotion_code(params, key=None)
+    result.created += 1
+
+
+def _coupon_of(promotion_code: dict[str, Any]) -> str:
+    coupon = promotion_code["promotion"]["coupon"]
+    return str(coupon if isinstance(coupon, str) else coupon["id"])

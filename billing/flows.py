@@ -34,7 +34,7 @@ from billing.models import (
     from_timestamp,
 )
 from billing.standing import payment_overdue
-from catalog.models import Comp, Plan
+from catalog.models import Comp, Coupon, Plan
 from portal import emails
 from portal.metrics import WEBHOOK_FAILURES
 from webhooks import events as webhook_events
@@ -59,13 +59,17 @@ def ensure_customer(account: Account, email: str) -> Customer:
 
 
 def start_checkout(
-    account: Account, plan: Plan, user: User, success_url: str, cancel_url: str
+    account: Account,
+    plan: Plan,
+    user: User,
+    success_url: str,
+    cancel_url: str,
+    interval: str = "month",
 ) -> str:
-    """Open a Checkout Session for `plan`; returns the URL to send the person to."""
+    """Open a Checkout Session for `plan` billed every `interval` (month or year, if the plan
+    has a yearly price); returns the URL to send the person to."""
     customer = ensure_customer(account, user.email)
-    line_items: list[dict[str, Any]] = [{"price": plan.stripe_price_id, "quantity": 1}]
-    if plan.stripe_overage_price_id:
-        line_items.append({"price": plan.stripe_overage_price_id})
+    line_items = _plan_items(plan, interval)
     subscription_data: dict[str, Any] = {"metadata": {"account_id": str(account.id)}}
     if plan.trial_days:
         subscription_data["trial_period_days"] = plan.trial_days
@@ -77,10 +81,29 @@ def start_checkout(
         "subscription_data": subscription_data,
         "success_url": success_url,
         "cancel_url": cancel_url,
+        **tax_params(),
     }
+    if Coupon.objects.exclude(promotion_codes=[]).exclude(stripe_coupon_id="").exists():
+        params["allow_promotion_codes"] = True  # Checkout shows its "Add promotion code" box
     session = gateway.create_checkout_session(params, key=None)
     audit.record(account, "billing.checkout_started", actor=user, target=plan.slug)
     return str(session["url"])
+
+
+def tax_params() -> dict[str, Any]:
+    """Checkout's tax settings: Stripe Tax, and what it asks of the customer. What Checkout
+    collects is saved on the customer (`customer_update`), where Stripe Tax reads it."""
+    automatic = settings.STRIPE_AUTOMATIC_TAX
+    params: dict[str, Any] = {}
+    if automatic or settings.STRIPE_COLLECT_BILLING_ADDRESS:
+        params["billing_address_collection"] = "required"
+    if automatic:
+        params["automatic_tax"] = {"enabled": True}
+    if settings.STRIPE_COLLECT_TAX_ID:
+        params["tax_id_collection"] = {"enabled": True}
+    if automatic or settings.STRIPE_COLLECT_TAX_ID:
+        params["customer_update"] = {"address": "auto", "name": "auto"}
+    return params
 
 
 def open_portal(account: Account, return_url: str) -> str:
@@ -99,12 +122,21 @@ def is_downgrade(current: Plan | None, new: Plan) -> bool:
     return current is not None and new.monthly_price < current.monthly_price
 
 
-def change_plan(account: Account, plan: Plan, user: User, *, downgrade_at_period_end: bool) -> str:
+def change_plan(
+    account: Account,
+    plan: Plan,
+    user: User,
+    *,
+    downgrade_at_period_end: bool,
+    interval: str | None = None,
+) -> str:
     """Switch the live subscription to `plan`, prorated; downgrades may wait for the period end.
 
     The billing period (and so the quota window) stays where it is: Stripe keeps the anchor.
     A downgrade at the period end is a subscription schedule: Stripe switches the prices at
-    the renewal, so the renewal invoice is at the new price.
+    the renewal, so the renewal invoice is at the new price. A change of `interval` (month to
+    year or back) happens now: Stripe resets the anchor to today, credits the unused time and
+    invoices the new period at once.
     """
     sub = Subscription.objects.current_for(account)
     if sub is None:
@@ -112,7 +144,15 @@ def change_plan(account: Account, plan: Plan, user: User, *, downgrade_at_period
             "There is no subscription to change.", code="no_subscription", permanent=True
         )
     data = gateway.retrieve_subscription(sub.stripe_id)
-    if downgrade_at_period_end and is_downgrade(sub.plan, plan):
+    interval = interval or interval_of(data)
+    same_interval = interval == interval_of(data)
+    if not plan.stripe_prices(interval):
+        raise gateway.BillingError(
+            f"{plan.name} is not sold by the {interval}: choose another billing interval.",
+            code="interval_not_for_sale",
+            permanent=True,
+        )
+    if downgrade_at_period_end and same_interval and is_downgrade(sub.plan, plan):
         _schedule_switch(data, plan)
         Subscription.objects.filter(pk=sub.pk).update(
             scheduled_plan=plan, scheduled_for=sub.current_period_end
@@ -122,16 +162,19 @@ def change_plan(account: Account, plan: Plan, user: User, *, downgrade_at_period
     if data.get("schedule"):  # a change now replaces the one planned for the period end
         gateway.release_subscription_schedule(str(data["schedule"]))
         Subscription.objects.filter(pk=sub.pk).update(scheduled_plan=None, scheduled_for=None)
-    _switch_price(sub.stripe_id, plan, proration="create_prorations")
+    proration = "create_prorations" if same_interval else "always_invoice"
+    _switch_price(sub.stripe_id, plan, proration=proration, interval=interval)
     audit.record(account, "billing.plan_change_requested", actor=user, target=plan.slug)
     return "changed"
 
 
-def _plan_items(plan: Plan) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = [{"price": plan.stripe_price_id, "quantity": 1}]
-    if plan.stripe_overage_price_id:
-        items.append({"price": plan.stripe_overage_price_id})
-    return items
+def _plan_items(plan: Plan, interval: str) -> list[dict[str, Any]]:
+    licensed, *metered = plan.stripe_prices(interval)
+    return [{"price": licensed, "quantity": 1}, *({"price": price} for price in metered)]
+
+
+def interval_of(data: dict[str, Any]) -> str:
+    return str(_licensed_item(data)["price"]["recurring"]["interval"])
 
 
 def _schedule_switch(data: dict[str, Any], plan: Plan) -> None:
@@ -149,20 +192,40 @@ def _schedule_switch(data: dict[str, Any], plan: Plan) -> None:
     ]
     phases = [
         {"items": current, "start_date": start, "end_date": end},
-        {"items": _plan_items(plan), "duration": {"interval": "month", "interval_count": 1}},
+        {
+            "items": _plan_items(plan, interval_of(data)),
+            "duration": {"interval": interval_of(data), "interval_count": 1},
+        },
     ]
     params = {"phases": phases, "end_behavior": "release", "proration_behavior": "none"}
     gateway.update_subscription_schedule(str(schedule_id), params)
 
 
-def _switch_price(subscription_id: str, plan: Plan, proration: str) -> dict[str, Any]:
+def _switch_price(
+    subscription_id: str, plan: Plan, proration: str, interval: str | None = None
+) -> dict[str, Any]:
+    """Put the subscription on `plan`'s prices for `interval` (by default the one it is billed
+    at). Each current item takes the new price of its kind; Stripe prorates the change. An
+    overage item the new plan has no price for stays, so the overage used so far is billed at
+    the renewal, unless the interval changes (Stripe wants one interval; it then invoices the
+    usage so far at once)."""
     data = gateway.retrieve_subscription(subscription_id)
-    item = _licensed_item(data)
-    params = {
-        "items": [{"id": item["id"], "price": plan.stripe_price_id}],
-        "proration_behavior": proration,
-    }
-    return gateway.update_subscription(subscription_id, params)
+    new_interval = interval or interval_of(data)
+    licensed, *metered = plan.stripe_prices(new_interval)
+    items: list[dict[str, Any]] = []
+    for item in data["items"]["data"]:
+        if item["price"]["recurring"]["usage_type"] == "licensed":
+            items.append({"id": item["id"], "price": licensed})
+        elif metered:
+            items.append({"id": item["id"], "price": metered[0]})
+        elif new_interval != interval_of(data):
+            items.append({"id": item["id"], "deleted": True})
+    kinds = {i["price"]["recurring"]["usage_type"] for i in data["items"]["data"]}
+    if metered and "metered" not in kinds:
+        items.append({"price": metered[0]})
+    return gateway.update_subscription(
+        subscription_id, {"items": items, "proration_behavior": proration}
+    )
 
 
 def set_cancel_at_period_end(account: Account, user: User, cancel: bool) -> None:
@@ -199,6 +262,16 @@ class UpcomingInvoice:
     overage_amount: int  # the metered lines: overage reported so far this period
     overage_calls: int
     date: datetime | None
+    tax_amount: int = 0  # Stripe Tax's share of amount_due
+    discount_amount: int = 0  # taken off by coupons
+
+    @property
+    def tax(self) -> float:
+        return self.tax_amount / 100
+
+    @property
+    def discount(self) -> float:
+        return self.discount_amount / 100
 
     @property
     def amount(self) -> float:
@@ -221,15 +294,30 @@ def upcoming_invoice(account: Account) -> UpcomingInvoice | None:
         for line in preview["lines"]["data"]
         if line["parent"]["subscription_item_details"] and line["quantity"] != 1
     )
-    # Django takes None as IS NULL here; the stubs want a datetime.
-    reported = MeterReport.objects.filter(account=account, period_start=sub.current_period_start)  # type: ignore[misc]
+    # The overage reported in each month of the billing period (one month, or twelve).
+    reported = MeterReport.objects.filter(account=account).filter(
+        period_start__gte=sub.current_period_start or timezone.now(),
+        period_start__lt=sub.current_period_end or timezone.now(),
+    )
     return UpcomingInvoice(
         amount_due=preview["amount_due"],
         currency=preview["currency"],
         overage_amount=overage,
         overage_calls=sum(r.quantity for r in reported),
         date=sub.current_period_end,
+        tax_amount=invoice_tax(preview),
+        discount_amount=invoice_discount(preview),
     )
+
+
+def invoice_tax(data: dict[str, Any]) -> int:
+    """The tax on a Stripe invoice (or its preview): the sum of its total_taxes."""
+    return sum(int(tax["amount"]) for tax in data.get("total_taxes") or [])
+
+
+def invoice_discount(data: dict[str, Any]) -> int:
+    """What coupons took off a Stripe invoice (or its preview)."""
+    return sum(int(given["amount"]) for given in data.get("total_discount_amounts") or [])
 
 
 @dataclass(frozen=True)
@@ -321,7 +409,9 @@ def _subscription_fields(data: dict[str, Any]) -> dict[str, Any]:
     period_start = from_timestamp(item["current_period_start"])
     return {
         "status": status,
-        "plan": Plan.objects.filter(stripe_price_id=item["price"]["id"]).first(),
+        "plan": Plan.objects.filter(
+            Q(stripe_price_id=item["price"]["id"]) | Q(stripe_yearly_price_id=item["price"]["id"])
+        ).first(),
         "current_period_start": period_start,
         "current_period_end": from_timestamp(item["current_period_end"]),
         "cancel_at_period_end": bool(data.get("cancel_at_period_end")),
@@ -446,6 +536,8 @@ def sync_invoice(data: dict[str, Any]) -> bool:
         "currency": data["currency"],
         "amount_due": data["amount_due"],
         "amount_paid": data["amount_paid"],
+        "tax": invoice_tax(data),
+        "discount": invoice_discount(data),
         "created": from_timestamp(data["created"]),
         "period_start": from_timestamp(data.get("period_start")),
         "period_end": from_timestamp(data.get("period_end")),

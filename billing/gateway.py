@@ -225,6 +225,33 @@ def create_meter_event(
         raise
 
 
+# --- catalog: coupons and promotion codes ---------------------------------------------------
+def retrieve_coupon(coupon_id: str) -> dict[str, Any] | None:
+    try:
+        return _call(client().v1.coupons.retrieve, coupon_id)
+    except BillingError as error:
+        if error.code == "resource_missing":
+            return None
+        raise
+
+
+def create_coupon(params: dict[str, Any], key: str) -> dict[str, Any]:
+    return _create(client().v1.coupons, params, key)
+
+
+def promotion_codes(code: str) -> list[dict[str, Any]]:
+    """The active promotion codes spelled `code` (Stripe allows one active code per spelling)."""
+    return _list(client().v1.promotion_codes, {"code": code, "active": True})
+
+
+def create_promotion_code(params: dict[str, Any], key: str | None) -> dict[str, Any]:
+    return _create(client().v1.promotion_codes, params, key)
+
+
+def deactivate_promotion_code(promotion_code_id: str) -> dict[str, Any]:
+    return _call(client().v1.promotion_codes.update, promotion_code_id, params={"active": False})
+
+
 # --- webhooks and events -------------------------------------------------------------------
 def verify_webhook(payload: bytes, signature: str) -> dict[str, Any]:
     """The event in a webhook request, or BillingError if the signature, secret or age is wrong

@@ -84,6 +84,8 @@ class Invoice(models.Model):
     currency = models.CharField(max_length=3)
     amount_due = models.BigIntegerField(help_text="In the currency's smallest unit")
     amount_paid = models.BigIntegerField(default=0)
+    tax = models.BigIntegerField(default=0, help_text="Of amount_due; Stripe Tax's total")
+    discount = models.BigIntegerField(default=0, help_text="Taken off by coupons")
     created = models.DateTimeField()
     period_start = models.DateTimeField(null=True, blank=True)
     period_end = models.DateTimeField(null=True, blank=True)
@@ -99,6 +101,14 @@ class Invoice(models.Model):
     @property
     def amount(self) -> float:
         return self.amount_due / 100
+
+    @property
+    def tax_amount(self) -> float:
+        return self.tax / 100
+
+    @property
+    def discount_amount(self) -> float:
+        return self.discount / 100
 
     @property
     def status_words(self) -> str:

@@ -2,12 +2,16 @@
 
 With a live subscription the period is the subscription's current billing period (read from
 its items, as Stripe does since API version 2025-03-31), so a plan change never resets the
-quota. A renewal left unpaid for BILLING_GRACE_DAYS makes the gateway answer payment_required.
+quota. The quota is monthly whatever the billing interval: a yearly period is cut into
+months from its start (its anchor), the day of the month kept as Stripe keeps it (31 January,
+28 or 29 February, 31 March). A renewal left unpaid for BILLING_GRACE_DAYS makes the gateway
+answer payment_required.
 Without a subscription the period is the calendar month (UTC) and nothing is owed.
 """
 
 from __future__ import annotations
 
+from calendar import monthrange
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -33,6 +37,28 @@ def calendar_month(now: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
+def add_months(moment: datetime, months: int) -> datetime:
+    """`months` later on the same day of the month, or that month's last day if it is shorter."""
+    index = moment.month - 1 + months
+    year, month = moment.year + index // 12, index % 12 + 1
+    return moment.replace(year=year, month=month, day=min(moment.day, monthrange(year, month)[1]))
+
+
+# Longer than any month: a billing period beyond it (a year) gets monthly quota windows.
+LONGEST_MONTH = timedelta(days=31)
+
+
+def quota_window(start: datetime, end: datetime, now: datetime) -> tuple[datetime, datetime]:
+    """The month of the billing period [start, end) that holds `now` (the first or last one
+    when `now` is outside the period)."""
+    if end - start <= LONGEST_MONTH:
+        return start, end
+    months = 0
+    while add_months(start, months + 1) <= now and add_months(start, months + 1) < end:
+        months += 1
+    return add_months(start, months), min(add_months(start, months + 1), end)
+
+
 def payment_overdue(status: str, past_due_since: datetime | None, now: datetime) -> bool:
     if status == "unpaid":
         return True
@@ -48,8 +74,9 @@ def standing_for(account: Account, now: datetime | None = None) -> Standing:
     if sub is None or sub.current_period_start is None or sub.current_period_end is None:
         start, end = calendar_month(now)
         return Standing(period_start=start, period_end=end, payment_required=False)
+    start, end = quota_window(sub.current_period_start, sub.current_period_end, now)
     return Standing(
-        period_start=sub.current_period_start,
-        period_end=sub.current_period_end,
+        period_start=start,
+        period_end=end,
         payment_required=payment_overdue(sub.status, sub.past_due_since, now),
     )

@@ -32,6 +32,13 @@ def _billing_url(membership: Membership) -> str:
     return reverse("billing", args=[membership.account.slug])
 
 
+def _interval_for_sale(plan: Plan, value: str) -> str:
+    """The billing interval asked for: month (the default) or year, if `plan` is sold so."""
+    if value in ("", "month") or (value == "year" and plan.sold_yearly):
+        return value or "month"
+    raise Http404("No such price")
+
+
 def _plan_for_sale(slug: str) -> Plan:
     plan = (
         Plan.objects.filter(slug=slug, is_public=True, is_retired=False)
@@ -79,7 +86,14 @@ def pricing(request: HttpRequest) -> HttpResponse:
         and request.user.is_authenticated  # always, when there is an account: for mypy
         and account.memberships.get(user=request.user).can(Perm.MANAGE_BILLING)
     )
-    ctx = {"plans": plans, "account": account, "current_plan": current, "can_buy": can_buy}
+    ctx = {
+        "plans": plans,
+        "account": account,
+        "current_plan": current,
+        "can_buy": can_buy,
+        "yearly": request.GET.get("interval") == "year",
+        "any_yearly": any(plan.sold_yearly for plan in plans),
+    }
     return render(request, "billing/pricing.html", {**ctx, **simulator_context()})
 
 
@@ -98,6 +112,7 @@ def billing(request: HttpRequest, membership: Membership) -> HttpResponse:
         "account": account,
         "subscription": sub,
         "plans": plans,
+        "any_yearly": any(p.sold_yearly for p in plans),
         "plan": account.effective_plan(),
         "status_words": status_in_words(sub, timezone.now()) if sub else "",
         "free_plan": Plan.objects.filter(is_default=True, is_retired=False).first(),
@@ -137,6 +152,7 @@ def _upcoming(account: Account) -> dict[str, Any]:
 @account_view(Perm.MANAGE_BILLING)
 def checkout(request: AuthenticatedHttpRequest, membership: Membership) -> HttpResponse:
     plan = _plan_for_sale(request.POST.get("plan", ""))
+    interval = _interval_for_sale(plan, request.POST.get("interval", ""))
     if Subscription.objects.current_for(membership.account):
         messages.info(request, "You already have a subscription: change its plan below.")
         return redirect(_billing_url(membership))
@@ -148,6 +164,7 @@ def checkout(request: AuthenticatedHttpRequest, membership: Membership) -> HttpR
             request.user,
             f"{success}?session_id={{CHECKOUT_SESSION_ID}}",
             request.build_absolute_uri(reverse("pricing")),
+            interval,
         )
     except BillingError as error:
         messages.error(request, f"Checkout could not start: {error}")
@@ -185,12 +202,16 @@ def change_plan(request: AuthenticatedHttpRequest, membership: Membership) -> Ht
     if free is not None:
         return _move_to_free(request, membership, free)
     plan = _plan_for_sale(slug)
+    # Without an interval the subscription keeps the one it is billed at.
+    asked = request.POST.get("interval", "")
+    interval = _interval_for_sale(plan, asked) if asked else None
     try:
         outcome = flows.change_plan(
             membership.account,
             plan,
             request.user,
             downgrade_at_period_end=settings.BILLING_DOWNGRADE_AT_PERIOD_END,
+            interval=interval,
         )
     except BillingError as error:
         messages.error(request, f"The plan could not be changed: {error}")

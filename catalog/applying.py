@@ -18,19 +18,26 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from openapi_spec_validator import validate as validate_openapi
 
-from catalog.models import PREFIX_RULE, ApiProduct, Plan, PlanProduct, invalid_prefixes
+from catalog.models import PREFIX_RULE, ApiProduct, Coupon, Plan, PlanProduct, invalid_prefixes
 from catalog.signals import catalog_applied
 
 PRODUCT_FIELDS = {"slug", "name", "description", "path_prefix", "upstream_url", "visibility"}
 PLAN_FIELDS = {
     "slug", "name", "description", "is_public", "is_default", "sort_order", "monthly_price",
-    "currency", "requests_per_second", "requests_per_minute", "requests_per_period",
+    "yearly_price", "currency", "requests_per_second", "requests_per_minute", "requests_per_period",
     "overage_price_per_1000", "max_live_keys", "trial_days",
 }  # fmt: skip
-DECIMAL_FIELDS = {"monthly_price", "overage_price_per_1000"}
-# A limit left out of the file means "none": the plan is unlimited in that window.
+COUPON_FIELDS = {
+    "slug", "name", "percent_off", "amount_off", "currency", "duration", "duration_in_months",
+    "promotion_codes",
+}  # fmt: skip
+DECIMAL_FIELDS = {"monthly_price", "yearly_price", "overage_price_per_1000", "percent_off",
+                  "amount_off"}  # fmt: skip
+# A limit left out of the file means "none": the plan is unlimited in that window; a yearly
+# price left out means the plan is sold monthly only.
 NULLABLE_FIELDS = {
     "requests_per_second", "requests_per_minute", "requests_per_period", "overage_price_per_1000",
+    "yearly_price",
 }  # fmt: skip
 
 
@@ -91,7 +98,7 @@ def _fields(entry: dict[str, Any], allowed: set[str], kind: str) -> dict[str, An
     return values
 
 
-CatalogModel = TypeVar("CatalogModel", ApiProduct, Plan)
+CatalogModel = TypeVar("CatalogModel", ApiProduct, Plan, Coupon)
 
 
 def _upsert(
@@ -148,11 +155,16 @@ def _entitlements(plan: Plan, entries: list[Any], products: dict[str, ApiProduct
 
 
 def apply_catalog(data: dict[str, Any], base_dir: Path) -> Report:
-    unknown = set(data) - {"products", "plans"}
+    unknown = set(data) - {"products", "plans", "coupons"}
     if unknown:
         raise CatalogError(f"unknown top-level tables {sorted(unknown)}")
     product_entries, plan_entries = data.get("products", []), data.get("plans", [])
-    for kind, entries in (("product", product_entries), ("plan", plan_entries)):
+    coupon_entries = data.get("coupons", [])
+    for kind, entries in (
+        ("product", product_entries),
+        ("plan", plan_entries),
+        ("coupon", coupon_entries),
+    ):
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
             raise CatalogError(f"[[{kind}s]] must be a list of tables")
         for number, entry in enumerate(entries, 1):
@@ -200,6 +212,13 @@ def apply_catalog(data: dict[str, Any], base_dir: Path) -> Report:
             plan.is_retired, plan.is_default = True, False
             plan.save(update_fields=["is_retired", "is_default", "updated_at"])
             report.retired.append(f"plan {plan.slug}")
+        coupon_defaults: dict[str, Any] = {
+            "percent_off": None, "amount_off": None, "currency": "usd", "duration": "once",
+            "duration_in_months": None, "promotion_codes": [],
+        }  # fmt: skip
+        for entry in coupon_entries:
+            values = coupon_defaults | _fields(entry, COUPON_FIELDS, "coupon")
+            _upsert(Coupon, values, report, f"coupon {entry['slug']}")
         transaction.on_commit(
             lambda: catalog_applied.send(
                 sender=apply_catalog, plans=plans, products=list(products.values())

@@ -6,6 +6,7 @@ plans to Stripe Products and Prices; the gateway enforces them.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 
@@ -69,6 +70,8 @@ class Plan(models.Model):
     )
     sort_order = models.PositiveIntegerField(default=0)
     monthly_price = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal(0))
+    # None: sold monthly only. The quota stays monthly either way (billing.standing).
+    yearly_price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     currency = models.CharField(max_length=3, default="usd")
     # None means "no limit" for every window below.
     requests_per_second = models.PositiveIntegerField(null=True, blank=True)
@@ -85,6 +88,8 @@ class Plan(models.Model):
     stripe_product_id = models.CharField(max_length=255, blank=True)
     stripe_price_id = models.CharField(max_length=255, blank=True)
     stripe_overage_price_id = models.CharField(max_length=255, blank=True)
+    stripe_yearly_price_id = models.CharField(max_length=255, blank=True)
+    stripe_yearly_overage_price_id = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -104,6 +109,19 @@ class Plan(models.Model):
     @property
     def has_overage(self) -> bool:
         return self.overage_price_per_1000 is not None
+
+    @property
+    def sold_yearly(self) -> bool:
+        return self.yearly_price is not None and bool(self.stripe_yearly_price_id)
+
+    def stripe_prices(self, interval: str) -> list[str]:
+        """The Stripe prices of a subscription to this plan billed every `interval`: the
+        licensed price and, with overage, the metered one (Stripe wants one interval)."""
+        if interval == "year":
+            ids = [self.stripe_yearly_price_id, self.stripe_yearly_overage_price_id]
+        else:
+            ids = [self.stripe_price_id, self.stripe_overage_price_id]
+        return [price for price in ids if price]
 
 
 class PlanProduct(models.Model):
@@ -167,3 +185,54 @@ class Comp(models.Model):
 
     def __str__(self) -> str:
         return f"{self.plan} for {self.account} ({self.reason})"
+
+
+class CouponDuration(models.TextChoices):
+    ONCE = "once", "the first invoice"
+    REPEATING = "repeating", "a number of months"
+    FOREVER = "forever", "every invoice"
+
+
+# What Stripe accepts as a promotion code: letters, digits and - or _, case-insensitive.
+PROMOTION_CODE_RULE = re.compile(r"[A-Za-z0-9_-]{1,50}")
+
+
+class Coupon(models.Model):
+    """A discount from the catalog, mirrored to a Stripe coupon, that customers redeem in
+    Checkout with one of its promotion codes."""
+
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=40, help_text="Shown on invoices and in Checkout")
+    percent_off = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    amount_off = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, default="usd")
+    duration = models.CharField(max_length=10, choices=CouponDuration, default=CouponDuration.ONCE)
+    duration_in_months = models.PositiveIntegerField(null=True, blank=True)
+    promotion_codes = models.JSONField(default=list, blank=True)
+    # Filled in by billing when the coupon is mirrored to Stripe.
+    stripe_coupon_id = models.CharField(max_length=255, blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if (self.percent_off is None) == (self.amount_off is None):
+            raise ValidationError("Give exactly one of percent_off and amount_off.")
+        if self.percent_off is not None and not 0 < self.percent_off <= 100:
+            raise ValidationError({"percent_off": "Between 0 (excluded) and 100."})
+        if self.amount_off is not None and self.amount_off <= 0:
+            raise ValidationError({"amount_off": "Must be more than 0."})
+        repeating = self.duration == CouponDuration.REPEATING
+        if repeating != (self.duration_in_months is not None) or self.duration_in_months == 0:
+            raise ValidationError(
+                {"duration_in_months": "Give it (1 or more) with duration repeating, only then."}
+            )
+        codes = self.promotion_codes
+        if not isinstance(codes, list) or not all(
+            isinstance(c, str) and PROMOTION_CODE_RULE.fullmatch(c) for c in codes
+        ):
+            raise ValidationError(
+                {"promotion_codes": "A list of codes of letters, digits, - and _ (50 at most)."}
+            )
+        if len({c.upper() for c in codes}) != len(codes):
+            raise ValidationError({"promotion_codes": "A code is listed twice."})

@@ -23,6 +23,12 @@ def monthly_price(plan: Plan) -> str:
     return f"{money(plan.monthly_price, plan.currency)}/month"
 
 
+def yearly_price(plan: Plan) -> str:
+    if plan.yearly_price is None:
+        return monthly_price(plan)
+    return f"{money(plan.yearly_price, plan.currency)}/year"
+
+
 def overage_price(plan: Plan) -> str | None:
     if plan.overage_price_per_1000 is None:
         return None

@@ -531,6 +531,11 @@ STRIPE_WEBHOOK_SECRET = env_secret("STRIPE_WEBHOOK_SECRET") or (
 STRIPE_METER_EVENT_NAME = env_str("STRIPE_METER_EVENT_NAME", "tollgate_api_calls")
 BILLING_GRACE_DAYS = env_int("BILLING_GRACE_DAYS", 3, minimum=0)
 BILLING_DOWNGRADE_AT_PERIOD_END = env_bool("BILLING_DOWNGRADE_AT_PERIOD_END", default=True)
+# Stripe Tax (docs/pricing.md): tax computed by Stripe in Checkout and on the subscriptions it
+# starts; it needs the customer's address, so Checkout then always asks for it.
+STRIPE_AUTOMATIC_TAX = env_bool("STRIPE_AUTOMATIC_TAX", default=False)
+STRIPE_COLLECT_BILLING_ADDRESS = env_bool("STRIPE_COLLECT_BILLING_ADDRESS", default=False)
+STRIPE_COLLECT_TAX_ID = env_bool("STRIPE_COLLECT_TAX_ID", default=False)
 # The nightly reconcile's lanes: how many tasks call Stripe at once (billing/tasks.py).
 BILLING_RECONCILE_CONCURRENCY = env_int("BILLING_RECONCILE_CONCURRENCY", 4, minimum=1)
 CELERY_BEAT_SCHEDULE["billing-reconcile-nightly"] = {

@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl
 from stripe_simulator import (
     catalog,
     checkout,
+    coupons,
     customers,
     meters,
     params,
@@ -150,6 +151,20 @@ API: list[tuple[str, str, params.Spec | None, Handler]] = [
     ("POST", r"/v1/prices/([\w-]+)",
      {"active": BOOL, "nickname": STR, "lookup_key": STR, "metadata": META, **EXPAND},
      lambda s, p, m: catalog.update(s, "price", m[1], p)),
+    ("POST", r"/v1/coupons", {
+        "id": STR, "name": STR, "percent_off": DEC, "amount_off": INT, "currency": STR,
+        "duration": ("forever", "once", "repeating"), "duration_in_months": INT,
+        "metadata": META, **EXPAND,
+    }, lambda s, p, m: coupons.create_coupon(s, p)),
+    ("GET", r"/v1/coupons/([\w-]+)", EXPAND, lambda s, p, m: s.get("coupon", m[1])),
+    ("POST", r"/v1/promotion_codes", {
+        "+promotion": {"+type": ("coupon",), "+coupon": STR}, "code": STR, "active": BOOL,
+        "metadata": META, **EXPAND,
+    }, lambda s, p, m: coupons.create_promotion_code(s, p)),
+    ("GET", r"/v1/promotion_codes", {"code": STR, "active": BOOL, "coupon": STR, **LIST},
+     lambda s, p, m: paginate(coupons.list_promotion_codes(s, p), p, "/v1/promotion_codes")),
+    ("POST", r"/v1/promotion_codes/([\w-]+)", {"active": BOOL, "metadata": META, **EXPAND},
+     lambda s, p, m: coupons.update_promotion_code(s, m[1], p)),
     ("POST", r"/v1/billing/meters", {
         "+display_name": STR, "+event_name": STR, "+default_aggregation": {
             "+formula": ("count", "last", "sum")},
@@ -165,7 +180,11 @@ API: list[tuple[str, str, params.Spec | None, Handler]] = [
         "+mode": ("payment", "setup", "subscription"), "customer": STR, "client_reference_id": STR,
         "line_items": [{"price": STR, "quantity": INT}],
         "subscription_data": {"metadata": META, "trial_period_days": INT},
-        "+success_url": STR, "cancel_url": STR, "metadata": META, **EXPAND,
+        "+success_url": STR, "cancel_url": STR, "metadata": META,
+        "automatic_tax": {"+enabled": BOOL}, "billing_address_collection": ("auto", "required"),
+        "allow_promotion_codes": BOOL,
+        "tax_id_collection": {"+enabled": BOOL},
+        "customer_update": {"address": ("auto", "never"), "name": ("auto", "never")}, **EXPAND,
     }, lambda s, p, m: checkout.create_session(s, p)),
     ("GET", r"/v1/checkout/sessions/([\w-]+)", EXPAND,
      lambda s, p, m: s.get("checkout.session", m[1])),
@@ -216,7 +235,7 @@ API: list[tuple[str, str, params.Spec | None, Handler]] = [
      lambda s, p, m: subscriptions.pay_open_invoices(s, m[1])),
     ("POST", r"/_sim/subscriptions/(\w+)/backdate", None, lambda s, p, m: _backdate(s, m[1], p)),
     ("POST", r"/_sim/checkout/(\w+)/pay", None,
-     lambda s, p, m: checkout.pay(s, m[1], p.get("card", ""))),
+     lambda s, p, m: checkout.pay(s, m[1], p.get("card", ""), p.get("promotion_code", ""))),
     ("POST", r"/_sim/meter_errors/report", None, lambda s, p, m: meters.report_errors(s)),
 ]  # fmt: skip
 

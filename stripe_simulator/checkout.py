@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stripe_simulator import payment_methods, subscriptions
+from stripe_simulator import coupons, payment_methods, subscriptions, taxes
 from stripe_simulator.errors import StripeError, invalid
 from stripe_simulator.schedules import inactive_price
 from stripe_simulator.shapes import new_id, shape
@@ -27,6 +27,17 @@ def create_session(store: Store, p: dict[str, Any]) -> dict[str, Any]:
         price = store.get("price", item.get("price", ""), where)
         if not price["active"]:
             raise inactive_price(where)
+    automatic_tax = (p.get("automatic_tax") or {}).get("enabled") == "true"
+    if automatic_tax and (p.get("customer_update") or {}).get("address") != "auto":
+        # Stripe Tax needs the address Checkout collects saved on the existing customer.
+        raise invalid(
+            "customer_update[address]",
+            "Automatic tax calculation in Checkout requires a valid address on the Customer. "
+            "Add a valid address to the Customer or set either `customer_update[address]` to "
+            "'auto' or `customer_update[shipping]` to 'auto' to save the address entered in "
+            "Checkout to the Customer.",
+            "customer_tax_location_invalid",
+        )
     session_id = new_id("cs_test")
     created = now()
     session = shape(
@@ -46,13 +57,20 @@ def create_session(store: Store, p: dict[str, Any]) -> dict[str, Any]:
         subscription=None,
         currency="usd",
         url=f"{store.base_url}/checkout/{session_id}",
+        automatic_tax=taxes.automatic_tax(automatic_tax, "checkout.session"),
+        billing_address_collection=p.get("billing_address_collection"),
     )
+    if (p.get("tax_id_collection") or {}).get("enabled") == "true":
+        session["tax_id_collection"] = {"enabled": True, "required": "never"}  # optional field
     store.put(
         {
             "id": session_id,
             "object": REQUESTS,
             "line_items": items,
             "subscription_data": p.get("subscription_data") or {},
+            "automatic_tax": automatic_tax,
+            "allow_promotion_codes": p.get("allow_promotion_codes") == "true",
+            "collects_address": automatic_tax or p.get("billing_address_collection") == "required",
         }
     )
     return store.put(session)
@@ -62,18 +80,31 @@ def request_of(store: Store, session_id: str) -> dict[str, Any]:
     return store.get(REQUESTS, session_id)
 
 
-def pay(store: Store, session_id: str, card: str) -> dict[str, Any]:
+def pay(store: Store, session_id: str, card: str, promotion_code: str = "") -> dict[str, Any]:
+    """The hosted page's "Pay": the card, and the promotion code typed in, if the session
+    allows them."""
     session = store.get("checkout.session", session_id)
     if session["status"] != "open":
         return session
-    method = payment_methods.attach_card(store, session["customer"], card)
     request = request_of(store, session_id)
+    if promotion_code and not request.get("allow_promotion_codes"):
+        raise StripeError(400, "This session accepts no promotion codes.", param="code")
+    if promotion_code and coupons.find_code(store, promotion_code) is None:
+        raise StripeError(400, "This code is invalid.", "promotion_code_invalid", "code")
+    method = payment_methods.attach_card(store, session["customer"], card)
     data = request["subscription_data"]
     trial_days = int(data.get("trial_period_days") or 0)
+    if request.get("collects_address"):
+        # The hosted page's address form, filled in with the simulator's one test address.
+        store.get("customer", session["customer"])["address"] = dict(taxes.TEST_ADDRESS)
+        session["customer_details"]["address"] = dict(taxes.TEST_ADDRESS)
     sub = subscriptions.create(
         store, session["customer"], request["line_items"], data.get("metadata", {}), trial_days,
-        method["id"],
+        method["id"], automatic_tax=bool(request.get("automatic_tax")),
+        promotion_code=promotion_code, session_id=session_id,
     )  # fmt: skip
+    if request.get("automatic_tax"):
+        session["automatic_tax"]["status"] = "complete"
     session.update(status="complete", payment_status="paid", subscription=sub["id"])
     store.emit("checkout.session.completed", session)
     return session

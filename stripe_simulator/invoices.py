@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from stripe_simulator import meters
+from stripe_simulator import coupons, meters, taxes
 from stripe_simulator.catalog import product_name
 from stripe_simulator.shapes import list_object, new_id, shape
 from stripe_simulator.store import Store, now
@@ -177,9 +177,16 @@ def _invoice_object(
     which: Which,
 ) -> dict[str, Any]:
     lines = _lines(store, sub, start, end, usage_from, which)
-    total = sum(line["amount"] for line in lines)
+    subtotal = sum(line["amount"] for line in lines)
     for line in lines:
         line["invoice"] = invoice_id
+    discounts = coupons.current(store, sub, start)
+    total_discounts = coupons.apply(store, lines, discounts)
+    discounted = subtotal - sum(d["amount"] for d in total_discounts)
+    automatic_tax = sub["automatic_tax"]["enabled"]
+    total_taxes = taxes.tax_lines(lines) if automatic_tax else []
+    total = discounted + sum(tax["amount"] for tax in total_taxes)
+    customer = store.get("customer", sub["customer"])
     return shape(
         "invoice",
         id=invoice_id,
@@ -189,9 +196,17 @@ def _invoice_object(
         amount_due=total,
         amount_paid=0,
         amount_remaining=total,
-        subtotal=total,
+        subtotal=subtotal,
+        subtotal_excluding_tax=subtotal,
         total=total,
-        total_excluding_tax=total,
+        total_excluding_tax=discounted,
+        total_taxes=total_taxes,
+        discounts=[d["id"] for d in discounts],
+        total_discount_amounts=total_discounts,
+        automatic_tax={
+            **taxes.automatic_tax(automatic_tax, "invoice"),
+            "status": "complete" if automatic_tax else None,
+        },
         period_start=start,
         period_end=end,
         status="draft",
@@ -207,7 +222,7 @@ def _invoice_object(
         from_invoice=None,
         last_finalization_error=None,
         latest_revision=None,
-        customer_address=None,
+        customer_address=customer.get("address"),
         customer_shipping=None,
         shipping_cost=None,
         shipping_details=None,
@@ -238,6 +253,7 @@ def create(
     )
     for ii in pending_items(store, sub["id"]):
         ii["invoice"] = invoice_id
+    coupons.used_once(store, sub, invoice)
     store.put(invoice)
     store.emit("invoice.created", invoice)
     store.invoice_sequence += 1

@@ -14,7 +14,7 @@ from typing import Any
 
 from stripe_simulator.errors import StripeError, invalid
 from stripe_simulator.shapes import new_id, shape
-from stripe_simulator.store import Store, add_month, now
+from stripe_simulator.store import Store, add_interval, now
 
 
 def _phase(
@@ -126,12 +126,10 @@ def _phases(
         end = _timestamp(phase.get("end_date"), f"{where}[end_date]")
         duration = phase.get("duration")
         if end is None:
-            months = int((duration or {}).get("interval_count") or 1)
-            if duration and duration["interval"] != "month":
-                raise invalid(f"{where}[duration][interval]", "The simulator plans in months.")
+            count = int((duration or {}).get("interval_count") or 1)
             end = start
-            for _ in range(months):
-                end = add_month(end)
+            for _ in range(count):
+                end = add_interval(end, (duration or {}).get("interval", "month"))
         if end <= start:
             raise invalid(f"{where}[end_date]", "A phase must end after it starts.")
         phases.append(_phase(store, phase["items"], start, end, where))

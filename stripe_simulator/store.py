@@ -33,6 +33,21 @@ def add_month(ts: int) -> int:
     return int(day.replace(year=year, month=month, day=min(day.day, last)).timestamp())
 
 
+def add_year(ts: int) -> int:
+    day = datetime.fromtimestamp(ts, UTC)
+    last = calendar.monthrange(day.year + 1, day.month)[1]  # 29 February gives 28 February
+    return int(day.replace(year=day.year + 1, day=min(day.day, last)).timestamp())
+
+
+def add_interval(ts: int, interval: str) -> int:
+    """The end of a billing period of one `interval` (a price's recurring interval)."""
+    if interval == "year":
+        return add_year(ts)
+    if interval in ("day", "week"):
+        return ts + (86400 if interval == "day" else 7 * 86400)
+    return add_month(ts)
+
+
 def by_kind(objects: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
     """Objects as kept: by kind, then id. A state file of an earlier release kept them by id
     alone (Checkout's requests as "<session id>:request"): regrouped, so `make run` keeps them."""

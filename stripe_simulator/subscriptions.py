@@ -6,12 +6,12 @@ import copy
 from datetime import UTC, datetime
 from typing import Any
 
-from stripe_simulator import invoices, schedules
+from stripe_simulator import coupons, invoices, schedules, taxes
 from stripe_simulator.catalog import product_name
 from stripe_simulator.errors import StripeError, invalid, missing
 from stripe_simulator.schedules import inactive_price
 from stripe_simulator.shapes import list_object, new_id, shape
-from stripe_simulator.store import Store, add_month, now
+from stripe_simulator.store import Store, add_interval, now
 
 
 def create(
@@ -21,10 +21,15 @@ def create(
     metadata: dict[str, Any],
     trial_days: int,
     payment_method: str,
+    *,
+    automatic_tax: bool = False,
+    promotion_code: str = "",
+    session_id: str | None = None,
 ) -> dict[str, Any]:
     start = now()
     sub_id = new_id("sub")
-    end = start + trial_days * 86400 if trial_days else add_month(start)
+    length = interval_of(store, line_items)
+    end = start + trial_days * 86400 if trial_days else add_interval(start, length)
     items = [_item(store, sub_id, item["price"], start, end) for item in line_items]
     sub = shape(
         "subscription",
@@ -48,7 +53,11 @@ def create(
         latest_invoice=None,
         schedule=None,
         default_payment_method=payment_method,
+        automatic_tax=taxes.automatic_tax(automatic_tax, "subscription"),
     )
+    if promotion_code:
+        discount = coupons.redeem(store, promotion_code, customer, sub_id, session_id)
+        sub["discounts"] = [discount["id"]]
     store.put(sub)
     store.emit("customer.subscription.created", sub)
     # A trial's first invoice is 0.00; the first charge comes when the trial ends.
@@ -122,6 +131,13 @@ def plan_of(price: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+def interval_of(store: Store, items: list[dict[str, Any]]) -> str:
+    """The billing interval of a subscription's items (Stripe wants them all on one)."""
+    price = items[0]["price"]
+    found = store.get("price", price) if isinstance(price, str) else price
+    return str(found["recurring"]["interval"])
+
+
 def period(sub: dict[str, Any]) -> tuple[int, int]:
     first = sub["items"]["data"][0]
     return first["current_period_start"], first["current_period_end"]
@@ -141,7 +157,9 @@ def update(store: Store, sub_id: str, p: dict[str, Any]) -> dict[str, Any]:
     for index, change in enumerate(p.get("items") or []):
         _change_item(store, sub, change, f"items[{index}]", start, end, prorate=proration != "none")
     sub["metadata"].update(p.get("metadata") or {})
-    if proration == "always_invoice" and invoices.pending_items(store, sub["id"]):
+    if interval_of(store, sub["items"]["data"]) != interval_of(store, before["items"]["data"]):
+        _restart_period(store, sub, before)
+    elif proration == "always_invoice" and invoices.pending_items(store, sub["id"]):
         # The prorations are invoiced and charged now, not with the next renewal.
         invoice = invoices.create(
             store, sub, "subscription_update", now(), end, paid=True, usage_from=None,
@@ -187,6 +205,23 @@ def _change_item(
         )
 
 
+def _restart_period(store: Store, sub: dict[str, Any], before: dict[str, Any]) -> None:
+    """A change of billing interval, as Stripe does it: the billing cycle anchor moves to now,
+    the new period is invoiced at once with the credit for the old one's unused time and the
+    metered usage so far."""
+    moment = now()
+    start, _ = period(before)
+    new_end = add_interval(moment, interval_of(store, sub["items"]["data"]))
+    for item in sub["items"]["data"]:
+        item.update(current_period_start=moment, current_period_end=new_end)
+    sub["billing_cycle_anchor"] = moment
+    invoice = invoices.create(
+        store, sub, "subscription_update", moment, new_end, paid=True,
+        usage_from=(start, moment), which=invoices.Which(usage_items=before["items"]["data"]),
+    )  # fmt: skip
+    sub["latest_invoice"] = invoice["id"]
+
+
 def _prorate(store: Store, sub: dict[str, Any], item: dict[str, Any], new: dict[str, Any]) -> None:
     """Stripe's create_prorations: a credit for the old price's unused time and a charge for
     the new price's remaining time, as pending invoice items for the next invoice."""
@@ -198,7 +233,10 @@ def _prorate(store: Store, sub: dict[str, Any], item: dict[str, Any], new: dict[
     left = (end - moment) / (end - start)
     today = datetime.fromtimestamp(moment, UTC)
     day = f"{today.day} {today:%b %Y}"
-    for price, sign, words in ((item["price"], -1, "Unused"), (new, 1, "Remaining")):
+    changes = [(item["price"], -1, "Unused"), (new, 1, "Remaining")]
+    if new["recurring"]["interval"] != item["price"]["recurring"]["interval"]:
+        changes.pop()  # the new interval starts a new period, invoiced in full (_restart_period)
+    for price, sign, words in changes:
         amount = sign * round(float(price["unit_amount_decimal"]) * left)
         description = f"{words} time on {product_name(store, price)} after {day}"
         invoices.add_proration(
@@ -229,7 +267,7 @@ def advance(store: Store, sub_id: str) -> dict[str, Any]:
         sub["cancellation_details"]["reason"] = "cancellation_requested"
         store.emit("customer.subscription.deleted", sub, before)
         return sub
-    new_end = add_month(end)
+    new_end = add_interval(end, interval_of(store, sub["items"]["data"]))
     usage = [dict(item) for item in sub["items"]["data"]]  # the ending period's metered items
     phase = schedules.phase_at(store, sub, end)
     if phase is not None:
@@ -288,10 +326,11 @@ def preview_invoice(store: Store, p: dict[str, Any]) -> dict[str, Any]:
     sub = store.get("subscription", p.get("subscription", ""), "subscription")
     start, end = period(sub)
     phase = schedules.next_phase(store, sub, end)
+    new_end = add_interval(end, interval_of(store, sub["items"]["data"]))
     if phase is not None:  # the renewal takes the prices of the schedule's next phase
-        items = [_item(store, sub["id"], i["price"], end, add_month(end), i.get("quantity"))
+        items = [_item(store, sub["id"], i["price"], end, new_end, i.get("quantity"))
                  for i in phase["items"]]  # fmt: skip
         usage = [i for i in sub["items"]["data"] if "quantity" not in i]
         sub = {**sub, "items": {**sub["items"], "data": items}}
-        return invoices.preview(store, sub, (start, end), add_month(end), usage)
-    return invoices.preview(store, sub, (start, end), add_month(end))
+        return invoices.preview(store, sub, (start, end), new_end, usage)
+    return invoices.preview(store, sub, (start, end), new_end)

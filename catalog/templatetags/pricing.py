@@ -16,6 +16,11 @@ def monthly_price(plan: Plan) -> str:
 
 
 @register.filter
+def yearly_price(plan: Plan) -> str:
+    return pricing.yearly_price(plan)
+
+
+@register.filter
 def overage_price(plan: Plan) -> str | None:
     return pricing.overage_price(plan)
 

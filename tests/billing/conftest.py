@@ -28,9 +28,15 @@ class Sim:
         assert response.status_code == 200, response.text
         return response.json()
 
-    def pay_checkout(self, checkout_url: str, card: str = "4242424242424242") -> dict:
+    def control_status(self, path: str, **data) -> int:
+        """A test control expected to be refused: its status code."""
+        return requests.post(f"{self.url}/_sim/{path}", data=data, timeout=10).status_code
+
+    def pay_checkout(
+        self, checkout_url: str, card: str = "4242424242424242", promotion_code: str = ""
+    ) -> dict:
         session_id = checkout_url.rsplit("/", 1)[1]
-        return self.control(f"checkout/{session_id}/pay", card=card)
+        return self.control(f"checkout/{session_id}/pay", card=card, promotion_code=promotion_code)
 
     def meter_events(self) -> list[dict]:
         return requests.get(f"{self.url}/_sim/meter_events", timeout=10).json()["data"]
@@ -108,15 +114,24 @@ def deliver(client, events: list[dict]) -> list[int]:
     return [signed_post(client, event).status_code for event in events]
 
 
-def subscribe(sim, client, account, plan, user, card: str = "4242424242424242") -> str:
+def subscribe(
+    sim,
+    client,
+    account,
+    plan,
+    user,
+    card: str = "4242424242424242",
+    interval: str = "month",
+    promotion_code: str = "",
+) -> str:
     """Checkout through the flows and the simulator, then deliver its webhooks; the sub id."""
     from billing import flows
 
     start = len(sim.events())
     url = flows.start_checkout(
-        account, plan, user, "http://t/s?session_id={CHECKOUT_SESSION_ID}", "http://t/c"
+        account, plan, user, "http://t/s?session_id={CHECKOUT_SESSION_ID}", "http://t/c", interval
     )
-    session = sim.pay_checkout(url, card)
+    session = sim.pay_checkout(url, card, promotion_code)
     deliver(client, sim.events()[start:])
     return session["subscription"]
 

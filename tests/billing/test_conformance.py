@@ -18,6 +18,7 @@ import requests
 from accounts.models import Account
 from billing import flows, gateway, metering
 from billing.models import Customer
+from catalog.models import Coupon
 from tests.billing.conftest import run_and_deliver, subscribe
 from tests.billing.reference import (
     error_mismatches,
@@ -54,6 +55,11 @@ SEAM_ENDPOINTS = {
     "POST /v1/subscription_schedules/{id}",
     "POST /v1/subscription_schedules/{id}/release",
     "GET /v2/core/events/{id}",
+    "POST /v1/coupons",
+    "GET /v1/coupons/{id}",
+    "GET /v1/promotion_codes",
+    "POST /v1/promotion_codes",
+    "POST /v1/promotion_codes/{id}",
 }
 # Path segments that name a collection or an action; any other segment is an object's id.
 NAMES = {part for name in SEAM_ENDPOINTS for part in name.split(" ")[1].split("/")} - {"{id}"}
@@ -87,13 +93,20 @@ def trial_customer(sim, sub_id: str) -> str:
     return gateway.retrieve_subscription(sub_id)["customer"]
 
 
-def play_every_flow(sim, client, plans, team, alice, user_factory):
+def play_every_flow(sim, client, plans, team, alice, user_factory, settings):
     """Everything the portal asks of Stripe, in the order a customer's life brings it."""
     # Catalog sync ran in the `plans` fixture (products, prices, the meter); a second run
-    # reads them back and changes nothing.
+    # reads them back and adds only the yearly prices of a plan now also sold by the year.
     from billing.catalog_sync import sync_catalog
 
+    plans["starter"].yearly_price = Decimal("100.00")
+    plans["starter"].save(update_fields=["yearly_price"])
+    launch = Coupon.objects.create(
+        slug="launch", name="Launch", percent_off=Decimal("20"), duration="repeating",
+        duration_in_months=3, promotion_codes=["LAUNCH20"],
+    )  # fmt: skip
     sync_catalog()
+    plans["starter"].refresh_from_db()
     # Checkout without a trial; the customer portal; an upgrade with prorations.
     sub_id = subscribe(sim, client, team, plans["starter"], alice)
     flows.open_portal(team, "http://t/back")
@@ -130,18 +143,36 @@ def play_every_flow(sim, client, plans, team, alice, user_factory):
     Customer.objects.filter(account=other).update(stripe_id=trial_customer(sim, trial))
     flows.reconcile()
     run_and_deliver(sim, client, lambda: flows.cancel_now(other))
+    # An annual plan, with Stripe Tax, address and tax ID collection; its renewal preview; a
+    # move to monthly billing (Stripe restarts the period and invoices at once, crediting the
+    # unused part of the year).
+    settings.STRIPE_AUTOMATIC_TAX = settings.STRIPE_COLLECT_TAX_ID = True
+    annual = Account.objects.create_with_owner("Annual", user_factory("y@example.com"))
+    owner = annual.owners().get()
+    subscribe(sim, client, annual, plans["starter"], owner, interval="year",
+              promotion_code="launch20")  # fmt: skip
+    flows.upcoming_invoice(annual)
+    run_and_deliver(sim, client, lambda: flows.change_plan(
+        annual, plans["pro"], owner, downgrade_at_period_end=False, interval="month"))  # fmt: skip
     # A plan renamed and repriced: the product is updated, the old price archived.
     plans["starter"].name, plans["starter"].monthly_price = "Starter+", Decimal("12.00")
     plans["starter"].save(update_fields=["name", "monthly_price"])
+    # A coupon's new terms: a new Stripe coupon, the code moved to it.
+    launch.percent_off = Decimal("25")
+    launch.save(update_fields=["percent_off"])
     sync_catalog()
 
 
 def test_every_answer_and_event_matches_stripes_api_description(
-    client, plans, team, alice, user_factory, sim
+    client, plans, team, alice, user_factory, sim, settings
 ):
     assert reference()["api_version"] == gateway.STRIPE_API_VERSION
-    play_every_flow(sim, client, plans, team, alice, user_factory)
+    play_every_flow(sim, client, plans, team, alice, user_factory, settings)
     exchanges = requests.get(f"{sim.url}/_sim/requests", timeout=10).json()["data"]
+    # The new flows ran: a yearly price, and an invoice (the preview) with Stripe Tax.
+    assert any((e["body"].get("recurring") or {}).get("interval") == "year" for e in exchanges)
+    assert any(e["body"].get("total_taxes") for e in exchanges)
+    assert any(e["body"].get("total_discount_amounts") for e in exchanges)
     by_endpoint: dict[str, list[str]] = defaultdict(list)
     for exchange in exchanges:
         name = endpoint(exchange["method"], exchange["path"])

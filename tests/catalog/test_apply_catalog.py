@@ -56,7 +56,7 @@ def test_it_is_idempotent(db):
     before = snapshot()
     output = apply(DEMO / "catalog.toml")
     assert snapshot() == before  # not even updated_at moved
-    assert "0 created, 0 updated, 4 unchanged, 0 retired" in output
+    assert "0 created, 0 updated, 5 unchanged, 0 retired" in output  # 1 product, 3 plans, 1 coupon
 
 
 def test_it_updates_changed_fields_and_retires_plans_no_longer_listed(catalog_dir, team):

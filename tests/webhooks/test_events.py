@@ -13,6 +13,7 @@ from apikeys.models import ApiKey
 from apikeys.reminders import send_expiry_reminders
 from tests.billing.conftest import _simulator_server, plans, run_and_deliver, sim, subscribe
 from tests.usage.conftest import live_key, pro_plan
+from tests.usage.support import count_usage
 from tests.webhooks.helpers import signed_events, types_of
 from usage.tasks import flush_counters
 from webhooks.models import SUBSCRIBABLE, Delivery
@@ -66,7 +67,9 @@ def test_quota_events_once_per_threshold(endpoint, receiver, team, pro_plan, liv
     hour = timezone.now().strftime("%Y%m%d%H")
 
     def traffic(n):
-        redis_db.hincrby(f"tg:{{acct:{team.id}}}:use:{hour}", f"{live_key.public_id}|d|GET /|ok", n)
+        count_usage(
+            redis_db, f"tg:{{acct:{team.id}}}:use:{hour}", f"{live_key.public_id}|d|GET /|ok", n
+        )
 
     traffic(850)
     flush_counters()
