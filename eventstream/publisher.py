@@ -40,7 +40,7 @@ def publish_once(path: Path) -> int:
     complete = chunk[: chunk.rfind(b"\n") + 1]  # a half-written last line waits
     if not complete:
         return 0
-    host = settings.EVENTSTREAM_HOST_ID
+    host = settings.GATEWAY_HOST_ID
     messages = []
     position = offset
     lines = complete.split(b"\n")[:-1]

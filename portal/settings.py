@@ -564,7 +564,6 @@ CELERY_BEAT_SCHEDULE["webhooks-send-due"] = {"task": "webhooks.send_due", "sched
 EVENTSTREAM_NATS_URL = env_str("EVENTSTREAM_NATS_URL", "")  # empty: off
 EVENTSTREAM_STREAM = env_str("EVENTSTREAM_STREAM", "TOLLGATE_USAGE")
 EVENTSTREAM_SUBJECT = env_str("EVENTSTREAM_SUBJECT", "tollgate.usage.calls")
-EVENTSTREAM_HOST_ID = env_str("EVENTSTREAM_HOST_ID", GATEWAY_HOST_ID)
 # The SDK logs every request at INFO; its errors reach us as BillingError anyway.
 LOGGING["loggers"]["stripe"] = {"level": "WARNING"}
 

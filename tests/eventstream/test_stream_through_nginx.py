@@ -127,7 +127,7 @@ def test_every_call_is_one_event_none_lost_across_a_broker_restart(
     assert len(ids) == 256  # exactly the calls: none lost (duplicates would be allowed)
 
     # Each id is the line's: host, the log file's identity, the line's offset.
-    inode, host = log_path.stat().st_ino, stream_settings.EVENTSTREAM_HOST_ID
+    inode, host = log_path.stat().st_ino, stream_settings.GATEWAY_HOST_ID
     offset, expected = 0, set()
     for line in log_path.read_bytes().split(b"\n")[:-1]:
         expected.add(event_id(host, inode, offset))
