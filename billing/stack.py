@@ -36,6 +36,7 @@ def stripe_simulator_service() -> list[Service]:
             argv,
             url=f"http://127.0.0.1:{port} (offline Stripe: card 4242 4242 4242 4242)",
             wait_ready=lambda: ready_then_mirror_catalog(port),
+            address=("127.0.0.1", port),
         )
     ]
 

@@ -28,6 +28,7 @@ def auth_service() -> Service:
               "--blocking-threads", os.environ.get("AUTH_THREADS", "4"), "--no-ws",
               "gateway.server:application"],
         url=f"http://{settings.AUTH_SERVER_ADDRESS}  (/gateway/auth for nginx, /livez, /readyz)",
+        address=(host, int(port)),
     )  # fmt: skip
 
 
@@ -40,6 +41,7 @@ def gateway_services() -> list[Service]:
               "--port", str(demo_port), "--workers", "1", "--no-ws",
               "gateway.demo_api:application"],
         url=f"http://{host}:{demo_port}/demo/",
+        address=(host, demo_port),
     )  # fmt: skip
     nginx = Service(
         name="nginx",
@@ -50,5 +52,6 @@ def gateway_services() -> list[Service]:
               "--portal", f"{host}:{portal_port}",
               "--upstream", f"demo=http://{host}:{demo_port}"],
         url=f"http://{host}:{gateway_port}  (API: /demo/, portal: /)",
+        address=(host, gateway_port),
     )  # fmt: skip
     return [auth_service(), demo, nginx]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -33,6 +34,8 @@ class Service:
     # Called after start; returns when the service is ready for the next one to start.
     wait_ready: Callable[[], None] | None = None
     env: dict[str, str] = field(default_factory=dict)
+    # Where it listens: checked free before anything starts (see taken_addresses).
+    address: tuple[str, int] | None = None
 
 
 def python_bin(name: str) -> str:
@@ -59,6 +62,7 @@ def portal_service() -> Service:
             "portal.wsgi:application",
         ],
         url=f"http://{host}:{port}",
+        address=(host, port),
     )
 
 
@@ -134,6 +138,29 @@ SERVICE_BUILDERS = [
 
 def all_services() -> list[Service]:
     return [service for path in SERVICE_BUILDERS for service in import_string(path)()]
+
+
+def address_taken(host: str, port: int) -> bool:
+    """Whether something already listens there. granian listens with SO_REUSEPORT, so a second
+    stack started on the same port would not fail: it would silently share the connections of
+    the first (old code answering half the calls). A plain bind refuses to share."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not "taken"
+        try:
+            sock.bind((host.strip("[]"), port))
+        except OSError:
+            return True
+    return False
+
+
+def taken_addresses(services: list[Service]) -> list[str]:
+    return [
+        f"{service.name} on {host}:{port}"
+        for service in services
+        if service.address is not None
+        for host, port in [service.address]
+        if address_taken(host, port)
+    ]
 
 
 class Supervisor:

@@ -17,10 +17,82 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port nothing listens on, and never handed out before in this test session.
+
+    The kernel may give two bind(0) calls the same port once the first socket is closed, and
+    granian listens with SO_REUSEPORT: two servers handed one port would both start and share its
+    connections silently (a decision sent to the portal instead of the auth server).
+    """
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+
+
+TCP_LISTEN = "0A"
+
+
+def listening_sockets(port: int) -> set[str]:
+    """The inodes of the sockets listening on `port` (IPv4 and IPv6), from the kernel's tables."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as rows:
+            next(rows)
+            for row in rows:
+                fields = row.split()
+                if fields[3] == TCP_LISTEN and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(fields[9])
+    return inodes
+
+
+def listening(port: int) -> bool:
+    return bool(listening_sockets(port))
+
+
+def process_tree(pid: int) -> set[int]:
+    """`pid` and every process descended from it (a server's workers)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # exited while we looked
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    tree, grew = {pid}, True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return tree
+
+
+def open_sockets(pids: set[int]) -> set[str]:
+    inodes = set()
+    for pid in pids:
+        try:
+            links = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+        except OSError:
+            continue
+        inodes |= {link[8:-1] for link in links if link.startswith("socket:[")}
+    return inodes
+
+
+def wait_for_sole_listener(port: int, process: subprocess.Popen, what: str, timeout=30.0):
+    """Wait until `process` listens on `port`; fail at once if it died, or if another process
+    listens there too (granian's SO_REUSEPORT would let two servers share a port silently)."""
+    wait_for(lambda: listening(port) or process.poll() is not None, timeout=timeout, what=what)
+    if process.poll() is not None:
+        raise RuntimeError(f"{what} exited with {process.returncode} before listening on {port}")
+    strangers = listening_sockets(port) - open_sockets(process_tree(process.pid))
+    if strangers:
+        raise RuntimeError(f"{what}: another process also listens on port {port}")
 
 
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05, what: str = "condition"):

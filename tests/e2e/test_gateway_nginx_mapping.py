@@ -12,9 +12,8 @@ import pytest
 import requests
 from django.core.management import call_command
 
-from tests.gateway.stack import listening
 from tests.gateway.support import make_product
-from tests.helpers import free_port, wait_for
+from tests.helpers import free_port, listening, wait_for
 
 pytestmark = pytest.mark.e2e
 

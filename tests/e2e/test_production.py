@@ -21,9 +21,9 @@ from django.core.management import call_command
 from django.db import connection
 
 from tests.e2e.tls import ThrowawayCA
-from tests.gateway.stack import GRANIAN, database_url, listening
+from tests.gateway.stack import GRANIAN, database_url
 from tests.gateway.support import make_key, make_plan, make_product
-from tests.helpers import ROOT, free_port, wait_for
+from tests.helpers import ROOT, free_port, listening, wait_for, wait_for_sole_listener
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -124,7 +124,8 @@ class ProductionStack:
             stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         for name, port in p.items():
-            wait_for(lambda port=port: listening(port), timeout=60, what=f"{name} on {port}")
+            server = self.processes.get(name) or self.processes["nginx"]  # nginx: http and https
+            wait_for_sole_listener(port, server, what=name, timeout=60)
         return self
 
     def stop_process(self, name: str) -> None:

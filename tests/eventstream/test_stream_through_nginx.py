@@ -16,9 +16,9 @@ import requests
 from eventstream import publisher
 from eventstream.events import event_id
 from eventstream.models import StreamCursor
-from tests.gateway.stack import GatewayStack, hammer, listening
+from tests.gateway.stack import GatewayStack, hammer
 from tests.gateway.support import make_key, make_plan, make_product
-from tests.helpers import ROOT, free_port, wait_for
+from tests.helpers import ROOT, free_port, listening, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
-from tests.helpers import ROOT, free_port, wait_for
+from tests.helpers import ROOT, free_port, wait_for_sole_listener
 
 GRANIAN = str(Path(sys.executable).with_name("granian"))
 
@@ -30,11 +29,6 @@ def database_url() -> str:
         return f"sqlite:///{db['NAME']}"
     host = db.get("HOST") or "127.0.0.1"
     return f"postgres://{db['USER']}@{host}:{db.get('PORT') or 5432}/{db['NAME']}"
-
-
-def listening(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 class GatewayStack:
@@ -85,8 +79,10 @@ class GatewayStack:
              "-g", "daemon off;"],
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        for port in (self.demo_port, self.auth_port, self.portal_port, self.port):
-            wait_for(lambda p=port: listening(p), timeout=30, what=f"port {port}")
+        ports = {"demo": self.demo_port, "auth": self.auth_port, "portal": self.portal_port,
+                 "nginx": self.port}  # fmt: skip
+        for name, port in ports.items():
+            wait_for_sole_listener(port, self.processes[name], what=name)
         return self
 
     def stop(self) -> None:

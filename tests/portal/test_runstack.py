@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 
 import pytest
 import requests
 
-from tests.helpers import ROOT, free_port, wait_for
+from tests.helpers import ROOT, free_port, listening, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -20,8 +21,7 @@ def healthy(url: str) -> bool:
         return False
 
 
-def test_make_run_serves_the_portal_on_the_embedded_default_and_stops_on_ctrl_c(tmp_path):
-    port, auth_port = free_port(), free_port()
+def stack_env(tmp_path, port: int, auth_port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     # Every port the stack opens is a free one, so a `make run` on this machine never clashes.
     env.update(
@@ -29,6 +29,12 @@ def test_make_run_serves_the_portal_on_the_embedded_default_and_stops_on_ctrl_c(
         DEMO_API_PORT=str(free_port()), STRIPE_SIMULATOR_PORT=str(free_port()),
         AUTH_SERVER_ADDRESS=f"127.0.0.1:{auth_port}",
     )  # fmt: skip
+    return env
+
+
+def test_make_run_serves_the_portal_on_the_embedded_default_and_stops_on_ctrl_c(tmp_path):
+    port, auth_port = free_port(), free_port()
+    env = stack_env(tmp_path, port, auth_port)
     stack = subprocess.Popen(
         [sys.executable, "manage.py", "runstack"],
         cwd=ROOT,
@@ -67,3 +73,23 @@ def test_make_run_serves_the_portal_on_the_embedded_default_and_stops_on_ctrl_c(
     for name in names:
         assert f"[runstack] stopped {name}" in output
     assert not (tmp_path / "redis.sock").exists()
+
+
+@pytest.mark.parametrize("reuse_port", [False, True], ids=["plain", "granian-like"])
+def test_make_run_refuses_to_start_beside_a_server_on_its_ports(tmp_path, reuse_port):
+    """An earlier `make run` still holding the auth port: granian (SO_REUSEPORT) would otherwise
+    start all the same and share that port's connections with the old server."""
+    port, auth_port = free_port(), free_port()
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, int(reuse_port))
+        squatter.bind(("127.0.0.1", auth_port))
+        squatter.listen()
+        result = subprocess.run(
+            [sys.executable, "manage.py", "runstack"], cwd=ROOT,
+            env=stack_env(tmp_path, port, auth_port), capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert result.returncode != 0
+    assert f"Already in use: auth on 127.0.0.1:{auth_port}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "db.sqlite3").exists()  # refused before migrating anything
+    assert not listening(port)

@@ -5,9 +5,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from portal.stack import Supervisor, all_services
+from portal.stack import Supervisor, all_services, taken_addresses
 
 # The demo API's products and plans; a provider applies their own catalog the same way.
 DEMO_CATALOG = str(settings.BASE_DIR / "deploy" / "demo" / "catalog.toml")
@@ -18,6 +18,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         services = all_services()
+        if taken := taken_addresses(services):
+            raise CommandError(
+                f"Already in use: {', '.join(taken)}. Is another `make run` still running? Stop "
+                "it, or move this stack: PORTAL_PORT moves the portal with the gateway, the demo "
+                "API and the auth server beside it; STRIPE_SIMULATOR_PORT moves the simulator."
+            )
         supervisor = Supervisor(log=lambda line: self.stdout.write(f"[runstack] {line}"))
         # The embedded Redis starts first, so migrations and the demo data loader find it.
         supervisor.start([s for s in services if s.name == "redis"])
