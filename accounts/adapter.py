@@ -5,10 +5,10 @@ from urllib.parse import quote
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.models import EmailConfirmation, EmailConfirmationHMAC
-from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 
+from core.links import site_url
 from portal.emails import send
 
 # allauth's emails that Tollgate sends as its own subject/text/HTML triples (templates/emails/);
@@ -20,13 +20,6 @@ ALLAUTH_EMAILS = {
     "account/email/unknown_account": "unknown-account",
     "account/email/account_already_exists": "account-exists",
 }
-
-
-def site_url(path: str) -> str:
-    """An absolute link for an email: always on SITE_URL. allauth would build it from the
-    request's Host header, which a client chooses (any name in ALLOWED_HOSTS reaches us), so a
-    reset link could point at a host that harvests the key."""
-    return settings.SITE_URL + path
 
 
 def landing_url(request: HttpRequest) -> str | None:

@@ -15,6 +15,7 @@ from django.utils.text import slugify
 
 from accounts.roles import Perm, Role, role_allows
 from core.audit import AuditContext
+from core.links import site_url
 from core.signals import account_closed
 from portal import throttle
 from portal.throttle import Limit
@@ -658,7 +659,7 @@ class Invitation(models.Model):
         )
 
     def accept_url(self) -> str:
-        return settings.SITE_URL + reverse("invitation", args=[self.token()])
+        return site_url(reverse("invitation", args=[self.token()]))
 
     def send_email(self) -> None:
         from portal.emails import send

@@ -24,6 +24,7 @@ from billing.gateway import BillingError
 from billing.models import StripeEvent, Subscription
 from billing.standing import payment_overdue
 from catalog.models import Plan
+from core.links import site_url
 from portal.http import AuthenticatedHttpRequest, HtmxHttpRequest
 from portal.metrics import WEBHOOK_FAILURES
 
@@ -156,14 +157,14 @@ def checkout(request: AuthenticatedHttpRequest, membership: Membership) -> HttpR
     if Subscription.objects.current_for(membership.account):
         messages.info(request, "You already have a subscription: change its plan below.")
         return redirect(_billing_url(membership))
-    success = request.build_absolute_uri(reverse("billing_success", args=[membership.account.slug]))
+    success = site_url(reverse("billing_success", args=[membership.account.slug]))
     try:
         url = flows.start_checkout(
             membership.account,
             plan,
             request.user,
             f"{success}?session_id={{CHECKOUT_SESSION_ID}}",
-            request.build_absolute_uri(reverse("pricing")),
+            site_url(reverse("pricing")),
             interval,
         )
     except BillingError as error:
@@ -259,7 +260,7 @@ def cancel(request: AuthenticatedHttpRequest, membership: Membership) -> HttpRes
 def portal(request: HttpRequest, membership: Membership) -> HttpResponse:
     try:
         url = flows.open_portal(
-            membership.account, request.build_absolute_uri(_billing_url(membership))
+            membership.account, site_url(_billing_url(membership))
         )
     except BillingError as error:
         messages.error(request, f"The billing portal could not open: {error}")

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import pytest
+import requests
 
 from accounts.models import Membership
 from accounts.roles import Role
+from billing import gateway
 from billing.models import Subscription
 from tests.billing.conftest import subscribe
 
@@ -193,3 +195,30 @@ def test_it_says_so_when_stripe_is_unreachable(client, plans, team, alice, setti
     client.force_login(alice)
     response = client.post(url(team, "checkout"), {"plan": "starter"}, follow=True)
     assert "Checkout could not start: Stripe is unavailable" in response.content.decode()
+
+
+# --- return addresses: always on SITE_URL, whatever Host the request names --------------------
+@pytest.fixture
+def second_host(settings):
+    """An operator serving the portal under two names; the request names the other one."""
+    settings.SITE_URL = "https://portal.example.com"
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "other.example.net"]
+    return {"HTTP_HOST": "other.example.net"}
+
+
+def test_checkout_returns_to_site_url_not_the_requests_host(
+    client, plans, team, alice, sim, second_host
+):
+    client.force_login(alice)
+    response = client.post(url(team, "checkout"), {"plan": "starter"}, **second_host)
+    session = gateway.retrieve_checkout_session(response["Location"].rsplit("/", 1)[1])
+    assert session["success_url"].startswith(f"https://portal.example.com/a/{team.slug}/billing/")
+    assert session["cancel_url"] == "https://portal.example.com/pricing/"
+
+
+def test_the_billing_portal_returns_to_site_url(client, plans, team, alice, sim, second_host):
+    client.force_login(alice)
+    response = client.post(url(team, "portal"), **second_host)
+    page = requests.get(response["Location"], timeout=10).text
+    assert f'href="https://portal.example.com/a/{team.slug}/billing/" id="return"' in page
+    assert "other.example.net" not in page
