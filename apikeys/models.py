@@ -380,18 +380,37 @@ class ApiKey(models.Model):
         )
         if retiring is None:
             return []
-        retiring.revoked_at = now
-        retiring.save(update_fields=["revoked_at"])
-        audit.record(
-            retiring.account,
-            "key.revoked",
+        retiring._mark_revoked(
+            now,
+            "successor_rotated",
             actor=actor,
-            target=retiring.public_id,
             audit_context=audit_context,
             data={"reason": "successor_rotated", "successor": self.public_id},
         )
-        retiring.announce("key.revoked", reason="successor_rotated")
         return [retiring.key_hash]
+
+    def _mark_revoked(
+        self,
+        now: datetime,
+        reason: str,
+        *,
+        actor: User | None,
+        audit_context: AuditContext | None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Revoke this locked key: the row, its audit entry and its event, in the caller's
+        transaction (the caller publishes the invalidation on commit)."""
+        self.revoked_at = now
+        self.save(update_fields=["revoked_at"])
+        audit.record(
+            self.account,
+            "key.revoked",
+            actor=actor,
+            target=self.public_id,
+            audit_context=audit_context,
+            data=data,
+        )
+        self.announce("key.revoked", reason=reason)
 
     def revoke(
         self, *, actor: User | None = None, audit_context: AuditContext | None = None
@@ -401,16 +420,7 @@ class ApiKey(models.Model):
             key = self._locked()
             if key.revoked_at is not None:
                 return False
-            key.revoked_at = timezone.now()
-            key.save(update_fields=["revoked_at"])
-            audit.record(
-                key.account,
-                "key.revoked",
-                actor=actor,
-                target=key.public_id,
-                audit_context=audit_context,
-            )
-            key.announce("key.revoked", reason="revoked")
+            key._mark_revoked(timezone.now(), "revoked", actor=actor, audit_context=audit_context)
             invalidation.publish_on_commit([key.key_hash])
         self.refresh_from_db()
         return True
