@@ -42,7 +42,8 @@ def in_browser(steps, cookies) -> None:
         raise errors[0]
 
 
-def test_it_subscribes_through_the_simulators_checkout(live_server, sim, plans, alice):
+def test_it_subscribes_through_the_simulators_checkout(live_server, sim, plans, alice, settings):
+    settings.SITE_URL = live_server.url  # where Checkout sends the customer back
     account = Account.objects.get(memberships__user=alice, is_personal=True)
     sim.control("webhooks", url=f"{live_server.url}/billing/webhook", secret=WEBHOOK_SECRET)
     client = Client()
