@@ -15,6 +15,7 @@ here (nginx strips the key before any upstream anyway).
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import re
 from collections.abc import Iterable
@@ -24,6 +25,7 @@ from typing import Any
 import connexion
 from connexion.exceptions import ProblemException
 from connexion.mock import MockResolver
+from connexion.resolver import Resolution
 from connexion.options import SwaggerUIOptions
 
 log = logging.getLogger(__name__)
@@ -135,6 +137,14 @@ class SpecExampleResolver(MockResolver):
 
     def __init__(self) -> None:
         super().__init__(mock_all=True)
+
+    def resolve(self, operation: Any) -> Resolution:
+        # Each connexion middleware resolves every operation again: the id must be the same
+        # each time (the parent's counter for operations without operationId is not).
+        operation_id = self.resolve_operation_id(operation) or (
+            f"mock {operation.method.upper()} {operation.path}"
+        )
+        return Resolution(functools.partial(self.mock_operation, operation=operation), operation_id)
 
     def mock_operation(self, operation: Any, *args: Any, **kwargs: Any) -> Any:
         prefer = preferences(connexion.request.headers.get("prefer", ""))

@@ -173,3 +173,43 @@ def test_the_mock_follows_a_catalog_change(stack, team, upstreams):
         assert deadline_checks, "the mock still serves the old spec after 5 s"
         time.sleep(0.1)
     assert upstreams["live"].seen == []
+
+
+@pytest.fixture
+def stack_with_a_careless_auth(tmp_path, redis_db, upstreams):
+    mocked = make_product("demo", "/demo/", openapi_spec=OPEN_SPEC, test_route="mock")
+    staging = make_product("staging", "/staging/", test_route=upstreams["sandbox"].url())
+    make_plan("free", [mocked, staging], is_default=True)
+    running = GatewayStack(tmp_path)
+    running.auth_app = "tests.gateway.upstreams:environment_echoing_auth"
+    running.upstreams = [f"{slug}={upstreams['live'].url()}" for slug in ("demo", "staging")]
+    running.start()
+    yield running
+    running.stop()
+
+
+# Any path under /env/ answers 200 from this spec's mock.
+OPEN_SPEC = {
+    "openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+    "paths": {"/env/{said}": {"get": {
+        "parameters": [{"name": "said", "in": "path", "required": True,
+                        "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "ok", "content": {"application/json": {
+            "example": {"from": "mock"}}}}},
+    }}},
+}  # fmt: skip
+
+
+def test_an_environment_other_than_live_or_none_at_all_never_reaches_the_live_upstream(
+    stack_with_a_careless_auth, upstreams
+):
+    stack = stack_with_a_careless_auth
+    for said in ("none", "", "Test", "LIVE", "live ", "test", "sandbox"):
+        for slug, answered_by in (("demo", "mock"), ("staging", "sandbox")):
+            answer = requests.get(f"{stack.url}/{slug}/env/{said}", timeout=10)
+            # (The mock's spec has no /env/ with an empty segment: its 404.)
+            assert answer.status_code == (404 if (slug, said) == ("demo", "") else 200), said
+            assert answer.headers["Tollgate-Environment"] == answered_by, (slug, said)
+    assert upstreams["live"].seen == []
+    # The same gateway does send a call the decision calls live to the live upstream.
+    assert requests.get(f"{stack.url}/staging/env/live", timeout=10).json()["upstream"] == "live"

@@ -49,6 +49,7 @@ class GatewayStack:
         }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.demo_app = "gateway.demo_api:application"
+        self.auth_app = "gateway.server:application"
         self.upstreams: list[str] = []  # SLUG=URL for other products (or instead of the demo)
 
     @property
@@ -68,7 +69,7 @@ class GatewayStack:
 
     def start(self) -> GatewayStack:
         self.granian("demo", self.demo_app, self.demo_port, 4)
-        self.granian("auth", "gateway.server:application", self.auth_port, 4)
+        self.granian("auth", self.auth_app, self.auth_port, 4)
         self.granian("portal", "portal.wsgi:application", self.portal_port, 16)
         ports = {"demo": self.demo_port, "auth": self.auth_port, "portal": self.portal_port}
         # The mock server (sandbox/server.py), when a product sends test keys to it.

@@ -33,6 +33,16 @@ def recording_demo(environ: dict[str, Any], start_response):
     return demo_application(environ, recording_start_response)
 
 
+def environment_echoing_auth(environ: dict[str, Any], start_response):
+    """An auth server that admits every call and answers X-Environment with the last segment of
+    the path: `/demo/env/live` says live, `/demo/env/Test` says Test, `/demo/env/none` says
+    nothing at all (what nginx must route fail-closed)."""
+    said = environ.get("HTTP_X_ORIGINAL_URI", "").rsplit("/", 1)[-1]
+    headers = [("X-Environment", said)] if said != "none" else []
+    start_response("204 No Content", headers)
+    return [b""]
+
+
 _PERCENT = re.compile(rb"%([0-9A-Fa-f]{2})|%[uU]([0-9A-Fa-f]{4})")
 
 
