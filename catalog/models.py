@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from decimal import Decimal
-
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
@@ -35,7 +34,7 @@ class Visibility(models.TextChoices):
 # nginx routes on it (deploy/nginx/gateway.conf.template); see docs/sandbox.md.
 TEST_ROUTE_LIVE = "live"
 TEST_ROUTE_MOCK = "mock"
-TEST_ROUTE_RULE = 'live, mock, or the http:// or https:// URL of a sandbox (docs/sandbox.md)'
+TEST_ROUTE_RULE = "live, mock, or the http:// or https:// URL of a sandbox (docs/sandbox.md)"
 # What nginx's config could misread in an upstream's host part (gateway_config checks it too).
 _UNSAFE_IN_URL = re.compile(r"[\s;{}'\"$#\\]")
 

@@ -25,8 +25,8 @@ from typing import Any
 import connexion
 from connexion.exceptions import ProblemException
 from connexion.mock import MockResolver
-from connexion.resolver import Resolution
 from connexion.options import SwaggerUIOptions
+from connexion.resolver import Resolution
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def pick_status(responses: dict[str, Any], wanted: str | None) -> str | None:
     return codes[0] if codes else next(iter(responses), None)
 
 
-class SpecExampleResolver(MockResolver):
+class SpecExampleResolver(MockResolver):  # type: ignore[misc]  # connexion is untyped
     """Every operation answers from the spec (never from code), honouring `Prefer`."""
 
     def __init__(self) -> None:
@@ -204,7 +204,7 @@ def as_openapi_30(spec: dict[str, Any]) -> dict[str, Any]:
     in its 3.0 form (docs/sandbox.md says which 3.1 constructs this loses)."""
     if not str(spec.get("openapi", "")).startswith("3.1"):
         return spec
-    converted = as_schema_30(spec)
+    converted: dict[str, Any] = as_schema_30(spec)
     converted["openapi"] = "3.0.3"
     for key in ("jsonSchemaDialect", "webhooks"):
         converted.pop(key, None)
@@ -244,6 +244,6 @@ def build_app(products: Iterable[MockedProduct]) -> connexion.AsyncApp:
             )
         except Exception as error:  # connexion raises its own kinds; one bad spec must not
             # take the other products' mocks down: this one answers 404 and the log says why.
-            log.error("No mock for product %s: its spec cannot be served: %s",
-                      product.slug, str(error).splitlines()[0] if str(error) else repr(error))  # fmt: skip
+            reason = str(error).splitlines()[0] if str(error) else repr(error)
+            log.error("No mock for product %s: its spec cannot be served: %s", product.slug, reason)
     return app

@@ -124,7 +124,7 @@ def test_a_test_key_reaches_the_sandbox_over_http_and_https_or_the_live_api_when
         assert answer.status_code == 200, (slug, answer.text)
         assert answer.json() == {"upstream": upstream, "raw": f"/{slug}/orders?x=1"}
         assert answer.headers["Tollgate-Environment"] == environment
-    (method, path, headers), = upstreams["secure"].seen  # fmt: skip
+    ((_, _, headers),) = upstreams["secure"].seen
     assert headers["Host"] == "localhost"  # its own name, as over TLS to a live upstream
     assert headers["X-Environment"] == "test" and headers["X-Key-Id"] == key.public_id
     assert "Authorization" not in headers
@@ -137,7 +137,8 @@ def test_hostile_spellings_never_take_a_test_key_to_a_live_upstream(stack, team,
     targets = ATTACKS + LEGIT + [b"/demo/reports", b"/demo/hello?x=/../../plain/hello"]
     for prefix in (b"/staging", b"/secure"):
         targets += [t.replace(b"/demo", prefix).replace(b"/premium", b"/plain") for t in targets]
-    targets += [b"/staging/../plain/x", b"/Staging/x", b"/staging%2f../plain/x", b"/plain/../demo/x"]
+    targets += [b"/staging/../plain/x", b"/Staging/x", b"/staging%2f../plain/x",
+                b"/plain/../demo/x"]  # fmt: skip
     for target in targets:
         status, _, _ = send(stack.port, target, test_key)
         assert status < 500, (target, status)

@@ -168,8 +168,8 @@ def test_a_3_1_spec_is_served_in_its_3_0_form():
 
 
 def test_schema_examples_are_the_same_every_time():
-    schema = {"allOf": [{"properties": {"a": {"enum": ["x", "y"]}}},
-                        {"properties": {"b": {"oneOf": [{"type": "integer"}, {"type": "string"}]}}}]}  # fmt: skip
+    either = {"oneOf": [{"type": "integer"}, {"type": "string"}]}
+    schema = {"allOf": [{"properties": {"a": {"enum": ["x", "y"]}}}, {"properties": {"b": either}}]}
     assert example_from_schema(schema) == {"a": "x", "b": 0}
     recursive: dict = {"type": "object", "properties": {}}
     recursive["properties"]["child"] = recursive

@@ -114,7 +114,8 @@ def test_a_bad_route_in_the_catalog_file_changes_nothing(tmp_path):
 
 @pytest.mark.django_db
 def test_the_demo_catalog_sends_test_keys_to_the_mock():
-    call_command("apply_catalog", str(ROOT / "deploy/demo/catalog.toml"), stdout=open(os.devnull, "w"))
+    with open(os.devnull, "w") as quiet:
+        call_command("apply_catalog", str(ROOT / "deploy/demo/catalog.toml"), stdout=quiet)
     assert ApiProduct.objects.get(slug="demo").test_route == "mock"
 
 

@@ -46,7 +46,9 @@ def product_context(product: ApiProduct, upstream_url: str, mock_address: str) -
     if context["test_kind"] == "sandbox":
         problem = sandbox_url_problem(product.test_route)
         if problem:
-            raise CommandError(f"product {product.slug}: test_route {product.test_route!r}: {problem}")
+            raise CommandError(
+                f"product {product.slug}: test_route {product.test_route!r}: {problem}"
+            )
         sandbox = upstream_of(product.test_route)
         context["sandbox"] = sandbox
         context["test_pass"] = f"{sandbox['scheme']}://product_{ident}_sandbox"
