@@ -76,6 +76,8 @@ def test_a_test_key_on_a_mock_product_gets_the_specs_answers_and_never_the_live_
     assert hello.status_code == 200, hello.text
     assert hello.json() == {"message": "Hello from the demo API", "plan": "free"}  # its example
     assert hello.headers["Tollgate-Environment"] == "mock"
+    # Readable by the docs' "Try it" in the browser, as the limits headers are.
+    assert "Tollgate-Environment" in hello.headers["Access-Control-Expose-Headers"]
     assert hello.headers["X-Quota-Remaining"]  # the gateway's headers, as on live calls
 
     # A body the spec forbids (echo takes an object): 400 with the validation message.

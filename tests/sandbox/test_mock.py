@@ -174,3 +174,14 @@ def test_schema_examples_are_the_same_every_time():
     recursive: dict = {"type": "object", "properties": {}}
     recursive["properties"]["child"] = recursive
     assert example_from_schema(recursive) is not None  # stops at a fixed depth
+
+
+@pytest.mark.parametrize(
+    "prefer", ["code=abc", "code=", "code=2000000000000", "code=../200", "example=__proto__",
+               "example=" + "x" * 5000, "code=200;code=409", "respond-async"],
+)  # fmt: skip
+def test_a_hostile_prefer_header_gets_a_clear_answer(client, prefer):
+    answer = client.get("/shop/orders", headers={"Prefer": prefer})
+    assert answer.status_code in (200, 422), answer.text
+    if answer.status_code == 422:
+        assert "is not a response of this operation" in answer.json()["detail"]
