@@ -14,6 +14,7 @@ products (deploy/nginx/gateway.conf.template), with the product's prefix in the 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -33,6 +34,10 @@ from catalog.models import TEST_ROUTE_MOCK, ApiProduct  # noqa: E402
 from core.listener import Listener  # noqa: E402
 from gateway.invalidation import CHANNEL, EVERYTHING  # noqa: E402
 from sandbox.mock import MockedProduct, build_app  # noqa: E402
+
+log = logging.getLogger(__name__)
+RETRY_SECONDS = 1.0  # a failed read of the catalog is not retried on every call
+UNAVAILABLE = "The sandbox cannot read the API's spec right now: retry shortly."
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -57,6 +62,7 @@ class MockServer:
         self.load = load
         self.app: ASGIApp | None = None
         self.built_at = 0.0
+        self.retry_at = 0.0  # after a failed rebuild: when to try the database again
         self.stale = threading.Event()
         self.stale.set()
         self.lock = anyio.Lock()
@@ -66,21 +72,41 @@ class MockServer:
         if message == EVERYTHING:
             self.stale.set()
 
+    def _outdated(self) -> bool:
+        if self.app is None:
+            return True
+        if time.monotonic() < self.retry_at:  # the database failed a moment ago
+            return False
+        return self.stale.is_set() or self._expired()
+
     def _expired(self) -> bool:
         trusted = settings.GATEWAY_POLICY_TTL_SECONDS
         return not self.listener.connected and time.monotonic() - self.built_at > trusted
 
     async def current(self) -> ASGIApp:
+        """The app for the catalog as it is now; while the database cannot be read, the one
+        built before (if any: otherwise the error goes to the caller)."""
         self.listener.ensure_running()
-        if self.app is None or self.stale.is_set() or self._expired():
+        if self._outdated():
             async with self.lock:
-                if self.app is None or self.stale.is_set() or self._expired():
-                    self.stale.clear()  # a change heard while building marks it stale again
-                    products = await anyio.to_thread.run_sync(self.load)
-                    self.app = build_app(products)
-                    self.built_at = time.monotonic()
+                if self._outdated():
+                    await self._rebuild()
         assert self.app is not None
         return self.app
+
+    async def _rebuild(self) -> None:
+        self.stale.clear()  # a change heard while building marks it stale again
+        try:
+            products = await anyio.to_thread.run_sync(self.load)
+        except Exception:
+            if self.app is None:
+                raise
+            log.warning("Cannot read the catalog: the mock keeps the specs it has", exc_info=True)
+            self.stale.set()
+            self.retry_at = time.monotonic() + RETRY_SECONDS
+            return
+        self.app = build_app(products)
+        self.built_at = time.monotonic()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -99,7 +125,12 @@ class MockServer:
                 return
             await plain(send, 200, {"status": "ok"})
             return
-        app = await self.current()
+        try:
+            app = await self.current()
+        except Exception:
+            log.exception("The mock cannot load the catalog")
+            await plain(send, 503, {"code": "unavailable", "message": UNAVAILABLE})
+            return
         await app(scope, receive, send)
 
 
