@@ -32,7 +32,7 @@ def upstream_of(url: str) -> dict[str, str]:
     return {"scheme": parts.scheme, "host": parts.hostname, "address": f"{host}:{port}"}
 
 
-def product_context(product: ApiProduct, upstream_url: str, mock_address: str) -> dict[str, Any]:
+def product_context(product: ApiProduct, upstream_url: str) -> dict[str, Any]:
     """What the template needs of one product: its live upstream and, unless test keys go
     there too, where they go instead (a sandbox upstream or the mock server)."""
     ident = re.sub(r"\W", "_", product.slug)
@@ -99,7 +99,7 @@ def render(options: dict[str, Any]) -> str:
     overrides = dict(item.split("=", 1) for item in options["upstream"])
     mock_address = options.get("mock") or settings.MOCK_SERVER_ADDRESS
     products = [
-        product_context(p, overrides.get(p.slug, p.upstream_url), mock_address)
+        product_context(p, overrides.get(p.slug, p.upstream_url))
         for p in ApiProduct.objects.order_by("-path_prefix")
     ]
     any_mock = any(p["test_kind"] == TEST_ROUTE_MOCK for p in products)
