@@ -16,7 +16,7 @@ class PlanProductInline(admin.TabularInline[PlanProduct, Plan]):
 
 @admin.register(ApiProduct)
 class ApiProductAdmin(admin.ModelAdmin[ApiProduct]):
-    list_display = ["name", "slug", "path_prefix", "upstream_url", "visibility"]
+    list_display = ["name", "slug", "path_prefix", "upstream_url", "test_route", "visibility"]
     prepopulated_fields = {"slug": ["name"]}
     search_fields = ["name", "slug"]
 

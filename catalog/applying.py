@@ -18,10 +18,20 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from openapi_spec_validator import validate as validate_openapi
 
-from catalog.models import PREFIX_RULE, ApiProduct, Coupon, Plan, PlanProduct, invalid_prefixes
+from catalog.models import (
+    PREFIX_RULE,
+    TEST_ROUTE_LIVE,
+    ApiProduct,
+    Coupon,
+    Plan,
+    PlanProduct,
+    invalid_prefixes,
+)
 from catalog.signals import catalog_applied
 
-PRODUCT_FIELDS = {"slug", "name", "description", "path_prefix", "upstream_url", "visibility"}
+PRODUCT_FIELDS = {
+    "slug", "name", "description", "path_prefix", "upstream_url", "visibility", "test_route",
+}  # fmt: skip
 PLAN_FIELDS = {
     "slug", "name", "description", "is_public", "is_default", "sort_order", "monthly_price",
     "yearly_price", "currency", "requests_per_second", "requests_per_minute", "requests_per_period",
@@ -184,6 +194,8 @@ def apply_catalog(data: dict[str, Any], base_dir: Path) -> Report:
             values = _fields({k: v for k, v in entry.items() if k != "openapi_spec"},
                              PRODUCT_FIELDS, "product")  # fmt: skip
             values["openapi_spec"] = specs.get(entry.get("slug"))
+            # Left out, test keys call the live upstream: the file, not an old row, decides.
+            values = {"test_route": TEST_ROUTE_LIVE} | values
             product = _upsert(ApiProduct, values, report, f"product {entry.get('slug')}")
             products[product.slug] = product
         products.update({p.slug: p for p in ApiProduct.objects.exclude(slug__in=products)})

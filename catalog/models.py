@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import models
 
 from catalog import paths
@@ -27,6 +29,36 @@ class Visibility(models.TextChoices):
     PRIVATE = "private", "Private: hidden from the portal"
 
 
+# Where calls made with test keys (tg_test_…) go: the live upstream, the mock built from the
+# product's OpenAPI spec (sandbox/mock.py), or else an http(s):// URL, the seller's staging API.
+# nginx routes on it (deploy/nginx/gateway.conf.template); see docs/sandbox.md.
+TEST_ROUTE_LIVE = "live"
+TEST_ROUTE_MOCK = "mock"
+TEST_ROUTE_RULE = "live, mock, or the http:// or https:// URL of a sandbox (docs/sandbox.md)"
+# What nginx's config could misread in an upstream's host part (gateway_config checks it too).
+_UNSAFE_IN_URL = re.compile(r"[\s;{}'\"$#\\]")
+
+
+def test_route_kind(route: str) -> str:
+    """live, mock or sandbox: the kind of a product's test_route."""
+    return route if route in (TEST_ROUTE_LIVE, TEST_ROUTE_MOCK) else "sandbox"
+
+
+def sandbox_url_problem(url: str) -> str | None:
+    """Why `url` cannot be a sandbox upstream (None when it can)."""
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        return "not an http:// or https:// URL"
+    parts = urlsplit(url)
+    if _UNSAFE_IN_URL.search(parts.netloc) or parts.username or parts.password:
+        return "its host part has characters nginx would misread"
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        # nginx forwards the caller's own path: a path here would be silently ignored.
+        return "give the scheme, host and port only (the caller's path is forwarded as it is)"
+    return None
+
+
 class ApiProduct(models.Model):
     slug = models.SlugField(unique=True)
     name = models.CharField(max_length=100)
@@ -37,6 +69,11 @@ class ApiProduct(models.Model):
     upstream_url = models.URLField(help_text="Where nginx forwards admitted calls")
     openapi_spec = models.JSONField(null=True, blank=True)
     visibility = models.CharField(max_length=10, choices=Visibility, default=Visibility.PUBLIC)
+    test_route = models.CharField(
+        max_length=200,
+        default=TEST_ROUTE_LIVE,
+        help_text="Where test keys' calls go: live, mock (from the OpenAPI spec) or a sandbox URL",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -55,6 +92,24 @@ class ApiProduct(models.Model):
                 {"path_prefix": f"Start and end with / (e.g. /demo/): {PREFIX_RULE}."},
                 code="invalid_path_prefix",
             )
+        self.clean_test_route()
+
+    def clean_test_route(self) -> None:
+        route = self.test_route
+        if route == TEST_ROUTE_MOCK and not self.openapi_spec:
+            raise ValidationError(
+                {"test_route": "mock needs the product's OpenAPI spec (openapi_spec)."},
+                code="mock_without_spec",
+            )
+        if test_route_kind(route) == "sandbox" and (problem := sandbox_url_problem(route)):
+            raise ValidationError(
+                {"test_route": f"{route[:80]!r}: {problem}; use {TEST_ROUTE_RULE}."},
+                code="invalid_test_route",
+            )
+
+    @property
+    def test_route_kind(self) -> str:
+        return test_route_kind(self.test_route)
 
 
 class Plan(models.Model):

@@ -32,6 +32,19 @@ def auth_service() -> Service:
     )  # fmt: skip
 
 
+def mock_service() -> Service:
+    """The mock server (sandbox/server.py) on MOCK_SERVER_ADDRESS: what test keys of `mock`
+    products reach through nginx (the demo API's, with the demo catalog)."""
+    host, _, port = settings.MOCK_SERVER_ADDRESS.rpartition(":")
+    return Service(
+        name="mock",
+        argv=[python_bin("granian"), "--interface", "asgi", "--host", host.strip("[]"),
+              "--port", port, "--workers", "1", "--no-ws", "sandbox.server:application"],
+        url=f"http://{settings.MOCK_SERVER_ADDRESS}  (test keys of mock products, via nginx)",
+        address=(host, int(port)),
+    )  # fmt: skip
+
+
 def gateway_services() -> list[Service]:
     host, portal_port = PORTAL_ADDRESS
     gateway_port, demo_port = gateway_ports()
@@ -50,8 +63,9 @@ def gateway_services() -> list[Service]:
               "--run-dir", str(settings.VAR_DIR / "nginx"),
               "--listen", f"{host}:{gateway_port}", "--auth", settings.AUTH_SERVER_ADDRESS,
               "--portal", f"{host}:{portal_port}",
-              "--upstream", f"demo=http://{host}:{demo_port}"],
+              "--upstream", f"demo=http://{host}:{demo_port}",
+              "--mock", settings.MOCK_SERVER_ADDRESS],
         url=f"http://{host}:{gateway_port}  (API: /demo/, portal: /)",
         address=(host, gateway_port),
     )  # fmt: skip
-    return [auth_service(), demo, nginx]
+    return [auth_service(), demo, mock_service(), nginx]

@@ -444,6 +444,11 @@ GATEWAY_SECRET = (
 AUTH_SERVER_ADDRESS = env_address(
     "AUTH_SERVER_ADDRESS", f"127.0.0.1:{env_int('PORTAL_PORT', 8000, minimum=1) + 2}"
 )
+# The mock server (sandbox/server.py): where nginx sends test keys' calls to products whose
+# test_route is `mock`, and where `make run` starts it (PORTAL_PORT + 82, beside the demo API).
+MOCK_SERVER_ADDRESS = env_address(
+    "MOCK_SERVER_ADDRESS", f"127.0.0.1:{env_int('PORTAL_PORT', 8000, minimum=1) + 82}"
+)
 # nginx in production (rendered by `manage.py gateway_config`): TLS for the gateway and the
 # portal, the proxies whose X-Forwarded-Proto is believed, the CAs that vouch for HTTPS upstreams.
 GATEWAY_TLS_CERTIFICATE = env_str("GATEWAY_TLS_CERTIFICATE")

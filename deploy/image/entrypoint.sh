@@ -12,6 +12,10 @@ case "$role" in
     exec granian --interface wsgi --host 0.0.0.0 --port "${AUTH_PORT:-8002}" \
       --workers "${AUTH_WORKERS:-2}" --blocking-threads "${AUTH_THREADS:-4}" --no-ws \
       gateway.server:application ;;
+  mock)
+    # The mock server test keys of `mock` products reach through nginx (docs/sandbox.md).
+    exec granian --interface asgi --host 0.0.0.0 --port "${MOCK_PORT:-8082}" \
+      --workers "${MOCK_WORKERS:-1}" --no-ws sandbox.server:application ;;
   worker)
     exec celery -A portal worker -l info --concurrency "${WORKER_CONCURRENCY:-2}" ;;
   beat)
@@ -23,6 +27,7 @@ case "$role" in
     python manage.py gateway_config --run-dir "$run_dir" --listen "${NGINX_LISTEN:-0.0.0.0:8443}" \
       ${NGINX_HTTP_LISTEN:+--http-listen "$NGINX_HTTP_LISTEN"} \
       --auth "${NGINX_AUTH:-auth:8002}" --portal "${NGINX_PORTAL:-portal:8000}" \
+      --mock "${NGINX_MOCK:-mock:8082}" \
       --workers "${NGINX_WORKERS:-auto}" "$@" >/dev/null
     exec nginx -p "$run_dir" -c "$run_dir/nginx.conf" -e stderr -g 'daemon off;' ;;
   migrate)

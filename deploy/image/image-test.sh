@@ -53,6 +53,7 @@ TRUSTED_PROXY_COUNT=1
 LOG_FORMAT=json
 METRICS_TOKEN=image-test
 NGINX_AUTH=auth:8002
+NGINX_MOCK=mock:8082
 NGINX_PORTAL=portal:8000
 NGINX_LISTEN=0.0.0.0:8443
 NGINX_HTTP_LISTEN=0.0.0.0:8080
@@ -96,7 +97,7 @@ from catalog.models import ApiProduct
 ApiProduct.objects.filter(slug='demo').update(upstream_url='http://demo-api:8081')
 Account.objects.create_with_owner('Image test', User.objects.create_user('image@example.com', 'x'))
 " >>"$work/setup.log" 2>&1
-step "portal, auth, worker, beat, collector, demo API and nginx"
+step "portal, auth, mock, worker, beat, collector, demo API and nginx"
 "${compose[@]}" up -d >/dev/null 2>&1
 key=$(podman exec "${project}_portal_1" python manage.py issue_key --account image@example.com \
   2>>"$work/setup.log" | grep -E '^tg_live_' || true)
@@ -106,7 +107,15 @@ wait_until 90 "nginx over HTTPS" curl -sf --cacert "$work/tls/fullchain.pem" \
 status=$(curl -s -o "$work/answer" -w '%{http_code}' --cacert "$work/tls/fullchain.pem" \
   -H "Authorization: Bearer $key" "https://localhost:$https_port/demo/hello")
 step "GET /demo/hello with the key over HTTPS: $status $(cat "$work/answer")"
+# A test key on the demo product (test_route = "mock"): the mock answers from the spec.
+test_key=$(podman exec "${project}_portal_1" python manage.py issue_key --account image@example.com \
+  --env test 2>>"$work/setup.log" | grep -E '^tg_test_' || true)
+sandbox=$(curl -s -D "$work/sandbox-headers" -o "$work/sandbox-answer" -w '%{http_code}' \
+  --cacert "$work/tls/fullchain.pem" -H "Authorization: Bearer $test_key" \
+  "https://localhost:$https_port/demo/hello")
+step "GET /demo/hello with a test key: $sandbox $(grep -i '^tollgate-environment' "$work/sandbox-headers")"
+grep -qi '^tollgate-environment: mock' "$work/sandbox-headers" || sandbox="not the mock"
 probe=$(curl -s -o /dev/null -w '%{http_code}' "http://localhost:$http_port/readyz")
 step "GET /readyz over plain HTTP: $probe"
-[ "$status" = 200 ] && [ "$probe" = 200 ] || { "${compose[@]}" logs --tail 30 >&2 || true; exit 1; }
+[ "$status" = 200 ] && [ "$sandbox" = 200 ] && [ "$probe" = 200 ] || { "${compose[@]}" logs --tail 30 >&2 || true; exit 1; }
 step "passed"

@@ -68,3 +68,20 @@ def test_getting_started_shows_a_first_call(client, public_product):
     assert "http://127.0.0.1:8080/weather/forecast/oslo" in page
     for code in ["invalid_key", "payment_required", "rate_limited", "quota_exceeded"]:
         assert code in page
+
+
+@pytest.mark.parametrize(
+    ("route", "said", "badge"),
+    [
+        ("mock", "Test keys reach a mock.", "Test keys: mock"),
+        ("https://staging.weather.example", "Test keys reach a sandbox.", "Test keys: sandbox"),
+        ("live", "Test keys reach the live API.", "Test keys: live API"),
+    ],
+)
+def test_the_reference_page_says_where_test_calls_go(client, public_product, route, said, badge):
+    public_product.test_route = route
+    public_product.save()
+    page = client.get("/docs/weather/").content.decode()
+    assert said in page
+    assert "staging.weather.example" not in page  # the sandbox's address stays the seller's
+    assert badge in client.get("/docs/").content.decode()

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
+from catalog.models import TEST_ROUTE_MOCK, ApiProduct
 from tests.helpers import ROOT, free_port, wait_for_sole_listener
 
 GRANIAN = str(Path(sys.executable).with_name("granian"))
@@ -35,7 +36,7 @@ class GatewayStack:
     def __init__(self, workdir: Path, redis_url: str | None = None, **env: str) -> None:
         self.workdir = workdir
         self.demo_port, self.portal_port, self.port = free_port(), free_port(), free_port()
-        self.auth_port = free_port()
+        self.auth_port, self.mock_port = free_port(), free_port()
         self.env = {
             **os.environ,
             "DATABASE_URL": database_url(),
@@ -48,30 +49,39 @@ class GatewayStack:
         }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.demo_app = "gateway.demo_api:application"
+        self.auth_app = "gateway.server:application"
         self.upstreams: list[str] = []  # SLUG=URL for other products (or instead of the demo)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def granian(self, name: str, app: str, port: int, threads: int) -> None:
+    def granian(
+        self, name: str, app: str, port: int, threads: int, interface: str = "wsgi"
+    ) -> None:
         log = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115  (the process owns it)
+        threading = ["--blocking-threads", str(threads)] if interface == "wsgi" else []
         self.processes[name] = subprocess.Popen(
-            [GRANIAN, "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
-             "--workers", "1", "--blocking-threads", str(threads), "--no-ws",
-             "--log-level", "warning", app],
+            [GRANIAN, "--interface", interface, "--host", "127.0.0.1", "--port", str(port),
+             "--workers", "1", *threading, "--no-ws", "--log-level", "warning", app],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
 
     def start(self) -> GatewayStack:
         self.granian("demo", self.demo_app, self.demo_port, 4)
-        self.granian("auth", "gateway.server:application", self.auth_port, 4)
+        self.granian("auth", self.auth_app, self.auth_port, 4)
         self.granian("portal", "portal.wsgi:application", self.portal_port, 16)
+        ports = {"demo": self.demo_port, "auth": self.auth_port, "portal": self.portal_port}
+        # The mock server (sandbox/server.py), when a product sends test keys to it.
+        if ApiProduct.objects.filter(test_route=TEST_ROUTE_MOCK).exists():
+            self.granian("mock", "sandbox.server:application", self.mock_port, 0, "asgi")
+            ports["mock"] = self.mock_port
         run_dir = self.workdir / "nginx"
         call_command(
             "gateway_config", run_dir=str(run_dir), listen=f"127.0.0.1:{self.port}",
             auth=f"127.0.0.1:{self.auth_port}", portal=f"127.0.0.1:{self.portal_port}",
             upstream=[f"demo=http://127.0.0.1:{self.demo_port}", *self.upstreams], workers="1",
+            mock=f"127.0.0.1:{self.mock_port}",
             stdout=open(os.devnull, "w"),  # noqa: SIM115
         )  # fmt: skip
         self.processes["nginx"] = subprocess.Popen(
@@ -79,8 +89,7 @@ class GatewayStack:
              "-g", "daemon off;"],
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        ports = {"demo": self.demo_port, "auth": self.auth_port, "portal": self.portal_port,
-                 "nginx": self.port}  # fmt: skip
+        ports["nginx"] = self.port
         for name, port in ports.items():
             wait_for_sole_listener(port, self.processes[name], what=name)
         return self

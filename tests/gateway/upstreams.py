@@ -10,11 +10,14 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import re
 import socketserver
+import ssl
 import threading
 import unicodedata
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -28,6 +31,16 @@ def recording_demo(environ: dict[str, Any], start_response):
         return start_response(status, [*headers, ("X-Upstream-Path", quote(path, safe="/"))])
 
     return demo_application(environ, recording_start_response)
+
+
+def environment_echoing_auth(environ: dict[str, Any], start_response):
+    """An auth server that admits every call and answers X-Environment with the last segment of
+    the path: `/demo/env/live` says live, `/demo/env/Test` says Test, `/demo/env/none` says
+    nothing at all (what nginx must route fail-closed)."""
+    said = environ.get("HTTP_X_ORIGINAL_URI", "").rsplit("/", 1)[-1]
+    headers = [("X-Environment", said)] if said != "none" else []
+    start_response("204 No Content", headers)
+    return [b""]
 
 
 _PERCENT = re.compile(rb"%([0-9A-Fa-f]{2})|%[uU]([0-9A-Fa-f]{4})")
@@ -129,6 +142,60 @@ class NormalisingUpstream(socketserver.ThreadingTCPServer):
         return f"http://127.0.0.1:{self.server_address[1]}"
 
     def __enter__(self) -> NormalisingUpstream:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _RecordingHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: RecordingUpstream
+
+    def do_any(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        self.server.seen.append((self.command, self.path, dict(self.headers.items())))
+        body = json.dumps({"upstream": self.server.name, "raw": self.path}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("X-Upstream", self.server.name)
+        # What an upstream could send to pass for another environment: nginx must drop it.
+        self.send_header("Tollgate-Environment", "spoofed")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_any
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class RecordingUpstream(http.server.ThreadingHTTPServer):
+    """An upstream that keeps every request it receives (method, raw target, headers) in
+    `seen` and answers 200 naming itself; over HTTPS when given a certificate and its key."""
+
+    daemon_threads = True
+
+    def __init__(self, name: str, tls: tuple[Path, Path] | None = None) -> None:
+        super().__init__(("127.0.0.1", 0), _RecordingHandler)
+        self.name = name
+        self.seen: list[tuple[str, str, dict[str, str]]] = []
+        self.scheme = "http"
+        if tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*tls)
+            self.socket = context.wrap_socket(self.socket, server_side=True)
+            self.scheme = "https"
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    def url(self, host: str = "127.0.0.1") -> str:
+        return f"{self.scheme}://{host}:{self.server_address[1]}"
+
+    def __enter__(self) -> RecordingUpstream:
         self.thread.start()
         return self
 

@@ -28,6 +28,7 @@ def stack_env(tmp_path, port: int, auth_port: int) -> dict[str, str]:
         TOLLGATE_VAR_DIR=str(tmp_path), PORTAL_PORT=str(port), GATEWAY_PORT=str(free_port()),
         DEMO_API_PORT=str(free_port()), STRIPE_SIMULATOR_PORT=str(free_port()),
         AUTH_SERVER_ADDRESS=f"127.0.0.1:{auth_port}",
+        MOCK_SERVER_ADDRESS=f"127.0.0.1:{free_port()}",
     )  # fmt: skip
     return env
 
@@ -53,6 +54,19 @@ def test_make_run_serves_the_portal_on_the_embedded_default_and_stops_on_ctrl_c(
             assert requests.get(f"http://127.0.0.1:{server}/readyz").status_code == 200
         assert requests.get(f"http://127.0.0.1:{auth_port}/").status_code == 404
         assert (tmp_path / "db.sqlite3").exists()
+        # The demo API's sandbox: a test key gets the answers of its spec, from the mock.
+        mock = env["MOCK_SERVER_ADDRESS"]
+        wait_for(lambda: healthy(f"http://{mock}/readyz"), timeout=30, what="the mock")
+        test_key = subprocess.run(
+            [sys.executable, "manage.py", "issue_key", "--account", "demo@example.com",
+             "--env", "test"], cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+        ).stdout.split()[0]  # fmt: skip
+        gateway = f"http://127.0.0.1:{env['GATEWAY_PORT']}"
+        wait_for(lambda: listening(int(env["GATEWAY_PORT"])), timeout=30, what="nginx")
+        hello = requests.get(f"{gateway}/demo/hello", headers={"X-API-Key": test_key})
+        assert hello.status_code == 200, hello.text
+        assert hello.headers["Tollgate-Environment"] == "mock"
+        assert hello.json() == {"message": "Hello from the demo API", "plan": "free"}
     finally:
         stack.send_signal(signal.SIGINT)
         output, _ = stack.communicate(timeout=60)
@@ -66,6 +80,7 @@ def test_make_run_serves_the_portal_on_the_embedded_default_and_stops_on_ctrl_c(
         "beat",
         "stripe-simulator",
         "demo-api",
+        "mock",
         "nginx",
         "collector",
         "redis",

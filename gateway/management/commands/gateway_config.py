@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.template import Context, Engine
 
-from catalog.models import ApiProduct
+from catalog.models import TEST_ROUTE_MOCK, ApiProduct, sandbox_url_problem
 
 TEMPLATE = settings.BASE_DIR / "deploy" / "nginx" / "gateway.conf.template"
 
@@ -30,6 +30,38 @@ def upstream_of(url: str) -> dict[str, str]:
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     port = parts.port or DEFAULT_PORTS[parts.scheme]
     return {"scheme": parts.scheme, "host": parts.hostname, "address": f"{host}:{port}"}
+
+
+def product_context(product: ApiProduct, upstream_url: str) -> dict[str, Any]:
+    """What the template needs of one product: its live upstream and, unless test keys go
+    there too, where they go instead (a sandbox upstream or the mock server)."""
+    ident = re.sub(r"\W", "_", product.slug)
+    live = upstream_of(upstream_url)
+    context: dict[str, Any] = {
+        "slug": product.slug, "slug_ident": ident, "path_prefix": product.path_prefix,
+        "test_kind": product.test_route_kind, "sandbox": None, **live,
+        # Host as the live upstream gets it today: its own name over TLS, the caller's in HTTP.
+        "host_header": live["host"] if live["scheme"] == "https" else "$host",
+    }  # fmt: skip
+    if context["test_kind"] == "sandbox":
+        problem = sandbox_url_problem(product.test_route)
+        if problem:
+            raise CommandError(
+                f"product {product.slug}: test_route {product.test_route!r}: {problem}"
+            )
+        sandbox = upstream_of(product.test_route)
+        context["sandbox"] = sandbox
+        context["test_pass"] = f"{sandbox['scheme']}://product_{ident}_sandbox"
+        https = sandbox["scheme"] == "https"
+        context["test_host_header"] = sandbox["host"] if https else "$host"
+        context["test_ssl_name"] = sandbox["host"] if https else live["host"]
+    elif context["test_kind"] == TEST_ROUTE_MOCK:
+        context["test_pass"] = "http://tollgate_mock"
+        context["test_host_header"] = "$host"
+        context["test_ssl_name"] = live["host"]
+    sandbox_https = bool(context["sandbox"]) and context["sandbox"]["scheme"] == "https"
+    context["any_https"] = live["scheme"] == "https" or sandbox_https
+    return context
 
 
 def addresses(value: str, option: str) -> list[str]:
@@ -65,15 +97,12 @@ def render(options: dict[str, Any]) -> str:
     if any("=" not in item for item in options["upstream"]):
         raise CommandError("--upstream takes SLUG=URL")
     overrides = dict(item.split("=", 1) for item in options["upstream"])
+    mock_address = options.get("mock") or settings.MOCK_SERVER_ADDRESS
     products = [
-        {
-            "slug": p.slug,
-            "slug_ident": re.sub(r"\W", "_", p.slug),
-            "path_prefix": p.path_prefix,
-            **upstream_of(overrides.get(p.slug, p.upstream_url)),
-        }
+        product_context(p, overrides.get(p.slug, p.upstream_url))
         for p in ApiProduct.objects.order_by("-path_prefix")
     ]
+    any_mock = any(p["test_kind"] == TEST_ROUTE_MOCK for p in products)
     engine = Engine(autoescape=False)
     return engine.from_string(TEMPLATE.read_text()).render(
         Context({
@@ -91,6 +120,7 @@ def render(options: dict[str, Any]) -> str:
             "auth_addresses": addresses(options["auth"], "--auth"),
             "portal_addresses": addresses(options["portal"], "--portal"),
             "products": products,
+            "mock_address": addresses(mock_address, "--mock")[0] if any_mock else "",
             "secret": settings.GATEWAY_SECRET,
             "strip_key": settings.GATEWAY_STRIP_KEY,
             # Browsers on the portal's docs pages call the API ("try it"): let that origin in.
@@ -118,6 +148,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--portal", default="127.0.0.1:8000", help="the portal servers: host:port[,...]"
         )
+        parser.add_argument(
+            "--mock", default=settings.MOCK_SERVER_ADDRESS,
+            help="the mock server (sandbox/server.py) for products whose test_route is mock",
+        )  # fmt: skip
         parser.add_argument("--workers", default="2")
         parser.add_argument("--no-access-log", action="store_true")
         parser.add_argument(

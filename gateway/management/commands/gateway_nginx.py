@@ -20,6 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--auth", default=settings.AUTH_SERVER_ADDRESS)
         parser.add_argument("--portal", required=True)
         parser.add_argument("--upstream", action="append", default=[])
+        parser.add_argument("--mock", default=settings.MOCK_SERVER_ADDRESS)
 
     def handle(self, *args: Any, **options: Any) -> None:
         nginx = next(filter(None, map(shutil.which, NGINX_CANDIDATES)), None)
@@ -28,6 +29,7 @@ class Command(BaseCommand):
         conf = call_command(
             "gateway_config", run_dir=options["run_dir"], listen=options["listen"],
             auth=options["auth"], portal=options["portal"], upstream=options["upstream"],
+            mock=options["mock"],
         )  # fmt: skip
         # exec, not a child: the supervisor's SIGTERM then reaches nginx itself.
         os.execv(nginx, [nginx, "-p", options["run_dir"], "-c", conf, "-g", "daemon off;"])  # noqa: S606
