@@ -259,9 +259,7 @@ def cancel(request: AuthenticatedHttpRequest, membership: Membership) -> HttpRes
 @account_view(Perm.MANAGE_BILLING)
 def portal(request: HttpRequest, membership: Membership) -> HttpResponse:
     try:
-        url = flows.open_portal(
-            membership.account, site_url(_billing_url(membership))
-        )
+        url = flows.open_portal(membership.account, site_url(_billing_url(membership)))
     except BillingError as error:
         messages.error(request, f"The billing portal could not open: {error}")
         return redirect(_billing_url(membership))
