@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "seller",
     "webhooks",
     "eventstream",
+    "credits",
 ]
 
 MIDDLEWARE = [
