@@ -2,9 +2,11 @@
 a saved card (``confirm=true&off_session=true``), as Stripe documents them.
 
 Stripe's test card 4000 0000 0000 0341 attaches to a customer, but every charge of it is
-declined: an off-session charge then answers 402 ``card_declined`` with the PaymentIntent in
-the error, left ``requires_payment_method`` with its ``last_payment_error``, and emits
-``payment_intent.payment_failed``.
+declined: the charge answers 402 ``card_declined`` with the PaymentIntent in the error, left
+``requires_payment_method`` with its ``last_payment_error``, and emits
+``payment_intent.payment_failed``. 4000 0027 6000 3184 needs authentication on every payment:
+the hosted Checkout page "authenticates" it, an off-session charge fails with
+``authentication_required``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from stripe_simulator.shapes import new_id, shape
 from stripe_simulator.store import Store, now
 
 CHARGE_DECLINED_CARD = "4000000000000341"
+ALWAYS_AUTHENTICATE_CARD = "4000002760003184"
 
 
 def fingerprint(digits: str) -> str:
@@ -61,7 +64,7 @@ def create(store: Store, p: dict[str, Any]) -> dict[str, Any]:
     if p.get("payment_method"):
         attach_method(store, intent, p["payment_method"])
     if p.get("confirm") == "true":
-        return confirm(store, intent["id"], {})
+        return confirm(store, intent["id"], {"off_session": p.get("off_session", "")})
     return intent
 
 
@@ -91,25 +94,28 @@ def confirm(store: Store, intent_id: str, p: dict[str, Any]) -> dict[str, Any]:
         )
     method = store.get("payment_method", intent["payment_method"])
     if method["card"]["fingerprint"] == fingerprint(CHARGE_DECLINED_CARD):
-        decline(store, intent, method)
+        decline(store, intent, method, "card_declined", "Your card was declined.")
+    if p.get("off_session") == "true" and method["card"]["fingerprint"] == fingerprint(
+        ALWAYS_AUTHENTICATE_CARD
+    ):
+        decline(
+            store, intent, method, "authentication_required",
+            "Your card was declined. This transaction requires authentication.",
+        )  # fmt: skip
     intent.update(status="succeeded", amount_received=intent["amount"], latest_charge=new_id("ch"))
     store.emit("payment_intent.succeeded", intent)
     return intent
 
 
-def decline(store: Store, intent: dict[str, Any], method: dict[str, Any]) -> None:
-    error = {
-        "type": "card_error",
-        "code": "card_declined",
-        "decline_code": "generic_decline",
-        "doc_url": "https://docs.stripe.com/error-codes/card-declined",
-        "message": "Your card was declined.",
-        "payment_method": method,
-    }
+def decline(
+    store: Store, intent: dict[str, Any], method: dict[str, Any], code: str, message: str
+) -> None:
+    decline_code = "generic_decline" if code == "card_declined" else code
+    failure = StripeError(402, message, code, kind="card_error")
+    error = {**failure.body["error"], "decline_code": decline_code, "payment_method": method}
     intent.update(status="requires_payment_method", last_payment_error=error, payment_method=None)
     store.emit("payment_intent.payment_failed", intent)
-    failure = StripeError(402, "Your card was declined.", "card_declined", kind="card_error")
-    failure.body["error"].update(decline_code="generic_decline", payment_intent=intent)
+    failure.body["error"].update(decline_code=decline_code, payment_intent=intent)
     raise failure
 
 

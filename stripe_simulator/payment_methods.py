@@ -15,7 +15,9 @@ SUCCESS_CARDS = {"4242424242424242": "visa", "5555555555554444": "mastercard"}
 DECLINED_CARD = "4000000000000002"
 # Attaches to a customer; every charge of it is declined (stripe_simulator/payment_intents.py).
 ATTACHES_THEN_DECLINES = "4000000000000341"
-ATTACHABLE_CARDS = {**SUCCESS_CARDS, ATTACHES_THEN_DECLINES: "visa"}
+# Needs authentication on every payment: off-session charges of it fail (payment_intents.py).
+ALWAYS_AUTHENTICATES = "4000002760003184"
+ATTACHABLE_CARDS = {**SUCCESS_CARDS, ATTACHES_THEN_DECLINES: "visa", ALWAYS_AUTHENTICATES: "visa"}
 
 
 def check_card(number: str) -> str:
