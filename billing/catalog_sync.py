@@ -110,6 +110,7 @@ def sync_credit_pack(pack: CreditPack, result: SyncResult) -> None:
     )
     pack.stripe_product_id, pack.stripe_price_id = product_id, price_id
 
+
 def price_key(plan: Plan, interval: str, metered: bool = False) -> str:
     """The lookup key: the monthly ones keep the names they had before yearly prices."""
     kind = "overage" if metered else "monthly"
@@ -186,9 +187,7 @@ def ensure_price(
     return str(price["id"])
 
 
-def same_price(
-    existing: dict[str, Any], plan: Plan | CreditPack, wanted: dict[str, Any]
-) -> bool:
+def same_price(existing: dict[str, Any], plan: Plan | CreditPack, wanted: dict[str, Any]) -> bool:
     recurring, wanted_recurring = existing.get("recurring") or {}, wanted.get("recurring") or {}
     return (
         existing["currency"] == plan.currency

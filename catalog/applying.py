@@ -253,7 +253,9 @@ def _credit_packs(entries: list[dict[str, Any]], report: Report) -> list[CreditP
             raise CatalogError(f"credit_pack {entry['slug']}: unknown plan {entry.get('plan')!r}")
         values["plan"], values["is_retired"] = plan, False
         packs.append(_upsert(CreditPack, values, report, f"credit_pack {entry['slug']}"))
-    for pack in CreditPack.objects.filter(is_retired=False).exclude(slug__in=[p.slug for p in packs]):
+    for pack in CreditPack.objects.filter(is_retired=False).exclude(
+        slug__in=[p.slug for p in packs]
+    ):
         pack.is_retired = True
         pack.save(update_fields=["is_retired"])
         report.retired.append(f"credit_pack {pack.slug}")

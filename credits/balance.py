@@ -59,7 +59,9 @@ def balance_of(account_id: int, client: Redis | None = None) -> int | None:
 def seed(account_id: int, client: Redis | None = None) -> bool:
     """Set a missing balance from the ledger; True if it was missing."""
     client = client or get_redis()
-    entries = list(CreditEntry.objects.filter(account_id=account_id).values_list("id", "kind", "units"))
+    entries = list(
+        CreditEntry.objects.filter(account_id=account_id).values_list("id", "kind", "units")
+    )
     total = sum(units for _, _, units in entries)
     grant_ids = [entry_id for entry_id, kind, _ in entries if kind != EntryKind.USAGE]
     keys = [credits_key(account_id), credit_grants_key(account_id)]
@@ -92,8 +94,10 @@ def claim(account_id: int, client: Redis) -> str | None:
 
 
 def pending_batches(account_id: int, client: Redis) -> list[str]:
-    return sorted(name.decode() if isinstance(name, bytes) else name
-                  for name in client.smembers(credit_batches_key(account_id)))  # fmt: skip
+    return sorted(
+        name.decode() if isinstance(name, bytes) else name
+        for name in client.smembers(credit_batches_key(account_id))
+    )
 
 
 def batch_units(batch: str, client: Redis) -> int:

@@ -32,9 +32,16 @@ def grant_pack(
         if CreditEntry.objects.filter(reference=reference).exists():
             return None
         entry = CreditEntry.objects.create(
-            account=account, kind=kind, units=pack.credits, day=now.date(), reference=reference,
-            pack=pack, amount=amount, currency=pack.currency, expires_at=expires,
-        )  # fmt: skip
+            account=account,
+            kind=kind,
+            units=pack.credits,
+            day=now.date(),
+            reference=reference,
+            pack=pack,
+            amount=amount,
+            currency=pack.currency,
+            expires_at=expires,
+        )
         wallet.plan = pack.plan
         wallet.low_notified = wallet.exhausted_notified = wallet.topup_pending = False
         if payment_method:
@@ -63,9 +70,13 @@ def record_usage(account_id: int, batch_id: str, units: int, day: datetime) -> b
             # The wallet's lock orders this against grants and expiries of the same account.
             CreditWallet.objects.select_for_update().filter(account_id=account_id).first()
             CreditEntry.objects.create(
-                account_id=account_id, kind=EntryKind.USAGE, units=-units, day=day.date(),
-                reference=batch_id, applied_to_redis=True,
-            )  # fmt: skip
+                account_id=account_id,
+                kind=EntryKind.USAGE,
+                units=-units,
+                day=day.date(),
+                reference=batch_id,
+                applied_to_redis=True,
+            )
     except IntegrityError:
         return False
     return True
@@ -85,14 +96,19 @@ def expire_for_account(account_id: int, now: datetime) -> int:
     count = 0
     with transaction.atomic():
         CreditWallet.objects.select_for_update().filter(account_id=account_id).first()
-        entries = list(CreditEntry.objects.filter(account_id=account_id).order_by("created_at", "id"))
+        entries = list(
+            CreditEntry.objects.filter(account_id=account_id).order_by("created_at", "id")
+        )
         done = {e.reference.removeprefix("expiry:") for e in entries if e.kind == EntryKind.EXPIRY}
         for entry, left in units_left(entries):
             if entry.expires_at and entry.expires_at <= now and str(entry.pk) not in done:
                 expiry = CreditEntry.objects.create(
-                    account_id=account_id, kind=EntryKind.EXPIRY, units=-left, day=now.date(),
+                    account_id=account_id,
+                    kind=EntryKind.EXPIRY,
+                    units=-left,
+                    day=now.date(),
                     reference=f"expiry:{entry.pk}",
-                )  # fmt: skip
+                )
                 balance.apply_on_commit(expiry)
                 count += 1
     return count

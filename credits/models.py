@@ -111,6 +111,9 @@ class TopUp(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
 
+    def __str__(self) -> str:
+        return f"top-up of {self.account_id}: {self.status}"
+
 
 class TimePass(models.Model):
     """A plan bought once: access and its quota run from `starts_at` to `ends_at`."""

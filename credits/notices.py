@@ -21,9 +21,11 @@ def after_balance(account_id: int, units: int) -> list[str]:
     sent = []
     with transaction.atomic():
         wallet = (
-            CreditWallet.objects.select_for_update().select_related("account")
-            .filter(account_id=account_id).first()
-        )  # fmt: skip
+            CreditWallet.objects.select_for_update()
+            .select_related("account")
+            .filter(account_id=account_id)
+            .first()
+        )
         if wallet is None:
             return []
         if units <= 0 and not wallet.exhausted_notified:
@@ -43,8 +45,12 @@ def announce(wallet: CreditWallet, what: str, units: int) -> None:
     grants = CreditEntry.objects.filter(account=account).exclude(kind="usage").count()
     data = {"balance": max(units, 0), "threshold": wallet.low_balance_below}
     webhook_events.emit(account, f"credits.{what}", f"credits.{what}:{account.pk}:{grants}", data)
-    context = {"account": account, "balance": max(units, 0), "exhausted": what == "exhausted",
-               "auto_topup": wallet.auto_topup}  # fmt: skip
+    context = {
+        "account": account,
+        "balance": max(units, 0),
+        "exhausted": what == "exhausted",
+        "auto_topup": wallet.auto_topup,
+    }
     to = recipients(account)
     transaction.on_commit(lambda: emails.send("credits-low", to, context))
 
@@ -66,8 +72,9 @@ def remind_expiring_passes(now: datetime) -> int:
     so two runs at once send one; a pass renewed already (a later pass of the same plan) is
     not reminded."""
     sent = 0
-    candidates = TimePass.objects.filter(reminded_at__isnull=True, ends_at__gt=now,
-                                         starts_at__lte=now).select_related("account", "plan")  # fmt: skip
+    candidates = TimePass.objects.filter(
+        reminded_at__isnull=True, ends_at__gt=now, starts_at__lte=now
+    ).select_related("account", "plan")
     for time_pass in candidates:
         if reminder_due(time_pass) > now or renewed(time_pass):
             continue
@@ -76,11 +83,15 @@ def remind_expiring_passes(now: datetime) -> int:
                 reminded_at=now
             )
             if claimed:
-                context = {"account": time_pass.account, "time_pass": time_pass}
-                to = recipients(time_pass.account)
-                transaction.on_commit(lambda c=context, t=to: emails.send("pass-expiring", t, c))
+                send_reminder(time_pass)
                 sent += 1
     return sent
+
+
+def send_reminder(time_pass: TimePass) -> None:
+    context = {"account": time_pass.account, "time_pass": time_pass}
+    to = recipients(time_pass.account)
+    transaction.on_commit(lambda: emails.send("pass-expiring", to, context))
 
 
 def renewed(time_pass: TimePass) -> bool:

@@ -12,15 +12,15 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts import audit
 from accounts.models import Account, User
+from accounts.signals import account_policy_changed
 from billing import gateway
 from billing.flows import ensure_customer, tax_params
 from billing.gateway import BillingError
 from catalog.models import CreditPack, Plan
-from accounts import audit
 from credits import ledger
 from credits.models import CreditWallet, EntryKind, TimePass, TopUp, TopUpStatus
-from accounts.signals import account_policy_changed
 
 log = logging.getLogger(__name__)
 # The metadata a payment carries so the webhook knows what it bought.
@@ -28,9 +28,13 @@ KIND, ITEM, ACCOUNT = "tollgate_purchase", "tollgate_item", "account_id"
 
 
 def start_purchase(
-    account: Account, user: User, kind: str, item: CreditPack | Plan, success_url: str,
+    account: Account,
+    user: User,
+    kind: str,
+    item: CreditPack | Plan,
+    success_url: str,
     cancel_url: str,
-) -> str:  # fmt: skip
+) -> str:
     """A payment-mode Checkout Session for a credit pack (kind "credits") or a time pass
     ("pass"); returns its URL. Credits save the card for automatic top-ups."""
     customer = ensure_customer(account, user.email)
@@ -60,7 +64,7 @@ def apply_payment_session(session: dict[str, Any]) -> bool:
     metadata = session.get("metadata") or {}
     if session.get("mode") != "payment" or session.get("payment_status") != "paid":
         return False
-    account = Account.objects.filter(pk=int(metadata.get(ACCOUNT) or 0)).first()
+    account = buyer(metadata, session.get("customer"))
     if account is None or metadata.get(KIND) not in ("credits", "pass"):
         log.warning("payment session %s names no purchase of ours", session.get("id"))
         return False
@@ -70,8 +74,15 @@ def apply_payment_session(session: dict[str, Any]) -> bool:
         if pack is None:
             return False
         intent = gateway.retrieve_payment_intent(session["payment_intent"])
-        granted = ledger.grant_pack(account, pack, EntryKind.PURCHASE, session["id"], amount,
-                                    payment_method=str(intent.get("payment_method") or ""))  # fmt: skip
+        entry = ledger.grant_pack(
+            account,
+            pack,
+            EntryKind.PURCHASE,
+            session["id"],
+            amount,
+            payment_method=str(intent.get("payment_method") or ""),
+        )
+        granted = entry is not None
     else:
         plan = Plan.objects.filter(slug=metadata.get(ITEM, ""), pass_days__isnull=False).first()
         if plan is None:
@@ -82,6 +93,16 @@ def apply_payment_session(session: dict[str, Any]) -> bool:
             lambda: account_policy_changed.send(sender=TimePass, account_id=account.pk)
         )
     return True
+
+
+def buyer(metadata: dict[str, Any], customer_id: Any) -> Account | None:
+    """The account a payment names, if the paying Stripe customer is that account's."""
+    account_id = str(metadata.get(ACCOUNT) or "")
+    if not account_id.isdigit():
+        return None
+    return Account.objects.filter(
+        pk=int(account_id), billing_customer__stripe_id=str(customer_id or "")
+    ).first()
 
 
 def start_pass(account: Account, plan: Plan, session_id: str, amount: Decimal) -> TimePass | None:
@@ -95,10 +116,14 @@ def start_pass(account: Account, plan: Plan, session_id: str, amount: Decimal) -
             running = TimePass.objects.filter(account=account, plan=plan, ends_at__gt=now).first()
             starts = running.ends_at if running else now
             return TimePass.objects.create(
-                account=account, plan=plan, starts_at=starts,
-                ends_at=starts + timedelta(days=plan.pass_days), checkout_session_id=session_id,
-                amount=amount, currency=plan.currency,
-            )  # fmt: skip
+                account=account,
+                plan=plan,
+                starts_at=starts,
+                ends_at=starts + timedelta(days=plan.pass_days),
+                checkout_session_id=session_id,
+                amount=amount,
+                currency=plan.currency,
+            )
     except IntegrityError:
         return None
 
@@ -109,9 +134,11 @@ def top_up(account_id: int) -> str:
     never pays twice); the pack is granted when the PaymentIntent succeeds."""
     with transaction.atomic():
         wallet = (
-            CreditWallet.objects.select_for_update().select_related("account")
-            .filter(account_id=account_id).first()
-        )  # fmt: skip
+            CreditWallet.objects.select_for_update()
+            .select_related("account")
+            .filter(account_id=account_id)
+            .first()
+        )
         if wallet is None or not wallet.auto_topup or wallet.topup_pack is None:
             return "off"
         if not wallet.stripe_payment_method_id:
@@ -129,10 +156,13 @@ def charge(attempt: TopUp, wallet: CreditWallet) -> str:
     customer = ensure_customer(wallet.account, "")
     metadata = {KIND: "topup", ITEM: pack.slug, ACCOUNT: str(wallet.account_id)}
     params = {
-        "amount": int(pack.price * 100), "currency": pack.currency,
-        "customer": customer.stripe_id, "payment_method": wallet.stripe_payment_method_id,
-        "metadata": metadata, "description": f"Automatic top-up: {pack.name}",
-    }  # fmt: skip
+        "amount": int(pack.price * 100),
+        "currency": pack.currency,
+        "customer": customer.stripe_id,
+        "payment_method": wallet.stripe_payment_method_id,
+        "metadata": metadata,
+        "description": f"Automatic top-up: {pack.name}",
+    }
     try:
         intent = gateway.charge_off_session(params, key=f"credits-topup:{attempt.pk}")
     except BillingError as error:
@@ -159,13 +189,14 @@ def apply_topup_intent(intent: dict[str, Any]) -> bool:
     metadata = intent.get("metadata") or {}
     if intent.get("status") != "succeeded" or metadata.get(KIND) != "topup":
         return False
-    account = Account.objects.filter(pk=int(metadata.get(ACCOUNT) or 0)).first()
+    account = buyer(metadata, intent.get("customer"))
     pack = CreditPack.objects.filter(slug=metadata.get(ITEM, "")).first()
     if account is None or pack is None:
         return False
     with transaction.atomic():
-        ledger.grant_pack(account, pack, EntryKind.TOPUP, intent["id"],
-                          Decimal(intent["amount"]) / 100)  # fmt: skip
+        ledger.grant_pack(
+            account, pack, EntryKind.TOPUP, intent["id"], Decimal(intent["amount"]) / 100
+        )
         TopUp.objects.filter(account=account, status=TopUpStatus.PENDING).update(
             status=TopUpStatus.SUCCEEDED, payment_intent_id=intent["id"]
         )

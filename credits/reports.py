@@ -37,9 +37,11 @@ def ledger_lines(account: Account, limit: int = 60) -> list[LedgerLine]:
         for e in entries.exclude(kind=EntryKind.USAGE).order_by("-created_at")[:limit]
     ]
     usage = (
-        entries.filter(kind=EntryKind.USAGE).values("day").annotate(units=Sum("units"))
+        entries.filter(kind=EntryKind.USAGE)
+        .values("day")
+        .annotate(units=Sum("units"))
         .order_by("-day")[:limit]
-    )  # fmt: skip
+    )
     lines += [LedgerLine(row["day"], "usage", "Calls", row["units"]) for row in usage]
     return sorted(lines, key=lambda line: (line.day, line.kind != "usage"), reverse=True)[:limit]
 
@@ -47,9 +49,11 @@ def ledger_lines(account: Account, limit: int = 60) -> list[LedgerLine]:
 def balance_series(account: Account) -> dict[str, list[int]]:
     """The ledger's balance at the end of each day with movements (unix seconds, units)."""
     by_day = (
-        CreditEntry.objects.filter(account=account).values("day").annotate(units=Sum("units"))
+        CreditEntry.objects.filter(account=account)
+        .values("day")
+        .annotate(units=Sum("units"))
         .order_by("day")
-    )  # fmt: skip
+    )
     t, left, running = [], [], 0
     for row in by_day:
         running += row["units"]

@@ -36,7 +36,9 @@ def prepaid_terms(account: Account, now: datetime) -> Terms | None:
         return Terms(wallet.plan, None, credits=True)
     expired = latest.first()
     if expired is not None:
-        return Terms(expired.plan, (expired.ends_at, far_future(expired.ends_at)), pass_expired=True)
+        return Terms(
+            expired.plan, (expired.ends_at, far_future(expired.ends_at)), pass_expired=True
+        )
     return None
 
 

@@ -52,12 +52,14 @@ def credits_page(request: HttpRequest, membership: Membership) -> HttpResponse:
     return render(request, "credits/credits.html", ctx)
 
 
-def _purchase(request: AuthenticatedHttpRequest, membership: Membership, kind: str,
-              item: CreditPack | Plan) -> HttpResponse:  # fmt: skip
+def _purchase(
+    request: AuthenticatedHttpRequest, membership: Membership, kind: str, item: CreditPack | Plan
+) -> HttpResponse:
     page = request.build_absolute_uri(reverse("credits", args=[membership.account.slug]))
     try:
-        url = purchases.start_purchase(membership.account, request.user, kind, item,
-                                       f"{page}?paid=1", page)  # fmt: skip
+        url = purchases.start_purchase(
+            membership.account, request.user, kind, item, f"{page}?paid=1", page
+        )
     except BillingError as error:
         messages.error(request, f"Checkout could not start: {error}")
         return redirect(page)
@@ -93,6 +95,6 @@ def top_up_settings(request: AuthenticatedHttpRequest, membership: Membership) -
         form.save()
         messages.success(request, "Credit settings saved.")
     else:
-        errors = "; ".join(e for field in form.errors.values() for e in field)
+        errors = "; ".join(str(e) for field in form.errors.values() for e in field)
         messages.error(request, f"Not saved: {errors}")
     return redirect("credits", membership.account.slug)

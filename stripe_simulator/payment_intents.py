@@ -115,7 +115,8 @@ def decline(
     error = {**failure.body["error"], "decline_code": decline_code, "payment_method": method}
     intent.update(status="requires_payment_method", last_payment_error=error, payment_method=None)
     store.emit("payment_intent.payment_failed", intent)
-    failure.body["error"].update(decline_code=decline_code, payment_intent=intent)
+    body: dict[str, Any] = failure.body["error"]  # the card error names the intent
+    body.update(decline_code=decline_code, payment_intent=intent)
     raise failure
 
 

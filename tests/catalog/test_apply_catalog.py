@@ -178,17 +178,25 @@ def test_a_credit_pack_dropped_from_the_file_is_retired_not_deleted(catalog_dir)
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ('[[credit_packs]]\nslug = "x"\nname = "X"\ncredits = 5\nprice = "1"\nplan = "nope"\n',
-         "unknown plan"),
-        ('[[credit_packs]]\nslug = "x"\nname = "X"\ncredits = 0\nprice = "1"\nplan = "payg"\n',
-         "credits"),
-        ('[[credit_packs]]\nslug = "x"\nname = "X"\ncredits = 5\nprice = "-1"\nplan = "payg"\n',
-         "price"),
-        ('[[credit_packs]]\nslug = "x"\nname = "X"\ncredits = 5\nprice = "1"\nplan = "payg"\n'
-         'bonus = 3\n', "unknown fields"),
+        (
+            '[[credit_packs]]\nslug = "x"\nname = "X"\ncredits = 5\nprice = "1"\nplan = "nope"\n',
+            "unknown plan",
+        ),
+        (
+            '[[credit_packs]]\nslug = "x"\nname = "X"\ncredits = 0\nprice = "1"\nplan = "payg"\n',
+            "credits",
+        ),
+        (
+            '[[credit_packs]]\nslug = "x"\nname = "X"\ncredits = 5\nprice = "-1"\nplan = "payg"\n',
+            "price",
+        ),
+        (
+            '[[credit_packs]]\nslug = "x"\nname = "X"\ncredits = 5\nprice = "1"\nplan = "payg"\n'
+            "bonus = 3\n",
+            "unknown fields",
+        ),
         ('[[plans]]\nslug = "half"\nname = "Half"\npass_days = 2\n', "pass_days"),
-        ('[[plans]]\nslug = "zero"\nname = "Zero"\npass_days = 0\npass_price = "1"\n',
-         "pass_days"),
+        ('[[plans]]\nslug = "zero"\nname = "Zero"\npass_days = 0\npass_price = "1"\n', "pass_days"),
     ],
 )
 def test_a_bad_pack_or_pass_changes_nothing(catalog_dir, extra, message):

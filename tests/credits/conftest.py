@@ -10,10 +10,10 @@ from django.utils import timezone
 from catalog.models import CreditPack
 from credits import ledger
 from credits.models import EntryKind, TimePass
-from tests.gateway.support import forget_caches, make_plan, make_product
 
 # The fixtures of the billing tests (the simulator), for the purchase tests.
 from tests.billing.conftest import _simulator_server, sim  # noqa: F401
+from tests.gateway.support import forget_caches, make_plan, make_product
 
 
 @pytest.fixture(autouse=True)
@@ -47,8 +47,9 @@ def pack(payg):
 
 @pytest.fixture
 def day_pass(product):
-    return make_plan("day", [product], requests_per_period=3, pass_days=1,
-                     pass_price=Decimal("5.00"))  # fmt: skip
+    return make_plan(
+        "day", [product], requests_per_period=3, pass_days=1, pass_price=Decimal("5.00")
+    )
 
 
 def grant(account, pack, reference="cs_test_1", kind=EntryKind.PURCHASE):
@@ -60,6 +61,9 @@ def grant(account, pack, reference="cs_test_1", kind=EntryKind.PURCHASE):
 def running_pass(account, plan, hours_left=5.0, hours_ago=1.0):
     now = timezone.now()
     return TimePass.objects.create(
-        account=account, plan=plan, starts_at=now - timedelta(hours=hours_ago),
-        ends_at=now + timedelta(hours=hours_left), checkout_session_id=f"cs_{hours_left}",
-    )  # fmt: skip
+        account=account,
+        plan=plan,
+        starts_at=now - timedelta(hours=hours_ago),
+        ends_at=now + timedelta(hours=hours_left),
+        checkout_session_id=f"cs_{hours_left}",
+    )

@@ -40,10 +40,9 @@ def spend(account_id: int, n: int) -> int:
     """`n` calls through the gateway's script; returns how many it admitted."""
     now = time.time()
     keys = counter_keys(account_id, "live", now, now - 60)
+    field, key = "k|demo|GET /hello", credits_key(account_id)
     results = [
-        check_and_count(keys, UNLIMITED, "k|demo|GET /hello", 3600, now,
-                        credits_key=credits_key(account_id))  # fmt: skip
-        for _ in range(n)
+        check_and_count(keys, UNLIMITED, field, 3600, now, credits_key=key) for _ in range(n)
     ]
     return sum(r.admitted for r in results)
 
@@ -53,10 +52,12 @@ class Rig:
         self.redis = redis_server.client()
         self.team = team
         self.env = {
-            "REDIS_URL": redis_server.url, "DATABASE_URL": database_url(),
-            "SECRET_KEY": settings.SECRET_KEY, "APIKEY_PEPPER": settings.APIKEY_PEPPER,
+            "REDIS_URL": redis_server.url,
+            "DATABASE_URL": database_url(),
+            "SECRET_KEY": settings.SECRET_KEY,
+            "APIKEY_PEPPER": settings.APIKEY_PEPPER,
             "TOLLGATE_VAR_DIR": str(tmp_path / "var"),
-        }  # fmt: skip
+        }
 
     @contextmanager
     def worker(self) -> Iterator[object]:
@@ -74,8 +75,10 @@ class Rig:
     @contextmanager
     def wallet_lock(self) -> Iterator[None]:
         with psycopg.connect(database_url()) as db:
-            db.execute("SELECT id FROM credits_creditwallet WHERE account_id = %s FOR UPDATE",
-                       [self.team.id])  # fmt: skip
+            db.execute(
+                "SELECT id FROM credits_creditwallet WHERE account_id = %s FOR UPDATE",
+                [self.team.id],
+            )
             try:
                 yield
             finally:
@@ -96,8 +99,9 @@ class Rig:
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
-                " AND wait_event_type = 'Lock' AND query LIKE %s", ["%credits_creditwallet%"],
-            )  # fmt: skip
+                " AND wait_event_type = 'Lock' AND query LIKE %s",
+                ["%credits_creditwallet%"],
+            )
             return cursor.fetchone() is not None
 
 

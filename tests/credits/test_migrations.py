@@ -10,8 +10,11 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 BEFORE = [("catalog", "0004_coupons"), ("webhooks", "0001_initial")]
-AFTER = [("catalog", "0005_credit_packs_and_time_passes"), ("credits", "0001_initial"),
-         ("webhooks", "0002_credit_event_types")]  # fmt: skip
+AFTER = [
+    ("catalog", "0005_credit_packs_and_time_passes"),
+    ("credits", "0001_initial"),
+    ("webhooks", "0002_credit_event_types"),
+]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -21,9 +24,12 @@ def test_plans_and_webhook_events_of_the_previous_release_are_kept(team):
     try:
         old_apps = executor.loader.project_state(BEFORE).apps
         old_apps.get_model("catalog", "Plan").objects.create(
-            slug="pro", name="Pro", monthly_price=Decimal("29.00"), stripe_price_id="price_old",
+            slug="pro",
+            name="Pro",
+            monthly_price=Decimal("29.00"),
+            stripe_price_id="price_old",
             requests_per_period=1000,
-        )  # fmt: skip
+        )
         old_apps.get_model("webhooks", "Event").objects.create(
             account_id=team.id, type="quota.exhausted", occurrence="old", data={"used": 5}
         )
@@ -34,8 +40,10 @@ def test_plans_and_webhook_events_of_the_previous_release_are_kept(team):
     new_apps = executor.loader.project_state(AFTER).apps
     plan = new_apps.get_model("catalog", "Plan").objects.get(slug="pro")
     assert (plan.monthly_price, plan.stripe_price_id, plan.requests_per_period) == (
-        Decimal("29.00"), "price_old", 1000,
-    )  # fmt: skip
+        Decimal("29.00"),
+        "price_old",
+        1000,
+    )
     assert (plan.pass_days, plan.pass_price, plan.stripe_pass_price_id) == (None, None, "")
     assert not new_apps.get_model("catalog", "CreditPack").objects.exists()
     assert not new_apps.get_model("credits", "CreditWallet").objects.exists()

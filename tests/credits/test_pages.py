@@ -36,8 +36,7 @@ def test_the_page_shows_balance_ledger_and_chart(client, alice, free_plan, pack,
     assert 'data-chart="balance"' in html and "Purchase" in html
 
 
-def test_an_account_without_credits_is_offered_the_packs(client, alice, sim, free_plan, pack,
-                                                          team):  # fmt: skip
+def test_an_account_without_credits_is_offered_the_packs(client, alice, sim, free_plan, pack, team):
     sync_catalog()
     client.force_login(alice)
     html = page(client, team).content.decode()
@@ -70,8 +69,9 @@ def test_developers_and_outsiders_cannot_buy(client, bob, charlie, free_plan, pa
         {"auto_topup": "on", "topup_pack": "ten", "topup_below": "5", "low_balance_below": "0"},
     ],
 )
-def test_bad_settings_are_refused_and_save_nothing(client, alice, free_plan, pack, team, form,
-                                                   redis_db):  # fmt: skip
+def test_bad_settings_are_refused_and_save_nothing(
+    client, alice, free_plan, pack, team, form, redis_db
+):
     grant(team, pack)  # no card: a purchase outside Checkout
     before = list(CreditWallet.objects.values())
     client.force_login(alice)
@@ -105,6 +105,12 @@ def test_a_pass_is_reminded_once_before_it_ends(free_plan, day_pass, team):
 def test_a_pass_far_from_its_end_or_renewed_is_not_reminded(free_plan, day_pass, team):
     running_pass(team, day_pass, hours_left=30, hours_ago=1)  # a reminder a day before: not yet
     soon = running_pass(team, day_pass, hours_left=2, hours_ago=22)
-    TimePass.objects.create(account=team, plan=day_pass, starts_at=soon.ends_at,
-                            ends_at=soon.ends_at + timedelta(days=1), checkout_session_id="cs_r")  # fmt: skip
+    renewal_ends = soon.ends_at + timedelta(days=1)
+    TimePass.objects.create(
+        account=team,
+        plan=day_pass,
+        starts_at=soon.ends_at,
+        ends_at=renewal_ends,
+        checkout_session_id="cs_r",
+    )
     assert remind_expiring_passes(timezone.now()) == 0

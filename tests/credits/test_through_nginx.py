@@ -42,8 +42,9 @@ def catalog(db):
     make_plan("free", [product], is_default=True, requests_per_period=0)
     payg = make_plan("payg", [product])
     day = make_plan("day", [product], pass_days=1, pass_price=Decimal("5.00"))
-    pack = CreditPack.objects.create(slug="ten", name="Ten", credits=10, price=Decimal("1.00"),
-                                     plan=payg)  # fmt: skip
+    pack = CreditPack.objects.create(
+        slug="ten", name="Ten", credits=10, price=Decimal("1.00"), plan=payg
+    )
     return {"pack": pack, "day": day, "payg": payg}
 
 
@@ -53,9 +54,11 @@ def stack(tmp_path, redis_db, sim, catalog):
     for item in catalog.values():
         item.refresh_from_db()
     running = GatewayStack(
-        tmp_path, STRIPE_API_BASE=sim.url, STRIPE_SECRET_KEY="sk_test_simulator",
+        tmp_path,
+        STRIPE_API_BASE=sim.url,
+        STRIPE_SECRET_KEY="sk_test_simulator",
         STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
-    ).start()  # fmt: skip
+    ).start()
     sim.control("webhooks", url=f"{running.url}/billing/webhook", secret=WEBHOOK_SECRET)
     celery_app.conf.task_always_eager = False  # tasks go to the worker, as in production
     try:
@@ -82,11 +85,15 @@ def test_buy_spend_402_top_up_200(stack, sim, catalog, team, alice):
     live, _ = make_key(team)
     assert call(stack, live).status_code == 429  # the free plan's quota of 0
 
-    url = purchases.start_purchase(team, alice, "credits", catalog["pack"], "http://t/s",
-                                   "http://t/c")  # fmt: skip
+    url = purchases.start_purchase(
+        team, alice, "credits", catalog["pack"], "http://t/s", "http://t/c"
+    )
     sim.pay_checkout(url)
-    wait_for(lambda: CreditEntry.objects.filter(account=team).exists(), timeout=20,
-             what="the purchase applied by the worker")  # fmt: skip
+    wait_for(
+        lambda: CreditEntry.objects.filter(account=team).exists(),
+        timeout=20,
+        what="the purchase applied by the worker",
+    )
     wait_for(lambda: call(stack, live).status_code == 200, timeout=5, what="credits spent")
     admitted, refused = calls_until_refused(stack, live, 20)
     assert admitted == 9  # 10 units: the one above and these nine
@@ -99,14 +106,20 @@ def test_buy_spend_402_top_up_200(stack, sim, catalog, team, alice):
         auto_topup=True, topup_pack=catalog["pack"], topup_below=2
     )
     flush_task.delay()  # what beat runs every CREDITS_FLUSH_SECONDS
-    wait_for(lambda: TopUp.objects.filter(account=team, status="succeeded").exists(),
-             timeout=20, what="the top-up charged by the worker")  # fmt: skip
+    wait_for(
+        lambda: TopUp.objects.filter(account=team, status="succeeded").exists(),
+        timeout=20,
+        what="the top-up charged by the worker",
+    )
     admitted, refused = calls_until_refused(stack, live, 20)
     assert admitted == 10 and refused.json()["code"] == "credits_exhausted"
 
     flush_task.delay()
-    wait_for(lambda: CreditEntry.objects.filter(account=team).balance() == 0, timeout=20,
-             what="the usage flushed into the ledger")  # fmt: skip
+    wait_for(
+        lambda: CreditEntry.objects.filter(account=team).balance() == 0,
+        timeout=20,
+        what="the usage flushed into the ledger",
+    )
     kinds = sorted(CreditEntry.objects.filter(account=team).values_list("kind", flat=True))
     assert kinds.count(EntryKind.PURCHASE) == kinds.count(EntryKind.TOPUP) == 1
     usage = CreditEntry.objects.filter(kind=EntryKind.USAGE).values_list("units", flat=True)
@@ -117,8 +130,11 @@ def test_a_day_pass_expiring_mid_stream(stack, sim, catalog, team, alice):
     live, _ = make_key(team)
     url = purchases.start_purchase(team, alice, "pass", catalog["day"], "http://t/s", "http://t/c")
     sim.pay_checkout(url)
-    wait_for(lambda: TimePass.objects.filter(account=team).exists(), timeout=20,
-             what="the pass applied by the worker")  # fmt: skip
+    wait_for(
+        lambda: TimePass.objects.filter(account=team).exists(),
+        timeout=20,
+        what="the pass applied by the worker",
+    )
     wait_for(lambda: call(stack, live).status_code == 200, timeout=5, what="the pass in force")
     # A day passes in two seconds: the pass's end moved, as a test clock would move it.
     ends_at = timezone.now() + timedelta(seconds=2)
@@ -134,8 +150,11 @@ def test_a_day_pass_expiring_mid_stream(stack, sim, catalog, team, alice):
     assert set(statuses[:first_refused]) == {200} and set(statuses[first_refused:]) == {402}
     assert stream[first_refused][1].json()["code"] == "pass_expired"
     # Nothing admitted after the end: the gateway reloads the terms when the period ends.
-    assert all(sent < ends_at.timestamp() + 0.05 for sent, response in stream
-               if response.status_code == 200)  # fmt: skip
+    assert all(
+        sent < ends_at.timestamp() + 0.05
+        for sent, response in stream
+        if response.status_code == 200
+    )
 
 
 def test_a_balance_of_500_admits_exactly_500_of_5000_concurrent_calls(
