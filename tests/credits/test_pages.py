@@ -114,3 +114,12 @@ def test_a_pass_far_from_its_end_or_renewed_is_not_reminded(free_plan, day_pass,
         checkout_session_id="cs_r",
     )
     assert remind_expiring_passes(timezone.now()) == 0
+
+
+def test_pricing_lists_passes_and_packs_apart_from_the_plans(client, sim, free_plan, pack,
+                                                             day_pass):  # fmt: skip
+    sync_catalog()
+    html = client.get("/pricing/").content.decode()
+    assert 'id="plan-day"' not in html  # no monthly price to show
+    assert 'id="pass-day"' in html and "1 day for 5.00 USD" in html
+    assert 'id="pack-ten"' in html and "10 credits for 1.00 USD" in html
