@@ -63,6 +63,36 @@ def wallet_for_update(account: Account, pack: CreditPack) -> CreditWallet:
     return wallet
 
 
+class LedgerError(Exception):
+    """A movement the ledger refuses; the message says why."""
+
+
+def refund(reference: str) -> CreditEntry:
+    """Take back the units a refunded purchase or top-up has left (what spending since has not
+    used, oldest units first), once: the refund's reference is `refund:<reference>`."""
+    paid = CreditEntry.objects.filter(
+        reference=reference, kind__in=[EntryKind.PURCHASE, EntryKind.TOPUP]
+    ).first()
+    if paid is None:
+        raise LedgerError(f"no credit purchase or top-up {reference!r}")
+    with transaction.atomic():
+        CreditWallet.objects.select_for_update().filter(account_id=paid.account_id).first()
+        if CreditEntry.objects.filter(reference=f"refund:{reference}").exists():
+            raise LedgerError(f"{reference} was refunded already")
+        entries = list(CreditEntry.objects.filter(account_id=paid.account_id).order_by("id"))
+        left = dict((entry.pk, units) for entry, units in units_left(entries))[paid.pk]
+        entry = CreditEntry.objects.create(
+            account_id=paid.account_id,
+            kind=EntryKind.REFUND,
+            units=-left,
+            day=timezone.now().date(),
+            reference=f"refund:{reference}",
+            pack=paid.pack,
+        )
+        balance.apply_on_commit(entry)
+    return entry
+
+
 def record_usage(account_id: int, batch_id: str, units: int, day: datetime) -> bool:
     """A claimed batch of spent units into the ledger; False if it was recorded before."""
     try:

@@ -106,3 +106,20 @@ def test_expiry_takes_what_is_left_of_an_expired_purchase(free_plan, pack, team,
     expiry = CreditEntry.objects.get(kind=EntryKind.EXPIRY)
     assert expiry.units == -6
     assert ledger_balance(team) == balance.balance_of(team.pk) == 0
+
+
+def test_a_refund_takes_back_what_is_left_of_the_purchase_once(free_plan, pack, team, redis_db):
+    from django.core.management import CommandError, call_command
+
+    grant(team, pack)
+    raw, _ = make_key(team)
+    spend(raw, 3)
+    flush_credits(redis_db)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        call_command("refund_credits", "cs_test_1")
+    assert CreditEntry.objects.get(kind=EntryKind.REFUND).units == -7
+    assert ledger_balance(team) == balance.balance_of(team.pk) == 0
+    with pytest.raises(CommandError, match="refunded already"):
+        call_command("refund_credits", "cs_test_1")
+    with pytest.raises(CommandError, match="no credit purchase"):
+        call_command("refund_credits", "cs_nope")
