@@ -81,15 +81,16 @@ def test_key_limits() -> Limits:
 
 def load_policy(account_id: int, now: float) -> AccountPolicy | None:
     account = Account.objects.filter(pk=account_id, closed_at__isnull=True).first()
-    plan = account.effective_plan() if account is not None else None
-    if account is None or plan is None:
+    if account is None:
+        return None
+    # A pass or credits, for an account without a subscription (credits.terms).
+    prepaid = prepaid_terms(account, datetime.fromtimestamp(now, UTC))
+    plan = prepaid.plan if prepaid is not None else account.effective_plan()
+    if plan is None:
         return None
     standing = standing_for(account)
-    prepaid = prepaid_terms(account, datetime.fromtimestamp(now, UTC))
-    if prepaid is not None:
-        plan = prepaid.plan
-        if prepaid.period is not None:
-            standing = Standing(*prepaid.period, payment_required=False)
+    if prepaid is not None and prepaid.period is not None:
+        standing = Standing(*prepaid.period, payment_required=False)
     entitlements = {
         item.product.slug: Entitlement(
             tuple(m.upper() for m in item.methods), tuple(item.path_prefixes)
