@@ -76,7 +76,7 @@ def refund(reference: str) -> CreditEntry:
     if paid is None:
         raise LedgerError(f"no credit purchase or top-up {reference!r}")
     with transaction.atomic():
-        CreditWallet.objects.select_for_update().filter(account_id=paid.account_id).first()
+        CreditWallet.objects.locked(paid.account_id)
         if CreditEntry.objects.filter(reference=f"refund:{reference}").exists():
             raise LedgerError(f"{reference} was refunded already")
         entries = list(CreditEntry.objects.filter(account_id=paid.account_id).order_by("id"))
@@ -98,7 +98,7 @@ def record_usage(account_id: int, batch_id: str, units: int, day: datetime) -> b
     try:
         with transaction.atomic():
             # The wallet's lock orders this against grants and expiries of the same account.
-            CreditWallet.objects.select_for_update().filter(account_id=account_id).first()
+            CreditWallet.objects.locked(account_id)
             CreditEntry.objects.create(
                 account_id=account_id,
                 kind=EntryKind.USAGE,
@@ -125,7 +125,7 @@ def expire_purchases(now: datetime) -> int:
 def expire_for_account(account_id: int, now: datetime) -> int:
     count = 0
     with transaction.atomic():
-        CreditWallet.objects.select_for_update().filter(account_id=account_id).first()
+        CreditWallet.objects.locked(account_id)
         entries = list(
             CreditEntry.objects.filter(account_id=account_id).order_by("created_at", "id")
         )

@@ -12,6 +12,14 @@ from accounts.models import Account
 from catalog.models import CreditPack, Plan
 
 
+class CreditWalletQuerySet(models.QuerySet["CreditWallet"]):
+    def locked(self, account_id: int) -> CreditWallet | None:
+        """The account's wallet (with its account), its row locked: one writer at a time."""
+        return (
+            self.select_for_update().select_related("account").filter(account_id=account_id).first()
+        )
+
+
 class CreditWallet(models.Model):
     """An account's credit settings; made by its first purchase. An account with a wallet and
     no subscription or running pass spends credits (credits.terms)."""
@@ -32,6 +40,8 @@ class CreditWallet(models.Model):
     exhausted_notified = models.BooleanField(default=False)
     topup_pending = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CreditWalletQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"credits of {self.account}"

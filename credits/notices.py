@@ -20,12 +20,7 @@ def after_balance(account_id: int, units: int) -> list[str]:
     """The emails and events a balance of `units` calls for; returns what was sent."""
     sent = []
     with transaction.atomic():
-        wallet = (
-            CreditWallet.objects.select_for_update()
-            .select_related("account")
-            .filter(account_id=account_id)
-            .first()
-        )
+        wallet = CreditWallet.objects.locked(account_id)
         if wallet is None:
             return []
         if units <= 0 and not wallet.exhausted_notified:

@@ -133,12 +133,7 @@ def top_up(account_id: int) -> str:
     attempt per dip (a pending one is charged again under its own idempotency key, so a retry
     never pays twice); the pack is granted when the PaymentIntent succeeds."""
     with transaction.atomic():
-        wallet = (
-            CreditWallet.objects.select_for_update()
-            .select_related("account")
-            .filter(account_id=account_id)
-            .first()
-        )
+        wallet = CreditWallet.objects.locked(account_id)
         if wallet is None or not wallet.auto_topup or wallet.topup_pack is None:
             return "off"
         if not wallet.stripe_payment_method_id:

@@ -13,14 +13,8 @@ from credits.models import EntryKind, TimePass
 
 # The fixtures of the billing tests (the simulator), for the purchase tests.
 from tests.billing.conftest import _simulator_server, sim  # noqa: F401
-from tests.gateway.support import forget_caches, make_plan, make_product
-
-
-@pytest.fixture(autouse=True)
-def fresh_gateway_caches():
-    forget_caches()
-    yield
-    forget_caches()
+from tests.gateway.conftest import fresh_gateway_caches  # noqa: F401
+from tests.gateway.support import make_plan, make_product
 
 
 @pytest.fixture

@@ -10,14 +10,11 @@ Calls spend credits through the gateway's own Lua script (gateway.counting), bef
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
-import psycopg
 import pytest
-from django.conf import settings
 from django.db import connection
 
 from core.redis_keys import counter_keys, credits_key
@@ -27,12 +24,11 @@ from credits.tasks import flush as flush_task
 from gateway.counting import check_and_count
 from gateway.policy import NO_LIMIT, Limits
 from portal.celery import app as celery_app
-from portal.celery import ping
-from tests.gateway.stack import database_url
-from tests.helpers import celery_app_on, celery_worker, wait_for
+from tests.helpers import celery_app_on
+from tests.usage.test_flush_crash import WAIT
+from tests.usage.test_flush_crash import Rig as UsageRig
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-WAIT = 60.0
 UNLIMITED = Limits(NO_LIMIT, NO_LIMIT, NO_LIMIT, hard_cap=False)
 
 
@@ -47,62 +43,25 @@ def spend(account_id: int, n: int) -> int:
     return sum(r.admitted for r in results)
 
 
-class Rig:
-    def __init__(self, redis_server, team, tmp_path) -> None:
-        self.redis = redis_server.client()
-        self.team = team
-        self.env = {
-            "REDIS_URL": redis_server.url,
-            "DATABASE_URL": database_url(),
-            "SECRET_KEY": settings.SECRET_KEY,
-            "APIKEY_PEPPER": settings.APIKEY_PEPPER,
-            "TOLLGATE_VAR_DIR": str(tmp_path / "var"),
-        }
-
-    @contextmanager
-    def worker(self) -> Iterator[object]:
-        with celery_worker(env=self.env) as process:
-            assert ping.delay("up").get(timeout=WAIT) == "up"
-            yield process
-
-    def wait(self, predicate, what: str) -> None:
-        wait_for(predicate, timeout=WAIT, interval=0.01, what=what)
-
-    def kill(self, process) -> None:
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=WAIT)
+class Rig(UsageRig):
+    """The usage flush test's rig (Redis, database, worker, kill, paused writes), with what the
+    credit flush waits for."""
 
     @contextmanager
     def wallet_lock(self) -> Iterator[None]:
-        with psycopg.connect(database_url()) as db:
+        """What the apply step takes first: the wallet's row."""
+        with self.postgres() as db:
             db.execute(
                 "SELECT id FROM credits_creditwallet WHERE account_id = %s FOR UPDATE",
                 [self.team.id],
             )
-            try:
-                yield
-            finally:
-                db.rollback()
-
-    @contextmanager
-    def redis_writes_paused(self) -> Iterator[None]:
-        self.redis.execute_command("CLIENT", "PAUSE", int(WAIT * 1000), "WRITE")
-        try:
             yield
-        finally:
-            self.redis.execute_command("CLIENT", "UNPAUSE")
 
     def batches(self) -> list[str]:
         return balance.pending_batches(self.team.id, self.redis)
 
     def worker_waits_on_the_wallet(self) -> bool:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()"
-                " AND wait_event_type = 'Lock' AND query LIKE %s",
-                ["%credits_creditwallet%"],
-            )
-            return cursor.fetchone() is not None
+        return self.worker_waits_in("credits_creditwallet") is not None
 
 
 def usage_entries() -> int:

@@ -81,19 +81,18 @@ def calls_until_refused(stack, raw_key: str, limit: int) -> tuple[int, requests.
     raise AssertionError(f"{limit} calls admitted")
 
 
+def buy(sim, team, alice, kind, item, made) -> None:
+    """Pay in the simulator's Checkout; wait for the worker to apply the webhook (`made`)."""
+    sim.pay_checkout(purchases.start_purchase(team, alice, kind, item, "http://t/s", "http://t/c"))
+    wait_for(lambda: made.objects.filter(account=team).exists(), timeout=20,
+             what=f"the {kind} applied by the worker")  # fmt: skip
+
+
 def test_buy_spend_402_top_up_200(stack, sim, catalog, team, alice):
     live, _ = make_key(team)
     assert call(stack, live).status_code == 429  # the free plan's quota of 0
 
-    url = purchases.start_purchase(
-        team, alice, "credits", catalog["pack"], "http://t/s", "http://t/c"
-    )
-    sim.pay_checkout(url)
-    wait_for(
-        lambda: CreditEntry.objects.filter(account=team).exists(),
-        timeout=20,
-        what="the purchase applied by the worker",
-    )
+    buy(sim, team, alice, "credits", catalog["pack"], CreditEntry)
     wait_for(lambda: call(stack, live).status_code == 200, timeout=5, what="credits spent")
     admitted, refused = calls_until_refused(stack, live, 20)
     assert admitted == 9  # 10 units: the one above and these nine
@@ -126,13 +125,7 @@ def test_buy_spend_402_top_up_200(stack, sim, catalog, team, alice):
 
 def test_a_day_pass_expiring_mid_stream(stack, sim, catalog, team, alice):
     live, _ = make_key(team)
-    url = purchases.start_purchase(team, alice, "pass", catalog["day"], "http://t/s", "http://t/c")
-    sim.pay_checkout(url)
-    wait_for(
-        lambda: TimePass.objects.filter(account=team).exists(),
-        timeout=20,
-        what="the pass applied by the worker",
-    )
+    buy(sim, team, alice, "pass", catalog["day"], TimePass)
     wait_for(lambda: call(stack, live).status_code == 200, timeout=5, what="the pass in force")
     # A day passes in three seconds: the pass's end moved, as a test clock would move it.
     ends_at = timezone.now() + timedelta(seconds=3)
