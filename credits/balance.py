@@ -77,8 +77,13 @@ def apply_grant(entry: CreditEntry, client: Redis | None = None) -> None:
     """Add a committed grant to the Redis balance, once (a seed counts it in)."""
     client = client or get_redis()
     keys = [credits_key(entry.account_id), credit_grants_key(entry.account_id)]
-    if client.register_script(GRANT)(keys=keys, args=[entry.pk, entry.units]) == -1:
-        seed(entry.account_id, client)  # the seed reads the ledger, this entry included
+    grant = client.register_script(GRANT)
+    if grant(keys=keys, args=[entry.pk, entry.units]) == -1:
+        # No balance yet: seed it from the ledger, then grant again. A seed that read the
+        # ledger before this entry committed (another one, racing) left it out: the second
+        # GRANT adds it; one that counted it listed its id, and the second GRANT does nothing.
+        seed(entry.account_id, client)
+        grant(keys=keys, args=[entry.pk, entry.units])
     CreditEntry.objects.filter(pk=entry.pk).update(applied_to_redis=True)
 
 

@@ -110,3 +110,24 @@ def test_a_subscription_plan_wins_over_credits(free_plan, pack, team, redis_db):
     raw, _ = make_key(team)
     assert outcomes(raw, 6) == [204] * 5 + ["quota_exceeded"]
     assert balance.balance_of(team.pk) == 10
+
+
+def test_a_grant_racing_a_seed_that_read_the_ledger_before_it_is_not_lost(
+    free_plan, pack, team, redis_db, monkeypatch
+):
+    from credits import ledger
+    from credits.models import EntryKind
+
+    old = grant(team, pack)
+    redis_db.flushdb()  # no balance: the next grant finds none and seeds
+    new = ledger.grant_pack(team, pack, EntryKind.PURCHASE, "cs_racing", None)
+
+    def seed_of_a_racing_call(account_id, client=None):
+        # The gateway's seed read the ledger before `new` committed, and set the balance first.
+        redis_db.hsetnx(credits_key(account_id), "balance", old.units)
+        redis_db.sadd(f"tg:{{acct:{account_id}}}:credits:grants", old.pk)
+        return False
+
+    monkeypatch.setattr(balance, "seed", seed_of_a_racing_call)
+    balance.apply_grant(new)
+    assert balance.balance_of(team.pk) == 20 == CreditEntry.objects.filter(account=team).balance()
