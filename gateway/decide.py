@@ -227,6 +227,8 @@ def with_limits(decision: Decision, limits: Limits, result: counting.Count) -> D
             ("X-Quota-Limit", str(limits.per_period)),
             ("X-Quota-Remaining", str(max(0, limits.per_period - result.period))),
         ]
+    if result.credits >= 0:  # the call spends prepaid credits: the units left after it
+        decision.headers.append(("X-Credits-Remaining", str(result.credits)))
     return decision
 
 

@@ -27,6 +27,14 @@ def test_each_admitted_call_spends_a_unit_and_zero_refuses(free_plan, pack, team
     assert int(redis_db.hget(credits_key(team.pk), "used")) == 10  # refusals spent nothing
 
 
+def test_each_answer_says_the_units_left(free_plan, pack, team, redis_db):
+    grant(team, pack)
+    raw, _ = make_key(team)
+    assert [ask(raw)[1]["X-Credits-Remaining"] for _ in range(3)] == ["9", "8", "7"]
+    test_raw, _ = make_key(team, environment="test")
+    assert "X-Credits-Remaining" not in ask(test_raw)[1]
+
+
 def test_a_new_purchase_lets_calls_through_again(free_plan, pack, team, redis_db):
     grant(team, pack)
     raw, _ = make_key(team)

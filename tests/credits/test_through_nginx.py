@@ -97,6 +97,7 @@ def test_buy_spend_402_top_up_200(stack, sim, catalog, team, alice):
     admitted, refused = calls_until_refused(stack, live, 20)
     assert admitted == 9  # 10 units: the one above and these nine
     assert refused.status_code == 402
+    assert refused.headers["X-Credits-Remaining"] == "0"
     assert refused.headers["Content-Type"] == "application/json"
     assert refused.json()["code"] == "credits_exhausted" and refused.json()["message"]
     assert balance.balance_of(team.pk) == 0
@@ -108,8 +109,10 @@ def test_buy_spend_402_top_up_200(stack, sim, catalog, team, alice):
     # The grant reaches Redis just after the top-up's commit.
     wait_for(lambda: balance.balance_of(team.pk) == 10, timeout=20, what="the top-up's units")
     assert TopUp.objects.get(account=team).status == "succeeded"
+    first = call(stack, live)
+    assert (first.status_code, first.headers["X-Credits-Remaining"]) == (200, "9")
     admitted, refused = calls_until_refused(stack, live, 20)
-    assert admitted == 10 and refused.json()["code"] == "credits_exhausted"
+    assert admitted == 9 and refused.json()["code"] == "credits_exhausted"
 
     flush_task.delay()
     wait_for(
