@@ -2,7 +2,9 @@
 
 Everything is matched by stable keys (product id ``tollgate_plan_<slug>``, price lookup keys
 ``tollgate_<slug>_monthly`` and ``tollgate_<slug>_overage``, with a yearly price also
-``tollgate_<slug>_yearly`` and ``tollgate_<slug>_overage_yearly``, the meter's event name), so
+``tollgate_<slug>_yearly`` and ``tollgate_<slug>_overage_yearly``, a time pass's one-time price
+``tollgate_<slug>_pass``, a credit pack's product ``tollgate_pack_<slug>`` and one-time price
+``tollgate_pack_<slug>``, the meter's event name), so
 applying the catalog twice creates nothing new. Prices are immutable in Stripe: a changed
 amount gets a new price that takes over the lookup key, and the old one is archived.
 """
@@ -18,7 +20,7 @@ from typing import Any
 from django.conf import settings
 
 from billing import gateway
-from catalog.models import Coupon, Plan
+from catalog.models import Coupon, CreditPack, Plan
 
 
 @dataclass
@@ -31,6 +33,8 @@ def sync_catalog(plans: list[Plan] | None = None) -> SyncResult:
     result = SyncResult()
     for coupon in Coupon.objects.all():
         sync_coupon(coupon, result)
+    for pack in CreditPack.objects.filter(is_retired=False):
+        sync_credit_pack(pack, result)
     paid = [p for p in (plans if plans is not None else Plan.objects.all()) if is_paid(p)]
     if not paid:
         return result
@@ -41,7 +45,7 @@ def sync_catalog(plans: list[Plan] | None = None) -> SyncResult:
 
 
 def is_paid(plan: Plan) -> bool:
-    return plan.monthly_price > 0 or plan.has_overage
+    return plan.monthly_price > 0 or plan.has_overage or plan.pass_price is not None
 
 
 def ensure_meter(result: SyncResult) -> str:
@@ -68,7 +72,7 @@ def sync_plan(plan: Plan, meter_id: str, result: SyncResult) -> None:
         ("year", plan.yearly_price, "stripe_yearly_price_id", "stripe_yearly_overage_price_id"),
     ):
         ids[licensed_field] = ids[overage_field] = ""
-        if price is None:
+        if price is None or sold_only_as_pass(plan):
             continue
         licensed = {
             "unit_amount_decimal": plain(cents(price)),
@@ -77,9 +81,34 @@ def sync_plan(plan: Plan, meter_id: str, result: SyncResult) -> None:
         key = price_key(plan, interval)
         ids[licensed_field] = ensure_price(plan, product_id, key, licensed, result)
         ids[overage_field] = sync_overage(plan, product_id, meter_id, interval, result)
+    ids["stripe_pass_price_id"] = sync_pass(plan, product_id, result)
     Plan.objects.filter(pk=plan.pk).update(**ids)
     for name, value in ids.items():
         setattr(plan, name, value)
+
+
+def sold_only_as_pass(plan: Plan) -> bool:
+    """A pass whose monthly price is 0 and has no overage: no subscription to sell."""
+    return plan.pass_price is not None and plan.monthly_price == 0 and not plan.has_overage
+
+
+def sync_pass(plan: Plan, product_id: str, result: SyncResult) -> str:
+    """A time pass's one-time price (Checkout mode=payment); "" when the plan is no pass."""
+    if plan.pass_price is None:
+        return ""
+    wanted = {"unit_amount_decimal": plain(cents(plan.pass_price))}
+    return ensure_price(plan, product_id, f"tollgate_{plan.slug}_pass", wanted, result)
+
+
+def sync_credit_pack(pack: CreditPack, result: SyncResult) -> None:
+    product_id = f"tollgate_pack_{pack.slug}"
+    ensure_product(pack, result, product_id)
+    wanted = {"unit_amount_decimal": plain(cents(pack.price))}
+    price_id = ensure_price(pack, product_id, product_id, wanted, result)
+    CreditPack.objects.filter(pk=pack.pk).update(
+        stripe_product_id=product_id, stripe_price_id=price_id
+    )
+    pack.stripe_product_id, pack.stripe_price_id = product_id, price_id
 
 
 def price_key(plan: Plan, interval: str, metered: bool = False) -> str:
@@ -112,12 +141,16 @@ def plain(amount: Decimal) -> str:
     return f"{amount:f}"
 
 
-def ensure_product(plan: Plan, result: SyncResult) -> str:
-    product_id = f"tollgate_plan_{plan.slug}"
-    wanted = {"name": plan.name, "description": plan.description or plan.name}
+def tollgate_metadata(item: Plan | CreditPack) -> dict[str, str]:
+    return {"tollgate_plan" if isinstance(item, Plan) else "tollgate_credit_pack": item.slug}
+
+
+def ensure_product(item: Plan | CreditPack, result: SyncResult, product_id: str = "") -> str:
+    product_id = product_id or f"tollgate_plan_{item.slug}"
+    wanted = {"name": item.name, "description": item.description or item.name}
     product = gateway.retrieve_product(product_id)
     if product is None:
-        params = {"id": product_id, **wanted, "metadata": {"tollgate_plan": plan.slug}}
+        params = {"id": product_id, **wanted, "metadata": tollgate_metadata(item)}
         gateway.create_product(params, key=f"product:{product_id}")
         result.created += 1
     elif any(product.get(k) != v for k, v in wanted.items()) or not product.get("active"):
@@ -127,7 +160,11 @@ def ensure_product(plan: Plan, result: SyncResult) -> str:
 
 
 def ensure_price(
-    plan: Plan, product_id: str, lookup_key: str, wanted: dict[str, Any], result: SyncResult
+    plan: Plan | CreditPack,
+    product_id: str,
+    lookup_key: str,
+    wanted: dict[str, Any],
+    result: SyncResult,
 ) -> str:
     existing = gateway.prices_by_lookup_key([lookup_key]).get(lookup_key)
     if existing and same_price(existing, plan, wanted):
@@ -138,7 +175,7 @@ def ensure_price(
         "product": product_id,
         "lookup_key": lookup_key,
         "transfer_lookup_key": True,
-        "metadata": {"tollgate_plan": plan.slug},
+        "metadata": tollgate_metadata(plan),
     }
     fingerprint = f"{lookup_key}:{plan.currency}:{wanted['unit_amount_decimal']}"
     price = gateway.create_price(params, key=f"price:{fingerprint}")
@@ -150,17 +187,18 @@ def ensure_price(
     return str(price["id"])
 
 
-def same_price(existing: dict[str, Any], plan: Plan, wanted: dict[str, Any]) -> bool:
+def same_price(existing: dict[str, Any], plan: Plan | CreditPack, wanted: dict[str, Any]) -> bool:
+    recurring, wanted_recurring = existing.get("recurring") or {}, wanted.get("recurring") or {}
     return (
         existing["currency"] == plan.currency
         and Decimal(existing["unit_amount_decimal"]) == Decimal(wanted["unit_amount_decimal"])
-        and existing["recurring"]["usage_type"] == wanted["recurring"]["usage_type"]
-        and existing["recurring"]["interval"] == wanted["recurring"]["interval"]
+        and recurring.get("usage_type") == wanted_recurring.get("usage_type")
+        and recurring.get("interval") == wanted_recurring.get("interval")
         and existing["product"] == product_key(existing, plan)
     )
 
 
-def product_key(existing: dict[str, Any], plan: Plan) -> str:
+def product_key(existing: dict[str, Any], plan: Plan | CreditPack) -> str:
     product = existing["product"]
     return product if isinstance(product, str) else str(product["id"])
 

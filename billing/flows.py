@@ -373,12 +373,20 @@ def _apply_by_type(event_type: str, object_id: str, event_id: str) -> bool:
         return True
     if event_type == "checkout.session.completed":
         session = gateway.retrieve_checkout_session(object_id)
+        if session.get("mode") == "payment":
+            from credits.purchases import apply_payment_session  # credits builds on billing
+
+            return apply_payment_session(session)
         if not session.get("subscription"):
             return False
         sync_subscription(
             gateway.retrieve_subscription(session["subscription"]), checkout_session=session
         )
         return True
+    if event_type == "payment_intent.succeeded":
+        from credits.purchases import apply_topup_intent
+
+        return apply_topup_intent(gateway.retrieve_payment_intent(object_id))
     if event_type.startswith("customer.subscription."):
         sync_subscription(gateway.retrieve_subscription(object_id))
         return True

@@ -110,6 +110,17 @@ def retrieve_checkout_session(session_id: str) -> dict[str, Any]:
     return _call(client().v1.checkout.sessions.retrieve, session_id)
 
 
+def retrieve_payment_intent(intent_id: str) -> dict[str, Any]:
+    return _call(client().v1.payment_intents.retrieve, intent_id)
+
+
+def charge_off_session(params: dict[str, Any], key: str) -> dict[str, Any]:
+    """Charge a saved card with the customer away (`confirm`, `off_session`): the PaymentIntent,
+    or BillingError `card_declined` (or `authentication_required`) when the bank says no."""
+    params = {**params, "confirm": True, "off_session": True}
+    return _create(client().v1.payment_intents, params, key)
+
+
 def create_portal_session(
     customer_id: str, return_url: str, key: str | None = None
 ) -> dict[str, Any]:

@@ -20,10 +20,11 @@ from accounts.access import account_view, current_account
 from accounts.models import Account, Membership
 from accounts.roles import Perm
 from billing import flows, gateway
+from billing.catalog_sync import sold_only_as_pass
 from billing.gateway import BillingError
 from billing.models import StripeEvent, Subscription
 from billing.standing import payment_overdue
-from catalog.models import Plan
+from catalog.models import CreditPack, Plan
 from core.links import site_url
 from portal.http import AuthenticatedHttpRequest, HtmxHttpRequest
 from portal.metrics import WEBHOOK_FAILURES
@@ -79,7 +80,9 @@ def allow_stripe_form_redirects(
 @require_GET
 @allow_stripe_form_redirects
 def pricing(request: HttpRequest) -> HttpResponse:
-    plans = Plan.objects.filter(is_public=True, is_retired=False).prefetch_related("products")
+    public = Plan.objects.filter(is_public=True, is_retired=False).prefetch_related("products")
+    # A plan sold only as a time pass has no monthly price to show: it is listed with passes.
+    plans = [plan for plan in public if not sold_only_as_pass(plan)]
     account = current_account(request)
     current = account.effective_plan() if account else None
     can_buy = bool(
@@ -94,6 +97,8 @@ def pricing(request: HttpRequest) -> HttpResponse:
         "can_buy": can_buy,
         "yearly": request.GET.get("interval") == "year",
         "any_yearly": any(plan.sold_yearly for plan in plans),
+        "passes": [plan for plan in public if plan.sold_as_pass],
+        "packs": CreditPack.objects.filter(is_retired=False).exclude(stripe_price_id=""),
     }
     return render(request, "billing/pricing.html", {**ctx, **simulator_context()})
 

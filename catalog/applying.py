@@ -23,6 +23,7 @@ from catalog.models import (
     TEST_ROUTE_LIVE,
     ApiProduct,
     Coupon,
+    CreditPack,
     Plan,
     PlanProduct,
     invalid_prefixes,
@@ -35,19 +36,23 @@ PRODUCT_FIELDS = {
 PLAN_FIELDS = {
     "slug", "name", "description", "is_public", "is_default", "sort_order", "monthly_price",
     "yearly_price", "currency", "requests_per_second", "requests_per_minute", "requests_per_period",
-    "overage_price_per_1000", "max_live_keys", "trial_days",
+    "overage_price_per_1000", "max_live_keys", "trial_days", "pass_days", "pass_price",
+}  # fmt: skip
+PACK_FIELDS = {
+    "slug", "name", "description", "credits", "price", "currency", "expires_after_days", "plan",
+    "sort_order",
 }  # fmt: skip
 COUPON_FIELDS = {
     "slug", "name", "percent_off", "amount_off", "currency", "duration", "duration_in_months",
     "promotion_codes",
 }  # fmt: skip
 DECIMAL_FIELDS = {"monthly_price", "yearly_price", "overage_price_per_1000", "percent_off",
-                  "amount_off"}  # fmt: skip
+                  "amount_off", "pass_price", "price"}  # fmt: skip
 # A limit left out of the file means "none": the plan is unlimited in that window; a yearly
 # price left out means the plan is sold monthly only.
 NULLABLE_FIELDS = {
     "requests_per_second", "requests_per_minute", "requests_per_period", "overage_price_per_1000",
-    "yearly_price",
+    "yearly_price", "pass_days", "pass_price",
 }  # fmt: skip
 
 
@@ -108,7 +113,7 @@ def _fields(entry: dict[str, Any], allowed: set[str], kind: str) -> dict[str, An
     return values
 
 
-CatalogModel = TypeVar("CatalogModel", ApiProduct, Plan, Coupon)
+CatalogModel = TypeVar("CatalogModel", ApiProduct, Plan, Coupon, CreditPack)
 
 
 def _upsert(
@@ -165,15 +170,16 @@ def _entitlements(plan: Plan, entries: list[Any], products: dict[str, ApiProduct
 
 
 def apply_catalog(data: dict[str, Any], base_dir: Path) -> Report:
-    unknown = set(data) - {"products", "plans", "coupons"}
+    unknown = set(data) - {"products", "plans", "coupons", "credit_packs"}
     if unknown:
         raise CatalogError(f"unknown top-level tables {sorted(unknown)}")
     product_entries, plan_entries = data.get("products", []), data.get("plans", [])
-    coupon_entries = data.get("coupons", [])
+    coupon_entries, pack_entries = data.get("coupons", []), data.get("credit_packs", [])
     for kind, entries in (
         ("product", product_entries),
         ("plan", plan_entries),
         ("coupon", coupon_entries),
+        ("credit_pack", pack_entries),
     ):
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
             raise CatalogError(f"[[{kind}s]] must be a list of tables")
@@ -231,9 +237,31 @@ def apply_catalog(data: dict[str, Any], base_dir: Path) -> Report:
         for entry in coupon_entries:
             values = coupon_defaults | _fields(entry, COUPON_FIELDS, "coupon")
             _upsert(Coupon, values, report, f"coupon {entry['slug']}")
+        packs = _credit_packs(pack_entries, report)
         transaction.on_commit(
             lambda: catalog_applied.send(
-                sender=apply_catalog, plans=plans, products=list(products.values())
+                sender=apply_catalog, plans=plans, products=list(products.values()), packs=packs
             )
         )
     return report
+
+
+def _credit_packs(entries: list[dict[str, Any]], report: Report) -> list[CreditPack]:
+    """Create or update the listed packs; retire (never delete) the others: their purchases
+    stay in the credit ledger."""
+    packs = []
+    for entry in entries:
+        values = {"description": "", "currency": "usd", "expires_after_days": None,
+                  "sort_order": 0} | _fields(entry, PACK_FIELDS, "credit_pack")  # fmt: skip
+        plan = Plan.objects.filter(slug=values.get("plan", "")).first()
+        if plan is None:
+            raise CatalogError(f"credit_pack {entry['slug']}: unknown plan {entry.get('plan')!r}")
+        values["plan"], values["is_retired"] = plan, False
+        packs.append(_upsert(CreditPack, values, report, f"credit_pack {entry['slug']}"))
+    for pack in CreditPack.objects.filter(is_retired=False).exclude(
+        slug__in=[p.slug for p in packs]
+    ):
+        pack.is_retired = True
+        pack.save(update_fields=["is_retired"])
+        report.retired.append(f"credit_pack {pack.slug}")
+    return packs

@@ -138,6 +138,10 @@ class Plan(models.Model):
     )
     max_live_keys = models.PositiveIntegerField(default=2)
     trial_days = models.PositiveIntegerField(default=0)
+    # A time pass: sold once (Checkout mode=payment) for `pass_price`, valid `pass_days` days
+    # from the purchase; the quota is the pass's (credits.passes). None: not sold as a pass.
+    pass_days = models.PositiveIntegerField(null=True, blank=True)
+    pass_price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     products = models.ManyToManyField(ApiProduct, through="PlanProduct", related_name="plans")
     # Filled in by billing when the plan is mirrored to Stripe.
     stripe_product_id = models.CharField(max_length=255, blank=True)
@@ -145,6 +149,7 @@ class Plan(models.Model):
     stripe_overage_price_id = models.CharField(max_length=255, blank=True)
     stripe_yearly_price_id = models.CharField(max_length=255, blank=True)
     stripe_yearly_overage_price_id = models.CharField(max_length=255, blank=True)
+    stripe_pass_price_id = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -164,6 +169,18 @@ class Plan(models.Model):
     @property
     def has_overage(self) -> bool:
         return self.overage_price_per_1000 is not None
+
+    @property
+    def sold_as_pass(self) -> bool:
+        return self.pass_days is not None and bool(self.stripe_pass_price_id)
+
+    def clean(self) -> None:
+        if (self.pass_days is None) != (self.pass_price is None) or self.pass_days == 0:
+            raise ValidationError(
+                {"pass_days": "Give pass_days (1 or more) and pass_price together, or neither."}
+            )
+        if self.pass_price is not None and self.pass_price <= 0:
+            raise ValidationError({"pass_price": "Must be more than 0."})
 
     @property
     def sold_yearly(self) -> bool:
@@ -291,3 +308,38 @@ class Coupon(models.Model):
             )
         if len({c.upper() for c in codes}) != len(codes):
             raise ValidationError({"promotion_codes": "A code is listed twice."})
+
+
+class CreditPack(models.Model):
+    """Prepaid units sold once through Checkout (mode=payment): each admitted live call of an
+    account holding credits deducts its cost from them (credits app, gateway/limits.lua)."""
+
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    credits = models.PositiveBigIntegerField(help_text="Units granted (a call costs 1 by default)")
+    price = models.DecimalField(max_digits=10, decimal_places=2)
+    currency = models.CharField(max_length=3, default="usd")
+    # None: the units never expire.
+    expires_after_days = models.PositiveIntegerField(null=True, blank=True)
+    # The plan whose rate limits and products apply while the account spends credits.
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="credit_packs")
+    is_retired = models.BooleanField(default=False, help_text="No longer sold")
+    sort_order = models.PositiveIntegerField(default=0)
+    # Filled in by billing when the pack is mirrored to Stripe.
+    stripe_product_id = models.CharField(max_length=255, blank=True)
+    stripe_price_id = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["sort_order", "price", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.credits is not None and self.credits <= 0:
+            raise ValidationError({"credits": "Must be 1 or more."})
+        if self.price is not None and self.price <= 0:
+            raise ValidationError({"price": "Must be more than 0."})
+        if self.expires_after_days == 0:
+            raise ValidationError({"expires_after_days": "1 or more, or leave it out."})

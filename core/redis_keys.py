@@ -68,3 +68,19 @@ def account_of(key: str) -> int:
 def reconcile_continuation_key(run: str, lane: int, after_id: int) -> str:
     """Set by the first task of a reconcile lane to go on after a chunk (billing/tasks.py)."""
     return f"tg:reconcile:{run}:{lane}:{after_id}"
+
+
+def credits_key(account_id: int) -> str:
+    """The account's credit hash: ``balance`` (units the gateway may still spend) and ``used``
+    (units spent since the credit flush last claimed them); see credits/balance.py."""
+    return f"{account_tag(account_id)}:credits"
+
+
+def credit_grants_key(account_id: int) -> str:
+    """The set of ledger grants (CreditEntry ids) already added to the balance."""
+    return f"{account_tag(account_id)}:credits:grants"
+
+
+def credit_batches_key(account_id: int) -> str:
+    """The set of claimed usage batches (their key names) not yet in the ledger."""
+    return f"{account_tag(account_id)}:credits:batches"

@@ -52,15 +52,26 @@ class Window:
 @dataclass(frozen=True, slots=True)
 class Count:
     admitted: bool
-    outcome: str  # ok, rate_limited_second, rate_limited_minute, quota_exceeded
+    outcome: str  # ok, rate_limited_second, rate_limited_minute, quota_exceeded,
+    # credits_exhausted, credits_unknown (limits.lua)
     second: Window
     minute: Window
     period: int
+    credits: int = -1  # units left after this call (-1: it spends no credits)
 
 
 def check_and_count(
-    keys: list[str], limits: Limits, usage_field: str, quota_ttl: int, now: float
+    keys: list[str],
+    limits: Limits,
+    usage_field: str,
+    quota_ttl: int,
+    now: float,
+    *,
+    cost: int = 1,
+    credits_key: str | None = None,
 ) -> Count:
+    """One call checked and counted; with `credits_key` it also spends `cost` units of the
+    account's prepaid credits (credits/balance.py), or is refused if they do not cover it."""
     args = [
         limits.per_second,
         limits.per_minute,
@@ -71,10 +82,14 @@ def check_and_count(
         now_ms := int(now * 1000),
         now_ms // 100,  # the buckets of the rolling second and minute (limits.lua)
         now_ms // 6000,
+        cost,
+        1 if credits_key else 0,
     ]
     second_key, minute_key, *always = keys
     windows = ((second_key, limits.per_second), (minute_key, limits.per_minute))
     named = [*always, *(key for key, limit in windows if limit != NO_LIMIT)]  # see limits.lua
+    if credits_key:
+        named.append(credits_key)
     command = pack("EVALSHA", SCRIPT_SHA, len(named), *named, *args)
     try:
         reply = send(keys[0], command)
@@ -83,11 +98,11 @@ def check_and_count(
         # primary) and try once more.
         get_redis().script_load(SCRIPT)
         reply = send(keys[0], command)
-    admitted, outcome, *windows, period, new_hash = reply
+    admitted, outcome, *windows, period, new_hash, credits = reply
     if new_hash:
         mark_dirty(account_of(keys[4]))
     second, minute = Window(*windows[:3]), Window(*windows[3:])
-    return Count(bool(admitted), outcome.decode(), second, minute, int(period))
+    return Count(bool(admitted), outcome.decode(), second, minute, int(period), int(credits))
 
 
 def count_refusal(account_id: int, environment: str, now: float, usage_field: str) -> None:

@@ -20,6 +20,8 @@ from django.conf import settings
 from apikeys import records
 from apikeys.records import KeyRecord
 from catalog import paths
+from core import redis_keys
+from credits import balance as credits_balance
 from gateway import counting
 from gateway.models import UncountedCall
 from gateway.policy import NO_LIMIT, AccountPolicy, Limits, Product, catalog, policies
@@ -122,6 +124,8 @@ def decide(call: Call, now: float) -> Decision:
         return counted(refuse(403, "forbidden"), call, record, product, now)
     if policy.payment_required and record.environment == "live":
         return counted(refuse(403, "payment_required"), call, record, product, now)
+    if policy.pass_expired and record.environment == "live":
+        return counted(refuse(403, "pass_expired"), call, record, product, now)
     return count(call, record, policy, product, now)
 
 
@@ -166,11 +170,22 @@ def count(
     group = product.endpoint_group(call.method, call.path)
     keys = counting.counter_keys(record.account_id, record.environment, now, policy.period_start)
     quota_ttl = int(policy.period_end - now) + counting.QUOTA_TTL_MARGIN_SECONDS
+    spends = policy.credits and record.environment == "live"  # test keys are never billed
+    credits_key = redis_keys.credits_key(record.account_id) if spends else None
+    usage_field = f"{record.key_id}|{product.slug}|{group}"
     try:
         result = counting.check_and_count(
-            keys, limits, f"{record.key_id}|{product.slug}|{group}", quota_ttl, now
+            keys, limits, usage_field, quota_ttl, now, credits_key=credits_key
         )
+        if result.outcome == "credits_unknown":
+            # A first purchase not yet in Redis, or a Redis that lost its data: the ledger says.
+            credits_balance.seed(record.account_id)
+            result = counting.check_and_count(
+                keys, limits, usage_field, quota_ttl, now, credits_key=credits_key
+            )
     except (redis.ConnectionError, redis.TimeoutError):
+        if spends:  # no balance to check: admitting would give calls away
+            return refuse(403, "unavailable", 1)
         return redis_down(record, policy, product, group, now)
     if result.outcome == "rate_limited_second":
         denied = identified(refuse(403, "rate_limited", result.second.retry_ms / 1000), record)
@@ -181,6 +196,8 @@ def count(
     if result.outcome == "quota_exceeded":
         denied = identified(refuse(403, "quota_exceeded", policy.period_end - now), record)
         return with_limits(denied, limits, result)
+    if result.outcome in ("credits_exhausted", "credits_unknown"):
+        return with_limits(identified(refuse(403, "credits_exhausted"), record), limits, result)
     # The endpoint group is for nginx's access log (the usage collector); not sent to clients.
     admitted = Decision(
         204, headers=[*identity_headers(record, policy), ("X-Endpoint-Group", group)]
@@ -210,6 +227,8 @@ def with_limits(decision: Decision, limits: Limits, result: counting.Count) -> D
             ("X-Quota-Limit", str(limits.per_period)),
             ("X-Quota-Remaining", str(max(0, limits.per_period - result.period))),
         ]
+    if result.credits >= 0:  # the call spends prepaid credits: the units left after it
+        decision.headers.append(("X-Credits-Remaining", str(result.credits)))
     return decision
 
 

@@ -11,10 +11,15 @@
 -- ARGV[6] seconds the quota key must live (to the period's end plus a margin)
 -- ARGV[7] the decision's time, unix milliseconds; ARGV[8], ARGV[9] its 100 ms and 6 s bucket
 -- numbers (unix ms // 100, // 6000), as decimal strings
+-- ARGV[10] the call's cost in units (a whole number, 1 by default): what it takes from credits
+-- ARGV[11] 1 when the call spends prepaid credits: then the last key is the account's credit
+-- hash (core/redis_keys.credits_key; fields balance and used, see credits/balance.py)
 -- Returns {admitted (1/0), outcome, then for the second and the minute window: calls counted,
 -- ms until the oldest of them leaves, ms until a call would be admitted; then the period count,
--- new hash (1/0)}: on a new hash the caller marks the account dirty for the flush (a key outside
--- this slot).
+-- new hash (1/0), credits left (-1: the call spends none)}: on a new hash the caller marks the
+-- account dirty for the flush (a key outside this slot). Outcome credits_unknown (nothing
+-- counted): the credit hash has no balance yet, the caller seeds it from the ledger and asks
+-- again.
 --
 -- Rolling windows: a window's hash counts admitted calls in buckets a tenth of its length wide
 -- (100 ms, 6 s). A call is judged on the sum of its own bucket and the 10 before it: that span
@@ -104,9 +109,11 @@ local function timing(w)
   return {w.used, reset, retry}
 end
 
+local credits = -1
+
 local function answer(admitted, outcome, second, minute, period)
   local s, m = timing(second), timing(minute)
-  return {admitted, outcome, s[1], s[2], s[3], m[1], m[2], m[3], period, new_hash}
+  return {admitted, outcome, s[1], s[2], s[3], m[1], m[2], m[3], period, new_hash, credits}
 end
 
 local per_second, per_minute, quota = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -128,10 +135,25 @@ if quota >= 0 and ARGV[4] == '1' and period >= quota then
   count_use('quota_exceeded')
   return answer(0, 'quota_exceeded', second, minute, period)
 end
+local cost = tonumber(ARGV[10] or '1')
+local credits_key = ARGV[11] == '1' and KEYS[#KEYS] or nil
+if credits_key then
+  local balance = redis.call('HGET', credits_key, 'balance')
+  if not balance then return answer(0, 'credits_unknown', second, minute, period) end
+  credits = tonumber(balance)
+  if credits < cost then
+    count_use('credits_exhausted')
+    return answer(0, 'credits_exhausted', second, minute, period)
+  end
+end
 
 admit(second)
 admit(minute)
 period = redis.call('INCR', KEYS[1])
 if period == 1 then redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6])) end
+if credits_key then
+  credits = redis.call('HINCRBY', credits_key, 'balance', -cost)
+  redis.call('HINCRBY', credits_key, 'used', cost)
+end
 count_use('ok')
 return answer(1, 'ok', second, minute, period)

@@ -14,14 +14,16 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
 
 from accounts.models import Account
-from billing.standing import standing_for
+from billing.standing import Standing, standing_for
 from catalog import paths
 from catalog.models import ApiProduct
+from credits.terms import prepaid_terms
 from usage.caps import period_limit
 
 NO_LIMIT = -1
@@ -57,6 +59,8 @@ class AccountPolicy:
     period_end: float
     payment_required: bool
     expires_at: float  # monotonic
+    credits: bool = False  # live calls spend prepaid credits (credits.terms)
+    pass_expired: bool = False  # live calls are refused: the account's time pass ran out
 
     def limits_for(self, environment: str) -> Limits:
         return self.test if environment == "test" else self.live
@@ -77,10 +81,16 @@ def test_key_limits() -> Limits:
 
 def load_policy(account_id: int, now: float) -> AccountPolicy | None:
     account = Account.objects.filter(pk=account_id, closed_at__isnull=True).first()
-    plan = account.effective_plan() if account is not None else None
-    if account is None or plan is None:
+    if account is None:
+        return None
+    # A pass or credits, for an account without a subscription (credits.terms).
+    prepaid = prepaid_terms(account, datetime.fromtimestamp(now, UTC))
+    plan = prepaid.plan if prepaid is not None else account.effective_plan()
+    if plan is None:
         return None
     standing = standing_for(account)
+    if prepaid is not None and prepaid.period is not None:
+        standing = Standing(*prepaid.period, payment_required=False)
     entitlements = {
         item.product.slug: Entitlement(
             tuple(m.upper() for m in item.methods), tuple(item.path_prefixes)
@@ -103,6 +113,8 @@ def load_policy(account_id: int, now: float) -> AccountPolicy | None:
         period_end=standing.period_end.timestamp(),
         payment_required=standing.payment_required,
         expires_at=time.monotonic() + settings.GATEWAY_POLICY_TTL_SECONDS,
+        credits=prepaid is not None and prepaid.credits,
+        pass_expired=prepaid is not None and prepaid.pass_expired,
     )
 
 

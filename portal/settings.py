@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "seller",
     "webhooks",
     "eventstream",
+    "credits",
 ]
 
 MIDDLEWARE = [
@@ -558,6 +559,14 @@ CELERY_BEAT_SCHEDULE["billing-announce-suspensions"] = {
 CELERY_BEAT_SCHEDULE["billing-end-expired-comps"] = {
     "task": "billing.end_expired_comps",
     "schedule": 600.0,  # a comp given --until a day ends within 10 minutes of that day's end
+}
+# --- Prepaid credits and time passes (credits app) -----------------------------------------
+CREDITS_FLUSH_SECONDS = env_int("CREDITS_FLUSH_SECONDS", 30, minimum=1)
+CELERY_BEAT_SCHEDULE["credits-flush"] = {"task": "credits.flush", "schedule": CREDITS_FLUSH_SECONDS}
+CELERY_BEAT_SCHEDULE["credits-expire"] = {"task": "credits.expire", "schedule": 600.0}
+CELERY_BEAT_SCHEDULE["credits-remind-expiring-passes"] = {
+    "task": "credits.remind_expiring_passes",
+    "schedule": 600.0,  # each pass reminded once (TimePass.reminded_at)
 }
 # --- Customer webhooks ----------------------------------------------------------------------
 WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", default=False)

@@ -46,6 +46,7 @@ urlpatterns = [
     path("", include("requestlog.urls")),
     path("", include("seller.urls")),
     path("", include("webhooks.urls")),
+    path("", include("credits.urls")),
     path("api/v1/", include("accounts.api_urls")),
     path("api/v1/", include("billing.api_urls")),
     path("api/v1/", include("apikeys.api_urls")),

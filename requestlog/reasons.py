@@ -8,6 +8,8 @@ REASON_WORDS = {
     "forbidden": "Not in the plan or the key's restrictions",
     "ip_not_allowed": "IP address not allowed",
     "payment_required": "Payment required",
+    "credits_exhausted": "Credits used up",
+    "pass_expired": "Time pass expired",
     "inactive_key": "Key revoked or expired",
     "invalid_path": "Path not canonical",
     "unavailable": "Gateway unavailable",

@@ -90,13 +90,17 @@ def create_price(store: Store, p: dict[str, Any]) -> dict[str, Any]:
             metadata=p.get("metadata", {}),
             custom_unit_amount=None,
             transform_quantity=None,
+            # A price without `recurring` is one-time (Checkout's payment mode).
+            type="recurring" if recurring else "one_time",
             recurring={
                 "interval": recurring.get("interval", "month"),
                 "interval_count": 1,
                 "meter": recurring.get("meter"),
                 "usage_type": recurring.get("usage_type", "licensed"),
                 "trial_period_days": None,
-            },
+            }
+            if recurring
+            else None,
         )
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stripe_simulator import coupons, payment_methods, subscriptions, taxes
+from stripe_simulator import coupons, payment_intents, payment_methods, subscriptions, taxes
 from stripe_simulator.errors import StripeError, invalid
 from stripe_simulator.schedules import inactive_price
 from stripe_simulator.shapes import new_id, shape
@@ -15,18 +15,33 @@ REQUESTS = "_checkout_request"
 
 
 def create_session(store: Store, p: dict[str, Any]) -> dict[str, Any]:
-    if p.get("mode") != "subscription":
-        raise StripeError(400, "The simulator supports mode=subscription only", param="mode")
+    mode = p.get("mode")
+    if mode not in ("subscription", "payment"):
+        raise StripeError(400, "The simulator supports mode=subscription and payment", param="mode")
     customer = store.get("customer", p.get("customer", ""), "customer")
     items = p.get("line_items") or []
     if not items:
-        message = "You must provide at least one recurring price in `subscription` mode."
+        kind = "recurring" if mode == "subscription" else "one-time"
+        message = f"You must provide at least one {kind} price in `{mode}` mode."
         raise invalid("line_items", message, "parameter_missing")
+    amount = 0
     for index, item in enumerate(items):
         where = f"line_items[{index}][price]"
         price = store.get("price", item.get("price", ""), where)
         if not price["active"]:
             raise inactive_price(where)
+        if mode == "payment" and price["type"] == "recurring":
+            raise invalid(
+                where,
+                "You specified `payment` mode but passed a recurring price. Either switch to "
+                "`subscription` mode or use only one-time prices.",
+            )
+        amount += int(price["unit_amount"] or 0) * int(item.get("quantity") or 1)
+    if mode == "subscription" and p.get("payment_intent_data"):
+        raise invalid(
+            "payment_intent_data",
+            "You can not pass `payment_intent_data` in `subscription` mode.",
+        )
     automatic_tax = (p.get("automatic_tax") or {}).get("enabled") == "true"
     if automatic_tax and (p.get("customer_update") or {}).get("address") != "auto":
         # Stripe Tax needs the address Checkout collects saved on the existing customer.
@@ -45,7 +60,7 @@ def create_session(store: Store, p: dict[str, Any]) -> dict[str, Any]:
         id=session_id,
         created=created,
         expires_at=created + 86400,
-        mode="subscription",
+        mode=mode,
         customer=customer["id"],
         client_reference_id=p.get("client_reference_id"),
         success_url=p.get("success_url", "").replace("{CHECKOUT_SESSION_ID}", session_id),
@@ -60,6 +75,8 @@ def create_session(store: Store, p: dict[str, Any]) -> dict[str, Any]:
         automatic_tax=taxes.automatic_tax(automatic_tax, "checkout.session"),
         billing_address_collection=p.get("billing_address_collection"),
     )
+    if mode == "payment":
+        session.update(amount_subtotal=amount, amount_total=amount, invoice=None)
     if (p.get("tax_id_collection") or {}).get("enabled") == "true":
         session["tax_id_collection"] = {"enabled": True, "required": "never"}  # optional field
     store.put(
@@ -68,6 +85,7 @@ def create_session(store: Store, p: dict[str, Any]) -> dict[str, Any]:
             "object": REQUESTS,
             "line_items": items,
             "subscription_data": p.get("subscription_data") or {},
+            "payment_intent_data": p.get("payment_intent_data") or {},
             "automatic_tax": automatic_tax,
             "allow_promotion_codes": p.get("allow_promotion_codes") == "true",
             "collects_address": automatic_tax or p.get("billing_address_collection") == "required",
@@ -91,6 +109,10 @@ def pay(store: Store, session_id: str, card: str, promotion_code: str = "") -> d
         raise StripeError(400, "This session accepts no promotion codes.", param="code")
     if promotion_code and coupons.find_code(store, promotion_code) is None:
         raise StripeError(400, "This code is invalid.", "promotion_code_invalid", "code")
+    if session["mode"] == "payment":
+        return pay_once(store, session, request, card)
+    if payment_methods.check_card(card) == payment_methods.ATTACHES_THEN_DECLINES:
+        raise StripeError(402, "Your card was declined.", "card_declined", kind="card_error")
     method = payment_methods.attach_card(store, session["customer"], card)
     data = request["subscription_data"]
     trial_days = int(data.get("trial_period_days") or 0)
@@ -106,5 +128,20 @@ def pay(store: Store, session_id: str, card: str, promotion_code: str = "") -> d
     if request.get("automatic_tax"):
         session["automatic_tax"]["status"] = "complete"
     session.update(status="complete", payment_status="paid", subscription=sub["id"])
+    store.emit("checkout.session.completed", session)
+    return session
+
+
+def pay_once(
+    store: Store, session: dict[str, Any], request: dict[str, Any], card: str
+) -> dict[str, Any]:
+    """Payment mode: the card is attached and charged once by a PaymentIntent (a declined
+    charge leaves the session open, as the hosted page lets the customer try another card)."""
+    method = payment_methods.attach_card(store, session["customer"], card)
+    intent = payment_intents.pay_in_checkout(
+        store, session["customer"], method["id"], session["amount_total"], session["currency"],
+        request["payment_intent_data"],
+    )  # fmt: skip
+    session.update(status="complete", payment_status="paid", payment_intent=intent["id"])
     store.emit("checkout.session.completed", session)
     return session

@@ -81,11 +81,12 @@ def checkout(app: SimulatorApp, method: str, session_id: str, params: dict[str, 
         return redirect(session["success_url"])
     request = checkout_sessions.request_of(store, session_id)
     names = [product_name(store, store.get("price", i["price"])) for i in request["line_items"]]
-    body = f"""<p>Subscribe to {escape(", ".join(dict.fromkeys(names)))}.</p>{error}
+    verb = "Pay for" if session["mode"] == "payment" else "Subscribe to"
+    body = f"""<p>{verb} {escape(", ".join(dict.fromkeys(names)))}.</p>{error}
 <form method="post">
 <label>Card number <input name="card" id="card" autocomplete="off" value=""></label>
 <p>4242 4242 4242 4242 succeeds; 4000 0000 0000 0002 is declined.</p>
-<button type="submit" id="pay">Subscribe</button></form>
+<button type="submit" id="pay">{verb.split()[0]}</button></form>
 <p><a href="{escape(session["cancel_url"] or "/")}">Cancel</a></p>"""
     return page("Checkout", body)
 

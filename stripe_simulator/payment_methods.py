@@ -13,12 +13,17 @@ from stripe_simulator.store import Store, now
 
 SUCCESS_CARDS = {"4242424242424242": "visa", "5555555555554444": "mastercard"}
 DECLINED_CARD = "4000000000000002"
+# Attaches to a customer; every charge of it is declined (stripe_simulator/payment_intents.py).
+ATTACHES_THEN_DECLINES = "4000000000000341"
+# Needs authentication on every payment: off-session charges of it fail (payment_intents.py).
+ALWAYS_AUTHENTICATES = "4000002760003184"
+ATTACHABLE_CARDS = {**SUCCESS_CARDS, ATTACHES_THEN_DECLINES: "visa", ALWAYS_AUTHENTICATES: "visa"}
 
 
 def check_card(number: str) -> str:
     """The card's digits, or the error Stripe gives for a declined or unknown test card."""
     digits = "".join(number.split())
-    if digits not in SUCCESS_CARDS:
+    if digits not in ATTACHABLE_CARDS:
         message = (
             "Your card was declined."
             if digits == DECLINED_CARD
@@ -31,7 +36,7 @@ def check_card(number: str) -> str:
 def attach_card(store: Store, customer_id: str, number: str) -> dict[str, Any]:
     """A card payment method, attached and made the customer's (and its subscriptions') default."""
     digits = check_card(number)
-    brand = SUCCESS_CARDS[digits]
+    brand = ATTACHABLE_CARDS[digits]
     method = shape(
         "payment_method",
         id=new_id("pm"),

@@ -51,6 +51,7 @@ SINCE_FIXTURES: dict[str, dict[str, Any]] = {
     "subscription_item": {"current_trial": None},
     "subscription_schedule": {"pause_schedules": []},
     "checkout.session": {"allowed_payment_method_types": None},
+    "payment_intent": {"allowed_payment_method_types": None, "payment_record": None},
     "product": {"tax_details": None},
     "invoice": {"subscription": DROP},
 }  # fmt: skip

@@ -19,6 +19,8 @@ PREVIOUS_SECRET_LIFETIME = timedelta(hours=24)
 class EventType(models.TextChoices):
     QUOTA_THRESHOLD_REACHED = "quota.threshold_reached", "Quota threshold reached"
     QUOTA_EXHAUSTED = "quota.exhausted", "Quota exhausted"
+    CREDITS_LOW = "credits.low", "Credit balance low"
+    CREDITS_EXHAUSTED = "credits.exhausted", "Credits used up"
     RATE_LIMIT_SUSTAINED = "rate_limit.sustained", "Sustained rate limiting"
     KEY_CREATED = "key.created", "API key created"
     KEY_ROTATED = "key.rotated", "API key rotated"

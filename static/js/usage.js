@@ -54,7 +54,19 @@
     };
   }
 
-  const builders = { requests: requestsChart, "burn-down": burnDownChart };
+  function balanceChart(element, data) {
+    // The ledger's balance at the end of each day with movements (credits page).
+    return {
+      width: element.clientWidth,
+      height: 200,
+      scales: { x: { time: true } },
+      series: [{}, { label: "Credits", stroke: color("--brand"), width: 2, paths: window.uPlot.paths.stepped({ align: 1 }) }],
+      axes: [{}, { size: 70 }],
+      data: [data.t, data.balance],
+    };
+  }
+
+  const builders = { requests: requestsChart, "burn-down": burnDownChart, balance: balanceChart };
 
   function draw(root) {
     if (!window.uPlot) return;

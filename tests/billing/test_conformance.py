@@ -19,6 +19,7 @@ from accounts.models import Account
 from billing import flows, gateway, metering
 from billing.models import Customer
 from catalog.models import Coupon
+from credits.models import CreditWallet
 from tests.billing.conftest import run_and_deliver, subscribe
 from tests.billing.reference import (
     error_mismatches,
@@ -60,6 +61,8 @@ SEAM_ENDPOINTS = {
     "GET /v1/promotion_codes",
     "POST /v1/promotion_codes",
     "POST /v1/promotion_codes/{id}",
+    "POST /v1/payment_intents",
+    "GET /v1/payment_intents/{id}",
 }
 # Path segments that name a collection or an action; any other segment is an object's id.
 NAMES = {part for name in SEAM_ENDPOINTS for part in name.split(" ")[1].split("/")} - {"{id}"}
@@ -161,6 +164,31 @@ def play_every_flow(sim, client, plans, team, alice, user_factory, settings):
     launch.percent_off = Decimal("25")
     launch.save(update_fields=["percent_off"])
     sync_catalog()
+    play_prepaid_flows(sim, client, plans, user_factory)
+
+
+def play_prepaid_flows(sim, client, plans, user_factory):
+    """A credit pack and a time pass bought in Checkout's payment mode; an automatic top-up
+    charged off-session, and one the bank refuses (authentication required)."""
+    from billing.catalog_sync import sync_catalog
+    from catalog.models import CreditPack
+    from credits import purchases
+
+    pack = CreditPack.objects.create(slug="ten", name="Ten", credits=10, price=Decimal("1.00"),
+                                     plan=plans["free"])  # fmt: skip
+    plans["pro"].pass_days, plans["pro"].pass_price = 1, Decimal("5.00")
+    plans["pro"].save(update_fields=["pass_days", "pass_price"])
+    sync_catalog()
+    pack.refresh_from_db()
+    plans["pro"].refresh_from_db()
+    for card in ("4242424242424242", "4000002760003184"):
+        buyer = Account.objects.create_with_owner(card, user_factory(f"{card}@example.com"))
+        owner = buyer.owners().get()
+        for kind, item in (("credits", pack), ("pass", plans["pro"])):
+            url = purchases.start_purchase(buyer, owner, kind, item, "http://t/s", "http://t/c")
+            run_and_deliver(sim, client, lambda url=url, card=card: sim.pay_checkout(url, card))
+        CreditWallet.objects.filter(account=buyer).update(auto_topup=True, topup_pack=pack)
+        run_and_deliver(sim, client, lambda buyer=buyer: purchases.top_up(buyer.pk))
 
 
 def test_every_answer_and_event_matches_stripes_api_description(
@@ -191,7 +219,8 @@ def test_every_answer_and_event_matches_stripes_api_description(
         "invoice.finalized", "invoice.paid", "invoice.payment_failed",
         "customer.subscription.trial_will_end", "subscription_schedule.created",
         "subscription_schedule.updated", "subscription_schedule.released",
-        "v1.billing.meter.error_report_triggered",
+        "v1.billing.meter.error_report_triggered", "payment_intent.succeeded",
+        "payment_intent.payment_failed",
     }  # fmt: skip
     report = {name: sorted(set(found)) for name, found in sorted(by_endpoint.items()) if found}
     assert report == {}, "\n".join(

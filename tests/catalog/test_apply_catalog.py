@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from catalog.models import ApiProduct, Plan, PlanProduct
+from catalog.models import ApiProduct, CreditPack, Plan, PlanProduct
 from catalog.signals import catalog_applied
 from tests.helpers import ROOT
 
@@ -41,7 +42,13 @@ def test_it_creates_the_demo_catalog(db):
     product = ApiProduct.objects.get(slug="demo")
     assert product.path_prefix == "/demo/"
     assert product.openapi_spec["info"]["title"] == "Demo API"
-    assert list(Plan.objects.values_list("slug", flat=True)) == ["free", "pro", "business"]
+    assert list(Plan.objects.values_list("slug", flat=True)) == [
+        "free", "pro", "business", "day-pass", "payg",
+    ]  # fmt: skip
+    day_pass = Plan.objects.get(slug="day-pass")
+    assert (day_pass.pass_days, day_pass.pass_price) == (1, Decimal("5"))
+    pack = CreditPack.objects.get()
+    assert (pack.credits, pack.plan.slug, pack.expires_after_days) == (10000, "payg", 365)
     free = Plan.objects.get(slug="free")
     assert free.is_default and not free.has_overage
     assert free.requests_per_period == 1000
@@ -56,7 +63,8 @@ def test_it_is_idempotent(db):
     before = snapshot()
     output = apply(DEMO / "catalog.toml")
     assert snapshot() == before  # not even updated_at moved
-    assert "0 created, 0 updated, 5 unchanged, 0 retired" in output  # 1 product, 3 plans, 1 coupon
+    # 1 product, 5 plans, 1 coupon, 1 credit pack
+    assert "0 created, 0 updated, 8 unchanged, 0 retired" in output
 
 
 def test_it_updates_changed_fields_and_retires_plans_no_longer_listed(catalog_dir, team):
@@ -65,7 +73,8 @@ def test_it_updates_changed_fields_and_retires_plans_no_longer_listed(catalog_di
     team.save()
     text = (catalog_dir / "catalog.toml").read_text()
     text = text.replace("requests_per_minute = 2000", "requests_per_minute = 3000")
-    text = text[: text.index('[[plans]]\nslug = "business"')]
+    business_at = text.index('[[plans]]\nslug = "business"')
+    text = text[:business_at] + text[text.index("# A time pass", business_at) :]
     (catalog_dir / "catalog.toml").write_text(text)
     output = apply(catalog_dir / "catalog.toml")
     assert "1 updated" in output and "1 retired" in output
@@ -136,8 +145,8 @@ def test_it_refuses_a_bad_file_with_a_clear_message_and_writes_nothing(
 def test_it_announces_the_applied_catalog_after_commit(db, django_capture_on_commit_callbacks):
     heard = []
 
-    def listener(sender, plans, products, **_):
-        heard.append(([p.slug for p in plans], [p.slug for p in products]))
+    def listener(sender, plans, products, packs, **_):
+        heard.append(([p.slug for p in plans], [p.slug for p in products], [p.slug for p in packs]))
 
     catalog_applied.connect(listener)
     try:
@@ -145,4 +154,54 @@ def test_it_announces_the_applied_catalog_after_commit(db, django_capture_on_com
             apply(DEMO / "catalog.toml")
     finally:
         catalog_applied.disconnect(listener)
-    assert heard == [(["free", "pro", "business"], ["demo"])]
+    plans = ["free", "pro", "business", "day-pass", "payg"]
+    assert heard == [(plans, ["demo"], ["starter-credits"])]
+
+
+def write(catalog_dir: Path, extra: str) -> Path:
+    path = catalog_dir / "catalog.toml"
+    path.write_text(path.read_text() + extra)
+    return path
+
+
+def test_a_credit_pack_dropped_from_the_file_is_retired_not_deleted(catalog_dir):
+    apply(catalog_dir / "catalog.toml")
+    text = (catalog_dir / "catalog.toml").read_text()
+    start = text.index("[[credit_packs]]")
+    end = text.index("# A launch discount")
+    (catalog_dir / "catalog.toml").write_text(text[:start] + text[end:])
+    output = apply(catalog_dir / "catalog.toml")
+    assert "credit_pack starter-credits" in output
+    assert CreditPack.objects.get().is_retired
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            '[[credit_packs]]\nslug = "x"\nname = "X"\ncredits = 5\nprice = "1"\nplan = "nope"\n',
+            "unknown plan",
+        ),
+        (
+            '[[credit_packs]]\nslug = "x"\nname = "X"\ncredits = 0\nprice = "1"\nplan = "payg"\n',
+            "credits",
+        ),
+        (
+            '[[credit_packs]]\nslug = "x"\nname = "X"\ncredits = 5\nprice = "-1"\nplan = "payg"\n',
+            "price",
+        ),
+        (
+            '[[credit_packs]]\nslug = "x"\nname = "X"\ncredits = 5\nprice = "1"\nplan = "payg"\n'
+            "bonus = 3\n",
+            "unknown fields",
+        ),
+        ('[[plans]]\nslug = "half"\nname = "Half"\npass_days = 2\n', "pass_days"),
+        ('[[plans]]\nslug = "zero"\nname = "Zero"\npass_days = 0\npass_price = "1"\n', "pass_days"),
+    ],
+)
+def test_a_bad_pack_or_pass_changes_nothing(catalog_dir, extra, message):
+    apply(catalog_dir / "catalog.toml")
+    before = snapshot(), list(CreditPack.objects.values())
+    with pytest.raises(CommandError, match=message):
+        apply(write(catalog_dir, "\n" + extra))
+    assert (snapshot(), list(CreditPack.objects.values())) == before

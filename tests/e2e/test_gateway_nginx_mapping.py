@@ -64,6 +64,8 @@ def nginx_with_scripted_auth(db, tmp_path):
         ("rate_limited", 429, "7"),
         ("quota_exceeded", 429, "7"),
         ("payment_required", 402, "7"),
+        ("credits_exhausted", 402, "7"),
+        ("pass_expired", 402, "7"),
         ("forbidden", 403, "7"),
         ("ip_not_allowed", 403, "7"),
         ("unavailable", 503, "7"),

@@ -14,7 +14,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import Account
-from catalog.models import Plan, PlanProduct
+from catalog.models import CreditPack, Plan, PlanProduct
+from credits.models import CreditEntry, CreditWallet
 from tests.gateway.support import make_key, make_product
 from tests.usage.conftest import add_usage
 
@@ -44,7 +45,26 @@ def world(alice, team):
     add_usage(team, key, hour, 1200)
     add_usage(team, key, hour - timedelta(hours=1), 30, outcome="forbidden")
     personal = Account.objects.get(memberships__user=alice, is_personal=True)
+    prepaid_history(team, product)
     return {"team": team, "personal": personal, "product": product}
+
+
+def prepaid_history(team, product) -> None:
+    """Credits bought a week ago and spent since: the credits page's ledger and chart."""
+    payg = Plan.objects.create(slug="payg", name="Pay as you go", is_public=False)
+    pack = CreditPack.objects.create(
+        slug="k", name="1,000 credits", credits=1000, price=Decimal(5), plan=payg,
+        stripe_price_id="price_k",
+    )  # fmt: skip
+    CreditWallet.objects.create(account=team, plan=payg, low_balance_below=100)
+    today = timezone.now().date()
+    CreditEntry.objects.create(account=team, kind="purchase", units=1000, pack=pack,
+                               day=today - timedelta(days=7), reference="cs_1",
+                               amount=Decimal(5), applied_to_redis=True)  # fmt: skip
+    for days in range(6, -1, -1):
+        CreditEntry.objects.create(account=team, kind="usage", units=-90 - days,
+                                   day=today - timedelta(days=days), reference=f"b{days}",
+                                   applied_to_redis=True)  # fmt: skip
 
 
 def pages(world) -> list[str]:
@@ -52,7 +72,8 @@ def pages(world) -> list[str]:
     return [
         "/", "/pricing/", "/docs/", "/docs/getting-started/", "/docs/demo/", f"/a/{slug}/",
         f"/a/{slug}/keys/", f"/a/{slug}/usage/", f"/a/{slug}/requests/", f"/a/{slug}/members/",
-        f"/a/{slug}/activity/", f"/a/{slug}/billing/", "/profile/", "/profile/tokens/",
+        f"/a/{slug}/activity/", f"/a/{slug}/billing/", f"/a/{slug}/credits/", "/profile/",
+        "/profile/tokens/",
         "/staff/console/", "/staff/usage/", f"/staff/accounts/{slug}/requests/",
     ]  # fmt: skip
 

@@ -117,3 +117,30 @@ def test_an_endpoint_gets_only_the_types_it_chose(api, alice, team, receiver):
     events = signed_events(receiver, response.json()["secret"])
     assert types_of(events) == ["key.revoked"]
     assert events[0]["data"]["key"]["id"] == key.public_id
+
+
+def test_credit_events_once_per_dip(endpoint, receiver, team, redis_db):
+    from decimal import Decimal
+
+    from catalog.models import CreditPack
+    from credits import balance, ledger
+    from credits.models import CreditWallet, EntryKind
+    from credits.tasks import flush as flush_credits
+    from tests.gateway.support import ask, forget_caches, make_key, make_plan, make_product
+
+    payg = make_plan("payg", [make_product()])
+    pack = CreditPack.objects.create(slug="ten", name="Ten", credits=10, price=Decimal(1),
+                                     plan=payg)  # fmt: skip
+    ledger.grant_pack(team, pack, EntryKind.PURCHASE, "cs_1", None)
+    CreditWallet.objects.filter(account=team).update(low_balance_below=4)
+    forget_caches()
+    raw, _ = make_key(team)
+    for spent in (7, 5):  # 3 left: low; then 0: exhausted
+        for _ in range(spent):
+            ask(raw)
+        flush_credits()
+        flush_credits()
+    assert balance.balance_of(team.pk) == 0
+    events = signed_events(receiver, endpoint["secret"])
+    assert types_of(events) == ["credits.low", "credits.exhausted"]
+    assert [e["data"]["balance"] for e in events] == [3, 0]
