@@ -567,6 +567,12 @@ WEBHOOKS_TIMEOUT_SECONDS = env_int("WEBHOOKS_TIMEOUT_SECONDS", 5, minimum=1)
 # Deliveries wait on other people's servers: their own queue, served by a thread pool.
 CELERY_TASK_ROUTES = {"webhooks.deliver": {"queue": "webhooks"}}
 CELERY_BEAT_SCHEDULE["webhooks-send-due"] = {"task": "webhooks.send_due", "schedule": 15.0}
+# The seller console's usage figures across accounts (seller/snapshot.py).
+SELLER_CONSOLE_REFRESH_SECONDS = env_int("SELLER_CONSOLE_REFRESH_SECONDS", 300, minimum=10)
+CELERY_BEAT_SCHEDULE["seller-refresh-console"] = {
+    "task": "seller.refresh_console",
+    "schedule": float(SELLER_CONSOLE_REFRESH_SECONDS),
+}
 # --- Usage event stream (every decided call, to NATS JetStream) ------------------------------
 EVENTSTREAM_NATS_URL = env_str("EVENTSTREAM_NATS_URL", "")  # empty: off
 EVENTSTREAM_STREAM = env_str("EVENTSTREAM_STREAM", "TOLLGATE_USAGE")

@@ -6,7 +6,8 @@ queries however many accounts there are (tests/seller count them). MRR and its m
 from billing's PlanChange history (billing/revenue.py): each row carries the MRR before and
 after, so a month's movement is a sum grouped by kind, and the MRR at a month's end is the sum
 of every change up to it. Calls come from UsageSummary's daily rows (indexed by span,
-dimension and day across accounts).
+dimension and day across accounts); summing them over every account is the slow part, so
+those figures are computed in the background (seller/snapshot.py).
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from decimal import Decimal
 from django.db.models import (
     Case,
     Count,
+    DateTimeField,
     DecimalField,
     Exists,
+    ExpressionWrapper,
     F,
     OuterRef,
     Q,
@@ -30,10 +33,12 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce, Round, TruncMonth
+from django.db.models.lookups import GreaterThan
 
 from accounts.models import Account
 from billing.models import LIVE_STATUSES, MovementKind, PlanChange, Subscription
 from billing.revenue import MRR_STATUSES, ZERO
+from catalog.models import Plan
 from usage.models import DAY, UsageSummary
 from usage.summaries import ACCOUNT, ENDPOINT
 
@@ -164,22 +169,23 @@ def by_plan() -> list[tuple[str, int, Decimal]]:
 
 def trials(now: datetime) -> Trials:
     """Trials running, trials ended, and those that went on to pay after the trial. A trial
-    ends `trial_days` after the subscription started; it converted if the subscription pays now
-    or ended after the trial. Read as plain tuples (no model instances): trials are a fraction
-    of subscriptions, and date arithmetic on a column stays portable this way."""
-    running = ended = converted = 0
-    rows = Subscription.objects.filter(plan__trial_days__gt=0).values_list(
-        "status", "started_at", "ended_at", "plan__trial_days"
+    ends its plan's `trial_days` after the subscription started; it converted if the
+    subscription pays now or ended after the trial. One aggregate query: plans are few, so each
+    plan's trial length is a constant of the query (portable date arithmetic)."""
+    over, paid = Q(pk__in=[]), Q(pk__in=[])
+    for plan_id, days in Plan.objects.filter(trial_days__gt=0).values_list("pk", "trial_days"):
+        length = timedelta(days=days)
+        trial_end = ExpressionWrapper(F("started_at") + length, output_field=DateTimeField())
+        on_plan = Q(plan_id=plan_id)
+        over |= on_plan & (Q(started_at__lte=now - length) | Q(ended_at__isnull=False))
+        paid |= on_plan & Q(GreaterThan(F("ended_at"), trial_end))
+    over &= ~Q(status="trialing")
+    totals = Subscription.objects.filter(plan__trial_days__gt=0).aggregate(
+        running=Count("pk", filter=Q(status="trialing")),
+        ended=Count("pk", filter=over),
+        converted=Count("pk", filter=over & (Q(status__in=MRR_STATUSES) | paid)),
     )
-    for status, started, ended_at, days in rows.iterator(chunk_size=5000):
-        if status == "trialing":
-            running += 1
-            continue
-        trial_end = started + timedelta(days=days)
-        if trial_end <= now or ended_at is not None:
-            ended += 1
-            converted += status in MRR_STATUSES or (ended_at is not None and ended_at > trial_end)
-    return Trials(running=running, ended=ended, converted=converted)
+    return Trials(**totals)
 
 
 def funnel(now: datetime) -> Funnel:
@@ -199,15 +205,15 @@ def daily(now: datetime, dimension: str) -> Q:
     return Q(span=DAY, dimension=dimension, environment="live", start__gte=now - WINDOW)
 
 
-def top_consumers(now: datetime, limit: int = 10) -> list[tuple[Account, int]]:
+def top_consumers(now: datetime, limit: int = 10) -> list[tuple[int, int]]:
+    """The accounts with the most admitted live calls in 30 days: (account id, calls)."""
     rows = (
         UsageSummary.objects.filter(daily(now, ACCOUNT), outcome="ok")
         .values("account")
         .annotate(n=Sum("count"))
         .order_by("-n", "account")[:limit]
     )
-    accounts = Account.objects.in_bulk([row["account"] for row in rows])
-    return [(accounts[row["account"]], row["n"]) for row in rows]
+    return [(row["account"], row["n"]) for row in rows]
 
 
 def endpoint_popularity(now: datetime, limit: int = 20) -> list[tuple[str, int]]:

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 from billing.revenue import CENT
 from portal.csv_cells import safe_row
 from requestlog.reasons import reason_words
-from seller import figures
+from seller import figures, snapshot
 
 
 @require_GET
@@ -26,6 +26,7 @@ def console(request: HttpRequest) -> HttpResponse:
     months = figures.mrr_by_month(now)
     this_month = months[-1] if months else figures.Month(start=figures.month_start(now))
     overdue = figures.overdue()
+    usage = snapshot.latest()
     context = {
         "month_start": this_month.start,
         "mrr": this_month.mrr_at_end,
@@ -34,15 +35,13 @@ def console(request: HttpRequest) -> HttpResponse:
         "by_plan": figures.by_plan(),
         "trials": figures.trials(now),
         "funnel": figures.funnel(now),
-        "top_consumers": figures.top_consumers(now),
-        "endpoints": figures.endpoint_popularity(now),
-        "refusals": figures.refusals(now),
+        "usage": usage,
         "overdue": overdue[: figures.OVERDUE_SHOWN],
         "overdue_count": overdue.count(),
         "overdue_shown": figures.OVERDUE_SHOWN,
-        "calls_json": json.dumps(figures.calls_by_day(now)),
-        "chart_start": now - figures.WINDOW,
-        "now": now,
+        "calls_json": json.dumps(usage.calls_by_day),
+        "chart_start": usage.computed_at - figures.WINDOW,
+        "chart_end": usage.computed_at,
     }
     return render(request, "seller/console.html", context)
 
@@ -63,17 +62,17 @@ def plan_rows(now: datetime) -> Iterable[list[object]]:
 
 
 def consumer_rows(now: datetime) -> Iterable[list[object]]:
-    return ([a.slug, a.name, calls] for a, calls in figures.top_consumers(now))
+    return ([a.slug, a.name, calls] for a, calls in snapshot.latest().top_consumers)
 
 
 def endpoint_rows(now: datetime) -> Iterable[list[object]]:
-    return ([endpoint, calls] for endpoint, calls in figures.endpoint_popularity(now))
+    return ([endpoint, calls] for endpoint, calls in snapshot.latest().endpoints)
 
 
 def refusal_rows(now: datetime) -> Iterable[list[object]]:
     return (
         [reason, reason_words(reason), endpoint, calls]
-        for reason, endpoint, calls in figures.refusals(now)
+        for reason, endpoint, calls in snapshot.latest().refusals
     )
 
 

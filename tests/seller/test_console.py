@@ -16,6 +16,8 @@ from accounts.models import Account
 from billing import revenue
 from billing.models import Subscription
 from catalog.models import Plan
+from seller.models import ConsoleSnapshot
+from seller.tasks import refresh_console
 from tests.gateway.support import make_key
 from tests.usage.conftest import add_usage
 
@@ -170,9 +172,10 @@ def console_queries(client) -> int:
 
 
 def test_the_console_costs_the_same_queries_however_many_accounts(client, history, script):
-    """Every figure is aggregated by the database: more accounts, subscriptions, plan changes
-    and usage rows add no query (the page's time is measured in bench/console.py)."""
+    """Every figure is aggregated by the database (usage ones in the snapshot): more accounts,
+    subscriptions, plan changes and usage rows add no query (bench/console.py times it)."""
     client.force_login(history)
+    console_queries(client)  # the first view computes the first snapshot
     before = console_queries(client)
     biz = Plan.objects.get(slug="biz")
     for n in range(30):
@@ -181,8 +184,28 @@ def test_the_console_costs_the_same_queries_however_many_accounts(client, histor
         _, key = make_key(account)
         add_usage(account, key, day(11, 19), 10, endpoint=f"GET /e{n}")
         add_usage(account, key, day(11, 19), 1, "rate_limited", endpoint=f"GET /e{n}")
+    refresh_console()
     assert console_queries(client) == before
     assert before <= 20
+
+
+def test_usage_figures_come_from_the_newest_snapshot(client, history, time_machine):
+    """New calls show once beat has refreshed the snapshot; older snapshots are dropped."""
+    client.force_login(history)
+    page = client.get("/staff/console/").content.decode()
+    assert 'data-testid="usage-as-of">Usage figures on this page as of 12:00 UTC' in page
+    n5 = Account.objects.get(slug="n5")
+    _, key = make_key(n5)
+    add_usage(n5, key, day(11, 20), 10_000, endpoint="GET /new")
+    assert "GET /new" not in client.get("/staff/console/").content.decode()
+    time_machine.move_to("2026-11-20 12:05:00+00:00", tick=False)
+    for _ in range(5):
+        refresh_console()
+    page = html.unescape(client.get("/staff/console/").content.decode())
+    assert "<code>GET /new</code></td><td>10,000<" in page
+    assert page.index(">n5</a>") < page.index(">n1</a>")
+    assert "as of 12:05 UTC" in page
+    assert ConsoleSnapshot.objects.count() == 3
 
 
 def test_only_staff_see_it(client, alice):
