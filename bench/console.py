@@ -61,10 +61,16 @@ def load(now: datetime) -> dict[str, int]:
     User.objects.create_user("staff@bench.example", "bench-password", is_staff=True)
     plans = [
         Plan.objects.create(slug="free", name="Free", is_default=True),
-        Plan.objects.create(slug="starter", name="Starter", monthly_price=Decimal(19),
-                            trial_days=14),  # fmt: skip
-        Plan.objects.create(slug="pro", name="Pro", monthly_price=Decimal(99),
-                            yearly_price=Decimal(990), trial_days=14),  # fmt: skip
+        Plan.objects.create(
+            slug="starter", name="Starter", monthly_price=Decimal(19), trial_days=14
+        ),
+        Plan.objects.create(
+            slug="pro",
+            name="Pro",
+            monthly_price=Decimal(99),
+            yearly_price=Decimal(990),
+            trial_days=14,
+        ),
         Plan.objects.create(slug="business", name="Business", monthly_price=Decimal(499)),
     ]
     rng = random.Random(20261129)
@@ -87,12 +93,20 @@ def load(now: datetime) -> dict[str, int]:
         ended = started + timedelta(days=rng.randint(20, 200)) if status == "canceled" else None
         if ended is not None and ended > now:
             ended, status = None, "active"
-        subs.append(Subscription(
-            stripe_id=f"sub_{account.pk}", account=account, plan=plan, status=status,
-            interval=interval, started_at=started, ended_at=ended,
-            past_due_since=now - timedelta(days=rng.randint(1, 20)) if status == "past_due"
-            else None,
-        ))  # fmt: skip
+        subs.append(
+            Subscription(
+                stripe_id=f"sub_{account.pk}",
+                account=account,
+                plan=plan,
+                status=status,
+                interval=interval,
+                started_at=started,
+                ended_at=ended,
+                past_due_since=now - timedelta(days=rng.randint(1, 20))
+                if status == "past_due"
+                else None,
+            )
+        )
         previous, at = Decimal("0.00"), started
         steps = [plan] if status != "trialing" else []
         if status != "trialing" and rng.random() < 0.3:
@@ -100,13 +114,30 @@ def load(now: datetime) -> dict[str, int]:
         for step in steps:
             mrr = monthly_amount(step, interval)
             if mrr != previous:
-                changes.append(PlanChange(account=account, at=at, plan=step, mrr=mrr,
-                                          previous_mrr=previous, kind=kind_of(previous, mrr),
-                                          source="stripe"))  # fmt: skip
+                changes.append(
+                    PlanChange(
+                        account=account,
+                        at=at,
+                        plan=step,
+                        mrr=mrr,
+                        previous_mrr=previous,
+                        kind=kind_of(previous, mrr),
+                        source="stripe",
+                    )
+                )
             previous, at = mrr, at + timedelta(days=rng.randint(10, 60))
         if ended is not None and previous:
-            changes.append(PlanChange(account=account, at=ended, plan=None, mrr=Decimal(0),
-                                      previous_mrr=previous, kind="churn", source="stripe"))  # fmt: skip
+            changes.append(
+                PlanChange(
+                    account=account,
+                    at=ended,
+                    plan=None,
+                    mrr=Decimal(0),
+                    previous_mrr=previous,
+                    kind="churn",
+                    source="stripe",
+                )
+            )
     Subscription.objects.bulk_create(subs, batch_size=2000)
     PlanChange.objects.bulk_create([c for c in changes if c.at <= now], batch_size=2000)
     day_zero = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=DAYS - 1)
@@ -155,10 +186,13 @@ def existing_counts() -> dict[str, int]:
 def run(workdir: Path) -> int:
     redis_process, redis_url = dashboard.start_redis(workdir)
     os.environ.update(
-        DATABASE_URL=dashboard.DATABASE_URL, REDIS_URL=redis_url,
-        TOLLGATE_VAR_DIR=str(workdir / "var"), DJANGO_SETTINGS_MODULE="portal.settings",
-        LOG_LEVEL="WARNING", DEBUG="true",
-    )  # fmt: skip
+        DATABASE_URL=dashboard.DATABASE_URL,
+        REDIS_URL=redis_url,
+        TOLLGATE_VAR_DIR=str(workdir / "var"),
+        DJANGO_SETTINGS_MODULE="portal.settings",
+        LOG_LEVEL="WARNING",
+        DEBUG="true",
+    )
     try:
         if not REUSE:
             dashboard.recreate_database()
@@ -204,8 +238,10 @@ def run(workdir: Path) -> int:
         out = ROOT / "bench" / "results" / f"console-{results['date']}.json"
         out.write_text(json.dumps(results, indent=2) + "\n")
         for row in timed:
-            print(f"{row['name']:<20} median {row['median_ms']:>7} ms  p95 {row['p95_ms']:>7} ms"
-                  f"  {row['queries']:>3} queries")  # fmt: skip
+            print(
+                f"{row['name']:<20} median {row['median_ms']:>7} ms  p95 {row['p95_ms']:>7} ms"
+                f"  {row['queries']:>3} queries"
+            )
         print(f"written to {out}")
         return 0 if all(row["under_target"] for row in timed) else 1
     finally:

@@ -53,8 +53,16 @@ def money(value: Decimal) -> Decimal:
 
 def mrr_rows(now: datetime) -> Iterable[list[object]]:
     for m in figures.mrr_by_month(now):
-        yield [f"{m.start:%Y-%m}", money(m.mrr_at_start), money(m.opening), money(m.new),
-               money(m.expansion), money(m.contraction), money(m.churn), money(m.mrr_at_end)]  # fmt: skip
+        yield [
+            f"{m.start:%Y-%m}",
+            money(m.mrr_at_start),
+            money(m.opening),
+            money(m.new),
+            money(m.expansion),
+            money(m.contraction),
+            money(m.churn),
+            money(m.mrr_at_end),
+        ]
 
 
 def plan_rows(now: datetime) -> Iterable[list[object]]:
@@ -79,14 +87,30 @@ def refusal_rows(now: datetime) -> Iterable[list[object]]:
 def overdue_rows(now: datetime) -> Iterable[list[object]]:
     for sub in figures.overdue().iterator(chunk_size=1000):
         since = sub.past_due_since
-        yield [sub.account.slug, sub.account.name, sub.plan.name if sub.plan else "", sub.status,
-               since.isoformat() if since else ""]  # fmt: skip
+        yield [
+            sub.account.slug,
+            sub.account.name,
+            sub.plan.name if sub.plan else "",
+            sub.status,
+            since.isoformat() if since else "",
+        ]
 
 
 # Each table of the console as CSV: its columns and its rows (money as plain decimals).
 TABLES: dict[str, tuple[list[str], Callable[[datetime], Iterable[list[object]]]]] = {
-    "mrr": (["month", "mrr_at_start", "opening_balance", "new", "expansion", "contraction",
-             "churn", "mrr_at_end"], mrr_rows),  # fmt: skip
+    "mrr": (
+        [
+            "month",
+            "mrr_at_start",
+            "opening_balance",
+            "new",
+            "expansion",
+            "contraction",
+            "churn",
+            "mrr_at_end",
+        ],
+        mrr_rows,
+    ),
     "plans": (["plan", "live_subscriptions", "mrr"], plan_rows),
     "consumers": (["account_slug", "account_name", "live_calls_30_days"], consumer_rows),
     "endpoints": (["endpoint", "live_calls_30_days"], endpoint_rows),

@@ -57,9 +57,9 @@ from core.redis_keys import (
 )
 from gateway.models import UncountedCall
 from portal.redis_client import Redis
+from usage import sustained
 from usage.counters import parse_counts
 from usage.models import DailyUsage, FlushedBatch, HourlyUsage
-from usage import sustained
 from usage.overage import overage_in_batch
 from usage.summaries import add_usage_summary, upsert
 

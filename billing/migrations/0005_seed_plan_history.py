@@ -60,8 +60,14 @@ def seed_opening_balances(apps, schema_editor):
             continue  # the state an account without rows has
         rows.append(
             PlanChange(
-                account=account, at=now, plan_id=plan_id, mrr=mrr, previous_mrr=Decimal("0.00"),
-                kind="opening", source="migration", reference="state when the history began",
+                account=account,
+                at=now,
+                plan_id=plan_id,
+                mrr=mrr,
+                previous_mrr=Decimal("0.00"),
+                kind="opening",
+                source="migration",
+                reference="state when the history began",
             )
         )
     PlanChange.objects.bulk_create(rows, batch_size=1000)

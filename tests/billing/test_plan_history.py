@@ -24,9 +24,7 @@ def history(account) -> list[tuple[str, str | None, Decimal, Decimal, str]]:
     ]
 
 
-def test_subscribe_upgrade_comp_and_cancel_are_each_recorded_once(
-    client, plans, team, alice, sim
-):
+def test_subscribe_upgrade_comp_and_cancel_are_each_recorded_once(client, plans, team, alice, sim):
     start = len(sim.events())
     sub_id = subscribe(sim, client, team, plans["starter"], alice)
     deliver(client, sim.events()[start:])  # every webhook again: Stripe retries, duplicates
@@ -100,7 +98,7 @@ def test_the_migration_seeds_todays_state_without_inventing_history(team, user_f
                 current_period_end=t0 + timedelta(days=days),
             )  # fmt: skip
 
-        monthly, yearly, trial, ended, comped, free = (
+        monthly, yearly, trial, ended, comped, _free = (
             OldAccount.objects.create(name=n, slug=n).id
             for n in ("monthly", "yearly", "trial", "ended", "comped", "free")
         )

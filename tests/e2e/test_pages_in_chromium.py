@@ -72,7 +72,7 @@ def pages(world) -> list[str]:
     ]  # fmt: skip
 
 
-def audit(page) -> dict:
+def audit(page) -> list[str]:
     page.evaluate(AXE)
     return page.evaluate(
         """async () => {

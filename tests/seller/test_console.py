@@ -68,7 +68,7 @@ def history(time_machine, user_factory, script):
     script(day(11, 5), n3, pro, "trialing")
     script(day(11, 10), n3, pro, "canceled", started=day(11, 5), ended_at=day(11, 10))
     script(day(11, 15), n2, pro, "trialing")
-    script(day(11, 18), old, pro, "active", started=day(9, 1))  # contraction −70
+    script(day(11, 18), old, pro, "active", started=day(9, 1))  # contraction -70
     time_machine.move_to(NOW, tick=False)
 
     for account, calls in ((n1, 500), (n5, 100), (old, 50)):
