@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import re
 import uuid
-from pathlib import Path
 
 import pytest
 
 from catalog.models import Plan, PlanProduct
 from tests.gateway.support import make_product
+from tests.onboarding.test_continuity import confirmation_link, mail_folder
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+__all__ = ["mail_folder"]  # a fixture used here
 PASSWORD = "Correct-Horse-Battery-9"
 MAX_TABS = 150
 SEGMENTS = 8  # the most Tab stops one control may have (a date-time field has 5 or 6)
@@ -42,13 +43,6 @@ TABBABLE = """() => [...document.querySelectorAll(
     "a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]")]
   .filter(el => !el.disabled && el.tabIndex >= 0 && el.checkVisibility({visibilityProperty: true}))
   .length"""
-
-
-@pytest.fixture
-def mail_folder(settings, tmp_path) -> Path:
-    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-    settings.EMAIL_FILE_PATH = tmp_path
-    return tmp_path
 
 
 @pytest.fixture
@@ -115,14 +109,6 @@ class Keyboard:
 
     def type(self, text: str) -> None:
         self.page.keyboard.type(text)
-
-
-def confirmation_link(folder: Path) -> str:
-    for message in sorted(folder.glob("*.log")):
-        found = re.search(r"http://\S+/accounts/confirm-email/[^\s/]+/", message.read_text())
-        if found:
-            return found.group(0)
-    raise AssertionError("no confirmation mail")
 
 
 def test_sign_up_to_docs_with_the_keyboard_alone(

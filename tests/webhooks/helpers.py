@@ -19,5 +19,24 @@ def signed_events(receiver, secret: str) -> list[dict]:
     return events
 
 
+def worker_env(trust_test_ca, tmp_path, **settings: str) -> dict[str, str]:
+    """The environment of a Celery worker for this test: its database and Redis, the test CA
+    trusted, loopback receivers allowed, and any other settings given."""
+    from django.conf import settings as django_settings
+
+    from tests.gateway.stack import database_url
+
+    return {
+        "REDIS_URL": django_settings.REDIS_URL,
+        "DATABASE_URL": database_url(),
+        "SECRET_KEY": django_settings.SECRET_KEY,
+        "APIKEY_PEPPER": django_settings.APIKEY_PEPPER,
+        "SSL_CERT_FILE": str(trust_test_ca),
+        "WEBHOOKS_ALLOW_PRIVATE_TARGETS": "true",
+        "TOLLGATE_VAR_DIR": str(tmp_path / "var"),
+        **settings,
+    }
+
+
 def types_of(events: list[dict]) -> list[str]:
     return [event["type"] for event in events]

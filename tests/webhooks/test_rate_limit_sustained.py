@@ -9,15 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from django.conf import settings
 
 from portal.celery import app as celery_app
 from portal.celery import ping
 from portal.redis_client import get_redis
-from tests.gateway.stack import database_url
 from tests.gateway.support import ask, forget_caches, make_key, make_plan, make_product
 from tests.helpers import celery_worker, wait_for
-from tests.webhooks.helpers import signed_events, types_of
+from tests.webhooks.helpers import signed_events, types_of, worker_env
 from usage import flush as usage_flush
 from usage.models import RateLimitEpisode
 from usage.tasks import flush_counters
@@ -137,17 +135,12 @@ def test_end_to_end_with_a_celery_worker(limited, subscribed, receiver, team, tr
                                          tmp_path):  # fmt: skip
     """The worker runs the flush (as beat schedules it) and the delivery; the gateway's
     refusals are real. A sustained length of 4 s keeps the test short."""
-    env = {
-        "REDIS_URL": settings.REDIS_URL,
-        "DATABASE_URL": database_url(),
-        "SECRET_KEY": settings.SECRET_KEY,
-        "APIKEY_PEPPER": settings.APIKEY_PEPPER,
-        "SSL_CERT_FILE": str(trust_test_ca),
-        "WEBHOOKS_ALLOW_PRIVATE_TARGETS": "true",
-        "RATE_LIMIT_SUSTAINED_SECONDS": "4",
-        "RATE_LIMIT_SUSTAINED_GAP_SECONDS": "3",
-        "TOLLGATE_VAR_DIR": str(tmp_path / "var"),
-    }
+    env = worker_env(
+        trust_test_ca,
+        tmp_path,
+        RATE_LIMIT_SUSTAINED_SECONDS="4",
+        RATE_LIMIT_SUSTAINED_GAP_SECONDS="3",
+    )
     celery_app.conf.task_always_eager = False
     with celery_worker(env=env, queues="celery,webhooks", pool=("threads", "--concurrency", "2")):
         assert ping.delay("up").get(timeout=30) == "up"
