@@ -3,6 +3,7 @@ applied by webhooks and reconcile, comps), and the migration seeds today's state
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from io import StringIO
@@ -125,3 +126,21 @@ def test_the_migration_seeds_todays_state_without_inventing_history(team, user_f
         "comped": ("opening", "gift", Decimal("0.00")),
     }  # neither the ended subscription nor the free account gets a row
     assert PlanChange.objects.exclude(previous_mrr=0).count() == 0
+
+
+def test_staff_read_the_history_in_the_admin_and_cannot_edit_it(client, user_factory, team):
+    from billing import revenue
+    from billing.models import Subscription
+    from catalog.models import Plan
+
+    pro = Plan.objects.create(slug="pro", name="Pro", monthly_price=Decimal(29))
+    Subscription.objects.create(
+        stripe_id="sub_1", account=team, plan=pro, status="active", started_at=datetime.now(UTC)
+    )
+    change = revenue.record(team, "stripe", "sub_1")
+    assert revenue.record(team, "stripe", "sub_1") is None  # nothing changed since
+    client.force_login(user_factory(is_staff=True, is_superuser=True))
+    page = client.get("/admin/billing/planchange/")
+    assert page.status_code == 200 and team.name in html.unescape(page.content.decode())
+    assert client.get("/admin/billing/planchange/add/").status_code == 403
+    assert client.post(f"/admin/billing/planchange/{change.pk}/delete/").status_code == 403
