@@ -82,6 +82,15 @@ class Month:
         return self.moves[MovementKind.CHURN]
 
     @property
+    def contraction_lost(self) -> Decimal:
+        """What contraction took away, as a positive amount (the page puts the minus sign)."""
+        return -self.contraction
+
+    @property
+    def churn_lost(self) -> Decimal:
+        return -self.churn
+
+    @property
     def mrr_at_end(self) -> Decimal:
         return self.mrr_at_start + self.opening + sum(self.moves.values(), ZERO)
 

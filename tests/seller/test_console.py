@@ -103,7 +103,7 @@ def test_the_console_shows_the_scripted_numbers(client, history):
     assert "<code>GET /hello</code></td><td>650<" in page
     november = page[page.index('data-testid="month-2026-11"') :]
     november = november[: november.index("</tr>")]
-    assert "$128.00</td><td>+$198.00</td><td>+$0.00</td><td>\N{MINUS SIGN}$70.00</td>" in november
+    assert "$128.00</td><td>+$198.00</td><td>$0.00</td><td>\N{MINUS SIGN}$70.00</td>" in november
     assert "<td>\N{MINUS SIGN}$29.00</td><td>$227.00</td>" in november
     assert 'data-testid="month-2026-07"' not in page  # before the history began: unknown
 
