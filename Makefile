@@ -14,7 +14,7 @@ DJADE = find templates \( -name '*.html' -o -name '*.txt' \) -print0 \
 DJANGO_UPGRADE = find . -name '*.py' -not -path './.venv/*' -not -path './var/*' -print0 \
 	| xargs -0 $(RUN) django-upgrade --target-version 5.2
 
-.PHONY: run test lint format bench bench-usage bench-counters setup install-production image \
+.PHONY: run test lint format bench bench-usage bench-console bench-counters setup install-production image \
 	image-test
 
 setup: .venv/.synced
@@ -86,6 +86,11 @@ bench: setup
 # writes bench/results/usage-<date>.json.
 bench-usage: setup
 	$(RUN) python bench/dashboard.py
+
+# The seller console over 5,000 accounts and a year of daily usage (its own PostgreSQL database):
+# writes bench/results/console-<date>.json.
+bench-console: setup
+	$(RUN) python bench/console.py
 
 # The counters poll and the usage flush over 100k accounts' counters (README, "Usage at scale").
 bench-counters: setup

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from billing.models import MeterErrorReport
+from billing.models import MeterErrorReport, PlanChange
 
 
 @admin.register(MeterErrorReport)
@@ -16,4 +16,23 @@ class MeterErrorReportAdmin(admin.ModelAdmin[MeterErrorReport]):
     ]  # fmt: skip
 
     def has_add_permission(self, request: object) -> bool:
+        return False
+
+
+@admin.register(PlanChange)
+class PlanChangeAdmin(admin.ModelAdmin[PlanChange]):
+    """The plan history the seller console's MRR movement sums: written by billing, read here."""
+
+    list_display = ["at", "account", "kind", "previous_mrr", "mrr", "plan", "source"]
+    list_filter = ["kind", "source"]
+    search_fields = ["account__slug", "account__name", "reference"]
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: object, obj: object = None) -> bool:
         return False

@@ -21,7 +21,7 @@ from accounts import audit
 from accounts.models import Account, User
 from accounts.roles import Role
 from accounts.signals import account_policy_changed
-from billing import gateway
+from billing import gateway, revenue
 from billing.models import (
     Customer,
     EventStatus,
@@ -423,6 +423,7 @@ def _subscription_fields(data: dict[str, Any]) -> dict[str, Any]:
         "current_period_start": period_start,
         "current_period_end": from_timestamp(item["current_period_end"]),
         "cancel_at_period_end": bool(data.get("cancel_at_period_end")),
+        "interval": str(item["price"]["recurring"]["interval"]),
         "past_due_since": period_start if status in ("past_due", "unpaid") else None,
         "started_at": from_timestamp(data.get("start_date") or data["created"]),
         "ended_at": from_timestamp(data.get("ended_at")),
@@ -449,6 +450,7 @@ def sync_subscription(data: dict[str, Any], checkout_session: dict[str, Any] | N
             changed = _update_changed(sub, fields)
         _announce_subscription(account, sub, changed)
         plan_changed = _refresh_account_plan(account)
+        revenue.record(account, "stripe", sub.stripe_id)
         if changed or plan_changed:
             transaction.on_commit(
                 lambda: account_policy_changed.send(sender=Subscription, account_id=account.pk)
@@ -700,7 +702,9 @@ def end_expired_comps(now: datetime | None = None) -> int:
 
 def _after_comp(account: Account, comp: Comp, by: str) -> None:
     audit.record(account, "plan.comp_ended", target=comp.plan.slug, data={"by": by})
-    if _refresh_account_plan(account):
+    plan_changed = _refresh_account_plan(account)
+    revenue.record(account, "comp", f"comp ended by {by}")
+    if plan_changed:
         transaction.on_commit(
             lambda: account_policy_changed.send(sender=Comp, account_id=account.pk)
         )

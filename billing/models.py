@@ -63,6 +63,8 @@ class Subscription(models.Model):
         "catalog.Plan", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     scheduled_for = models.DateTimeField(null=True, blank=True)
+    # How often the licensed price bills: "month" or "year" (MRR counts a year as 12 months).
+    interval = models.CharField(max_length=5, default="month")
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = SubscriptionQuerySet.as_manager()
@@ -225,3 +227,44 @@ class MeterErrorReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.error_count} meter event error(s) in {self.event_id}"
+
+
+class MovementKind(models.TextChoices):
+    OPENING = "opening", "Opening balance"  # the state found when the history began
+    NEW = "new", "New"  # from no recurring revenue to some
+    EXPANSION = "expansion", "Expansion"
+    CONTRACTION = "contraction", "Contraction"
+    CHURN = "churn", "Churn"  # from some recurring revenue to none
+    PLAN_ONLY = "plan_only", "Plan change without revenue change"  # a comp, a trial starting
+
+
+class PlanChange(models.Model):
+    """One change of an account's plan or of the recurring revenue it brings, written by
+    billing.revenue where plans change (Stripe's state applied, comps given and ended).
+
+    Append-only: each row says what the account pays a month after the change and what it paid
+    before, so a month's movement and the MRR at any month's end are sums in the database.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="plan_changes")
+    at = models.DateTimeField()
+    # The plan the account is on after the change (a comp's, else its subscription's); None is
+    # the catalog's default plan.
+    plan = models.ForeignKey(
+        "catalog.Plan", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    mrr = models.DecimalField(max_digits=12, decimal_places=2)
+    previous_mrr = models.DecimalField(max_digits=12, decimal_places=2)
+    kind = models.CharField(max_length=12, choices=MovementKind)
+    source = models.CharField(max_length=20)  # "stripe", "comp", "migration"
+    reference = models.CharField(max_length=255, blank=True)  # a subscription id, a comp reason
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["account", "-at", "-id"], name="billing_planchange_latest"),
+            models.Index(fields=["at"], name="billing_planchange_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.kind} {self.previous_mrr}→{self.mrr} at {self.at:%Y-%m-%d}"

@@ -225,6 +225,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 USAGE_FLUSH_SECONDS = env_int("USAGE_FLUSH_SECONDS", 30, minimum=1)
+# rate_limit.sustained (usage/sustained.py): an account's live calls refused for rate limits for
+# this long (5 minutes), with no gap between flushes that saw a refusal longer than the gap
+# (three flushes by default, so one slow flush does not end an episode).
+RATE_LIMIT_SUSTAINED_SECONDS = env_int("RATE_LIMIT_SUSTAINED_SECONDS", 300, minimum=1)
+RATE_LIMIT_SUSTAINED_GAP_SECONDS = env_int(
+    "RATE_LIMIT_SUSTAINED_GAP_SECONDS", 3 * USAGE_FLUSH_SECONDS, minimum=1
+)
 # How long the request log (requestlog.LoggedRequest, from the access log) keeps each call.
 REQUEST_LOG_RETENTION_DAYS = env_int("REQUEST_LOG_RETENTION_DAYS", 7, minimum=1)
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
@@ -574,6 +581,12 @@ WEBHOOKS_TIMEOUT_SECONDS = env_int("WEBHOOKS_TIMEOUT_SECONDS", 5, minimum=1)
 # Deliveries wait on other people's servers: their own queue, served by a thread pool.
 CELERY_TASK_ROUTES = {"webhooks.deliver": {"queue": "webhooks"}}
 CELERY_BEAT_SCHEDULE["webhooks-send-due"] = {"task": "webhooks.send_due", "schedule": 15.0}
+# The seller console's usage figures across accounts (seller/snapshot.py).
+SELLER_CONSOLE_REFRESH_SECONDS = env_int("SELLER_CONSOLE_REFRESH_SECONDS", 300, minimum=10)
+CELERY_BEAT_SCHEDULE["seller-refresh-console"] = {
+    "task": "seller.refresh_console",
+    "schedule": float(SELLER_CONSOLE_REFRESH_SECONDS),
+}
 # --- Usage event stream (every decided call, to NATS JetStream) ------------------------------
 EVENTSTREAM_NATS_URL = env_str("EVENTSTREAM_NATS_URL", "")  # empty: off
 EVENTSTREAM_STREAM = env_str("EVENTSTREAM_STREAM", "TOLLGATE_USAGE")

@@ -1,36 +1,98 @@
 """The seller's figures: revenue and its movement, plans, trials, the sign-up → first call →
 paid funnel, consumers, endpoints and refusals, overdue accounts.
 
-Subscriptions are few (one row per customer): they are read whole. Calls come from
-UsageSummary's daily rows, a few per account and day, so a month is a few thousand rows even on
-the usage benchmark's year of data.
+Every figure is an aggregate computed by the database, so the page costs a fixed number of
+queries however many accounts there are (tests/seller count them). MRR and its movement come
+from billing's PlanChange history (billing/revenue.py): each row carries the MRR before and
+after, so a month's movement is a sum grouped by kind, and the MRR at a month's end is the sum
+of every change up to it. Calls come from UsageSummary's daily rows (indexed by span,
+dimension and day across accounts); summing them over every account is the slow part, so
+those figures are computed in the background (seller/snapshot.py).
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    DecimalField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Round, TruncMonth
+from django.db.models.lookups import GreaterThan
 
 from accounts.models import Account
-from billing.models import Subscription
+from billing.models import LIVE_STATUSES, MovementKind, PlanChange, Subscription
+from billing.revenue import MRR_STATUSES, ZERO
+from catalog.models import Plan
 from usage.models import DAY, UsageSummary
 from usage.summaries import ACCOUNT, ENDPOINT
 
-# Monthly recurring revenue counts paying subscriptions: a trial pays nothing yet, and an
-# invoice past due is still owed (it leaves MRR when Stripe ends the subscription).
-MRR_STATUSES = ("active", "past_due")
 OVERDUE_STATUSES = ("past_due", "unpaid")
 WINDOW = timedelta(days=30)
+MONTHS_SHOWN = 12
+OVERDUE_SHOWN = 50
+MOVEMENTS = (
+    MovementKind.NEW,
+    MovementKind.EXPANSION,
+    MovementKind.CONTRACTION,
+    MovementKind.CHURN,
+)
+MONEY = DecimalField(max_digits=14, decimal_places=2)
 
 
-@dataclass(frozen=True)
-class Movement:
-    new: Decimal  # subscriptions started this month and paying now
-    churn: Decimal  # subscriptions that ended this month, at their plan's price
+@dataclass
+class Month:
+    """One month of MRR: where it started, each movement, where it ended. `opening` is the
+    balance recorded when the history began (the upgrade that added it), not a movement."""
+
+    start: datetime
+    mrr_at_start: Decimal = ZERO
+    opening: Decimal = ZERO
+    moves: dict[str, Decimal] = field(default_factory=lambda: defaultdict(lambda: ZERO))
+
+    @property
+    def new(self) -> Decimal:
+        return self.moves[MovementKind.NEW]
+
+    @property
+    def expansion(self) -> Decimal:
+        return self.moves[MovementKind.EXPANSION]
+
+    @property
+    def contraction(self) -> Decimal:
+        return self.moves[MovementKind.CONTRACTION]
+
+    @property
+    def churn(self) -> Decimal:
+        return self.moves[MovementKind.CHURN]
+
+    @property
+    def contraction_lost(self) -> Decimal:
+        """What contraction took away, as a positive amount (the page puts the minus sign)."""
+        return -self.contraction
+
+    @property
+    def churn_lost(self) -> Decimal:
+        return -self.churn
+
+    @property
+    def mrr_at_end(self) -> Decimal:
+        return self.mrr_at_start + self.opening + sum(self.moves.values(), ZERO)
 
 
 @dataclass(frozen=True)
@@ -51,94 +113,116 @@ class Trials:
         return round(100 * self.converted / self.ended, 1) if self.ended else None
 
 
-def price(sub: Subscription) -> Decimal:
-    return sub.plan.monthly_price if sub.plan else Decimal(0)
+def month_start(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def subscriptions() -> list[Subscription]:
-    return list(Subscription.objects.select_related("plan", "account"))
+def next_month(start: datetime) -> datetime:
+    return (start + timedelta(days=32)).replace(day=1)
 
 
-def trial_end(sub: Subscription) -> datetime:
-    return sub.started_at + timedelta(days=sub.plan.trial_days if sub.plan else 0)
-
-
-def has_paid(sub: Subscription) -> bool:
-    """Paying now, or paid before it ended: a subscription that ended in its trial never did."""
-    if sub.status in MRR_STATUSES:
-        return True
-    return sub.ended_at is not None and sub.ended_at > trial_end(sub)
-
-
-def mrr(subs: list[Subscription]) -> Decimal:
-    return sum((price(s) for s in subs if s.status in MRR_STATUSES), Decimal(0))
-
-
-def movement(subs: list[Subscription], month_start: datetime) -> Movement:
-    new = sum(
-        (price(s) for s in subs if s.started_at >= month_start and s.status in MRR_STATUSES),
-        Decimal(0),
+def mrr_by_month(now: datetime, shown: int = MONTHS_SHOWN) -> list[Month]:
+    """The last `shown` months of MRR movement, oldest first, from the month the history began
+    (earlier months are unknown, not zero). One grouped query."""
+    rows = (
+        PlanChange.objects.annotate(month=TruncMonth("at", tzinfo=UTC))
+        .values("month", "kind")
+        .annotate(total=Sum(F("mrr") - F("previous_mrr"), output_field=MONEY))
+        .order_by("month")
     )
-    churn = sum(
-        (
-            price(s)
-            for s in subs
-            if s.ended_at is not None and s.ended_at >= month_start and has_paid(s)
+    by_month: dict[datetime, dict[str, Decimal]] = defaultdict(dict)
+    for row in rows:
+        by_month[row["month"]][row["kind"]] = row["total"]
+    if not by_month:
+        return []
+    months: list[Month] = []
+    running = ZERO
+    cursor, last = min(by_month), month_start(now)
+    while cursor <= last:
+        month = Month(start=cursor, mrr_at_start=running)
+        for kind, total in by_month.get(cursor, {}).items():
+            if kind == MovementKind.OPENING:
+                month.opening += total
+            elif kind in MOVEMENTS:
+                month.moves[kind] += total
+        running = month.mrr_at_end
+        months.append(month)
+        cursor = next_month(cursor)
+    return months[-shown:]
+
+
+def monthly_price() -> Case:
+    """A subscription's share of MRR, as billing.revenue.monthly_amount computes it."""
+    return Case(
+        When(~Q(status__in=MRR_STATUSES), then=Value(ZERO)),
+        When(
+            interval="year",
+            plan__yearly_price__isnull=False,
+            then=Round(F("plan__yearly_price") / 12, 2),
         ),
-        Decimal(0),
+        default=Coalesce(F("plan__monthly_price"), Value(ZERO)),
+        output_field=MONEY,
     )
-    return Movement(new=new, churn=churn)
 
 
-def by_plan(subs: list[Subscription]) -> list[tuple[str, int, Decimal]]:
+def by_plan() -> list[tuple[str, int, Decimal]]:
     """Live subscriptions (trials included) per plan, and the MRR each plan brings."""
-    counts: Counter[str] = Counter()
-    revenue: dict[str, Decimal] = defaultdict(Decimal)
-    for sub in subs:
-        if sub.is_live:
-            name = sub.plan.name if sub.plan else "(no plan)"
-            counts[name] += 1
-            if sub.status in MRR_STATUSES:
-                revenue[name] += price(sub)
-    return [(name, n, revenue[name]) for name, n in counts.most_common()]
+    rows = (
+        Subscription.objects.filter(status__in=LIVE_STATUSES)
+        .values("plan__name")
+        .annotate(n=Count("pk"), revenue=Sum(monthly_price()))
+        .order_by("-n", "plan__name")
+    )
+    return [(row["plan__name"] or "(no plan)", row["n"], row["revenue"] or ZERO) for row in rows]
 
 
-def trials(subs: list[Subscription], now: datetime) -> Trials:
-    """Trials running, trials ended, and those that went on to pay after the trial."""
-    running = ended = converted = 0
-    for sub in subs:
-        if not (sub.plan and sub.plan.trial_days):
-            continue
-        if sub.status == "trialing":
-            running += 1
-        elif trial_end(sub) <= now or sub.ended_at is not None:
-            ended += 1
-            converted += has_paid(sub)
-    return Trials(running=running, ended=ended, converted=converted)
+def trials(now: datetime) -> Trials:
+    """Trials running, trials ended, and those that went on to pay after the trial. A trial
+    ends its plan's `trial_days` after the subscription started; it converted if the
+    subscription pays now or ended after the trial. One aggregate query: plans are few, so each
+    plan's trial length is a constant of the query (portable date arithmetic)."""
+    over, paid = Q(pk__in=[]), Q(pk__in=[])
+    for plan_id, days in Plan.objects.filter(trial_days__gt=0).values_list("pk", "trial_days"):
+        length = timedelta(days=days)
+        trial_end = ExpressionWrapper(F("started_at") + length, output_field=DateTimeField())
+        on_plan = Q(plan_id=plan_id)
+        over |= on_plan & (Q(started_at__lte=now - length) | Q(ended_at__isnull=False))
+        paid |= on_plan & Q(GreaterThan(F("ended_at"), trial_end))
+    over &= ~Q(status="trialing")
+    totals = Subscription.objects.filter(plan__trial_days__gt=0).aggregate(
+        running=Count("pk", filter=Q(status="trialing")),
+        ended=Count("pk", filter=over),
+        converted=Count("pk", filter=over & (Q(status__in=MRR_STATUSES) | paid)),
+    )
+    return Trials(**totals)
 
 
-def funnel(subs: list[Subscription], now: datetime) -> Funnel:
-    """Accounts opened in the last 30 days: how many made a call, how many paid."""
-    opened = Account.objects.filter(created_at__gte=now - WINDOW)
-    called = opened.filter(pk__in=UsageSummary.objects.filter(dimension=ACCOUNT).values("account"))
-    opened_ids = set(opened.values_list("pk", flat=True))
-    paid = {s.account_id for s in subs if s.account_id in opened_ids and has_paid(s)}
-    return Funnel(signed_up=len(opened_ids), first_call=called.count(), paid=len(paid))
+def funnel(now: datetime) -> Funnel:
+    """Accounts opened in the last 30 days: how many made a call, how many ever paid (had MRR
+    in their plan history). One query."""
+    called = UsageSummary.objects.filter(account=OuterRef("pk"), dimension=ACCOUNT)
+    paid = PlanChange.objects.filter(account=OuterRef("pk"), mrr__gt=0)
+    totals = Account.objects.filter(created_at__gte=now - WINDOW).aggregate(
+        signed_up=Count("pk"),
+        first_call=Count("pk", filter=Q(Exists(called))),
+        paid=Count("pk", filter=Q(Exists(paid))),
+    )
+    return Funnel(**totals)
 
 
 def daily(now: datetime, dimension: str) -> Q:
     return Q(span=DAY, dimension=dimension, environment="live", start__gte=now - WINDOW)
 
 
-def top_consumers(now: datetime, limit: int = 10) -> list[tuple[Account, int]]:
+def top_consumers(now: datetime, limit: int = 10) -> list[tuple[int, int]]:
+    """The accounts with the most admitted live calls in 30 days: (account id, calls)."""
     rows = (
         UsageSummary.objects.filter(daily(now, ACCOUNT), outcome="ok")
         .values("account")
         .annotate(n=Sum("count"))
-        .order_by("-n")[:limit]
+        .order_by("-n", "account")[:limit]
     )
-    accounts = Account.objects.in_bulk([row["account"] for row in rows])
-    return [(accounts[row["account"]], row["n"]) for row in rows]
+    return [(row["account"], row["n"]) for row in rows]
 
 
 def endpoint_popularity(now: datetime, limit: int = 20) -> list[tuple[str, int]]:
@@ -146,7 +230,7 @@ def endpoint_popularity(now: datetime, limit: int = 20) -> list[tuple[str, int]]
         UsageSummary.objects.filter(daily(now, ENDPOINT), outcome="ok")
         .values("value")
         .annotate(n=Sum("count"))
-        .order_by("-n")[:limit]
+        .order_by("-n", "value")[:limit]
     )
     return [(row["value"], row["n"]) for row in rows]
 
@@ -158,31 +242,31 @@ def refusals(now: datetime, limit: int = 20) -> list[tuple[str, str, int]]:
         .exclude(outcome="ok")
         .values("outcome", "value")
         .annotate(n=Sum("count"))
-        .order_by("-n")[:limit]
+        .order_by("-n", "outcome", "value")[:limit]
     )
     return [(row["outcome"], row["value"], row["n"]) for row in rows]
 
 
 def calls_by_day(now: datetime) -> dict[str, list[float]]:
     """Live calls a day across every account, admitted and refused, for the chart."""
-    admitted: Counter[datetime] = Counter()
-    refused: Counter[datetime] = Counter()
     rows = (
         UsageSummary.objects.filter(daily(now, ACCOUNT))
-        .values("start", "outcome")
-        .annotate(n=Sum("count"))
-        .values_list("start", "outcome", "n")
+        .values("start")
+        .annotate(ok=Sum("count", filter=Q(outcome="ok")), all=Sum("count"))
+        .order_by("start")
     )
-    for start, outcome, n in rows:
-        (admitted if outcome == "ok" else refused)[start] += n
-    days = sorted(set(admitted) | set(refused))
+    days = list(rows)
     return {
-        "t": [day.timestamp() for day in days],
-        "ok": [float(admitted[day]) for day in days],
-        "denied": [float(refused[day]) for day in days],
+        "t": [row["start"].timestamp() for row in days],
+        "ok": [float(row["ok"] or 0) for row in days],
+        "denied": [float(row["all"] - (row["ok"] or 0)) for row in days],
     }
 
 
-def overdue(subs: list[Subscription]) -> list[Subscription]:
-    late = [s for s in subs if s.status in OVERDUE_STATUSES]
-    return sorted(late, key=lambda s: s.past_due_since or s.started_at)
+def overdue() -> QuerySet[Subscription]:
+    """The longest overdue first (the page shows OVERDUE_SHOWN of them and how many in all)."""
+    return (
+        Subscription.objects.filter(status__in=OVERDUE_STATUSES)
+        .select_related("account", "plan")
+        .order_by(F("past_due_since").asc(nulls_last=True), "started_at", "pk")
+    )

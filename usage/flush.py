@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from accounts.models import Account
 from apikeys.models import ApiKey
@@ -56,6 +57,7 @@ from core.redis_keys import (
 )
 from gateway.models import UncountedCall
 from portal.redis_client import Redis
+from usage import sustained
 from usage.counters import parse_counts
 from usage.models import DailyUsage, FlushedBatch, HourlyUsage
 from usage.overage import overage_in_batch
@@ -92,6 +94,11 @@ class BatchKey:
         account_id = int(tag.removeprefix("{acct:").removesuffix("}"))
         hour_at = datetime.strptime(hour, "%Y%m%d%H").replace(tzinfo=UTC)
         return cls(account_id, hour_at, f"{account_id}:{kind}:{hour}:{token}")
+
+    @property
+    def live(self) -> bool:
+        """A batch of live keys' calls (test keys count into `test-batch`)."""
+        return self.batch_id.split(":")[1] == BATCH_KINDS[USAGE_KINDS["live"]]
 
 
 @dataclass
@@ -182,6 +189,8 @@ def apply(client: Redis, batch_key: str) -> int | None:
             )
             overage_in_batch(account, batch.hour, live_ok_calls(counts), batch.batch_id)
             add_to_rollups(batch.account_id, batch.hour, counts)
+            if batch.live:
+                sustained.observe(account, sustained.rate_limited_in(counts), timezone.now())
     except IntegrityError:
         return None
     return sum(counts.values())

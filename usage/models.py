@@ -249,3 +249,26 @@ class OverageToReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} overage calls of {self.batch_id}"
+
+
+class RateLimitEpisode(models.Model):
+    """A stretch of time in which an account's live calls kept being refused for rate limits
+    (usage/sustained.py): the customer's `rate_limit.sustained` webhook goes once per episode.
+
+    Updated in the flush's transaction that applies a batch (once per batch, under the
+    account's row lock), so a re-applied batch or a duplicate flush changes nothing.
+    """
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="+")
+    started_at = models.DateTimeField()  # the flush that first saw a refusal of the episode
+    last_refused_at = models.DateTimeField()  # the latest flush that saw one
+    refused = models.PositiveBigIntegerField(default=0)
+    announced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["account", "-started_at"], name="usage_rl_episode_latest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} rate limited from {self.started_at:%Y-%m-%d %H:%M}"

@@ -18,10 +18,15 @@ from catalog.models import CreditPack, Plan, PlanProduct
 from credits.models import CreditEntry, CreditWallet
 from tests.gateway.support import make_key, make_product
 from tests.usage.conftest import add_usage
+from webhooks.models import Delivery, Endpoint, Event
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 AXE = (settings.BASE_DIR / "static/vendor/axe-core-4.11.0/axe.min.js").read_text()
 WIDTHS = (1280, 390)
+# The first elements reaching past the viewport's right edge: where an overflow comes from.
+BEYOND_THE_EDGE = """() => [...document.querySelectorAll("body *")]
+  .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+  .slice(0, 6).map(e => `${e.tagName}.${e.className}`).join(" | ")"""
 
 
 @pytest.fixture
@@ -45,8 +50,16 @@ def world(alice, team):
     add_usage(team, key, hour, 1200)
     add_usage(team, key, hour - timedelta(hours=1), 30, outcome="forbidden")
     personal = Account.objects.get(memberships__user=alice, is_personal=True)
+    endpoint = Endpoint.objects.create(
+        account=team, url="https://hooks.example.com/tollgate", event_types=["key.created"],
+        created_by=alice,
+    )  # fmt: skip
+    for n, status in enumerate(["succeeded", "failed", "pending"]):
+        event = Event.objects.create(account=team, type="key.created", occurrence=f"page:{n}")
+        Delivery.objects.create(endpoint=endpoint, event=event, status=status, attempts=n + 1,
+                                response_status=500 if status == "failed" else None)  # fmt: skip
     prepaid_history(team, product)
-    return {"team": team, "personal": personal, "product": product}
+    return {"team": team, "personal": personal, "product": product, "endpoint": endpoint}
 
 
 def prepaid_history(team, product) -> None:
@@ -75,10 +88,12 @@ def pages(world) -> list[str]:
         f"/a/{slug}/activity/", f"/a/{slug}/billing/", f"/a/{slug}/credits/", "/profile/",
         "/profile/tokens/",
         "/staff/console/", "/staff/usage/", f"/staff/accounts/{slug}/requests/",
+        f"/a/{slug}/webhooks/", f"/a/{slug}/webhooks/{world['endpoint'].public_id}/",
+        f"/a/{slug}/usage/alerts/", "/teams/new/",
     ]  # fmt: skip
 
 
-def audit(page) -> dict:
+def audit(page) -> list[str]:
     page.evaluate(AXE)
     return page.evaluate(
         """async () => {
@@ -114,6 +129,7 @@ def test_the_main_pages_at_desktop_and_phone_widths(
             )
             if overflow > 0:
                 issues.append(f"overflows by {overflow}px")
+                issues.append("beyond the edge: " + page.evaluate(BEYOND_THE_EDGE))
             if width == 1280:
                 nav = page.locator(".site-header .nav").bounding_box()
                 if nav["height"] > 64:
@@ -138,3 +154,47 @@ def test_the_reference_has_one_title_and_a_snippet_per_language_tab(
     assert card.locator(".snippet:visible").count() == 1
     card.locator("role=tab[name='Python (requests)']").click()
     assert card.locator(".snippet:visible .snippet-head span").inner_text() == "Python (requests)"
+
+
+def test_error_pages_and_forms_with_errors(signed_in_page, live_server, alice, world, redis_db):
+    """Pages a person reaches when something is wrong: readable, their errors announced
+    (role=alert) and tied to the field, and no serious axe-core violation either."""
+    from django.template.loader import render_to_string
+
+    page = signed_in_page(alice)
+    page.set_default_timeout(10_000)
+    slug = world["team"].slug
+    found: dict[str, list[str]] = {}
+
+    def check(where: str, alert: bool) -> None:
+        issues = audit(page)
+        if alert and not page.locator("[role=alert]").first.is_visible():
+            issues.append("no error announced")
+        if page.locator("h1").count() != 1:
+            issues.append(f"{page.locator('h1').count()} h1 headings")
+        if issues:
+            found[where] = issues
+
+    assert page.goto(f"{live_server.url}/no/such/page/").status == 404
+    check("404", alert=False)
+    export = page.goto(f"{live_server.url}/a/{slug}/usage/export.csv?start=2026-13-01&end=x")
+    assert export.status == 400
+    check("export error", alert=True)
+    assert page.locator("[aria-invalid=true]").count() >= 1
+    page.goto(f"{live_server.url}/a/{slug}/webhooks/")
+    page.fill("input[name=url]", "http://not-https.example.com/")
+    page.locator("section[aria-labelledby=add-endpoint-title] button[type=submit]").click()
+    page.wait_for_load_state("networkidle")
+    check("webhook form with errors", alert=True)
+    page.goto(f"{live_server.url}/teams/new/")
+    page.get_by_role("button", name="Create team").click()
+    page.wait_for_load_state("networkidle")
+    check("new team form with errors", alert=True)
+    # Django renders 500.html without a request; shown here at the portal's address so its
+    # stylesheet loads as it would.
+    page.goto(f"{live_server.url}/no/such/page/")
+    page.set_content(render_to_string("500.html"))
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("getComputedStyle(document.body).fontFamily") != "Times New Roman"
+    check("500", alert=False)
+    assert found == {}, json.dumps(found, indent=1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,6 +29,8 @@ class Received:
     headers: dict[str, str]
     body: bytes
     sni: str | None
+    # The receiver's clock on arrival: what a receiver checks the signature's tolerance against.
+    at: float = field(default_factory=lambda: time.time())
 
 
 @dataclass

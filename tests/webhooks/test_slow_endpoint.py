@@ -6,13 +6,12 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.conf import settings
 
 from apikeys.models import ApiKey
 from portal.celery import app as celery_app
 from portal.celery import ping
-from tests.gateway.stack import database_url
 from tests.helpers import celery_worker, wait_for
+from tests.webhooks.helpers import worker_env
 from webhooks import endpoints
 from webhooks.models import Delivery
 
@@ -35,16 +34,7 @@ def test_a_hanging_endpoint_does_not_delay_another(team, alice, receiver, trust_
     receiver.respond = respond
     endpoints.create(team, alice, None, url=receiver.url(path="/slow"), event_types=["key.created"])
     endpoints.create(team, alice, None, url=receiver.url(path="/fast"), event_types=["key.created"])
-    env = {
-        "REDIS_URL": settings.REDIS_URL,
-        "DATABASE_URL": database_url(),
-        "SECRET_KEY": settings.SECRET_KEY,
-        "APIKEY_PEPPER": settings.APIKEY_PEPPER,
-        "SSL_CERT_FILE": str(trust_test_ca),
-        "WEBHOOKS_ALLOW_PRIVATE_TARGETS": "true",
-        "WEBHOOKS_TIMEOUT_SECONDS": "20",
-        "TOLLGATE_VAR_DIR": str(tmp_path / "var"),
-    }
+    env = worker_env(trust_test_ca, tmp_path, WEBHOOKS_TIMEOUT_SECONDS="20")
     celery_app.conf.task_always_eager = False
     pool = ("threads", "--concurrency", "4")
     with celery_worker(env=env, queues="celery,webhooks", pool=pool):

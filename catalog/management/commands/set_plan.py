@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts import audit
 from accounts.models import Account
 from accounts.signals import account_policy_changed
+from billing import revenue
 from catalog.models import Comp, Plan
 
 
@@ -57,6 +58,7 @@ class Command(BaseCommand):
             )  # fmt: skip
             target.plan = chosen
             target.save(update_fields=["plan"])
+            revenue.record(target, "comp", options["reason"].strip())
             audit.record(target, "plan.set", target=chosen.slug,
                          data={"previous": previous, "by": by, "reason": options["reason"],
                                "until": until.isoformat() if until else None})  # fmt: skip
