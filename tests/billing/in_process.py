@@ -73,7 +73,9 @@ class InProcessTransport(stripe.HTTPClient):
         url: str,
         headers: Mapping[str, str] | None,
         post_data: Any = None,
-    ) -> Answer:
+        *,
+        _usage: list[str] | None = None,
+    ) -> tuple[Any, int, Mapping[str, str]]:
         if not self.serves(url):
             content, status, answered = self.network.request(method, url, headers, post_data)
             return content, status, CaseInsensitiveDict(dict(answered))
@@ -86,7 +88,9 @@ class InProcessTransport(stripe.HTTPClient):
         url: str,
         headers: Mapping[str, str] | None,
         post_data: Any = None,
-    ) -> tuple[Any, int, CaseInsensitiveDict[str]]:
+        *,
+        _usage: list[str] | None = None,
+    ) -> tuple[Any, int, Mapping[str, str]]:
         content, status, answered = self.request(method, url, headers, post_data)
         return io.BytesIO(content), status, answered
 
