@@ -82,16 +82,8 @@ class InProcessTransport(stripe.HTTPClient):
         body = post_data.encode() if isinstance(post_data, str) else (post_data or b"")
         return wsgi_call(self.app, method.upper(), url, headers or {}, body)
 
-    def request_stream(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        post_data: Any = None,
-        *,
-        _usage: list[str] | None = None,
-    ) -> tuple[Any, int, Mapping[str, str]]:
-        content, status, answered = self.request(method, url, headers, post_data)
+    def request_stream(self, *args: Any, **kwargs: Any) -> tuple[Any, int, Mapping[str, str]]:
+        content, status, answered = self.request(*args, **kwargs)
         return io.BytesIO(content), status, answered
 
     def close(self) -> None:
