@@ -43,8 +43,13 @@ def check(name: str, form: dict[str, Any], document: dict[str, Any] | None = Non
     """Refuse `form` as Stripe would refuse it on endpoint `name` (StripeError, a 400)."""
     document = document or checked_in()
     schema = document["endpoints"].get(name)
-    if schema is None:
-        raise StripeError(404, f"Unrecognized request URL ({name})", executed=False)
+    if schema is None:  # a route added to app.API since the file was generated
+        raise StripeError(
+            404,
+            f"Unrecognized request URL ({name}): not in stripe_simulator/stripe_params.json "
+            "(regenerate it: .venv/bin/python -m tests.billing.reference)",
+            executed=False,
+        )
     Checker(document["definitions"]).value(schema, form, "")
 
 
