@@ -32,18 +32,26 @@ class BillingError(Exception):
         self.permanent = permanent
 
 
+# The SDK's transport; None is its default (HTTP over the network). The unit tests put the
+# simulator's in-process transport here (tests/billing/in_process.py): the same calls, no socket.
+HTTP_CLIENT: stripe.HTTPClient | None = None
+
+
 @cache
-def _client(api_key: str, api_base: str) -> stripe.StripeClient:
+def _client(
+    api_key: str, api_base: str, http_client: stripe.HTTPClient | None
+) -> stripe.StripeClient:
     return stripe.StripeClient(
         api_key,
         stripe_version=STRIPE_API_VERSION,
         base_addresses={"api": api_base},
         max_network_retries=2,
+        http_client=http_client,
     )
 
 
 def client() -> stripe.StripeClient:
-    return _client(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE)
+    return _client(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE, HTTP_CLIENT)
 
 
 @contextmanager

@@ -29,6 +29,7 @@ from stripe_simulator import (
     payment_intents,
     portal,
     schedules,
+    stripe_params,
     subscriptions,
 )
 from stripe_simulator.errors import StripeError, invalid, missing
@@ -374,6 +375,9 @@ class SimulatorApp:
             if match and verb == method:
                 try:
                     if spec is not None:
+                        # Stripe's rules first (what Stripe itself refuses), then what the
+                        # simulator implements of what Stripe accepts.
+                        stripe_params.check(stripe_params.endpoint(verb, pattern), params_)
                         params.check(spec, params_)
                         for index, path_ in enumerate(params_.get("expand") or []):
                             if path_.count(".") >= 4:

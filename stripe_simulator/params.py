@@ -1,9 +1,12 @@
 """What each endpoint accepts, checked before it runs, with Stripe's error codes.
 
-A spec maps a parameter to its type: STRING, INTEGER, BOOLEAN, DECIMAL, METADATA (a hash of
-strings), a tuple of allowed values, a nested spec (a hash), or a one-element list (an array of
-that). A name starting with "+" is required. Anything else the request carries is refused with
-`parameter_unknown`, as Stripe does: the simulator never silently ignores what it cannot do.
+Stripe's own rules come first (stripe_params.py, from Stripe's API description); this spec then
+says what the simulator implements of what Stripe accepts. It maps a parameter to its type:
+STRING, INTEGER, BOOLEAN, DECIMAL, METADATA (a hash of strings), a tuple of allowed values, a
+nested spec (a hash), or a one-element list (an array of that). A name starting with "+" is
+required. A parameter Stripe accepts but the simulator does not implement is refused, saying
+so: the simulator never silently ignores what it cannot do. A test keeps every name and value
+here one that Stripe has (tests/billing/test_request_params.py).
 """
 
 from __future__ import annotations
@@ -25,7 +28,12 @@ def check(spec: Spec, params: dict[str, Any], prefix: str = "") -> None:
     for name, value in params.items():
         full = f"{prefix}[{name}]" if prefix else name
         if name not in known:
-            raise invalid(full, f"Received unknown parameter: {full}", "parameter_unknown")
+            raise invalid(
+                full,
+                f"Received unknown parameter: {full} (Stripe accepts it; the Stripe simulator "
+                "does not implement it)",
+                "parameter_unknown",
+            )
         _check_value(known[name], value, full)
     for name in spec:
         if name.startswith("+") and name[1:] not in params:

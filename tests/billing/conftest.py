@@ -4,33 +4,50 @@ import json
 import subprocess
 import sys
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import pytest
 import requests
 from django.test import TestCase
 
+from billing import gateway
 from billing.catalog_sync import sync_catalog
 from catalog.models import Plan
+from stripe_simulator.app import SimulatorApp
+from stripe_simulator.server import serve_in_thread
 from stripe_simulator.webhooks import signature_header
+from tests.billing.in_process import InProcessTransport, wsgi_call
 from tests.helpers import ROOT, free_port, wait_for
 
 WEBHOOK_SECRET = "whsec_test_secret"
 
 
 class Sim:
-    """The simulator in its own process, and shortcuts to its test controls."""
+    """The simulator, and shortcuts to its test controls. `url` is where it answers HTTP."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, app: SimulatorApp | None = None) -> None:
         self.url = url
+        self.app = app  # in this process: the controls call it directly, as the SDK does
+        self.transport = InProcessTransport(app, url) if app else None
+
+    def _send(self, method: str, path: str, data: dict) -> tuple[int, dict]:
+        if self.app is None:
+            response = requests.request(method, f"{self.url}{path}", data=data, timeout=10)
+            return response.status_code, response.json()
+        content, status, _ = wsgi_call(
+            self.app, method, f"{self.url}{path}",
+            {"Content-Type": "application/x-www-form-urlencoded"}, urlencode(data).encode(),
+        )  # fmt: skip
+        return status, json.loads(content)
 
     def control(self, path: str, **data) -> dict:
-        response = requests.post(f"{self.url}/_sim/{path}", data=data, timeout=10)
-        assert response.status_code == 200, response.text
-        return response.json()
+        status, body = self._send("POST", f"/_sim/{path}", data)
+        assert status == 200, body
+        return body
 
     def control_status(self, path: str, **data) -> int:
         """A test control expected to be refused: its status code."""
-        return requests.post(f"{self.url}/_sim/{path}", data=data, timeout=10).status_code
+        return self._send("POST", f"/_sim/{path}", data)[0]
 
     def pay_checkout(
         self, checkout_url: str, card: str = "4242424242424242", promotion_code: str = ""
@@ -39,14 +56,31 @@ class Sim:
         return self.control(f"checkout/{session_id}/pay", card=card, promotion_code=promotion_code)
 
     def meter_events(self) -> list[dict]:
-        return requests.get(f"{self.url}/_sim/meter_events", timeout=10).json()["data"]
+        return self._send("GET", "/_sim/meter_events", {})[1]["data"]
 
     def events(self) -> list[dict]:
-        return requests.get(f"{self.url}/_sim/events", timeout=10).json()["data"]
+        return self._send("GET", "/_sim/events", {})[1]["data"]
+
+    def exchanges(self) -> list[dict]:
+        """The /v1 and /v2 requests the simulator answered since the test began."""
+        return self._send("GET", "/_sim/requests", {})[1]["data"]
+
+
+@pytest.fixture(scope="session")
+def _simulator_in_process():
+    """The simulator app in this process, one for the session (each test resets it). The SDK
+    calls it without a socket; a thread serves the same app on a port for hosted pages."""
+    server, app = serve_in_thread("127.0.0.1", free_port(), "", WEBHOOK_SECRET)
+    try:
+        yield Sim(app.store.base_url, app)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture(scope="session")
 def _simulator_server():
+    """`manage.py stripe_simulator` in its own process, for the end-to-end tests."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "manage.py", "stripe_simulator", "--port", str(port),
@@ -70,14 +104,23 @@ def _answers(url: str) -> bool:
 
 
 @pytest.fixture
-def sim(_simulator_server, settings):
-    """A fresh simulator with no webhook target; events are only recorded."""
-    settings.STRIPE_API_BASE = _simulator_server.url
+def sim(request, settings, monkeypatch):
+    """A fresh simulator with no webhook target; events are only recorded.
+
+    In this process by default; a test marked `simulator_process` gets the simulator's own
+    process (`manage.py stripe_simulator`) and the SDK's ordinary HTTP client.
+    """
+    if request.node.get_closest_marker("simulator_process"):
+        chosen = request.getfixturevalue("_simulator_server")
+    else:
+        chosen = request.getfixturevalue("_simulator_in_process")
+        monkeypatch.setattr(gateway, "HTTP_CLIENT", chosen.transport)
+    settings.STRIPE_API_BASE = chosen.url
     settings.STRIPE_SECRET_KEY = "sk_test_simulator"
     settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
-    _simulator_server.control("reset")
-    _simulator_server.control("webhooks", url="")
-    return _simulator_server
+    chosen.control("reset")
+    chosen.control("webhooks", url="")
+    return chosen
 
 
 @pytest.fixture

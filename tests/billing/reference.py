@@ -5,12 +5,18 @@ JSON Schema (installed by `deploy/ensure-packages.sh test`, which `make test` ru
 is cached under var/ beside a hash of its inputs. `mismatches()` lists every way an object
 departs from the description: a required field missing, a field Stripe does not have, null
 where Stripe never sends null, a value outside an enum, a wrong type.
+
+`simulator_params()` is the part the simulator checks requests against at runtime (the
+parameters of the endpoints it serves), checked in as stripe_simulator/stripe_params.json so
+that `make run` needs no node. Regenerate it with `.venv/bin/python -m tests.billing.reference`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 import subprocess
 from functools import cache
 from pathlib import Path
@@ -156,3 +162,40 @@ def _has_type(value: Any, kind: str) -> bool:
     if kind == "array":
         return isinstance(value, list)
     return isinstance(value, dict)
+
+
+def simulator_params() -> dict[str, Any]:
+    """Stripe's parameters of every Stripe endpoint the simulator serves, and the definitions
+    they use: the content of stripe_simulator/stripe_params.json."""
+    from stripe_simulator.app import API
+    from stripe_simulator.stripe_params import endpoint
+
+    ref = reference()
+    served = {endpoint(method, pattern) for method, pattern, spec, _ in API if spec is not None}
+    names = sorted(served)
+    unknown = [name for name in names if name not in ref["params"]]
+    assert not unknown, f"the simulator serves endpoints Stripe does not have: {unknown}"
+    endpoints = {name: ref["params"][name] for name in names}
+    definitions: dict[str, Any] = {}
+    pending = [json.dumps(endpoints)]
+    while pending:
+        for name in re.findall(r'"\$ref": "([^"]+)"', pending.pop()):
+            if name not in definitions:
+                definitions[name] = ref["definitions"][name]
+                pending.append(json.dumps(definitions[name]))
+    return {"api_version": ref["api_version"], "endpoints": endpoints, "definitions": definitions}
+
+
+def params_file_text() -> str:
+    return json.dumps(simulator_params(), indent=1, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    import django
+
+    django.setup()
+    from stripe_simulator.stripe_params import PARAMS_FILE
+
+    PARAMS_FILE.write_text(params_file_text())
+    print(f"wrote {PARAMS_FILE}")

@@ -11,7 +11,11 @@ from playwright.sync_api import sync_playwright
 from accounts.models import Account
 from tests.billing.conftest import WEBHOOK_SECRET
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.simulator_process,
+    pytest.mark.django_db(transaction=True),
+]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]  # fmt: skip
 

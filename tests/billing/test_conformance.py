@@ -1,25 +1,33 @@
-"""The simulator answers as Stripe's own API description (2026-10-28) says Stripe answers.
+"""The simulator answers as Stripe's own API description (2026-10-28) says Stripe answers, and
+the portal asks only what that description allows.
 
 Every flow the portal runs through its seam (billing/gateway.py) is played against the
-simulator; every answer the seam received and every webhook event the simulator sent is then
-checked against the reference generated from the `stripe` package's type declarations
+simulator in its own process, over HTTP; every function of the seam must have run. Every
+request the seam sent is then checked against the parameters the reference gives its endpoint
+(unknown names, missing required ones, types, enums, empty strings: what Stripe refuses with a
+400), and every answer the seam received and every webhook event the simulator sent against the
+resources and events of the reference generated from the `stripe` package's type declarations
 (tests/billing/reference.py): required fields, no unknown fields, nullability, enums, types and
 expandable fields. The test lists every mismatch, endpoint by endpoint.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections import defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import requests
+import pytest
 
 from accounts.models import Account
 from billing import flows, gateway, metering
 from billing.models import Customer
 from catalog.models import Coupon
 from credits.models import CreditWallet
+from stripe_simulator import stripe_params
+from stripe_simulator.errors import StripeError
 from tests.billing.conftest import run_and_deliver, subscribe
 from tests.billing.reference import (
     error_mismatches,
@@ -29,6 +37,9 @@ from tests.billing.reference import (
     reference,
     resource_ref,
 )
+
+# Every seam call over real HTTP to `manage.py stripe_simulator`, the way `make run` runs it.
+pytestmark = pytest.mark.simulator_process
 
 # What the seam calls, as the simulator saw it: every one must be exercised below.
 SEAM_ENDPOINTS = {
@@ -64,6 +75,12 @@ SEAM_ENDPOINTS = {
     "POST /v1/payment_intents",
     "GET /v1/payment_intents/{id}",
 }
+# The seam's functions that reach Stripe or check what it sent (all but the pure helpers).
+SEAM_FUNCTIONS = {
+    name for name, value in vars(gateway).items()
+    if inspect.isfunction(value) and value.__module__ == gateway.__name__
+    and not name.startswith("_") and name not in ("client", "checked_envelope")
+}  # fmt: skip
 # Path segments that name a collection or an action; any other segment is an object's id.
 NAMES = {part for name in SEAM_ENDPOINTS for part in name.split(" ")[1].split("/")} - {"{id}"}
 
@@ -191,12 +208,39 @@ def play_prepaid_flows(sim, client, plans, user_factory):
         run_and_deliver(sim, client, lambda buyer=buyer: purchases.top_up(buyer.pk))
 
 
-def test_every_answer_and_event_matches_stripes_api_description(
-    client, plans, team, alice, user_factory, sim, settings
+def request_mismatches(name: str, params: dict) -> list[str]:
+    """What Stripe would refuse in a request, by the reference's parameters of its endpoint."""
+    document = {"endpoints": reference()["params"], "definitions": reference()["definitions"]}
+    try:
+        stripe_params.check(name, params, document)
+    except StripeError as error:
+        return [f"request {error.body['error'].get('param')}: {error}"]
+    return []
+
+
+@pytest.fixture
+def seam_calls(monkeypatch) -> set[str]:
+    """The names of the seam's functions called from now on (ask for it before `plans`)."""
+    called: set[str] = set()
+    for name in SEAM_FUNCTIONS:
+        real = getattr(gateway, name)
+
+        def recorded(*args, _real=real, _name=name, **kwargs):
+            called.add(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(gateway, name, functools.wraps(real)(recorded))
+    return called
+
+
+def test_every_request_answer_and_event_matches_stripes_api_description(
+    seam_calls, client, plans, team, alice, user_factory, sim, settings
 ):
     assert reference()["api_version"] == gateway.STRIPE_API_VERSION
     play_every_flow(sim, client, plans, team, alice, user_factory, settings)
-    exchanges = requests.get(f"{sim.url}/_sim/requests", timeout=10).json()["data"]
+    missed = sorted(SEAM_FUNCTIONS - seam_calls)
+    assert not missed, f"seam functions play_every_flow never calls: {missed}"
+    exchanges = sim.exchanges()
     # The new flows ran: a yearly price, and an invoice (the preview) with Stripe Tax.
     assert any((e["body"].get("recurring") or {}).get("interval") == "year" for e in exchanges)
     assert any(e["body"].get("total_taxes") for e in exchanges)
@@ -204,6 +248,7 @@ def test_every_answer_and_event_matches_stripes_api_description(
     by_endpoint: dict[str, list[str]] = defaultdict(list)
     for exchange in exchanges:
         name = endpoint(exchange["method"], exchange["path"])
+        by_endpoint[name] += request_mismatches(name, exchange["params"])
         if exchange["status"] == 200:
             by_endpoint[name] += answer_mismatches(exchange["body"])
         else:  # e.g. the catalog sync asking for a product that does not exist yet

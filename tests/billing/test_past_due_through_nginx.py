@@ -26,7 +26,11 @@ from tests.gateway.stack import GatewayStack
 from tests.gateway.support import make_key, make_product
 from tests.helpers import celery_worker, wait_for
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.simulator_process,
+    pytest.mark.django_db(transaction=True),
+]
 DAY = 86400
 GRACE_DAYS = 3
 

@@ -1,3 +1,8 @@
 from __future__ import annotations
 
-from tests.billing.conftest import _simulator_server, plans, sim  # noqa: F401 - shared fixtures
+from tests.billing.conftest import (  # noqa: F401 - shared fixtures
+    _simulator_in_process,
+    _simulator_server,
+    plans,
+    sim,
+)

@@ -12,7 +12,11 @@ import requests
 
 from accounts.models import Account
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.simulator_process,
+    pytest.mark.django_db(transaction=True),
+]
 
 PASSWORD = "Correct-Horse-Battery-9"
 

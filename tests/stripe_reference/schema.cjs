@@ -6,7 +6,8 @@
 // literal unions are enums (the SDK's `OtherString` escape hatch is dropped: a server answering
 // for this version sends the listed values); `string | T` is an expandable field; nested
 // interfaces become definitions. Output on stdout: {"api_version", "resources": {object: ref},
-// "events": {type: ref}, "notifications": {type: ref}, "error": schema, "definitions": {ref: schema}}.
+// "events": {type: ref}, "notifications": {type: ref}, "error": schema, "params": {endpoint:
+// schema of what the request may send}, "definitions": {ref: schema}}.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -33,6 +34,9 @@ const program = ts.createProgram(files, {
 });
 const checker = program.getTypeChecker();
 const definitions = {};
+// Parameters are read with one difference: a `Decimal` is the decimal string a form carries
+// (in answers it stays unchecked, as before: the SDK parses it into its own class).
+let requestSide = false;
 
 // `Checkout/Sessions:Session`: the module keeps Checkout's Session apart from the portal's.
 function refName(symbol) {
@@ -47,8 +51,15 @@ function isOtherString(type) {
   return type.isIntersection() && type.types.some((t) => t.flags & ts.TypeFlags.String);
 }
 
+function isDecimal(type) {
+  // The SDK's `Decimal` (a branded class): on the wire a decimal string such as "0.05".
+  const symbol = type.aliasSymbol || type.getSymbol();
+  return Boolean(symbol && symbol.name === 'Decimal' && refName(symbol).startsWith('../Decimal'));
+}
+
 function convert(type) {
   if (type.flags & (ts.TypeFlags.Any | ts.TypeFlags.Unknown)) return {};
+  if (requestSide && isDecimal(type)) return {type: 'string', format: 'decimal'};
   if (type.flags & ts.TypeFlags.Null) return {type: 'null'};
   if (type.flags & ts.TypeFlags.StringLiteral) return {type: 'string', enum: [type.value]};
   if (type.flags & ts.TypeFlags.NumberLiteral) return {type: 'number', enum: [type.value]};
@@ -114,7 +125,8 @@ function shapeOf(type) {
   const index = type.getStringIndexType();
   const schema = {type: 'object', properties, required};
   if (index) schema.additionalProperties = convert(index);
-  else if (Object.keys(properties).length === 0) schema.additionalProperties = true; // `{}`
+  // `{}`: anything in an answer; no parameter at all in a request.
+  else if (Object.keys(properties).length === 0) schema.additionalProperties = !requestSide;
   else schema.additionalProperties = false;
   return schema;
 }
@@ -149,6 +161,33 @@ for (const file of files) {
   }
 }
 
+// The parameters of every request the SDK sends, by endpoint ("POST /v1/customers/{id}"): the
+// generated resource classes call `this._makeRequest('POST', `/v1/customers/${...}`, ...)`
+// (.js) in a method whose declaration (.d.ts) types its `params`.
+requestSide = true;
+const params = {};
+for (const file of files.filter((f) => f.includes(`${path.sep}resources${path.sep}`))) {
+  const code = fs.readFileSync(file.replace(/\.d\.ts$/, '.js'), 'utf8');
+  const className = (code.match(/export class (\w+)/) || [])[1];
+  const requests = {};
+  const methods = code.split(/^ {4}(?=\w+\([^)]*\) \{$)/m).slice(1);
+  for (const body of methods) {
+    const call = body.match(/this\._makeRequest\('(\w+)', [`'](\/v\d\/[^`']*)[`']/);
+    if (call) requests[body.match(/^\w+/)[0]] = `${call[1]} ${call[2].replace(/\$\{[^}]*\}/g, '{id}')}`;
+  }
+  const source = program.getSourceFile(file);
+  for (const statement of source.statements) {
+    if (!ts.isClassDeclaration(statement) || statement.name.text !== className) continue;
+    for (const member of statement.members) {
+      const endpoint = member.name && requests[member.name.text];
+      const param = endpoint && (member.parameters || []).find((p) => p.name.text === 'params');
+      if (!param) continue;
+      params[endpoint] = convert(checker.getTypeAtLocation(param));
+    }
+  }
+}
+requestSide = false;
+
 // The `error` member of an error answer (with a few fields the SDK adds, such as statusCode).
 const types = program.getSourceFile(path.join(root, 'Types.d.ts'));
 const rawError = types.statements.find(
@@ -157,4 +196,6 @@ const rawError = types.statements.find(
 const error = convert(checker.getTypeAtLocation(rawError.name));
 
 const apiVersion = fs.readFileSync(path.join(root, 'apiVersion.d.ts'), 'utf8').match(/"(.+)"/)[1];
-process.stdout.write(JSON.stringify({api_version: apiVersion, resources, events, notifications, error, definitions}));
+process.stdout.write(
+  JSON.stringify({api_version: apiVersion, resources, events, notifications, error, params, definitions}),
+);

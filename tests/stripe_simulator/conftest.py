@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import json
 from urllib.parse import urlencode
 
 import pytest
 
 from stripe_simulator.app import SimulatorApp
+from tests.billing.in_process import wsgi_call
 
 
 class Stripe:
@@ -18,25 +18,13 @@ class Stripe:
 
     def request(self, method: str, path: str, data=(), headers=None):
         """(status, json body, headers); `data` is a list of (key, value) form pairs."""
-        body = urlencode(list(dict(data).items()) if isinstance(data, dict) else list(data))
-        environ = {
-            "REQUEST_METHOD": method,
-            "PATH_INFO": path,
-            "QUERY_STRING": body if method in ("GET", "DELETE") else "",
-            "CONTENT_LENGTH": "0" if method in ("GET", "DELETE") else str(len(body)),
-            "wsgi.input": io.BytesIO(b"" if method in ("GET", "DELETE") else body.encode()),
-            "HTTP_AUTHORIZATION": "Bearer sk_test_x",
-        }
-        for name, value in (headers or {}).items():
-            environ[f"HTTP_{name.upper().replace('-', '_')}"] = value
-        answer = {}
-
-        def start_response(status, response_headers):
-            answer["status"] = int(status.split()[0])
-            answer["headers"] = dict(response_headers)
-
-        payload = b"".join(self.app(environ, start_response))
-        return answer["status"], json.loads(payload), answer["headers"]
+        form = urlencode(list(dict(data).items()) if isinstance(data, dict) else list(data))
+        in_query = method in ("GET", "DELETE")
+        url = f"http://sim.test{path}" + (f"?{form}" if in_query and form else "")
+        sent = {"Authorization": "Bearer sk_test_x", **(headers or {})}
+        body = b"" if in_query else form.encode()
+        content, status, answered = wsgi_call(self.app, method, url, sent, body)
+        return status, json.loads(content), dict(answered)
 
     def ok(self, method: str, path: str, data=(), headers=None) -> dict:
         status, body, _ = self.request(method, path, data, headers)

@@ -45,6 +45,43 @@ def test_a_value_of_the_wrong_type_is_a_400_naming_it(stripe, path, data, param,
     assert error.get("code") == code
 
 
+@pytest.mark.parametrize(
+    ("path", "data", "param", "code", "message"),
+    [
+        ("/v1/checkout/sessions", [("mode", "subscription"), ("success_url", "http://t"),
+                                   ("line_items[0][price]", "p"), ("line_items[0][colour]", "red")],
+         "line_items[0][colour]", "parameter_unknown",
+         "Received unknown parameter: line_items[0][colour]"),
+        ("/v1/prices", [("product", "pro"), ("currency", "usd"), ("unit_amount", "1"),
+                        ("recurring[interval]", "fortnight")], "recurring[interval]", None,
+         "Invalid recurring[interval]: must be one of "),
+        ("/v1/customers", [("expand", "customer")], "expand", None, "Invalid array"),
+        ("/v1/checkout/sessions", [("mode", ""), ("success_url", "http://t")], "mode",
+         "parameter_invalid_empty", "You passed an empty string for 'mode'."),
+        ("/v1/products/pro", [("active", "yes")], "active", None, "Invalid boolean: yes"),
+        ("/v1/billing/meter_events", [("event_name", "calls"), ("payload[value]", "1"),
+                                      ("timestamp", "1e3")], "timestamp",
+         "parameter_invalid_integer", "Invalid integer: 1e3"),
+    ],
+)  # fmt: skip
+def test_stripes_own_description_decides_what_is_refused(stripe, path, data, param, code, message):
+    """Names, enums, shapes and empty strings as the `stripe` package's declarations give them
+    (stripe_simulator/stripe_params.json), before the endpoint runs: nothing is written."""
+    error = stripe.error("POST", path, data)
+    assert (error["param"], error.get("code")) == (param, code)
+    assert error["message"].startswith(message)
+    assert not stripe.store.all("checkout.session") and not stripe.store.all("price")
+
+
+def test_a_parameter_stripe_accepts_but_the_simulator_lacks_is_refused_saying_so(stripe):
+    error = stripe.error("POST", "/v1/customers", {"email": "a@x.io", "phone": "+1 555 0100"})
+    assert (error["param"], error["code"]) == ("phone", "parameter_unknown")
+    assert "the Stripe simulator does not implement it" in error["message"]
+    assert not stripe.store.all("customer")
+    error = stripe.error("GET", "/v2/core/events/evtn_1", {"colour": "red"})
+    assert error["message"] == "Received unknown parameter: colour"
+
+
 def test_a_bad_limit_is_a_400_not_a_500(stripe):
     for limit, message in (("x", "Invalid integer: x"), ("0", "greater than or equal to 1"),
                            ("101", "less than or equal to 100")):  # fmt: skip

@@ -11,7 +11,14 @@ from django.utils import timezone
 
 from apikeys.models import ApiKey
 from apikeys.reminders import send_expiry_reminders
-from tests.billing.conftest import _simulator_server, plans, run_and_deliver, sim, subscribe
+from tests.billing.conftest import (
+    _simulator_in_process,
+    _simulator_server,
+    plans,
+    run_and_deliver,
+    sim,
+    subscribe,
+)
 from tests.usage.conftest import live_key, pro_plan
 from tests.usage.support import count_usage
 from tests.webhooks.helpers import signed_events, types_of
@@ -19,7 +26,8 @@ from usage.tasks import flush_counters
 from webhooks.models import SUBSCRIBABLE, Delivery
 
 pytestmark = pytest.mark.django_db(transaction=True)
-__all__ = ["_simulator_server", "live_key", "plans", "pro_plan", "sim"]  # fixtures used here
+# Fixtures used here.
+__all__ = ["_simulator_in_process", "_simulator_server", "live_key", "plans", "pro_plan", "sim"]
 
 ALL_TYPES = [t.value for t in SUBSCRIBABLE]
 
