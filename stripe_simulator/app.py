@@ -198,7 +198,7 @@ API: list[tuple[str, str, params.Spec | None, Handler]] = [
     ("POST", r"/v1/payment_intents", {
         "+amount": INT, "+currency": STR, "customer": STR, "payment_method": STR,
         "confirm": BOOL, "off_session": BOOL, "setup_future_usage": ("off_session", "on_session"),
-        "description": STR, "metadata": META, "payment_method_types": [STR], **EXPAND,
+        "description": STR, "metadata": META, **EXPAND,
     }, lambda s, p, m: payment_intents.create(s, p)),
     ("GET", r"/v1/payment_intents/([\w-]+)", EXPAND,
      lambda s, p, m: s.get("payment_intent", m[1])),

@@ -12,7 +12,7 @@ from credits import ledger
 from credits.models import EntryKind, TimePass
 
 # The fixtures of the billing tests (the simulator), for the purchase tests.
-from tests.billing.conftest import _simulator_server, sim  # noqa: F401
+from tests.billing.conftest import _simulator_in_process, _simulator_server, sim  # noqa: F401
 from tests.gateway.conftest import fresh_gateway_caches  # noqa: F401
 from tests.gateway.support import make_plan, make_product
 

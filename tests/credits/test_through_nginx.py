@@ -93,7 +93,7 @@ def test_buy_spend_402_top_up_200(stack, sim, catalog, team, alice):
     assert call(stack, live).status_code == 429  # the free plan's quota of 0
 
     buy(sim, team, alice, "credits", catalog["pack"], CreditEntry)
-    wait_for(lambda: call(stack, live).status_code == 200, timeout=5, what="credits spent")
+    wait_for(lambda: call(stack, live).status_code == 200, timeout=20, what="credits spent")
     admitted, refused = calls_until_refused(stack, live, 20)
     assert admitted == 9  # 10 units: the one above and these nine
     assert refused.status_code == 402
@@ -129,7 +129,7 @@ def test_buy_spend_402_top_up_200(stack, sim, catalog, team, alice):
 def test_a_day_pass_expiring_mid_stream(stack, sim, catalog, team, alice):
     live, _ = make_key(team)
     buy(sim, team, alice, "pass", catalog["day"], TimePass)
-    wait_for(lambda: call(stack, live).status_code == 200, timeout=5, what="the pass in force")
+    wait_for(lambda: call(stack, live).status_code == 200, timeout=20, what="the pass in force")
     # A day passes in three seconds: the pass's end moved, as a test clock would move it.
     ends_at = timezone.now() + timedelta(seconds=3)
     TimePass.objects.filter(account=team).update(ends_at=ends_at)
@@ -160,7 +160,7 @@ def test_a_balance_of_500_admits_exactly_500_of_5000_concurrent_calls(
     pack.save()
     fresh_balance(team, pack, "warm-up", redis_db)
     account_policy_changed.send(sender=TimePass, account_id=team.pk)
-    wait_for(lambda: call(stack, raw).status_code == 200, timeout=5, what="credits in force")
+    wait_for(lambda: call(stack, raw).status_code == 200, timeout=20, what="credits in force")
     admitted = []
     started = time.monotonic()
     for run in range(RUNS):
