@@ -18,14 +18,25 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from openapi_spec_validator import validate as validate_openapi
 
-from catalog.models import PREFIX_RULE, ApiProduct, Coupon, Plan, PlanProduct, invalid_prefixes
+from catalog.models import (
+    PREFIX_RULE,
+    ApiProduct,
+    Coupon,
+    Plan,
+    PlanProduct,
+    invalid_prefixes,
+    operation_problems,
+)
+from catalog.operations import Operation
 from catalog.signals import catalog_applied
 
-PRODUCT_FIELDS = {"slug", "name", "description", "path_prefix", "upstream_url", "visibility"}
+PRODUCT_FIELDS = {
+    "slug", "name", "description", "path_prefix", "upstream_url", "visibility", "operations",
+}  # fmt: skip
 PLAN_FIELDS = {
     "slug", "name", "description", "is_public", "is_default", "sort_order", "monthly_price",
     "yearly_price", "currency", "requests_per_second", "requests_per_minute", "requests_per_period",
-    "overage_price_per_1000", "max_live_keys", "trial_days",
+    "overage_price_per_1000", "max_live_keys", "trial_days", "features",
 }  # fmt: skip
 COUPON_FIELDS = {
     "slug", "name", "percent_off", "amount_off", "currency", "duration", "duration_in_months",
@@ -122,6 +133,13 @@ def _upsert(
     return instance
 
 
+def _operations(entries: Any, product: str) -> list[dict[str, Any]]:
+    """The product's operations as stored: each checked, in the file's order."""
+    if problems := operation_problems(entries):
+        raise CatalogError(f"product {product}: {'; '.join(problems)}")
+    return [Operation.from_entry(entry).as_entry() for entry in entries]
+
+
 def _entitlements(plan: Plan, entries: list[Any], products: dict[str, ApiProduct]) -> bool:
     wanted: dict[int, tuple[list[str], list[str]]] = {}
     for entry in entries:
@@ -184,6 +202,7 @@ def apply_catalog(data: dict[str, Any], base_dir: Path) -> Report:
             values = _fields({k: v for k, v in entry.items() if k != "openapi_spec"},
                              PRODUCT_FIELDS, "product")  # fmt: skip
             values["openapi_spec"] = specs.get(entry.get("slug"))
+            values["operations"] = _operations(values.get("operations", []), entry["slug"])
             product = _upsert(ApiProduct, values, report, f"product {entry.get('slug')}")
             products[product.slug] = product
         products.update({p.slug: p for p in ApiProduct.objects.exclude(slug__in=products)})
@@ -197,7 +216,9 @@ def apply_catalog(data: dict[str, Any], base_dir: Path) -> Report:
         for entry in plan_entries:
             values = _fields({k: v for k, v in entry.items() if k != "products"},
                              PLAN_FIELDS, "plan")  # fmt: skip
-            values = {n: None for n in NULLABLE_FIELDS} | {"is_default": False} | values
+            values = (
+                {n: None for n in NULLABLE_FIELDS} | {"is_default": False, "features": {}} | values
+            )
             values["is_retired"] = False
             label = f"plan {entry.get('slug')}"
             plan = _upsert(Plan, values, report, label)

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from catalog import paths
+from catalog.operations import Operation
 
 PREFIX_RULE = (
     "letters, digits and -._~!$&'()*+,=:@ between single slashes; no dot segments, "
@@ -36,6 +37,9 @@ class ApiProduct(models.Model):
     )
     upstream_url = models.URLField(help_text="Where nginx forwards admitted calls")
     openapi_spec = models.JSONField(null=True, blank=True)
+    # Weighted and separately limited operations (catalog.operations): what a call costs in
+    # units of quota and how many calls of it an account may make per second or minute.
+    operations = models.JSONField(default=list, blank=True)
     visibility = models.CharField(max_length=10, choices=Visibility, default=Visibility.PUBLIC)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -55,6 +59,8 @@ class ApiProduct(models.Model):
                 {"path_prefix": f"Start and end with / (e.g. /demo/): {PREFIX_RULE}."},
                 code="invalid_path_prefix",
             )
+        if problems := operation_problems(self.operations):
+            raise ValidationError({"operations": problems}, code="invalid_operations")
 
 
 class Plan(models.Model):
@@ -83,6 +89,9 @@ class Plan(models.Model):
     )
     max_live_keys = models.PositiveIntegerField(default=2)
     trial_days = models.PositiveIntegerField(default=0)
+    # Named features the upstream reads from the entitlement token: flags (true/false) and
+    # numeric limits (whole numbers), e.g. {"insights": true, "report_rows": 100}.
+    features = models.JSONField(default=dict, blank=True)
     products = models.ManyToManyField(ApiProduct, through="PlanProduct", related_name="plans")
     # Filled in by billing when the plan is mirrored to Stripe.
     stripe_product_id = models.CharField(max_length=255, blank=True)
@@ -105,6 +114,10 @@ class Plan(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if problems := feature_problems(self.features):
+            raise ValidationError({"features": problems}, code="invalid_features")
 
     @property
     def has_overage(self) -> bool:
@@ -156,6 +169,49 @@ def invalid_prefixes(prefixes: object) -> list[str]:
     return [
         repr(p)[:40] for p in prefixes if not (isinstance(p, str) and paths.is_canonical_prefix(p))
     ]
+
+
+def operation_problems(operations: object) -> list[str]:
+    """What is wrong with a product's operations (nothing: an empty list)."""
+    if not isinstance(operations, list):
+        return ["operations must be a list of tables"]
+    problems = []
+    seen = set()
+    for entry in operations:
+        try:
+            operation = Operation.from_entry(entry)
+        except ValueError as error:
+            problems.append(str(error))
+            continue
+        # The gateway reads paths in any letter case: /Reports and /reports are one operation.
+        if (operation.method, operation.path.lower()) in seen:
+            problems.append(f"{operation.label} is listed twice")
+        seen.add((operation.method, operation.path.lower()))
+    return problems
+
+
+FEATURE_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+MAX_FEATURES = 50
+
+
+def feature_problems(features: object) -> list[str]:
+    if not isinstance(features, dict):
+        return ["features must be a table of names to true/false or whole numbers"]
+    problems = []
+    if len(features) > MAX_FEATURES:
+        problems.append(f"{MAX_FEATURES} features at most")
+    for name, value in features.items():
+        if not (isinstance(name, str) and FEATURE_NAME.fullmatch(name)):
+            problems.append(f"feature {str(name)[:40]!r}: lower-case letters, digits and _")
+        # bool is an int in Python: check it first; floats and strings are refused.
+        elif not isinstance(value, bool) and not (
+            isinstance(value, int) and 0 <= value <= MAX_FEATURE_LIMIT
+        ):
+            problems.append(f"feature {name}: true, false or a whole number from 0")
+    return problems
+
+
+MAX_FEATURE_LIMIT = 2**53 - 1  # what JavaScript reads from the token exactly
 
 
 class CompQuerySet(models.QuerySet["Comp"]):

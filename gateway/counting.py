@@ -49,18 +49,35 @@ class Window:
     retry_ms: int  # until one more call would fit under the limit (0: it fits now)
 
 
+NO_WINDOW = Window(0, 0, 0)
+
+
 @dataclass(frozen=True, slots=True)
 class Count:
     admitted: bool
-    outcome: str  # ok, rate_limited_second, rate_limited_minute, quota_exceeded
+    # ok, rate_limited_second, rate_limited_minute, rate_limited_endpoint_second,
+    # rate_limited_endpoint_minute, quota_exceeded
+    outcome: str
     second: Window
     minute: Window
-    period: int
+    period: int  # units counted in the period, this call's included when admitted
+    endpoint_second: Window = NO_WINDOW
+    endpoint_minute: Window = NO_WINDOW
 
 
 def check_and_count(
-    keys: list[str], limits: Limits, usage_field: str, quota_ttl: int, now: float
+    keys: list[str],
+    limits: Limits,
+    usage_field: str,
+    quota_ttl: int,
+    now: float,
+    cost: int = 1,
+    endpoint_windows: tuple[tuple[str, int], tuple[str, int]] | None = None,
 ) -> Count:
+    """Check and count one call of `cost` units. `endpoint_windows`: the endpoint's own
+    (second window key, limit) and (minute window key, limit), when it has limits."""
+    endpoint_windows = endpoint_windows or (("", NO_LIMIT), ("", NO_LIMIT))
+    (_, endpoint_per_second), (_, endpoint_per_minute) = endpoint_windows
     args = [
         limits.per_second,
         limits.per_minute,
@@ -71,9 +88,14 @@ def check_and_count(
         now_ms := int(now * 1000),
         now_ms // 100,  # the buckets of the rolling second and minute (limits.lua)
         now_ms // 6000,
+        cost,
+        endpoint_per_second,
+        endpoint_per_minute,
     ]
     second_key, minute_key, *always = keys
-    windows = ((second_key, limits.per_second), (minute_key, limits.per_minute))
+    windows = (
+        (second_key, limits.per_second), (minute_key, limits.per_minute), *endpoint_windows
+    )
     named = [*always, *(key for key, limit in windows if limit != NO_LIMIT)]  # see limits.lua
     command = pack("EVALSHA", SCRIPT_SHA, len(named), *named, *args)
     try:
@@ -83,11 +105,18 @@ def check_and_count(
         # primary) and try once more.
         get_redis().script_load(SCRIPT)
         reply = send(keys[0], command)
-    admitted, outcome, *windows, period, new_hash = reply
+    admitted, outcome, *plan_windows, period, new_hash = reply[:10]
     if new_hash:
         mark_dirty(account_of(keys[4]))
-    second, minute = Window(*windows[:3]), Window(*windows[3:])
-    return Count(bool(admitted), outcome.decode(), second, minute, int(period))
+    return Count(
+        bool(admitted),
+        outcome.decode(),
+        Window(*plan_windows[:3]),
+        Window(*plan_windows[3:]),
+        int(period),
+        Window(*reply[10:13]),
+        Window(*reply[13:16]),
+    )
 
 
 def count_refusal(account_id: int, environment: str, now: float, usage_field: str) -> None:

@@ -15,6 +15,7 @@ class UncountedCall(models.Model):
     environment = models.CharField(max_length=4)
     product = models.CharField(max_length=50)
     endpoint_group = models.CharField(max_length=200)
+    units = models.PositiveIntegerField(default=1)  # the endpoint's cost (catalog.operations)
     admitted_at = models.DateTimeField()
 
     class Meta:
