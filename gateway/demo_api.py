@@ -98,7 +98,7 @@ def entitlements(environ: dict[str, Any]) -> dict[str, Any] | None:
         if key is None:
             return None
         claims: dict[str, Any] = jwt.decode(
-            token, key, algorithms=["EdDSA"], audience=AUDIENCE, issuer=ISSUER,
+            token, key, algorithms=["EdDSA"], audience=AUDIENCE, issuer=ISSUER, leeway=30,
             options={"require": ["exp", "iat", "iss", "aud", "sub", "plan", "features"]},
         )  # fmt: skip
     except (jwt.PyJWTError, OSError, ValueError):
