@@ -131,6 +131,7 @@ def test_a_process_picks_up_a_key_written_by_another(team, settings):
     before = jwt.get_unverified_header(ask(raw)[1][HEADER])["kid"]
     # Another process (the command, on this host) writes a new key: this one's memory is
     # untouched until its next look at the file, at most RELOAD_CHECK_SECONDS later.
+    keys._next_check = time.monotonic() + 3600  # it has just looked
     new = Ed25519PrivateKey.generate()
     write_private_file(settings_path(settings), ed25519_pem(new))
     assert jwt.get_unverified_header(ask(raw)[1][HEADER])["kid"] == before
