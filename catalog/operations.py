@@ -91,9 +91,9 @@ def is_template(path: str) -> bool:
     """A canonical path once each whole-segment parameter is replaced by a plain value."""
     if not path.startswith("/"):
         return False
-    segments = path.strip("/").split("/") if path.strip("/") else []
-    plain = [("x" if PARAMETER.fullmatch(s) else s) for s in segments]
-    return paths.is_canonical_prefix("/" + "/".join(plain))
+    segments = path.split("/")[1:]
+    plain = "/" + "/".join("x" if PARAMETER.fullmatch(s) else s for s in segments)
+    return paths.is_canonical_prefix(plain)
 
 
 def operations_of(entries: object) -> tuple[Operation, ...]:

@@ -93,9 +93,7 @@ def check_and_count(
         endpoint_per_minute,
     ]
     second_key, minute_key, *always = keys
-    windows = (
-        (second_key, limits.per_second), (minute_key, limits.per_minute), *endpoint_windows
-    )
+    windows = ((second_key, limits.per_second), (minute_key, limits.per_minute), *endpoint_windows)
     named = [*always, *(key for key, limit in windows if limit != NO_LIMIT)]  # see limits.lua
     command = pack("EVALSHA", SCRIPT_SHA, len(named), *named, *args)
     try:

@@ -141,9 +141,7 @@ def application(environ: dict[str, Any], start_response: StartResponse) -> Itera
     if (method, path) == ("POST", "/demo/echo"):
         return echo(environ, start_response)
     if (method, path) == ("GET", "/demo/reports"):
-        return respond(
-            start_response, "200 OK", {"report": "monthly", "consumer": claims["sub"]}
-        )
+        return respond(start_response, "200 OK", {"report": "monthly", "consumer": claims["sub"]})
     if (method, path) == ("POST", "/demo/reports"):
         return respond(start_response, "201 Created", report(features))
     return error(start_response, "404 Not Found", "not_found", f"No route {method} {path}")

@@ -80,4 +80,3 @@ def token_for(record: KeyRecord, policy: AccountPolicy, product: Product, now: f
 
 def clear() -> None:
     _tokens.clear()
-

@@ -228,9 +228,7 @@ HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
 def template_regex(template: str, flags: int = 0) -> re.Pattern[str]:
     parts = _PARAMETER.split(template)
-    return re.compile(
-        "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts), flags
-    )
+    return re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts), flags)
 
 
 def lowered_template(template: str) -> str:
@@ -245,16 +243,14 @@ def compile_endpoints(spec: dict[str, Any] | None, operations: object = ()) -> t
     """The product's routing table, compiled once per catalog load (never per call): the
     spec's operations, with the catalog's cost and limits where they name the same operation
     (in any letter case), and the catalog's operations the spec does not list."""
-    priced = {
-        (op.method, lowered_template(op.path)): op for op in operations_of(operations)
-    }
+    priced = {(op.method, lowered_template(op.path)): op for op in operations_of(operations)}
     templates: dict[tuple[str, str], str] = {}
     for template, methods in ((spec or {}).get("paths") or {}).items():
         for method in methods:
             if method.lower() in HTTP_METHODS:
                 templates.setdefault((method.upper(), lowered_template(template)), template)
-    for (method, lowered), op in priced.items():
-        templates.setdefault((method, lowered), op.path)
+    for (method, lowered), operation in priced.items():
+        templates.setdefault((method, lowered), operation.path)
     routes = []
     for (method, lowered), template in templates.items():
         group = f"{method} {template}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -28,9 +29,7 @@ def create_if_missing(path: Path) -> None:
         os.fchmod(handle, 0o600)
         os.write(handle, ed25519_pem(Ed25519PrivateKey.generate()))
         os.close(handle)
-        try:
+        with contextlib.suppress(FileExistsError):  # another process made it first: theirs wins
             os.link(temporary, path)
-        except FileExistsError:
-            pass  # another process made it first: theirs is the key
     finally:
         os.unlink(temporary)

@@ -18,7 +18,7 @@ class Tally(NamedTuple):
     calls: int
     units: int  # quota consumed: calls times their cost when admitted, 0 when refused
 
-    def __add__(self, other: object) -> Tally:  # type: ignore[override]  # adds, not concatenates
+    def __add__(self, other: object) -> Tally:  # adds, not concatenates
         assert isinstance(other, Tally)
         return Tally(self.calls + other.calls, self.units + other.units)
 

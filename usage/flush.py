@@ -128,8 +128,16 @@ def add_to_rollups(account_id: int, at_hour: datetime, counts: dict[CountKey, Ta
         ApiKey.objects.filter(public_id__in=key_ids).values_list("public_id", "environment")
     )
     rows = [
-        (account_id, key_id, environments.get(key_id, "live"), product, endpoint, outcome,
-         tally.calls, tally.units)
+        (
+            account_id,
+            key_id,
+            environments.get(key_id, "live"),
+            product,
+            endpoint,
+            outcome,
+            tally.calls,
+            tally.units,
+        )
         for (key_id, product, endpoint, outcome), tally in sorted(counts.items())
     ]
     # Raw SQL takes values in the backend's own format.
@@ -213,9 +221,9 @@ def flush_uncounted() -> int:
         )
         for row in rows:
             hour = row.admitted_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-            grouped[(row.account_id, hour)][
-                (row.key_id, row.product, row.endpoint_group, OK)
-            ] += Tally(1, row.units)
+            grouped[(row.account_id, hour)][(row.key_id, row.product, row.endpoint_group, OK)] += (
+                Tally(1, row.units)
+            )
         known = set(
             Account.objects.filter(id__in={a for a, _ in grouped}).values_list("id", flat=True)
         )

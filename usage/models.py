@@ -18,7 +18,7 @@ class HourlyUsage(models.Model):
     outcome = models.CharField(max_length=30)  # "ok", or the deny reason
     count = models.PositiveBigIntegerField(default=0)
     # Quota units the admitted calls consumed (calls times their endpoint's cost; 0 refused).
-    units = models.PositiveBigIntegerField(default=0)
+    units = models.PositiveBigIntegerField(default=0, db_default=0)
 
     class Meta:
         constraints = [
@@ -58,7 +58,7 @@ class DailyUsage(models.Model):
     outcome = models.CharField(max_length=30)
     count = models.PositiveBigIntegerField(default=0)
     # Quota units the admitted calls consumed (calls times their endpoint's cost; 0 refused).
-    units = models.PositiveBigIntegerField(default=0)
+    units = models.PositiveBigIntegerField(default=0, db_default=0)
 
     class Meta:
         constraints = [
@@ -94,7 +94,7 @@ class UsageSummary(models.Model):
     outcome = models.CharField(max_length=30)
     count = models.PositiveBigIntegerField(default=0)
     # Quota units the admitted calls consumed (calls times their endpoint's cost; 0 refused).
-    units = models.PositiveBigIntegerField(default=0)
+    units = models.PositiveBigIntegerField(default=0, db_default=0)
 
     class Meta:
         constraints = [

@@ -204,3 +204,21 @@ def test_the_demo_api_refuses_forged_expired_and_foreign_tokens(stack, team):
     status, _, body = call(stack.demo_port, "GET", "/demo/hello", headers=((TOKEN, genuine),))
     assert (status, json.loads(body)["plan"]) == (200, "pro")
     assert settings.ENTITLEMENT_TOKEN_SECONDS >= 300  # the expired token is past any leeway
+
+
+def test_the_usage_page_shows_calls_and_units(stack, team, alice, client):
+    on_plan(team, "pro")
+    raw, _ = make_key(team)
+    for path, method in (("/demo/reports", "POST"), ("/demo/hello", "GET")):
+        assert call(stack.port, method, path, raw)[0] in (200, 201)
+    flush(get_redis())
+    client.force_login(alice)
+    page = client.get(f"/a/{team.slug}/usage/?range=24h").content.decode()
+    endpoints = page[page.index("By endpoint") :].split("</table>")[0]
+    row = endpoints[endpoints.index("POST /reports") :].split("</tr>")[0]
+    assert [cell.split("</td>")[0] for cell in row.split("<td")[1:]] == [
+        ">1",
+        ' data-testid="units">10',
+        ">0",
+    ]
+    assert '<p class="stat-value" data-testid="period-used">11</p>' in page

@@ -8,26 +8,10 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway import entitlements
 from gateway.signing import keys
 from tests.helpers import free_port
-
-
-@pytest.fixture
-def signing_key(tmp_path, settings):
-    """A key file of the test's own (rotations write beside it)."""
-    settings.ENTITLEMENT_SIGNING_KEY_FILE = str(tmp_path / "signing.pem")
-    from portal.keyfiles import create_if_missing
-
-    create_if_missing(tmp_path / "signing.pem")
-    keys.clear()
-    entitlements.clear()
-    yield tmp_path / "signing.pem"
-    keys.clear()
-    entitlements.clear()
 
 
 class JwksServer:
@@ -38,7 +22,7 @@ class JwksServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802  (http.server's name)
+            def do_GET(self):
                 server.fetches += 1
                 body = json.dumps(keys.ring().jwks).encode()
                 self.send_response(200)

@@ -15,7 +15,6 @@ from tests.gateway.entitlement_support import (
     claims_now,
     other_key,
     sign,
-    signing_key,  # noqa: F401  (a fixture)
 )
 from tests.helpers import ROOT
 

@@ -13,7 +13,6 @@ from catalog.models import Plan
 from gateway import invalidation
 from gateway.entitlements import HEADER
 from gateway.signing import PUBLISH_MARGIN_SECONDS, keys, previous_path
-from tests.gateway.entitlement_support import signing_key  # noqa: F401  (a fixture)
 from tests.gateway.support import ask, make_key
 
 pytestmark = pytest.mark.usefixtures("redis_db", "free_plan", "signing_key")

@@ -41,7 +41,9 @@ def weighted(db):
 
 
 def endpoint(method: str, path: str):
-    return catalog.product_for(path).endpoint_for(method, path)
+    product = catalog.product_for(path)
+    assert product is not None
+    return product.endpoint_for(method, path)
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from portal.production import SIMULATOR_WEBHOOK_SECRET, Backends, refusals
 from portal.keyfiles import create_if_missing
+from portal.production import SIMULATOR_WEBHOOK_SECRET, Backends, refusals
 from tests.helpers import ROOT
 
 SAFE = Backends(
