@@ -174,13 +174,16 @@ def count(
             record.account_id, record.environment, endpoint.window_id
         )
         windows = ((second_key, endpoint.per_second), (minute_key, endpoint.per_minute))
+    # Before counting: a token that cannot be signed (an unreadable key) fails the decision
+    # (503) with nothing counted. Almost always a lookup in the token cache.
+    token = entitlements.token_for(record, policy, product, now)
     try:
         result = counting.check_and_count(
             keys, limits, f"{record.key_id}|{product.slug}|{group}", quota_ttl, now,
             endpoint.cost, windows,
         )  # fmt: skip
     except (redis.ConnectionError, redis.TimeoutError):
-        return redis_down(record, policy, product, endpoint, now)
+        return redis_down(record, policy, product, endpoint, token, now)
     refusing = RATE_WINDOWS.get(result.outcome)
     if refusing is not None:
         window = getattr(result, refusing)
@@ -195,7 +198,7 @@ def count(
         headers=[
             *identity_headers(record, policy),
             ("X-Endpoint-Group", group),
-            (entitlements.HEADER, entitlements.token_for(record, policy, product, now)),
+            (entitlements.HEADER, token),
         ],
     )
     return with_limits(admitted, limits, endpoint, result)
@@ -263,7 +266,12 @@ def with_limits(
 
 
 def redis_down(
-    record: KeyRecord, policy: AccountPolicy, product: Product, endpoint: Endpoint, now: float
+    record: KeyRecord,
+    policy: AccountPolicy,
+    product: Product,
+    endpoint: Endpoint,
+    token: str,
+    now: float,
 ) -> Decision:
     """GATEWAY_ON_REDIS_DOWN: deny (nginx answers 503), or admit and record the call durably."""
     log.warning("gateway: Redis unreachable, %s the call", settings.GATEWAY_ON_REDIS_DOWN)
@@ -278,5 +286,4 @@ def redis_down(
         units=endpoint.cost,
         admitted_at=datetime.fromtimestamp(now, UTC),
     )
-    token = entitlements.token_for(record, policy, product, now)
     return Decision(204, headers=[*identity_headers(record, policy), (entitlements.HEADER, token)])

@@ -73,17 +73,25 @@ class Jwks:
         self.lock = threading.Lock()
 
     def key(self, kid: str) -> jwt.PyJWK | None:
-        age = time.monotonic() - self.fetched_at
-        if age > MAX_AGE_SECONDS or (kid not in self.keys and age > REFETCH_SECONDS):
-            with self.lock:
+        key = self.keys.get(kid)
+        if key is not None and time.monotonic() - self.fetched_at < MAX_AGE_SECONDS:
+            return key
+        with self.lock:  # one fetch at a time; the callers waiting for it use its result
+            age = time.monotonic() - self.fetched_at
+            if age > MAX_AGE_SECONDS or (kid not in self.keys and age > REFETCH_SECONDS):
                 self.fetch()
         return self.keys.get(kid)
 
     def fetch(self) -> None:
-        self.fetched_at = time.monotonic()
-        with urllib.request.urlopen(self.url, timeout=5) as answer:  # noqa: S310  (our URL)
-            found = jwt.PyJWKSet.from_dict(json.load(answer))
+        try:
+            with urllib.request.urlopen(self.url, timeout=5) as answer:  # noqa: S310  (ours)
+                found = jwt.PyJWKSet.from_dict(json.load(answer))
+        except (OSError, ValueError, jwt.PyJWTError):
+            # The portal did not answer: try again in a second, not at every call.
+            self.fetched_at = time.monotonic() - REFETCH_SECONDS + 1
+            raise
         self.keys = {key.key_id: key for key in found.keys if key.key_id}
+        self.fetched_at = time.monotonic()
 
 
 jwks = Jwks(JWKS_URL)

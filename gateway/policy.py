@@ -183,6 +183,9 @@ class Product:
     # Whether any route costs more than 1 or has limits of its own: only then are the lenient
     # readings of a path worth the extra scans.
     priced: bool = False
+    # Whether every template is in lower case: then a lower-case path reads the same in any
+    # case, and a GET of one without a trailing slash needs no lenient reading at all.
+    lowercase: bool = True
 
     def endpoint_group(self, method: str, path: str) -> str:
         """The OpenAPI operation a call belongs to, e.g. "GET /items/{id}" (for usage)."""
@@ -203,6 +206,13 @@ class Product:
         if not self.priced:
             return exact
         trimmed = relative.rstrip("/") or "/"
+        if (
+            trimmed == relative
+            and method != "HEAD"
+            and self.lowercase
+            and relative == relative.lower()
+        ):
+            return exact  # every reading is the exact one (the usual call: no extra scan)
         lenient_methods = (method, "GET") if method == "HEAD" else (method,)
         best = exact
         for candidate in (
@@ -274,7 +284,8 @@ def compile_endpoints(spec: dict[str, Any] | None, operations: object = ()) -> t
 def product_of(row: ApiProduct) -> Product:
     routes = compile_endpoints(row.openapi_spec, row.operations)
     priced = any(r.endpoint.cost != 1 or r.endpoint.is_limited for r in routes)
-    return Product(row.slug, row.path_prefix, routes, priced)
+    lowercase = all(r.pattern.pattern == r.pattern.pattern.lower() for r in routes)
+    return Product(row.slug, row.path_prefix, routes, priced, lowercase)
 
 
 class Catalog:

@@ -143,3 +143,19 @@ def settings_path(settings):
     from pathlib import Path
 
     return Path(settings.ENTITLEMENT_SIGNING_KEY_FILE)
+
+
+def test_a_key_that_cannot_sign_fails_the_call_before_it_is_counted(team, settings, tmp_path):
+    raw, _ = make_key(team)
+    good = settings.ENTITLEMENT_SIGNING_KEY_FILE
+    broken = tmp_path / "broken.pem"
+    broken.write_text("not a key")
+    settings.ENTITLEMENT_SIGNING_KEY_FILE = str(broken)
+    keys.clear()
+    status, headers, _ = ask(raw)
+    assert (status, headers["X-Deny-Reason"]) == (403, "unavailable")  # nginx: 503
+    settings.ENTITLEMENT_SIGNING_KEY_FILE = good
+    keys.clear()
+    status, headers, _ = ask(raw)
+    # The free plan's quota is 5: the failed call took none of it.
+    assert (status, headers["X-Quota-Remaining"]) == (204, "4")

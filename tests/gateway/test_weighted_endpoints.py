@@ -155,3 +155,12 @@ def test_test_keys_pay_units_too(weighted, team):
         status, headers, _ = ask(raw, "POST", "/demo/reports")
     assert status == 204
     assert int(headers["X-Quota-Limit"]) - int(headers["X-Quota-Remaining"]) == 10
+
+
+def test_a_template_in_capitals_still_catches_every_spelling(db):
+    make_product(
+        openapi_spec=None, operations=[{"method": "GET", "path": "/Exports/{id}", "cost": 4}]
+    )
+    for path in ("/demo/Exports/1", "/demo/exports/1", "/demo/EXPORTS/1/"):
+        assert endpoint("GET", path).cost == 4, path
+    assert endpoint("GET", "/demo/exports/1/x").cost == 1
