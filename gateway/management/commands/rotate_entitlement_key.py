@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from gateway.signing import RotationTooSoon, rotate
+from gateway.signing import PUBLISH_MARGIN_SECONDS, RotationTooSoon, rotate
 
 
 class Command(BaseCommand):
@@ -32,8 +32,8 @@ class Command(BaseCommand):
             raise CommandError(f"not rotated: {error} (--force drops it)") from None
         except (OSError, ValueError) as error:
             raise CommandError(f"not rotated: {error}") from None
+        published = settings.ENTITLEMENT_TOKEN_SECONDS + PUBLISH_MARGIN_SECONDS
         self.stdout.write(
             f"entitlement signing key rotated: now {new_kid}"
-            + (f", {old_kid} published for {settings.ENTITLEMENT_TOKEN_SECONDS} s more"
-               if old_kid else "")
+            + (f", {old_kid} published for {published} s more" if old_kid else "")
         )  # fmt: skip
