@@ -16,6 +16,7 @@ from portal.env import (
     env_secret,
     env_url,
 )
+from portal.keyfiles import create_if_missing
 from tests.helpers import ROOT
 
 
@@ -85,6 +86,7 @@ def test_development_generates_secrets_once_and_reuses_them(tmp_path):
 
 
 def test_production_settings_pass_the_deploy_check(tmp_path):
+    create_if_missing(tmp_path / "entitlement_signing_key.pem")
     env = {
         **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
         "TOLLGATE_VAR_DIR": str(tmp_path),
@@ -97,6 +99,7 @@ def test_production_settings_pass_the_deploy_check(tmp_path):
         "REDIS_URL": "redis://redis.example.com:6379/0",
         "STRIPE_SECRET_KEY": "sk_live_example",
         "STRIPE_WEBHOOK_SECRET": "whsec_from_the_dashboard",
+        "ENTITLEMENT_SIGNING_KEY_FILE": str(tmp_path / "entitlement_signing_key.pem"),
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
