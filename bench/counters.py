@@ -3,7 +3,7 @@
 A private redis-server holds one live usage hash (three fields), its hours set and a quota key for
 each of 100,000 accounts: 300,000 keys, as a busy hour leaves them. Then it times, in one process:
 
-- the counters poll (usage.reports.unflushed_live_calls, what the dashboard polls every 5 s), and
+- the counters poll (usage.reports.unflushed_live_units, what the dashboard polls every 5 s), and
   for comparison the SCAN the previous release made for it;
 - an idle flush (no account made a new hash since the last one);
 - busy flushes with 10, 100 and 1,000 dirty accounts, whose batches are applied to PostgreSQL.
@@ -96,7 +96,7 @@ def run(workdir: Path) -> dict[str, object]:
     from core.redis_keys import DIRTY_ACCOUNTS
     from portal.redis_client import get_redis
     from usage.flush import flush
-    from usage.reports import unflushed_live_calls
+    from usage.reports import unflushed_live_units
 
     call_command("migrate", verbosity=0)
     client = get_redis()
@@ -110,7 +110,7 @@ def run(workdir: Path) -> dict[str, object]:
     others = range(10_000_000, 10_000_000 + ACCOUNTS - len(real_ids))
     load_counters(client, [*real_ids, *others], hour)
     results: dict[str, object] = {"accounts": ACCOUNTS, "redis_keys": client.dbsize()}
-    results["counters_poll"] = timed_ms(lambda: unflushed_live_calls(real[0]))
+    results["counters_poll"] = timed_ms(lambda: unflushed_live_units(real[0]))
     results["previous_release_poll"] = timed_ms(lambda: previous_release_poll(client, real_ids[0]))
     results["idle_flush"] = timed_ms(lambda: flush(client))
     busy = {}

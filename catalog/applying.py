@@ -27,16 +27,20 @@ from catalog.models import (
     Plan,
     PlanProduct,
     invalid_prefixes,
+    operation_problems,
 )
+from catalog.operations import Operation
 from catalog.signals import catalog_applied
 
 PRODUCT_FIELDS = {
     "slug", "name", "description", "path_prefix", "upstream_url", "visibility", "test_route",
+    "operations",
 }  # fmt: skip
 PLAN_FIELDS = {
     "slug", "name", "description", "is_public", "is_default", "sort_order", "monthly_price",
     "yearly_price", "currency", "requests_per_second", "requests_per_minute", "requests_per_period",
     "overage_price_per_1000", "max_live_keys", "trial_days", "pass_days", "pass_price",
+    "features",
 }  # fmt: skip
 PACK_FIELDS = {
     "slug", "name", "description", "credits", "price", "currency", "expires_after_days", "plan",
@@ -137,6 +141,13 @@ def _upsert(
     return instance
 
 
+def _operations(entries: Any, product: str) -> list[dict[str, Any]]:
+    """The product's operations as stored: each checked, in the file's order."""
+    if problems := operation_problems(entries):
+        raise CatalogError(f"product {product}: {'; '.join(problems)}")
+    return [Operation.from_entry(entry).as_entry() for entry in entries]
+
+
 def _entitlements(plan: Plan, entries: list[Any], products: dict[str, ApiProduct]) -> bool:
     wanted: dict[int, tuple[list[str], list[str]]] = {}
     for entry in entries:
@@ -202,6 +213,7 @@ def apply_catalog(data: dict[str, Any], base_dir: Path) -> Report:
             values["openapi_spec"] = specs.get(entry.get("slug"))
             # Left out, test keys call the live upstream: the file, not an old row, decides.
             values = {"test_route": TEST_ROUTE_LIVE} | values
+            values["operations"] = _operations(values.get("operations", []), entry["slug"])
             product = _upsert(ApiProduct, values, report, f"product {entry.get('slug')}")
             products[product.slug] = product
         products.update({p.slug: p for p in ApiProduct.objects.exclude(slug__in=products)})
@@ -215,7 +227,9 @@ def apply_catalog(data: dict[str, Any], base_dir: Path) -> Report:
         for entry in plan_entries:
             values = _fields({k: v for k, v in entry.items() if k != "products"},
                              PLAN_FIELDS, "plan")  # fmt: skip
-            values = {n: None for n in NULLABLE_FIELDS} | {"is_default": False} | values
+            values = (
+                {n: None for n in NULLABLE_FIELDS} | {"is_default": False, "features": {}} | values
+            )
             values["is_retired"] = False
             label = f"plan {entry.get('slug')}"
             plan = _upsert(Plan, values, report, label)

@@ -16,6 +16,7 @@ from django.core.validators import URLValidator
 from django.db import models
 
 from catalog import paths
+from catalog.operations import Operation
 
 PREFIX_RULE = (
     "letters, digits and -._~!$&'()*+,=:@ between single slashes; no dot segments, "
@@ -68,6 +69,9 @@ class ApiProduct(models.Model):
     )
     upstream_url = models.URLField(help_text="Where nginx forwards admitted calls")
     openapi_spec = models.JSONField(null=True, blank=True)
+    # Weighted and separately limited operations (catalog.operations): what a call costs in
+    # units of quota and how many calls of it an account may make per second or minute.
+    operations = models.JSONField(default=list, blank=True)
     visibility = models.CharField(max_length=10, choices=Visibility, default=Visibility.PUBLIC)
     test_route = models.CharField(
         max_length=200,
@@ -93,6 +97,8 @@ class ApiProduct(models.Model):
                 code="invalid_path_prefix",
             )
         self.clean_test_route()
+        if problems := operation_problems(self.operations):
+            raise ValidationError({"operations": problems}, code="invalid_operations")
 
     def clean_test_route(self) -> None:
         route = self.test_route
@@ -142,6 +148,9 @@ class Plan(models.Model):
     # from the purchase; the quota is the pass's (credits.passes). None: not sold as a pass.
     pass_days = models.PositiveIntegerField(null=True, blank=True)
     pass_price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    # Named features the upstream reads from the entitlement token: flags (true/false) and
+    # numeric limits (whole numbers), e.g. {"insights": true, "report_rows": 100}.
+    features = models.JSONField(default=dict, blank=True)
     products = models.ManyToManyField(ApiProduct, through="PlanProduct", related_name="plans")
     # Filled in by billing when the plan is mirrored to Stripe.
     stripe_product_id = models.CharField(max_length=255, blank=True)
@@ -175,6 +184,8 @@ class Plan(models.Model):
         return self.pass_days is not None and bool(self.stripe_pass_price_id)
 
     def clean(self) -> None:
+        if problems := feature_problems(self.features):
+            raise ValidationError({"features": problems}, code="invalid_features")
         if (self.pass_days is None) != (self.pass_price is None) or self.pass_days == 0:
             raise ValidationError(
                 {"pass_days": "Give pass_days (1 or more) and pass_price together, or neither."}
@@ -228,6 +239,49 @@ def invalid_prefixes(prefixes: object) -> list[str]:
     return [
         repr(p)[:40] for p in prefixes if not (isinstance(p, str) and paths.is_canonical_prefix(p))
     ]
+
+
+def operation_problems(operations: object) -> list[str]:
+    """What is wrong with a product's operations (nothing: an empty list)."""
+    if not isinstance(operations, list):
+        return ["operations must be a list of tables"]
+    problems = []
+    seen = set()
+    for entry in operations:
+        try:
+            operation = Operation.from_entry(entry)
+        except ValueError as error:
+            problems.append(str(error))
+            continue
+        # The gateway reads paths in any letter case: /Reports and /reports are one operation.
+        if (operation.method, operation.path.lower()) in seen:
+            problems.append(f"{operation.label} is listed twice")
+        seen.add((operation.method, operation.path.lower()))
+    return problems
+
+
+FEATURE_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+MAX_FEATURES = 50
+
+
+def feature_problems(features: object) -> list[str]:
+    if not isinstance(features, dict):
+        return ["features must be a table of names to true/false or whole numbers"]
+    problems = []
+    if len(features) > MAX_FEATURES:
+        problems.append(f"{MAX_FEATURES} features at most")
+    for name, value in features.items():
+        if not (isinstance(name, str) and FEATURE_NAME.fullmatch(name)):
+            problems.append(f"feature {str(name)[:40]!r}: lower-case letters, digits and _")
+        # bool is an int in Python: check it first; floats and strings are refused.
+        elif not isinstance(value, bool) and not (
+            isinstance(value, int) and 0 <= value <= MAX_FEATURE_LIMIT
+        ):
+            problems.append(f"feature {name}: true, false or a whole number from 0")
+    return problems
+
+
+MAX_FEATURE_LIMIT = 2**53 - 1  # what JavaScript reads from the token exactly
 
 
 class CompQuerySet(models.QuerySet["Comp"]):

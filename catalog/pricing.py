@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from catalog.models import Plan
+from catalog.operations import operations_of
 
 SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "cad": "CA$", "aud": "A$", "jpy": "¥"}
 
@@ -78,4 +79,46 @@ def comparison(plans: Sequence[Plan]) -> list[ComparisonRow]:
             "Included" if any(x.pk == product.pk for x in p.products.all()) else "No" for p in plans
         ]
         rows.append(ComparisonRow(product.name, included))
+    names = sorted({name for plan in plans for name in plan.features})
+    for name in names:
+        rows.append(ComparisonRow(feature_label(name), [feature_cell(p, name) for p in plans]))
+    return rows
+
+
+def feature_label(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
+def feature_cell(plan: Plan, name: str) -> str:
+    value = plan.features.get(name)
+    if value is None or value is False:
+        return "No"
+    return "Yes" if value is True else f"{value:,}"
+
+
+@dataclass(frozen=True)
+class WeightedOperation:
+    product: str
+    operation: str  # "POST /demo/reports": the full path, as clients call it
+    cost: int
+    limits: str  # "10 calls per minute", or ""
+
+
+def weighted_operations(plans: Sequence[Plan]) -> list[WeightedOperation]:
+    """The operations of the plans' products that cost more than one unit or have limits of
+    their own, for the pricing page."""
+    products = {product.pk: product for plan in plans for product in plan.products.all()}
+    rows = []
+    for product in sorted(products.values(), key=lambda product: product.name):
+        for op in operations_of(product.operations):
+            limits = [
+                f"{count(value)} calls per {unit}"
+                for value, unit in ((op.requests_per_second, "second"),
+                                    (op.requests_per_minute, "minute"))
+                if value is not None
+            ]  # fmt: skip
+            path = product.path_prefix.rstrip("/") + (op.path if op.path != "/" else "/")
+            rows.append(
+                WeightedOperation(product.name, f"{op.method} {path}", op.cost, ", ".join(limits))
+            )
     return rows

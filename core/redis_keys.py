@@ -59,6 +59,12 @@ def counter_keys(account_id: int, environment: str, now: float, period_start: fl
     ]
 
 
+def endpoint_window_keys(account_id: int, environment: str, window_id: str) -> tuple[str, str]:
+    """The rolling second and minute windows of one endpoint's own rate limits (limits.lua)."""
+    tag = account_tag(account_id)
+    return f"{tag}:rl:{environment}:ep:{window_id}:s", f"{tag}:rl:{environment}:ep:{window_id}:m"
+
+
 def account_of(key: str) -> int:
     """The account id in a key name: ``tg:{acct:42}:...`` -> 42."""
     tag = key.split("{", 1)[1].split("}", 1)[0]

@@ -49,14 +49,20 @@ class Window:
     retry_ms: int  # until one more call would fit under the limit (0: it fits now)
 
 
+NO_WINDOW = Window(0, 0, 0)
+
+
 @dataclass(frozen=True, slots=True)
 class Count:
     admitted: bool
-    outcome: str  # ok, rate_limited_second, rate_limited_minute, quota_exceeded,
-    # credits_exhausted, credits_unknown (limits.lua)
+    # ok, rate_limited_second, rate_limited_minute, rate_limited_endpoint_second,
+    # rate_limited_endpoint_minute, quota_exceeded, credits_exhausted, credits_unknown
+    outcome: str
     second: Window
     minute: Window
-    period: int
+    period: int  # units counted in the period, this call's included when admitted
+    endpoint_second: Window = NO_WINDOW
+    endpoint_minute: Window = NO_WINDOW
     credits: int = -1  # units left after this call (-1: it spends no credits)
 
 
@@ -68,10 +74,15 @@ def check_and_count(
     now: float,
     *,
     cost: int = 1,
+    endpoint_windows: tuple[tuple[str, int], tuple[str, int]] | None = None,
     credits_key: str | None = None,
 ) -> Count:
-    """One call checked and counted; with `credits_key` it also spends `cost` units of the
-    account's prepaid credits (credits/balance.py), or is refused if they do not cover it."""
+    """Check and count one call of `cost` units. `endpoint_windows`: the endpoint's own
+    (second window key, limit) and (minute window key, limit), when it has limits. With
+    `credits_key` it also spends `cost` units of the account's prepaid credits
+    (credits/balance.py), or is refused if they do not cover it."""
+    endpoint_windows = endpoint_windows or (("", NO_LIMIT), ("", NO_LIMIT))
+    (_, endpoint_per_second), (_, endpoint_per_minute) = endpoint_windows
     args = [
         limits.per_second,
         limits.per_minute,
@@ -83,10 +94,12 @@ def check_and_count(
         now_ms // 100,  # the buckets of the rolling second and minute (limits.lua)
         now_ms // 6000,
         cost,
+        endpoint_per_second,
+        endpoint_per_minute,
         1 if credits_key else 0,
     ]
     second_key, minute_key, *always = keys
-    windows = ((second_key, limits.per_second), (minute_key, limits.per_minute))
+    windows = ((second_key, limits.per_second), (minute_key, limits.per_minute), *endpoint_windows)
     named = [*always, *(key for key, limit in windows if limit != NO_LIMIT)]  # see limits.lua
     if credits_key:
         named.append(credits_key)
@@ -98,11 +111,19 @@ def check_and_count(
         # primary) and try once more.
         get_redis().script_load(SCRIPT)
         reply = send(keys[0], command)
-    admitted, outcome, *windows, period, new_hash, credits = reply
+    admitted, outcome, *plan_windows, period, new_hash = reply[:10]
     if new_hash:
         mark_dirty(account_of(keys[4]))
-    second, minute = Window(*windows[:3]), Window(*windows[3:])
-    return Count(bool(admitted), outcome.decode(), second, minute, int(period), int(credits))
+    return Count(
+        bool(admitted),
+        outcome.decode(),
+        Window(*plan_windows[:3]),
+        Window(*plan_windows[3:]),
+        int(period),
+        Window(*reply[10:13]),
+        Window(*reply[13:16]),
+        int(reply[16]),
+    )
 
 
 def count_refusal(account_id: int, environment: str, now: float, usage_field: str) -> None:

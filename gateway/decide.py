@@ -21,10 +21,11 @@ from apikeys import records
 from apikeys.records import KeyRecord
 from catalog import paths
 from core import redis_keys
+from core.redis_keys import endpoint_window_keys
 from credits import balance as credits_balance
-from gateway import counting
+from gateway import counting, entitlements
 from gateway.models import UncountedCall
-from gateway.policy import NO_LIMIT, AccountPolicy, Limits, Product, catalog, policies
+from gateway.policy import NO_LIMIT, AccountPolicy, Endpoint, Limits, Product, catalog, policies
 
 log = logging.getLogger(__name__)
 
@@ -167,54 +168,108 @@ def count(
     call: Call, record: KeyRecord, policy: AccountPolicy, product: Product, now: float
 ) -> Decision:
     limits = policy.limits_for(record.environment)
-    group = product.endpoint_group(call.method, call.path)
+    endpoint = product.endpoint_for(call.method, call.path)
+    group = endpoint.group
     keys = counting.counter_keys(record.account_id, record.environment, now, policy.period_start)
     quota_ttl = int(policy.period_end - now) + counting.QUOTA_TTL_MARGIN_SECONDS
+    windows = None
+    if endpoint.is_limited:
+        second_key, minute_key = endpoint_window_keys(
+            record.account_id, record.environment, endpoint.window_id
+        )
+        windows = ((second_key, endpoint.per_second), (minute_key, endpoint.per_minute))
     spends = policy.credits and record.environment == "live"  # test keys are never billed
     credits_key = redis_keys.credits_key(record.account_id) if spends else None
+    # Before counting: a token that cannot be signed (an unreadable key) fails the decision
+    # (503) with nothing counted. Almost always a lookup in the token cache.
+    token = entitlements.token_for(record, policy, product, now)
     usage_field = f"{record.key_id}|{product.slug}|{group}"
+
+    def check() -> counting.Count:
+        return counting.check_and_count(
+            keys, limits, usage_field, quota_ttl, now,
+            cost=endpoint.cost, endpoint_windows=windows, credits_key=credits_key,
+        )  # fmt: skip
+
     try:
-        result = counting.check_and_count(
-            keys, limits, usage_field, quota_ttl, now, credits_key=credits_key
-        )
+        result = check()
         if result.outcome == "credits_unknown":
             # A first purchase not yet in Redis, or a Redis that lost its data: the ledger says.
             credits_balance.seed(record.account_id)
-            result = counting.check_and_count(
-                keys, limits, usage_field, quota_ttl, now, credits_key=credits_key
-            )
+            result = check()
     except (redis.ConnectionError, redis.TimeoutError):
         if spends:  # no balance to check: admitting would give calls away
             return refuse(403, "unavailable", 1)
-        return redis_down(record, policy, product, group, now)
-    if result.outcome == "rate_limited_second":
-        denied = identified(refuse(403, "rate_limited", result.second.retry_ms / 1000), record)
-        return with_limits(denied, limits, result)
-    if result.outcome == "rate_limited_minute":
-        denied = identified(refuse(403, "rate_limited", result.minute.retry_ms / 1000), record)
-        return with_limits(denied, limits, result)
+        return redis_down(record, policy, product, endpoint, token, now)
+    refusing = RATE_WINDOWS.get(result.outcome)
+    if refusing is not None:
+        window = getattr(result, refusing)
+        denied = identified(refuse(403, "rate_limited", window.retry_ms / 1000), record)
+        return with_limits(denied, limits, endpoint, result, refusing)
     if result.outcome == "quota_exceeded":
         denied = identified(refuse(403, "quota_exceeded", policy.period_end - now), record)
-        return with_limits(denied, limits, result)
+        return with_limits(denied, limits, endpoint, result)
     if result.outcome in ("credits_exhausted", "credits_unknown"):
-        return with_limits(identified(refuse(403, "credits_exhausted"), record), limits, result)
+        denied = identified(refuse(403, "credits_exhausted"), record)
+        return with_limits(denied, limits, endpoint, result)
     # The endpoint group is for nginx's access log (the usage collector); not sent to clients.
     admitted = Decision(
-        204, headers=[*identity_headers(record, policy), ("X-Endpoint-Group", group)]
+        204,
+        headers=[
+            *identity_headers(record, policy),
+            ("X-Endpoint-Group", group),
+            (entitlements.HEADER, token),
+        ],
     )
-    return with_limits(admitted, limits, result)
+    return with_limits(admitted, limits, endpoint, result)
 
 
-def with_limits(decision: Decision, limits: Limits, result: counting.Count) -> Decision:
-    """RateLimit-* describe the tightest window the plan has (the minute, else the second):
-    Reset is the whole seconds until the oldest call counted in the rolling window leaves it,
-    so Remaining grows then (0 when the window holds no call)."""
+# The script's outcome for a full rolling window, and the window in its answer.
+RATE_WINDOWS = {
+    "rate_limited_second": "second",
+    "rate_limited_minute": "minute",
+    "rate_limited_endpoint_second": "endpoint_second",
+    "rate_limited_endpoint_minute": "endpoint_minute",
+}
+
+
+def described_window(
+    limits: Limits, endpoint: Endpoint, result: counting.Count, refusing: str | None
+) -> tuple[int, counting.Window] | None:
+    """The window RateLimit-* describe: the one that refused the call, else the one closest to
+    refusing the next (the plan's or the endpoint's; each its minute, else its second)."""
+    plan = endpoint_window = None
     if limits.per_minute != NO_LIMIT:
-        window: tuple[int, counting.Window] | None = (limits.per_minute, result.minute)
+        plan = (limits.per_minute, result.minute)
     elif limits.per_second != NO_LIMIT:
-        window = (limits.per_second, result.second)
-    else:
-        window = None
+        plan = (limits.per_second, result.second)
+    if endpoint.per_minute != NO_LIMIT:
+        endpoint_window = (endpoint.per_minute, result.endpoint_minute)
+    elif endpoint.per_second != NO_LIMIT:
+        endpoint_window = (endpoint.per_second, result.endpoint_second)
+    if refusing is not None:
+        limit = {
+            "second": limits.per_second, "minute": limits.per_minute,
+            "endpoint_second": endpoint.per_second, "endpoint_minute": endpoint.per_minute,
+        }[refusing]  # fmt: skip
+        return limit, getattr(result, refusing)
+    if plan is None or endpoint_window is None:
+        return plan or endpoint_window
+    remaining = (plan[0] - plan[1].used, endpoint_window[0] - endpoint_window[1].used)
+    return endpoint_window if remaining[1] < remaining[0] else plan
+
+
+def with_limits(
+    decision: Decision,
+    limits: Limits,
+    endpoint: Endpoint,
+    result: counting.Count,
+    refusing: str | None = None,
+) -> Decision:
+    """RateLimit-* describe one rolling window (described_window): Reset is the whole seconds
+    until the oldest call counted in it leaves it, so Remaining grows then (0 when the window
+    holds no call). X-Quota-* are in units: a weighted call takes its cost."""
+    window = described_window(limits, endpoint, result, refusing)
     if window is not None:
         limit, counted = window
         decision.headers += [
@@ -233,7 +288,12 @@ def with_limits(decision: Decision, limits: Limits, result: counting.Count) -> D
 
 
 def redis_down(
-    record: KeyRecord, policy: AccountPolicy, product: Product, group: str, now: float
+    record: KeyRecord,
+    policy: AccountPolicy,
+    product: Product,
+    endpoint: Endpoint,
+    token: str,
+    now: float,
 ) -> Decision:
     """GATEWAY_ON_REDIS_DOWN: deny (nginx answers 503), or admit and record the call durably."""
     log.warning("gateway: Redis unreachable, %s the call", settings.GATEWAY_ON_REDIS_DOWN)
@@ -244,7 +304,8 @@ def redis_down(
         key_id=record.key_id,
         environment=record.environment,
         product=product.slug,
-        endpoint_group=group,
+        endpoint_group=endpoint.group,
+        units=endpoint.cost,
         admitted_at=datetime.fromtimestamp(now, UTC),
     )
-    return Decision(204, headers=identity_headers(record, policy))
+    return Decision(204, headers=[*identity_headers(record, policy), (entitlements.HEADER, token)])

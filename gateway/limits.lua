@@ -3,7 +3,8 @@
 -- KEYS[1] period quota   KEYS[2] this hour's usage hash (moved away by the usage flush job)
 -- KEYS[3] the account's set of usage hashes not yet claimed by the flush (core/redis_keys.py)
 -- then the per-second window (hash) if there is a per-second limit, then the per-minute window
--- (hash) if there is a per-minute limit: only keys the script touches are named, since a Redis
+-- (hash) if there is a per-minute limit, then the endpoint's own per-second and per-minute
+-- windows if it has those limits: only keys the script touches are named, since a Redis
 -- Cluster node importing the slot answers TRYAGAIN to a call naming a key it does not have yet.
 -- ARGV[1] per-second limit, ARGV[2] per-minute limit, ARGV[3] period quota (-1: no limit)
 -- ARGV[4] 1 when the quota is a hard cap, 0 when calls beyond it are billed as overage
@@ -11,15 +12,22 @@
 -- ARGV[6] seconds the quota key must live (to the period's end plus a margin)
 -- ARGV[7] the decision's time, unix milliseconds; ARGV[8], ARGV[9] its 100 ms and 6 s bucket
 -- numbers (unix ms // 100, // 6000), as decimal strings
--- ARGV[10] the call's cost in units (a whole number, 1 by default): what it takes from credits
--- ARGV[11] 1 when the call spends prepaid credits: then the last key is the account's credit
+-- ARGV[10] the call's cost in units (a decimal string, 1 or more): what it adds to the quota
+-- ARGV[11], ARGV[12] the endpoint's own per-second and per-minute limits (-1: none)
+-- ARGV[13] 1 when the call spends prepaid credits: then the last key is the account's credit
 -- hash (core/redis_keys.credits_key; fields balance and used, see credits/balance.py)
 -- Returns {admitted (1/0), outcome, then for the second and the minute window: calls counted,
--- ms until the oldest of them leaves, ms until a call would be admitted; then the period count,
--- new hash (1/0), credits left (-1: the call spends none)}: on a new hash the caller marks the
--- account dirty for the flush (a key outside this slot). Outcome credits_unknown (nothing
--- counted): the credit hash has no balance yet, the caller seeds it from the ledger and asks
--- again.
+-- ms until the oldest of them leaves, ms until a call would be admitted; then the period count
+-- (units), new hash (1/0), then the endpoint's second and minute windows as the plan's, then
+-- the credits left (-1: the call spends none)}: on a new hash the caller marks the account dirty
+-- for the flush (a key outside this slot). Outcome credits_unknown (nothing counted): the
+-- credit hash has no balance yet, the caller seeds it from the ledger and asks again.
+--
+-- Credits are spent by the unit, like the quota.
+--
+-- Rate windows count calls (a call of any cost is one call); the quota counts units. An admitted
+-- call's usage field is "<prefix>|ok" at cost 1 and "<prefix>|ok|<cost>" otherwise (the flush
+-- multiplies), so a weighted call costs no extra command.
 --
 -- Rolling windows: a window's hash counts admitted calls in buckets a tenth of its length wide
 -- (100 ms, 6 s). A call is judged on the sum of its own bucket and the 10 before it: that span
@@ -34,6 +42,8 @@ local SPAN = 11
 local SLOTS = {'0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10'}
 local now_ms = tonumber(ARGV[7])
 local new_hash = 0
+local credits = -1
+local second, minute, endpoint_second, endpoint_minute
 
 local function count_use(outcome)
   if redis.call('HINCRBY', KEYS[2], ARGV[5] .. '|' .. outcome, 1) == 1 then
@@ -109,51 +119,69 @@ local function timing(w)
   return {w.used, reset, retry}
 end
 
-local credits = -1
-
-local function answer(admitted, outcome, second, minute, period)
-  local s, m = timing(second), timing(minute)
-  return {admitted, outcome, s[1], s[2], s[3], m[1], m[2], m[3], period, new_hash, credits}
+local function answer(admitted, outcome, period)
+  local reply = {admitted, outcome}
+  for _, w in ipairs({second, minute}) do
+    for _, v in ipairs(timing(w)) do reply[#reply + 1] = v end
+  end
+  reply[#reply + 1] = period
+  reply[#reply + 1] = new_hash
+  for _, w in ipairs({endpoint_second, endpoint_minute}) do
+    for _, v in ipairs(timing(w)) do reply[#reply + 1] = v end
+  end
+  reply[#reply + 1] = credits
+  return reply
 end
 
 local per_second, per_minute, quota = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local minute_key = per_second >= 0 and 5 or 4
-local second = read_window(KEYS[4], per_second, 100, ARGV[8])
-local minute = read_window(KEYS[minute_key], per_minute, 6000, ARGV[9])
+local cost = tonumber(ARGV[10])
+local endpoint_per_second, endpoint_per_minute = tonumber(ARGV[11]), tonumber(ARGV[12])
+-- The windows' keys follow the first three, each present only with its limit.
+local next_key = 4
+local function window_key(limit)
+  if limit < 0 then return nil end
+  next_key = next_key + 1
+  return KEYS[next_key - 1]
+end
+second = read_window(window_key(per_second), per_second, 100, ARGV[8])
+minute = read_window(window_key(per_minute), per_minute, 6000, ARGV[9])
+endpoint_second = read_window(window_key(endpoint_per_second), endpoint_per_second, 100, ARGV[8])
+endpoint_minute = read_window(window_key(endpoint_per_minute), endpoint_per_minute, 6000, ARGV[9])
 local period = tonumber(redis.call('GET', KEYS[1]) or '0')
 
 -- Refused calls consume nothing, so a client that backs off gets its full allowance back.
-if per_second >= 0 and second.used >= per_second then
-  count_use('rate_limited')
-  return answer(0, 'rate_limited_second', second, minute, period)
+local windows = {
+  {second, 'rate_limited_second'}, {minute, 'rate_limited_minute'},
+  {endpoint_second, 'rate_limited_endpoint_second'}, {endpoint_minute, 'rate_limited_endpoint_minute'},
+}
+for _, w in ipairs(windows) do
+  if w[1].limit >= 0 and w[1].used >= w[1].limit then
+    count_use('rate_limited')
+    return answer(0, w[2], period)
+  end
 end
-if per_minute >= 0 and minute.used >= per_minute then
-  count_use('rate_limited')
-  return answer(0, 'rate_limited_minute', second, minute, period)
-end
-if quota >= 0 and ARGV[4] == '1' and period >= quota then
+-- A hard cap admits a call only if all its units fit: the quota is never overrun.
+if quota >= 0 and ARGV[4] == '1' and period + cost > quota then
   count_use('quota_exceeded')
-  return answer(0, 'quota_exceeded', second, minute, period)
+  return answer(0, 'quota_exceeded', period)
 end
-local cost = tonumber(ARGV[10] or '1')
-local credits_key = ARGV[11] == '1' and KEYS[#KEYS] or nil
+local credits_key = ARGV[13] == '1' and KEYS[#KEYS] or nil
 if credits_key then
   local balance = redis.call('HGET', credits_key, 'balance')
-  if not balance then return answer(0, 'credits_unknown', second, minute, period) end
+  if not balance then return answer(0, 'credits_unknown', period) end
   credits = tonumber(balance)
   if credits < cost then
     count_use('credits_exhausted')
-    return answer(0, 'credits_exhausted', second, minute, period)
+    return answer(0, 'credits_exhausted', period)
   end
 end
 
-admit(second)
-admit(minute)
-period = redis.call('INCR', KEYS[1])
-if period == 1 then redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6])) end
+for _, w in ipairs(windows) do admit(w[1]) end
+period = redis.call('INCRBY', KEYS[1], cost)
+if period == cost then redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6])) end
 if credits_key then
   credits = redis.call('HINCRBY', credits_key, 'balance', -cost)
   redis.call('HINCRBY', credits_key, 'used', cost)
 end
-count_use('ok')
-return answer(1, 'ok', second, minute, period)
+count_use(cost == 1 and 'ok' or ('ok|' .. ARGV[10]))
+return answer(1, 'ok', period)

@@ -15,6 +15,8 @@ class UncountedCall(models.Model):
     environment = models.CharField(max_length=4)
     product = models.CharField(max_length=50)
     endpoint_group = models.CharField(max_length=200)
+    # The endpoint's cost (catalog.operations); the database's default serves the previous release.
+    units = models.PositiveIntegerField(default=1, db_default=1)
     admitted_at = models.DateTimeField()
 
     class Meta:

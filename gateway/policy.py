@@ -10,10 +10,12 @@ when any process publishes an invalidation on Redis (``account_policy_changed``,
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +25,7 @@ from accounts.models import Account
 from billing.standing import Standing, standing_for
 from catalog import paths
 from catalog.models import ApiProduct
+from catalog.operations import operations_of
 from credits.terms import prepaid_terms
 from usage.caps import period_limit
 
@@ -61,6 +64,9 @@ class AccountPolicy:
     expires_at: float  # monotonic
     credits: bool = False  # live calls spend prepaid credits (credits.terms)
     pass_expired: bool = False  # live calls are refused: the account's time pass ran out
+    features: dict[str, bool | int] = field(default_factory=dict)  # the plan's, for the token
+    # Changes with the plan's features: part of the entitlement token cache's key.
+    features_digest: str = ""
 
     def limits_for(self, environment: str) -> Limits:
         return self.test if environment == "test" else self.live
@@ -115,6 +121,10 @@ def load_policy(account_id: int, now: float) -> AccountPolicy | None:
         expires_at=time.monotonic() + settings.GATEWAY_POLICY_TTL_SECONDS,
         credits=prepaid is not None and prepaid.credits,
         pass_expired=prepaid is not None and prepaid.pass_expired,
+        features=dict(plan.features),
+        features_digest=hashlib.blake2b(
+            json.dumps(plan.features, sort_keys=True).encode(), digest_size=8
+        ).hexdigest(),
     )
 
 
@@ -151,39 +161,143 @@ class PolicyCache:
 
 
 @dataclass(frozen=True, slots=True)
+class Endpoint:
+    """An operation as the gateway counts it: its usage group, cost and own rate limits."""
+
+    group: str  # "GET /items/{id}": the usage pages' endpoint group
+    cost: int = 1  # units of quota one call takes
+    per_second: int = NO_LIMIT  # its own limits, in calls, on top of the plan's
+    per_minute: int = NO_LIMIT
+    window_id: str = ""  # names its rate windows in Redis (stable across catalog changes)
+
+    @property
+    def is_limited(self) -> bool:
+        return self.per_second != NO_LIMIT or self.per_minute != NO_LIMIT
+
+
+OTHER = Endpoint("other")  # bounded: unknown paths never create new counters
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    pattern: re.Pattern[str]  # the template, exactly (case-sensitive)
+    lenient: re.Pattern[str]  # the template in any letter case
+    endpoint: Endpoint
+
+
+@dataclass(frozen=True, slots=True)
 class Product:
     slug: str
     path_prefix: str
-    # (method or "", compiled path regex, group name) from the OpenAPI spec, most specific first
-    endpoints: tuple[tuple[str, re.Pattern[str], str], ...]
+    # The OpenAPI spec's operations and the catalog's, most specific first (compile_endpoints).
+    routes: tuple[Route, ...] = ()
+    # Whether any route costs more than 1 or has limits of its own: only then are the lenient
+    # readings of a path worth the extra scans.
+    priced: bool = False
+    # Whether every template is in lower case: then a lower-case path reads the same in any
+    # case, and a GET of one without a trailing slash needs no lenient reading at all.
+    lowercase: bool = True
 
     def endpoint_group(self, method: str, path: str) -> str:
         """The OpenAPI operation a call belongs to, e.g. "GET /items/{id}" (for usage)."""
+        return self.endpoint_for(method, path).group
+
+    def endpoint_for(self, method: str, path: str) -> Endpoint:
+        """The operation a call is counted and charged as.
+
+        The path is canonical (catalog.paths), but upstreams still read some canonical paths
+        alike that differ here: many route in any letter case, ignore a trailing slash, or serve
+        HEAD with the GET handler. So beside the exact reading, a priced product reads the path
+        as such an upstream would, and the call is charged as the costliest operation any of
+        the readings reaches (each reading takes its most specific match, as upstreams route):
+        no spelling reaches an expensive operation at a cheap operation's price.
+        """
         relative = "/" + path[len(self.path_prefix) :].lstrip("/")
-        for endpoint_method, pattern, group in self.endpoints:
-            if endpoint_method == method and pattern.fullmatch(relative):
-                return group
-        return "other"  # bounded: unknown paths never create new counters
+        exact = self._first((method,), relative)
+        if not self.priced:
+            return exact
+        trimmed = relative.rstrip("/") or "/"
+        if (
+            trimmed == relative
+            and method != "HEAD"
+            and self.lowercase
+            and relative == relative.lower()
+        ):
+            return exact  # every reading is the exact one (the usual call: no extra scan)
+        lenient_methods = (method, "GET") if method == "HEAD" else (method,)
+        best = exact
+        for candidate in (
+            self._first(lenient_methods, trimmed),
+            self._first(lenient_methods, trimmed, lenient=True),
+        ):
+            if (candidate.cost, candidate.is_limited) > (best.cost, best.is_limited):
+                best = candidate
+        return best
+
+    def _first(self, methods: tuple[str, ...], relative: str, lenient: bool = False) -> Endpoint:
+        for route in self.routes:
+            if route.method in methods:
+                pattern = route.lenient if lenient else route.pattern
+                if pattern.fullmatch(relative):
+                    return route.endpoint
+        return OTHER
 
 
 _PARAMETER = re.compile(r"(\{[^}/]+\})")
+HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
 
-def template_regex(template: str) -> re.Pattern[str]:
+def template_regex(template: str, flags: int = 0) -> re.Pattern[str]:
     parts = _PARAMETER.split(template)
-    return re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts))
+    return re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts), flags)
 
 
-def compile_endpoints(spec: dict[str, Any] | None) -> tuple[tuple[str, re.Pattern[str], str], ...]:
-    endpoints = []
-    for template, operations in ((spec or {}).get("paths") or {}).items():
-        pattern = template_regex(template)
-        for method in operations:
-            if method.lower() in {"get", "put", "post", "delete", "patch", "head", "options"}:
-                endpoints.append((method.upper(), pattern, f"{method.upper()} {template}"))
+def lowered_template(template: str) -> str:
+    return template.lower().rstrip("/") or "/"
+
+
+def window_id(group: str) -> str:
+    return hashlib.blake2b(group.encode(), digest_size=6).hexdigest()
+
+
+def compile_endpoints(spec: dict[str, Any] | None, operations: object = ()) -> tuple[Route, ...]:
+    """The product's routing table, compiled once per catalog load (never per call): the
+    spec's operations, with the catalog's cost and limits where they name the same operation
+    (in any letter case), and the catalog's operations the spec does not list."""
+    priced = {(op.method, lowered_template(op.path)): op for op in operations_of(operations)}
+    templates: dict[tuple[str, str], str] = {}
+    for template, methods in ((spec or {}).get("paths") or {}).items():
+        for method in methods:
+            if method.lower() in HTTP_METHODS:
+                templates.setdefault((method.upper(), lowered_template(template)), template)
+    for (method, lowered), operation in priced.items():
+        templates.setdefault((method, lowered), operation.path)
+    routes = []
+    for (method, lowered), template in templates.items():
+        group = f"{method} {template}"
+        op = priced.get((method, lowered))
+        endpoint = Endpoint(group)
+        if op is not None:
+            endpoint = Endpoint(
+                group, op.cost, _limit(op.requests_per_second), _limit(op.requests_per_minute),
+                window_id(group),
+            )  # fmt: skip
+        lenient = template.rstrip("/") or "/"
+        routes.append(
+            Route(method, template_regex(template), template_regex(lenient, re.IGNORECASE),
+                  endpoint)
+        )  # fmt: skip
     # Literal segments before parameters: "/items/new" wins over "/items/{id}".
-    endpoints.sort(key=lambda e: (e[2].count("{"), -len(e[2])))
-    return tuple(endpoints)
+    routes.sort(key=lambda r: (r.endpoint.group.count("{"), -len(r.endpoint.group)))
+    return tuple(routes)
+
+
+def product_of(row: ApiProduct) -> Product:
+    routes = compile_endpoints(row.openapi_spec, row.operations)
+    priced = any(r.endpoint.cost != 1 or r.endpoint.is_limited for r in routes)
+    lowercase = all(r.pattern.pattern == r.pattern.pattern.lower() for r in routes)
+    return Product(row.slug, row.path_prefix, routes, priced, lowercase)
 
 
 class Catalog:
@@ -203,13 +317,8 @@ class Catalog:
         return None
 
     def reload(self) -> tuple[Product, ...]:
-        rows = ApiProduct.objects.only("slug", "path_prefix", "openapi_spec")
-        products = tuple(
-            sorted(
-                (Product(p.slug, p.path_prefix, compile_endpoints(p.openapi_spec)) for p in rows),
-                key=lambda p: -len(p.path_prefix),
-            )
-        )
+        rows = ApiProduct.objects.only("slug", "path_prefix", "openapi_spec", "operations")
+        products = tuple(sorted(map(product_of, rows), key=lambda p: -len(p.path_prefix)))
         self._products = products
         self._expires_at = time.monotonic() + settings.GATEWAY_POLICY_TTL_SECONDS
         return products

@@ -55,6 +55,9 @@ def gateway_services() -> list[Service]:
               "gateway.demo_api:application"],
         url=f"http://{host}:{demo_port}/demo/",
         address=(host, demo_port),
+        # It verifies entitlement tokens with the portal's JWKS, issued by SITE_URL.
+        env={"SITE_URL": settings.SITE_URL,
+             "DEMO_API_JWKS_URL": f"http://{host}:{portal_port}/.well-known/jwks.json"},
     )  # fmt: skip
     nginx = Service(
         name="nginx",

@@ -20,7 +20,7 @@ import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
-from portal import production
+from portal import keyfiles, production
 from portal.env import (
     env_address,
     env_bool,
@@ -377,7 +377,9 @@ CSRF_COOKIE_SAMESITE = "Lax"
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
     # Load balancers and orchestrators probe over plain HTTP: a 301 would read as "down".
-    SECURE_REDIRECT_EXEMPT = [r"^(healthz|livez|readyz)$"]
+    # The probes, and the JWKS for upstreams on the stack's own network (public keys; where
+    # the network is not yours, upstreams fetch it over HTTPS through nginx).
+    SECURE_REDIRECT_EXEMPT = [r"^(healthz|livez|readyz)$", r"^\.well-known/jwks\.json$"]
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=True)
@@ -476,6 +478,22 @@ GATEWAY_TEST_KEY_RPM = env_int("GATEWAY_TEST_KEY_RPM", 100, minimum=1)
 GATEWAY_TEST_KEY_PER_PERIOD = env_int("GATEWAY_TEST_KEY_PER_PERIOD", 1000, minimum=1)
 # How long a process trusts its cached account policy without hearing an invalidation.
 GATEWAY_POLICY_TTL_SECONDS = env_int("GATEWAY_POLICY_TTL_SECONDS", 60, minimum=1)
+# Entitlement tokens (gateway/entitlements.py, docs/entitlements.md): the Ed25519 private key
+# (PEM) that signs them, rotated by `manage.py rotate_entitlement_key`; generated once under
+# var/ in development, required in production.
+ENTITLEMENT_SIGNING_KEY_FILE = env_str("ENTITLEMENT_SIGNING_KEY_FILE")
+if not DEBUG and not Path(ENTITLEMENT_SIGNING_KEY_FILE or ".").is_file():
+    raise ImproperlyConfigured(
+        "ENTITLEMENT_SIGNING_KEY_FILE must name the Ed25519 private key (PEM) that signs "
+        "entitlement tokens when DEBUG is false (openssl genpkey -algorithm ed25519 -out FILE)"
+    )
+if DEBUG:
+    ENTITLEMENT_SIGNING_KEY_FILE = ENTITLEMENT_SIGNING_KEY_FILE or str(
+        VAR_DIR / "entitlement_signing_key.pem"
+    )
+    keyfiles.create_if_missing(Path(ENTITLEMENT_SIGNING_KEY_FILE))
+# How long a token is valid; the gateway renews it after half of that.
+ENTITLEMENT_TOKEN_SECONDS = env_int("ENTITLEMENT_TOKEN_SECONDS", 300, minimum=30)
 
 # LOG_FORMAT=json: one JSON object a line for log shippers; both formats carry the request id
 # nginx sent (X-Request-Id), so a line can be matched with nginx's access log.

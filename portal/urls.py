@@ -45,6 +45,7 @@ urlpatterns = [
     path("", include("onboarding.urls")),
     path("", include("requestlog.urls")),
     path("", include("seller.urls")),
+    path("", include("gateway.urls")),
     path("", include("webhooks.urls")),
     path("", include("credits.urls")),
     path("api/v1/", include("accounts.api_urls")),

@@ -14,6 +14,7 @@ the processes it started. `stop()` removes them all, whatever failed.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shlex
 import socket
@@ -23,9 +24,12 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 
 from gateway.management.commands.gateway_config import render
+from gateway.signing import public_jwk, write_private_file
+from portal.keyfiles import ed25519_pem
 from tests.helpers import ROOT, free_port, wait_for
 
 GRANIAN = str(Path(sys.executable).with_name("granian"))
@@ -143,8 +147,17 @@ class TwoHosts:
     def start(self, collectors: dict[str, int]) -> TwoHosts:
         """Everything up; `collectors` says how many log collectors each host runs."""
         self.build_network()
+        key = Ed25519PrivateKey.generate()
         for host in self.hosts:
             host.directory.mkdir()
+            # The hosts share the signing key (a deployment copies it to each); the demo API
+            # has no portal here, so it reads the JWKS from a file (file: URLs work as http:).
+            (host.directory / "var").mkdir()
+            write_private_file(host.directory / "var" / "entitlement_signing_key.pem",
+                               ed25519_pem(key))  # fmt: skip
+            (host.directory / "jwks.json").write_text(
+                json.dumps({"keys": [public_jwk(key.public_key())]})
+            )
             db_host, db_port, db_user, db_name = self.database
             to_database = Forwarder(host.main_address, db_host, db_port).start()
             to_redis = Forwarder(host.main_address, *self.redis).start()
@@ -188,6 +201,8 @@ class TwoHosts:
             "GATEWAY_SECRET": settings.GATEWAY_SECRET,
             "GATEWAY_HOST_ID": host.name,
             "TOLLGATE_VAR_DIR": str(self.common / "var"),
+            "DEMO_API_JWKS_URL": (self.common / "jwks.json").as_uri(),
+            "SITE_URL": settings.SITE_URL,
             "LOG_LEVEL": "WARNING",
         }
 

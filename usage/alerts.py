@@ -11,7 +11,7 @@ from accounts.roles import Role
 from billing.standing import standing_for
 from portal import emails
 from usage.models import QuotaAlert, UsagePreferences
-from usage.reports import live_admitted
+from usage.reports import live_units
 from webhooks import events as webhook_events
 
 BUILT_IN_THRESHOLDS = (80, 100)
@@ -37,7 +37,7 @@ def check_quota_alerts(account: Account, now: datetime) -> list[int]:
         return []
     quota = plan.requests_per_period
     standing = standing_for(account, now)
-    used = live_admitted(account, standing.period_start, standing.period_end)
+    used = live_units(account, standing.period_start, standing.period_end)
     sent = []
     for threshold in thresholds_for(account):
         if used * 100 < quota * threshold:

@@ -96,6 +96,10 @@ class UsageRowSerializer(serializers.Serializer[dict[str, Any]]):
     endpoint = serializers.CharField()
     outcome = serializers.CharField(help_text='"ok", or why the gateway refused the calls')
     count = serializers.IntegerField()
+    units = serializers.IntegerField(
+        help_text="Quota units the admitted calls consumed: count times the endpoint's cost "
+        "(0 for refused calls)"
+    )
 
 
 class UsagePageSerializer(serializers.Serializer[dict[str, Any]]):
@@ -176,6 +180,7 @@ class UsageRowsView(APIView):
                             "endpoint": "GET /demo/hello",
                             "outcome": "ok",
                             "count": 1234,
+                            "units": 1234,
                         }
                     ],
                 },

@@ -33,6 +33,7 @@ class ExportQuery:
         "endpoint",
         "outcome",
         "count",
+        "units",  # quota units the admitted calls consumed (weighted endpoints take their cost)
     )
 
     @classmethod
@@ -63,7 +64,7 @@ def export_rows(
             account=query.account, day__gte=query.start, day__lte=query.end
         )
         bucket = "day"
-    fields = (bucket, "key_id", "environment", "product", "endpoint", "outcome", "count")
+    fields = (bucket, "key_id", "environment", "product", "endpoint", "outcome", "count", "units")
     ordered = rows.order_by(bucket, *ORDER).values_list(*fields)
     if limit is None and connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS"):
         fetched = in_pages(ordered, bucket, offset, after)
@@ -72,9 +73,10 @@ def export_rows(
             ordered = ordered.filter(rows_after(bucket, after))
         page = ordered[offset : offset + limit] if limit is not None else ordered[offset:]
         fetched = page.iterator(chunk_size=EXPORT_CHUNK)
-    for moment, key_id, environment, product, endpoint, outcome, count in fetched:
+    for moment, key_id, environment, product, endpoint, outcome, count, units in fetched:
         stamp = moment.astimezone(UTC).isoformat() if bucket == "hour" else moment.isoformat()
-        yield (stamp, key_id, names.get(key_id, ""), environment, product, endpoint, outcome, count)
+        name = names.get(key_id, "")
+        yield (stamp, key_id, name, environment, product, endpoint, outcome, count, units)
 
 
 def in_pages(
@@ -93,7 +95,7 @@ def in_pages(
         yield from page
         if len(page) < EXPORT_CHUNK:
             return
-        moment, key_id, _, product, endpoint, outcome, _ = page[-1]
+        moment, key_id, _, product, endpoint, outcome, _, _ = page[-1]
         position, offset = (moment, key_id, product, endpoint, outcome), 0
 
 
@@ -109,6 +111,6 @@ def rows_after(bucket: str, position: Position) -> Q:
 
 def position_of(row: tuple[object, ...], by: str) -> Position:
     """The position of a row export_rows yielded, for `after`."""
-    stamp, key_id, _, _, product, endpoint, outcome, _ = row
+    stamp, key_id, _, _, product, endpoint, outcome, _, _ = row
     moment = datetime.fromisoformat(str(stamp)) if by == "hour" else date.fromisoformat(str(stamp))
     return (moment, str(key_id), str(product), str(endpoint), str(outcome))

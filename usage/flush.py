@@ -58,7 +58,7 @@ from core.redis_keys import (
 from gateway.models import UncountedCall
 from portal.redis_client import Redis
 from usage import sustained
-from usage.counters import parse_counts
+from usage.counters import OK, CountKey, Tally, parse_usage
 from usage.models import DailyUsage, FlushedBatch, HourlyUsage
 from usage.overage import overage_in_batch
 from usage.summaries import add_usage_summary, upsert
@@ -127,42 +127,53 @@ DETAIL_COLUMNS = ("account_id", "key_id", "environment", "product", "endpoint", 
 DETAIL_UNIQUE = ("account_id", "key_id", "product", "endpoint", "outcome")
 
 
-def add_to_rollups(
-    account_id: int, at_hour: datetime, counts: dict[tuple[str, str, str, str], int]
-) -> None:
-    """Add one account's calls of one hour to HourlyUsage, DailyUsage and UsageSummary."""
+def add_to_rollups(account_id: int, at_hour: datetime, counts: dict[CountKey, Tally]) -> None:
+    """Add one account's calls (and units) of one hour to HourlyUsage, DailyUsage and
+    UsageSummary."""
     key_ids = {key_id for key_id, *_ in counts}
     environments = dict(
         ApiKey.objects.filter(public_id__in=key_ids).values_list("public_id", "environment")
     )
     rows = [
-        (account_id, key_id, environments.get(key_id, "live"), product, endpoint, outcome, count)
-        for (key_id, product, endpoint, outcome), count in sorted(counts.items())
+        (
+            account_id,
+            key_id,
+            environments.get(key_id, "live"),
+            product,
+            endpoint,
+            outcome,
+            tally.calls,
+            tally.units,
+        )
+        for (key_id, product, endpoint, outcome), tally in sorted(counts.items())
     ]
     # Raw SQL takes values in the backend's own format.
     hour = connection.ops.adapt_datetimefield_value(at_hour)
     day = connection.ops.adapt_datefield_value(at_hour.date())
     for model, bucket, value in ((HourlyUsage, "hour", hour), (DailyUsage, "day", day)):
         upsert(
-            model, (*DETAIL_COLUMNS, "count", bucket), (*DETAIL_UNIQUE, bucket),
-            [(*row, value) for row in rows],
+            model, (*DETAIL_COLUMNS, "count", "units", bucket), (*DETAIL_UNIQUE, bucket),
+            [(*row, value) for row in rows], added=("count", "units"),
         )  # fmt: skip
     add_usage_summary(
         account_id,
         at_hour,
-        ((key_id, environment, endpoint, outcome, count)
-         for _, key_id, environment, _, endpoint, outcome, count in rows),
+        ((key_id, environment, endpoint, outcome, calls, units)
+         for _, key_id, environment, _, endpoint, outcome, calls, units in rows),
     )  # fmt: skip
 
 
-def live_ok_calls(counts: dict[tuple[str, str, str, str], int]) -> int:
+def live_ok_units(counts: dict[CountKey, Tally]) -> int:
+    """The quota units the batch's admitted live calls consumed (what overage is billed on)."""
     live = set(
         ApiKey.objects.filter(
             public_id__in={k for k, *_ in counts}, environment="live"
         ).values_list("public_id", flat=True)
     )
     return sum(
-        n for (key_id, _, _, outcome), n in counts.items() if outcome == "ok" and key_id in live
+        tally.units
+        for (key_id, _, _, outcome), tally in counts.items()
+        if outcome == OK and key_id in live
     )
 
 
@@ -171,7 +182,7 @@ def apply(client: Redis, batch_key: str) -> int | None:
     applied before (or its account is gone, or the batch is: deleted after an earlier apply)."""
     batch = BatchKey.parse(batch_key)
     # Bytes: the client does not decode responses, which redis-py's types cannot tell.
-    counts = parse_counts(client.hgetall(batch_key))  # type: ignore[arg-type]
+    counts = parse_usage(client.hgetall(batch_key))  # type: ignore[arg-type]
     if not counts:
         return None
     try:
@@ -185,15 +196,15 @@ def apply(client: Redis, batch_key: str) -> int | None:
                 batch_id=batch.batch_id,
                 account_id=batch.account_id,
                 hour=batch.hour,
-                calls=sum(counts.values()),
+                calls=sum(tally.calls for tally in counts.values()),
             )
-            overage_in_batch(account, batch.hour, live_ok_calls(counts), batch.batch_id)
+            overage_in_batch(account, batch.hour, live_ok_units(counts), batch.batch_id)
             add_to_rollups(batch.account_id, batch.hour, counts)
             if batch.live:
                 sustained.observe(account, sustained.rate_limited_in(counts), timezone.now())
     except IntegrityError:
         return None
-    return sum(counts.values())
+    return sum(tally.calls for tally in counts.values())
 
 
 UNCOUNTED_CHUNK = 5000
@@ -214,14 +225,14 @@ def flush_uncounted() -> int:
                 :UNCOUNTED_CHUNK
             ]
         )
-        grouped: dict[tuple[int, datetime], dict[tuple[str, str, str, str], int]] = defaultdict(
-            lambda: defaultdict(int)
+        grouped: dict[tuple[int, datetime], dict[CountKey, Tally]] = defaultdict(
+            lambda: defaultdict(lambda: Tally(0, 0))
         )
         for row in rows:
             hour = row.admitted_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-            grouped[(row.account_id, hour)][
-                (row.key_id, row.product, row.endpoint_group, "ok")
-            ] += 1
+            grouped[(row.account_id, hour)][(row.key_id, row.product, row.endpoint_group, OK)] += (
+                Tally(1, row.units)
+            )
         known = set(
             Account.objects.filter(id__in={a for a, _ in grouped}).values_list("id", flat=True)
         )

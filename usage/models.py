@@ -17,6 +17,8 @@ class HourlyUsage(models.Model):
     hour = models.DateTimeField()
     outcome = models.CharField(max_length=30)  # "ok", or the deny reason
     count = models.PositiveBigIntegerField(default=0)
+    # Quota units the admitted calls consumed (calls times their endpoint's cost; 0 refused).
+    units = models.PositiveBigIntegerField(default=0, db_default=0)
 
     class Meta:
         constraints = [
@@ -55,6 +57,8 @@ class DailyUsage(models.Model):
     day = models.DateField()
     outcome = models.CharField(max_length=30)
     count = models.PositiveBigIntegerField(default=0)
+    # Quota units the admitted calls consumed (calls times their endpoint's cost; 0 refused).
+    units = models.PositiveBigIntegerField(default=0, db_default=0)
 
     class Meta:
         constraints = [
@@ -89,6 +93,8 @@ class UsageSummary(models.Model):
     environment = models.CharField(max_length=4)
     outcome = models.CharField(max_length=30)
     count = models.PositiveBigIntegerField(default=0)
+    # Quota units the admitted calls consumed (calls times their endpoint's cost; 0 refused).
+    units = models.PositiveBigIntegerField(default=0, db_default=0)
 
     class Meta:
         constraints = [

@@ -12,17 +12,18 @@ from billing.gateway import BillingError
 from billing.metering import report_overage
 from billing.standing import standing_for
 from usage.models import OverageToReport
-from usage.reports import live_admitted
+from usage.reports import live_units
 
 log = logging.getLogger(__name__)
 
 
-def overage_in_batch(account: Account, hour: datetime, live_ok_calls: int, batch_id: str) -> None:
+def overage_in_batch(account: Account, hour: datetime, live_ok_units: int, batch_id: str) -> None:
     """Call inside the batch's transaction, before its counts are added, with the account locked:
-    queue the part of this batch's admitted live calls that lies beyond the period's quota."""
+    queue the part of this batch's admitted live units (calls times their cost) beyond the
+    period's quota."""
     plan = account.effective_plan()
     if (
-        not live_ok_calls
+        not live_ok_units
         or plan is None
         or not plan.has_overage
         or plan.requests_per_period is None
@@ -31,9 +32,9 @@ def overage_in_batch(account: Account, hour: datetime, live_ok_calls: int, batch
     # The latest moment of the batch's hour that has passed: its calls were decided by then.
     used_at = min(hour + timedelta(hours=1, seconds=-1), timezone.now())
     standing = standing_for(account, used_at)
-    before = live_admitted(account, standing.period_start, standing.period_end)
+    before = live_units(account, standing.period_start, standing.period_end)
     quota = plan.requests_per_period
-    quantity = max(0, before + live_ok_calls - quota) - max(0, before - quota)
+    quantity = max(0, before + live_ok_units - quota) - max(0, before - quota)
     if quantity:
         OverageToReport.objects.create(
             batch_id=batch_id, account=account, period_start=standing.period_start,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from calendar import monthrange
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar, cast
@@ -16,7 +16,7 @@ from billing.standing import standing_for
 from core.redis_keys import batches_key, live_hours_key
 from portal.redis_client import get_redis
 from usage.collector import percentile
-from usage.counters import parse_counts
+from usage.counters import parse_usage
 from usage.models import DAY, HOUR, LATENCY_COLUMNS, LatencySummary, UsageSummary
 from usage.summaries import ACCOUNT, ENDPOINT, KEY
 
@@ -139,6 +139,7 @@ class BreakdownRow:
     label: str
     ok: int
     denied: int
+    units: int = 0  # of the admitted calls: each takes its endpoint's cost
 
     @property
     def total(self) -> int:
@@ -153,12 +154,19 @@ def breakdown(
     totals = (
         summary_in(account, window, summary)
         .values(field)
-        .annotate(ok=Sum("count", filter=Q(outcome=OK)), denied=Sum("count", filter=~Q(outcome=OK)))
+        .annotate(
+            ok=Sum("count", filter=Q(outcome=OK)),
+            denied=Sum("count", filter=~Q(outcome=OK)),
+            units=Sum("units"),
+        )
     )
-    rows = [BreakdownRow(row[field], row["ok"] or 0, row["denied"] or 0) for row in totals]
+    rows = [
+        BreakdownRow(row[field], row["ok"] or 0, row["denied"] or 0, row["units"] or 0)
+        for row in totals
+    ]
     if dimension == "key_id":
         names = key_names(account)
-        rows = [BreakdownRow(names.get(r.label, r.label), r.ok, r.denied) for r in rows]
+        rows = [replace(r, label=names.get(r.label, r.label)) for r in rows]
     return sorted(rows, key=lambda r: r.total, reverse=True)[:limit]
 
 
@@ -181,8 +189,9 @@ def key_names(account: Account) -> dict[str, str]:
     }
 
 
-def unflushed_live_calls(account: Account) -> int:
-    """Admitted live calls still in Redis, not yet in the rollups (at most one flush interval)."""
+def unflushed_live_units(account: Account) -> int:
+    """Units of admitted live calls still in Redis, not yet in the rollups (at most one flush
+    interval)."""
     client = get_redis()
     live_ids = set(
         ApiKey.objects.filter(account=account, environment="live").values_list(
@@ -194,10 +203,10 @@ def unflushed_live_calls(account: Account) -> int:
     total = 0
     for name in names:
         # Bytes: the client does not decode responses, which redis-py's types cannot tell.
-        counts = parse_counts(client.hgetall(name))  # type: ignore[arg-type]
+        counts = parse_usage(client.hgetall(name))  # type: ignore[arg-type]
         total += sum(
-            n
-            for (key_id, _, _, outcome), n in counts.items()
+            tally.units
+            for (key_id, _, _, outcome), tally in counts.items()
             if outcome == OK and key_id in live_ids
         )
     return total
@@ -234,11 +243,12 @@ class Glance:
         return (self.plan_price + overage).quantize(Decimal("0.01"))
 
 
-def live_admitted(account: Account, start: datetime, end: datetime) -> int:
-    """Admitted live calls in a period. Rollups are hourly: the hour the period starts in counts
-    whole (a subscription starting at 10:45 counts the calls of 10:00-10:45 too)."""
+def live_units(account: Account, start: datetime, end: datetime) -> int:
+    """Quota units admitted live calls consumed in a period (what the quota and overage count;
+    a call of a weighted endpoint takes its cost). Rollups are hourly: the hour the period
+    starts in counts whole (a subscription starting at 10:45 counts 10:00-10:45 too)."""
     rows = live_admitted_by_hour(account, floor_hour(start), end)
-    return rows.aggregate(n=Sum("count"))["n"] or 0
+    return rows.aggregate(n=Sum("units"))["n"] or 0
 
 
 def live_admitted_by_hour(
@@ -253,8 +263,8 @@ def live_admitted_by_hour(
 def glance(account: Account, now: datetime) -> Glance:
     standing = standing_for(account, now)
     plan = account.effective_plan()
-    used = live_admitted(account, standing.period_start, standing.period_end)
-    used += unflushed_live_calls(account)
+    used = live_units(account, standing.period_start, standing.period_end)
+    used += unflushed_live_units(account)
     elapsed = (now - standing.period_start).total_seconds()
     length = (standing.period_end - standing.period_start).total_seconds()
     # An hour's calls times 720 is noise, not a forecast: project only from a whole day on.
@@ -291,7 +301,7 @@ def burn_down(
         midnight += timedelta(days=1)
     moments.append(end)
     rows = live_admitted_by_hour(account, floor_hour(window.start), end).order_by("start")
-    hours = iter(rows.values_list("start", "count"))
+    hours = iter(rows.values_list("start", "units"))
     pending = next(hours, None)
     used, left = 0, [float(quota or 0)]  # at the start, however the hour began
     for moment in moments[1:]:

@@ -24,14 +24,15 @@ class AccountUsage:
     period_calls: int
     day_calls: int
     denied_calls: int
+    period_units: int = 0  # what the quota counts (weighted endpoints take their cost)
 
     @property
     def percent(self) -> float | None:
         quota = self.plan.requests_per_period if self.plan else None
-        return round(100 * self.period_calls / quota, 1) if quota else None
+        return round(100 * self.period_units / quota, 1) if quota else None
 
 
-def live_calls(*conditions: Q, **filters: object) -> Coalesce:
+def live_calls(*conditions: Q, column: str = "count", **filters: object) -> Coalesce:
     """An account's live calls in UsageSummary matching `filters`, as a per-account subquery:
     each one reads the account's own few rows through its unique index."""
     rows = (
@@ -40,7 +41,7 @@ def live_calls(*conditions: Q, **filters: object) -> Coalesce:
         )
         .order_by()
         .values("account")
-        .annotate(n=Sum("count"))
+        .annotate(n=Sum(column))
         .values("n")
     )
     return Coalesce(Subquery(rows), 0)
@@ -51,6 +52,7 @@ def all_accounts(now: datetime, month_start: datetime) -> list[AccountUsage]:
     # The month is whole days: daily rows. The last 24 hours: hourly ones.
     accounts = Account.objects.select_related("plan").annotate(
         period_calls=live_calls(span=DAY, start__gte=month_start, outcome=OK),
+        period_units=live_calls(span=DAY, start__gte=month_start, outcome=OK, column="units"),
         denied_calls=live_calls(Q(span=DAY, start__gte=month_start) & ~Q(outcome=OK)),
         day_calls=live_calls(span=HOUR, start__gte=now - timedelta(days=1), outcome=OK),
     )
@@ -62,6 +64,7 @@ def all_accounts(now: datetime, month_start: datetime) -> list[AccountUsage]:
             period_calls=account.period_calls,
             day_calls=account.day_calls,
             denied_calls=account.denied_calls,
+            period_units=account.period_units,
         )
         for account in accounts
         if account.period_calls or account.day_calls or account.denied_calls

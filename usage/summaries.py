@@ -56,19 +56,22 @@ SUMMARY_COLUMNS = ("account_id", "span", "start", "dimension", "value", "environ
 
 
 def add_usage_summary(
-    account_id: int, hour: datetime, calls: Iterable[tuple[str, str, str, str, int]]
+    account_id: int, hour: datetime, calls: Iterable[tuple[str, str, str, str, int, int]]
 ) -> None:
-    """Add calls, as (key_id, environment, endpoint, outcome, count), to UsageSummary."""
-    totals: dict[tuple[str, str, str, str], int] = defaultdict(int)
-    for key_id, environment, endpoint, outcome, count in calls:
+    """Add calls, as (key_id, environment, endpoint, outcome, count, units), to UsageSummary."""
+    totals: dict[tuple[str, str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for key_id, environment, endpoint, outcome, count, units in calls:
         for dimension, value in ((ACCOUNT, ""), (KEY, key_id), (ENDPOINT, endpoint)):
-            totals[(dimension, value, environment, outcome)] += count
+            total = totals[(dimension, value, environment, outcome)]
+            total[0] += count
+            total[1] += units
     rows = [
-        (account_id, span, start, *dims, count)
+        (account_id, span, start, *dims, count, units)
         for span, start in spans_of(hour)
-        for dims, count in sorted(totals.items())
+        for dims, (count, units) in sorted(totals.items())
     ]
-    upsert(UsageSummary, (*SUMMARY_COLUMNS, "count"), SUMMARY_COLUMNS, rows)
+    added = ("count", "units")
+    upsert(UsageSummary, (*SUMMARY_COLUMNS, *added), SUMMARY_COLUMNS, rows, added=added)
 
 
 LATENCY_KEY = ("account_id", "span", "start", "endpoint", "status_class")

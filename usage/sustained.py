@@ -18,19 +18,21 @@ small fixed limits (GATEWAY_TEST_KEY_RPS/RPM) are hit on purpose by test suites.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from django.conf import settings
 
 from accounts.models import Account
+from usage.counters import CountKey, Tally
 from usage.models import RateLimitEpisode
 from webhooks import events as webhook_events
 
 RATE_LIMITED = "rate_limited"
 
 
-def rate_limited_in(counts: dict[tuple[str, str, str, str], int]) -> int:
-    return sum(n for (_, _, _, outcome), n in counts.items() if outcome == RATE_LIMITED)
+def rate_limited_in(counts: Mapping[CountKey, Tally]) -> int:
+    return sum(t.calls for (_, _, _, outcome), t in counts.items() if outcome == RATE_LIMITED)
 
 
 def observe(account: Account, refused: int, now: datetime) -> RateLimitEpisode | None:

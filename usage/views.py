@@ -61,12 +61,15 @@ def report_context(
 ) -> dict[str, object]:
     period = reports.window_for("period", account, timezone.now())
     burn_down = reports.burn_down(account, period, glance.quota, timezone.now())
+    by_endpoint = reports.breakdown(account, window, "endpoint")
     return {
         "series_json": json.dumps(reports.requests_over_time(account, window)),
         "burn_down_json": json.dumps(burn_down),
         "burn_down_drawn": bool(burn_down["t"]),
         "by_key": reports.breakdown(account, window, "key_id"),
-        "by_endpoint": reports.breakdown(account, window, "endpoint"),
+        "by_endpoint": by_endpoint,
+        # The units column only where it says something: a weighted endpoint was called.
+        "weighted_calls": any(row.units != row.ok for row in by_endpoint),
         "by_outcome": reports.breakdown(account, window, "outcome"),
         "denials": reports.denials(account, window),
         "status_classes": reports.status_classes(account, window),

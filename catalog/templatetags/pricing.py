@@ -33,3 +33,8 @@ def highlighted_plan(plans: Sequence[Plan]) -> Plan | None:
 @register.simple_tag
 def plan_comparison(plans: Sequence[Plan]) -> list[pricing.ComparisonRow]:
     return pricing.comparison(list(plans))
+
+
+@register.simple_tag
+def weighted_operations(plans: Sequence[Plan]) -> list[pricing.WeightedOperation]:
+    return pricing.weighted_operations(list(plans))

@@ -36,6 +36,10 @@ cp deploy/compose.yaml "$work/"
 mkdir -p "$work/secrets" "$work/tls"
 password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
 echo "$password" > "$work/secrets/postgres_password"
+mkdir -p "$work/secrets/entitlement"
+openssl genpkey -algorithm ed25519 -out "$work/secrets/entitlement/signing_key.pem" 2>/dev/null
+chmod 0777 "$work/secrets/entitlement"  # the image's user reads it (and a rotation writes)
+chmod 0644 "$work/secrets/entitlement/signing_key.pem"  # a throwaway key
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
   -subj /CN=localhost -addext subjectAltName=DNS:localhost \
   -keyout "$work/tls/privkey.pem" -out "$work/tls/fullchain.pem" 2>/dev/null
@@ -43,6 +47,7 @@ chmod 0644 "$work/tls/privkey.pem"  # read by the image's non-root user; a throw
 cat > "$work/compose.env" <<ENV
 SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')
 APIKEY_PEPPER=$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')
+ENTITLEMENT_SIGNING_KEY_FILE=/run/tollgate/entitlement/signing_key.pem
 SITE_URL=https://localhost:$https_port
 ALLOWED_HOSTS=localhost
 DATABASE_URL=postgres://tollgate:$password@postgres:5432/tollgate
@@ -68,6 +73,8 @@ services:
     env_file: compose.env
     entrypoint: ["granian", "--interface", "wsgi", "--host", "0.0.0.0", "--port", "8081",
                  "--no-ws", "gateway.demo_api:application"]
+    environment:
+      DEMO_API_JWKS_URL: http://portal:8000/.well-known/jwks.json
 YAML
 # The certificate goes into the stack's tls volume, as an operator would put theirs.
 podman volume create "$tls_volume" >/dev/null

@@ -15,6 +15,7 @@ from allauth.mfa.totp.internal.auth import (
 )
 from django.core import mail
 
+from portal.keyfiles import create_if_missing
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.django_db
@@ -142,9 +143,11 @@ def test_social_login_switches_on_with_credentials(tmp_path):
 
 
 def test_production_cookies_are_secure_and_host_prefixed(tmp_path):
+    create_if_missing(tmp_path / "signing.pem")
     env = {**os.environ, "TOLLGATE_VAR_DIR": str(tmp_path), "DEBUG": "false",
            "SECRET_KEY": "k" * 60, "APIKEY_PEPPER": "p" * 50, "TRUSTED_PROXY_COUNT": "1",
            "ALLOW_DEMO_BACKENDS": "true", "STRIPE_WEBHOOK_SECRET": "whsec_test",
+           "ENTITLEMENT_SIGNING_KEY_FILE": str(tmp_path / "signing.pem"),
            "DJANGO_SETTINGS_MODULE": "portal.settings"}  # fmt: skip
     names = ["SESSION_COOKIE_NAME", "SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY",
              "SESSION_COOKIE_SAMESITE", "CSRF_COOKIE_SECURE", "CSRF_COOKIE_SAMESITE",

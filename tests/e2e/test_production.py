@@ -20,6 +20,7 @@ import requests
 from django.core.management import call_command
 from django.db import connection
 
+from portal.keyfiles import create_if_missing
 from tests.e2e.tls import ThrowawayCA
 from tests.gateway.stack import GRANIAN, database_url
 from tests.gateway.support import make_key, make_plan, make_product
@@ -53,6 +54,8 @@ class ProductionStack:
         self.ports = {name: free_port() for name in ("portal", "auth", "upstream", "https", "http")}
         self.metrics_dir = workdir / "metrics"
         self.metrics_dir.mkdir()
+        signing_key = workdir / "entitlement_signing_key.pem"
+        create_if_missing(signing_key)
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "DJANGO_"))},
             "DEBUG": "false",
@@ -70,6 +73,7 @@ class ProductionStack:
             "LOG_FORMAT": "json",
             "METRICS_TOKEN": METRICS_TOKEN,
             "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir),
+            "ENTITLEMENT_SIGNING_KEY_FILE": str(signing_key),
         }
         self.trusted_proxies = trusted_proxies
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
@@ -79,6 +83,14 @@ class ProductionStack:
 
     def http_url(self, path: str) -> str:
         return f"http://localhost:{self.ports['http']}{path}"
+
+    def upstream_env(self) -> dict[str, str]:
+        """The demo API verifies tokens with the portal's JWKS (plain HTTP on the host)."""
+        return {
+            **os.environ,
+            "SITE_URL": self.env["SITE_URL"],
+            "DEMO_API_JWKS_URL": f"http://localhost:{self.ports['portal']}/.well-known/jwks.json",
+        }
 
     def log(self, name: str) -> Path:
         return self.workdir / f"{name}.log"
@@ -100,7 +112,7 @@ class ProductionStack:
         self.start_server("upstream", server_argv(
             "gateway.demo_api:application", p["upstream"], 1, 2,
             "--ssl-certificate", str(upstream_cert), "--ssl-keyfile", str(upstream_key),
-            "--ssl-protocol-min", "tls1.2"), os.environ.copy())  # fmt: skip
+            "--ssl-protocol-min", "tls1.2"), self.upstream_env())  # fmt: skip
         self.start_server("portal", server_argv("portal.wsgi:application", p["portal"], 2, 4),
                           self.env)  # fmt: skip
         self.start_server("auth", server_argv("gateway.server:application", p["auth"], 2, 4),
@@ -241,7 +253,7 @@ def test_an_upstream_certificate_from_another_ca_is_refused(production, team):
     production.start_server("upstream", server_argv(
         "gateway.demo_api:application", production.ports["upstream"], 1, 2,
         "--ssl-certificate", str(cert), "--ssl-keyfile", str(key),
-        "--ssl-protocol-min", "tls1.2"), os.environ.copy())  # fmt: skip
+        "--ssl-protocol-min", "tls1.2"), production.upstream_env())  # fmt: skip
     wait_for(lambda: listening(production.ports["upstream"]), timeout=30, what="the impostor")
     answer = requests.get(production.url("/demo/hello"), verify=production.ca.path,
                           headers={"X-API-Key": raw})  # fmt: skip

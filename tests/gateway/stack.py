@@ -68,6 +68,11 @@ class GatewayStack:
         )  # fmt: skip
 
     def start(self) -> GatewayStack:
+        # The demo API verifies entitlement tokens with this stack's portal's JWKS.
+        self.env.setdefault(
+            "DEMO_API_JWKS_URL", f"http://127.0.0.1:{self.portal_port}/.well-known/jwks.json"
+        )
+        self.env.setdefault("SITE_URL", settings.SITE_URL)
         self.granian("demo", self.demo_app, self.demo_port, 4)
         self.granian("auth", self.auth_app, self.auth_port, 4)
         self.granian("portal", "portal.wsgi:application", self.portal_port, 16)

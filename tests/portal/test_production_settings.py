@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from portal.keyfiles import create_if_missing
 from portal.production import SIMULATOR_WEBHOOK_SECRET, Backends, refusals
 from tests.helpers import ROOT
 
@@ -53,6 +54,8 @@ def production_env(tmp_path, **overrides: str) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("DATABASE_URL", "REDIS_URL", "STRIPE_", "CELERY_", "DJANGO_ALLOW"))
     }
+    signing_key = tmp_path / "entitlement_signing_key.pem"
+    create_if_missing(signing_key)
     env = {
         **inherited,
         "TOLLGATE_VAR_DIR": str(tmp_path),
@@ -65,6 +68,7 @@ def production_env(tmp_path, **overrides: str) -> dict[str, str]:
         "REDIS_URL": "redis://:pw@redis.example.com:6379/0",
         "STRIPE_SECRET_KEY": "sk_live_example",
         "STRIPE_WEBHOOK_SECRET": "whsec_from_the_dashboard",
+        "ENTITLEMENT_SIGNING_KEY_FILE": str(signing_key),
         **overrides,
     }
     return {k: v for k, v in env.items() if v != "<unset>"}
@@ -112,6 +116,20 @@ def test_the_deploy_check_and_start_up_refuse_each_unsafe_setting(tmp_path, chan
     started = subprocess.run([sys.executable, "-c", "import portal.wsgi"], cwd=ROOT, env=env,
                              capture_output=True, text=True, check=False)  # fmt: skip
     assert started.returncode != 0 and message in started.stderr
+
+
+@pytest.mark.parametrize("key_file", ["<unset>", "/nonexistent/entitlement.pem"])
+def test_production_refuses_to_start_without_an_entitlement_signing_key(tmp_path, key_file):
+    env = production_env(tmp_path, ENTITLEMENT_SIGNING_KEY_FILE=key_file)
+    for argv in (["manage.py", "check", "--deploy"], ["-c", "import portal.wsgi"]):
+        started = subprocess.run([sys.executable, *argv], cwd=ROOT, env=env,
+                                 capture_output=True, text=True, check=False)  # fmt: skip
+        assert started.returncode != 0
+        assert "ENTITLEMENT_SIGNING_KEY_FILE must name the Ed25519 private key" in started.stderr
+    # Not even a demo runs without one: tokens signed with a key anyone could read are worthless.
+    demo = production_env(tmp_path, ENTITLEMENT_SIGNING_KEY_FILE=key_file,
+                          ALLOW_DEMO_BACKENDS="true")  # fmt: skip
+    assert deploy_check(demo).returncode != 0
 
 
 def test_an_explicit_demo_runs_on_the_stand_ins_but_not_on_the_public_secret(tmp_path):

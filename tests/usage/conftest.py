@@ -7,6 +7,7 @@ import pytest
 from apikeys import keys
 from apikeys.models import ApiKey
 from catalog.models import Plan
+from usage.counters import Tally
 from usage.flush import add_to_rollups
 
 
@@ -27,9 +28,14 @@ def live_key(team):
     )  # fmt: skip
 
 
-def add_usage(account, key, hour: datetime, count: int, outcome="ok", endpoint="GET /demo/hello"):
-    """Rollup rows as the flush writes them (hourly, daily and the summaries), with its code."""
-    add_to_rollups(account.id, hour, {(key.public_id, "demo", endpoint, outcome): count})
+def add_usage(account, key, hour: datetime, count: int, outcome="ok", endpoint="GET /demo/hello",
+              units: int | None = None):  # fmt: skip
+    """Rollup rows as the flush writes them (hourly, daily and the summaries), with its code;
+    admitted calls take a unit each unless `units` says otherwise."""
+    units = (count if outcome == "ok" else 0) if units is None else units
+    add_to_rollups(
+        account.id, hour, {(key.public_id, "demo", endpoint, outcome): Tally(count, units)}
+    )
 
 
 @pytest.fixture

@@ -1,0 +1,82 @@
+"""The entitlement token: what nginx tells the upstream about an admitted call, signed.
+
+A JWT (EdDSA, Ed25519; keys in gateway.signing, public halves at ``/.well-known/jwks.json``)
+that the decision returns in ``Tollgate-Entitlements`` and nginx forwards to the upstream in
+place of anything the client sent under that name. Claims (docs/entitlements.md):
+
+    iss       SITE_URL: who signed it
+    aud       the product's slug: one product's upstream cannot replay it to another's
+    sub       the account's id (as a string, as JWT wants)
+    key       the API key's public id
+    plan      the plan's slug
+    env       "live" or "test"
+    features  the plan's named features: {"insights": true, "report_rows": 100}
+    iat, exp  issued now, valid ENTITLEMENT_TOKEN_SECONDS
+
+Nothing of the request itself (path, address, time of the call) is in it: the same token serves
+every call of a key on a product until it is renewed, so signing (about 60 µs) happens once per
+key, product and half lifetime, never per call. The cache key holds everything a claim is made
+of (the features through the policy's digest) and the signing key's id, so a plan change, a
+catalog change or a key rotation each gets a fresh token at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jwt
+from django.conf import settings
+
+from apikeys.records import KeyRecord
+from gateway.policy import AccountPolicy, Product
+from gateway.signing import keys
+
+HEADER = "Tollgate-Entitlements"
+ALGORITHM = "EdDSA"
+
+# (account, key, environment, plan, features digest, product, signing kid) → (token, renew at)
+_tokens: dict[tuple[int, str, str, str, str, str, str], tuple[str, float]] = {}
+
+
+def claims(record: KeyRecord, policy: AccountPolicy, product: Product, now: int) -> dict[str, Any]:
+    return {
+        "iss": settings.SITE_URL,
+        "aud": product.slug,
+        "sub": str(record.account_id),
+        "key": record.key_id,
+        "plan": policy.plan_slug,
+        "env": record.environment,
+        "features": policy.features,
+        "iat": now,
+        "exp": now + settings.ENTITLEMENT_TOKEN_SECONDS,
+    }
+
+
+def token_for(record: KeyRecord, policy: AccountPolicy, product: Product, now: float) -> str:
+    """The call's token: cached, and renewed once half its lifetime is gone, so the upstream
+    always receives one with at least half its lifetime left."""
+    ring = keys.ring()
+    cache_key = (
+        record.account_id, record.key_id, record.environment, policy.plan_slug,
+        policy.features_digest, product.slug, ring.kid,
+    )  # fmt: skip
+    cached = _tokens.get(cache_key)
+    if cached is not None and now < cached[1]:
+        return cached[0]
+    issued = int(now)
+    token = jwt.encode(
+        claims(record, policy, product, issued),
+        ring.private,
+        algorithm=ALGORITHM,
+        headers={"kid": ring.kid},
+    )
+    if len(_tokens) >= settings.GATEWAY_KEY_CACHE_ENTRIES:
+        # Bounded like the key cache: drop the lot rather than walk it on the hot path; each
+        # key's next call signs again.
+        _tokens.clear()
+    _tokens[cache_key] = (token, issued + settings.ENTITLEMENT_TOKEN_SECONDS / 2)
+    return token
+
+
+def clear() -> None:
+    _tokens.clear()
