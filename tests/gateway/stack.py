@@ -1,5 +1,5 @@
-"""The real gateway for end-to-end tests: nginx in front of the auth server, the portal (each
-granian, as `make run` starts them) and the demo API.
+"""The real gateway for end-to-end tests: nginx in front of the auth server (gateway/server.py),
+the portal (granian), as `make run` starts them, and the demo API.
 
 Every process is the test's own, on free ports, pointed at the test's database and Redis.
 """
@@ -32,8 +32,11 @@ def database_url() -> str:
 
 
 class GatewayStack:
-    def __init__(self, workdir: Path, redis_url: str | None = None, **env: str) -> None:
+    def __init__(
+        self, workdir: Path, redis_url: str | None = None, auth_workers: int = 1, **env: str
+    ) -> None:
         self.workdir = workdir
+        self.auth_workers = auth_workers
         self.demo_port, self.portal_port, self.port = free_port(), free_port(), free_port()
         self.auth_port = free_port()
         self.env = {
@@ -63,9 +66,17 @@ class GatewayStack:
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
 
+    def auth_server(self) -> None:
+        log = open(self.workdir / "auth.log", "wb")  # noqa: SIM115  (the process owns it)
+        self.processes["auth"] = subprocess.Popen(
+            [sys.executable, "-m", "gateway.server", "--host", "127.0.0.1",
+             "--port", str(self.auth_port), "--workers", str(self.auth_workers), "--threads", "4"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
     def start(self) -> GatewayStack:
         self.granian("demo", self.demo_app, self.demo_port, 4)
-        self.granian("auth", "gateway.server:application", self.auth_port, 4)
+        self.auth_server()
         self.granian("portal", "portal.wsgi:application", self.portal_port, 16)
         run_dir = self.workdir / "nginx"
         call_command(
