@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 WAITING = object()  # what a decision greenlet hands the loop when it waits for Redis
 
 
-class DecisionGreenlet(greenlet.greenlet):
+class DecisionGreenlet(greenlet.greenlet):  # type: ignore[misc]  # untyped
     """A decision running on the event loop; ``counting.send`` finds its pipeline here.
 
     ``sent`` says whether a command of this decision may have reached Redis: until then it

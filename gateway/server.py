@@ -19,6 +19,7 @@ own processes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
@@ -89,10 +90,8 @@ class Supervisor:
     def stop(self, signum: int, _frame: object) -> None:
         self.stopping = True
         for pid in list(self.children):
-            try:
+            with contextlib.suppress(ProcessLookupError):  # it exited meanwhile
                 os.kill(pid, signum)
-            except ProcessLookupError:
-                pass
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self.stop)
@@ -130,8 +129,11 @@ class Supervisor:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gateway.server", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m gateway.server",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8002)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,

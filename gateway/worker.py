@@ -53,7 +53,7 @@ from portal.request_id import clean as clean_request_id
 log = logging.getLogger(__name__)
 
 # Requests come from nginx: small, never pipelined, no body. Anything beyond these is refused.
-MAX_HEAD_BYTES = 64 * 1024  # request line and headers (nginx's own limit is 4 × 8 KB)
+MAX_HEAD_BYTES = 64 * 1024  # request line and headers (nginx's own limit is 4 buffers of 8 KB)
 MAX_BODY_BYTES = 64 * 1024  # read and thrown away
 MAX_QUEUED_REQUESTS = 16  # requests pipelined on one connection, waiting their turn
 IDLE_SECONDS = 600.0  # longer than nginx's upstream keepalive_timeout (300 s), which closes first
@@ -175,6 +175,7 @@ class Worker:
         if environ["PATH_INFO"] == LIVEZ_PATH:
             connection.send(probe_response(environ))
             return
+
         def done(future: asyncio.Future[bytes]) -> None:
             try:
                 connection.send(future.result())
