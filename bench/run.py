@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -249,27 +250,41 @@ def wrk(port: int, path: str, header: tuple[str, str, str], connections: int,
     return result
 
 
+WARM_CONNECTIONS = 16
+
+
 def send_every_key_once(port: int, path: str, header: tuple[str, str, str]) -> None:
-    """Before measuring, call once with every key of the variant, over one kept-alive connection.
+    """Before measuring, call once with every key of the variant, over kept-alive connections.
 
     Key records stay cached until a revocation reaches the process, so a gateway that has run
     for a while answers every known key from memory. Without this, a few seconds of random
     draws from 10,000 keys would measure mostly first sightings (one database read each).
+    The calls go over WARM_CONNECTIONS connections at once: one after another, the 100,000 first
+    sightings of (h) took longer on a loaded machine than the caches keep an entry (300 s), so
+    the first ones were gone before the measurement began.
     """
     name, prefix, keys_file = header
     if not keys_file:
         return
-    connection = http.client.HTTPConnection("127.0.0.1", port)
     raws = Path(keys_file).read_text().split()
+
+    def send(keys: list[str]) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port)
+        for raw in keys:
+            connection.request("GET", path, headers={name: prefix + raw})
+            connection.getresponse().read()
+        connection.close()
+
     # The first call starts the process's invalidation listener; records cached before it is
     # connected are only trusted briefly (apikeys/records.py), so give it a moment.
-    connection.request("GET", path, headers={name: prefix + raws[0]})
-    connection.getresponse().read()
+    send(raws[:1])
     time.sleep(1)
-    for raw in raws:
-        connection.request("GET", path, headers={name: prefix + raw})
-        connection.getresponse().read()
-    connection.close()
+    threads = [threading.Thread(target=send, args=(raws[i::WARM_CONNECTIONS],))
+               for i in range(WARM_CONNECTIONS)]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def measure(bench: Bench, name: str, path: str, header: tuple[str, str, str],
