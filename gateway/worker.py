@@ -277,6 +277,10 @@ class Connection(asyncio.Protocol):
             # Repeated headers are joined with commas, as WSGI servers do.
             environ[key] = f"{environ[key]},{text}" if key in environ else text
 
+    def on_headers_complete(self) -> None:
+        if self.parser.should_upgrade():  # nginx never asks: only a stranger would
+            raise httptools.HttpParserError("upgrade refused")
+
     def on_body(self, body: bytes) -> None:
         self.body_bytes += len(body)
         if self.body_bytes > MAX_BODY_BYTES:
