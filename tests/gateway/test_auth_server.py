@@ -24,7 +24,8 @@ def server(tmp_path, redis_db, free_plan):
     env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": settings.REDIS_URL,
            "SECRET_KEY": settings.SECRET_KEY, "APIKEY_PEPPER": settings.APIKEY_PEPPER,
            "GATEWAY_SECRET": settings.GATEWAY_SECRET, "TOLLGATE_VAR_DIR": str(tmp_path / "var"),
-           "DJANGO_ALLOW_ASYNC_UNSAFE": "true"}  # fmt: skip  (the server must drop it)
+           # As some tests' environments set it: the server must drop it (gateway/server.py).
+           "DJANGO_ALLOW_ASYNC_UNSAFE": "true"}  # fmt: skip
     with open(tmp_path / "auth.log", "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "gateway.server", "--port", str(port), "--workers", "2"],
@@ -109,9 +110,8 @@ def test_probes_answer_on_the_auth_server(server):
     response = exchange(server, b"GET /readyz HTTP/1.1\r\nHost: a\r\n\r\n")
     assert parse(response)[0] in (200, 503)  # the broker may be absent here; it answered
     assert b'"database"' in response
-    assert parse(exchange(server, b"POST /livez HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"))[
-        0
-    ] == 405
+    post = b"POST /livez HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"
+    assert parse(exchange(server, post))[0] == 405
 
 
 @pytest.mark.parametrize(
@@ -119,9 +119,9 @@ def test_probes_answer_on_the_auth_server(server):
     [
         b"GARBAGE\r\n\r\n",
         b"GET / HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n",
-        b"GET /gateway/auth HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        b"GET /gateway/auth HTTP/1.1\r\nHost: a\r\nUpgrade: ws\r\nConnection: Upgrade\r\n\r\n",
         b"GET /gateway/auth HTTP/1.1\r\nHost: a\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n",
-        b"POST /gateway/auth HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n" + b"a" * 100_000,
+        b"POST /gateway/auth HTTP/1.1\r\nHost: a\r\nContent-Length: 99999\r\n\r\n" + b"a" * 99_999,
     ],
     ids=["not http", "bad header", "upgrade", "huge header", "huge body"],
 )
