@@ -43,7 +43,8 @@ class DecisionGreenlet(greenlet.greenlet):  # type: ignore[misc]  # untyped
 
     ``sent`` says whether a command of this decision may have reached Redis: until then it
     can be run again from the start (in a thread) without counting anything twice.
-    ``on_done`` receives what the decision function returned (or raised, see the server).
+    ``failure`` is the Redis error a command of it got, if any. ``on_done`` receives what the
+    decision function returned.
     """
 
     def __init__(
@@ -53,6 +54,7 @@ class DecisionGreenlet(greenlet.greenlet):  # type: ignore[misc]  # untyped
         self.pipeline = pipeline
         self.on_done = on_done
         self.sent = False
+        self.failure: BaseException | None = None
 
     def step(self, reply: Any = None) -> None:
         """Run the decision until it waits for Redis again or ends (from the loop only)."""
@@ -66,8 +68,24 @@ class DecisionGreenlet(greenlet.greenlet):  # type: ignore[misc]  # untyped
         self.pipeline.submit(command, self)
         reply = self.parent.switch(WAITING)
         if isinstance(reply, BaseException):
+            self.failure = reply
             raise reply
         return reply
+
+
+class FailedRoundTrip(DecisionGreenlet):
+    """A decision run again on a thread after Redis failed under it on the loop and it then
+    needed the database (GATEWAY_ON_REDIS_DOWN=allow records the call in a row): its command
+    fails again at once, as it did, instead of being sent a second time."""
+
+    def __init__(self, run: Callable[[], Any], failure: BaseException) -> None:
+        greenlet.greenlet.__init__(self, run)
+        self.sent = True
+        self.failure = failure
+
+    def round_trip(self, command: bytes) -> Any:
+        assert self.failure is not None
+        raise self.failure
 
 
 def current() -> DecisionGreenlet | None:

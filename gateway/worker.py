@@ -9,9 +9,10 @@ when a decision needs the database instead (a key, policy or catalog not cached)
 refuses the query on the loop's thread before it starts (``SynchronousOnlyOperation``) and the
 decision runs again from the start on a thread of the executor, as under WSGI: a slow database
 holds a thread, never the loop. Nothing was counted before that point (counting is the last
-step), so running it again never counts twice; a decision that asks the database after its
-command may have reached Redis is answered ``unavailable`` instead (logged; only
-``GATEWAY_ON_REDIS_DOWN=allow`` writing its row when Redis broke mid-flight can do that).
+step), so running it again never counts twice. The one decision that asks the database after
+its command left is ``GATEWAY_ON_REDIS_DOWN=allow`` recording a call Redis failed under: it
+runs again on a thread with that same failure in place of its round trip (nothing is sent
+twice), and writes its row there.
 
 Behind the transport, everything is as under WSGI: the ``X-Gateway-Secret`` check (404
 without it), the answers and headers, ``unavailable`` when deciding fails, the metrics, and
@@ -151,6 +152,8 @@ class Worker:
                 connection.answer(recorded(result, started))
             elif not decision.sent:
                 self.in_thread(connection, environ, started)
+            elif decision.failure is not None:
+                self.in_thread(connection, environ, started, replaying=decision.failure)
             else:
                 request_id = clean_request_id(environ.get("HTTP_X_REQUEST_ID"))
                 log.error("gateway: a decision asked the database after counting",
@@ -160,7 +163,13 @@ class Worker:
         decision = pipelining.DecisionGreenlet(run, self.pipeline, done)
         decision.step()
 
-    def in_thread(self, connection: Connection, environ: dict[str, Any], started: float) -> None:
+    def in_thread(
+        self,
+        connection: Connection,
+        environ: dict[str, Any],
+        started: float,
+        replaying: BaseException | None = None,
+    ) -> None:
         def done(future: asyncio.Future[Decision]) -> None:
             try:
                 decision = future.result()
@@ -169,7 +178,9 @@ class Worker:
                 decision = refuse(403, "unavailable", 1)
             connection.answer(recorded(decision, started))
 
-        self.loop.run_in_executor(self.executor, decision_for, environ).add_done_callback(done)
+        self.loop.run_in_executor(
+            self.executor, decision_in_thread, environ, replaying
+        ).add_done_callback(done)
 
     def probe(self, connection: Connection, environ: dict[str, Any]) -> None:
         if environ["PATH_INFO"] == LIVEZ_PATH:
@@ -194,6 +205,19 @@ class Worker:
 
 
 NEEDS_DATABASE = object()
+
+
+def decision_in_thread(environ: dict[str, Any], replaying: BaseException | None) -> Decision:
+    """On a thread of the executor, with the thread's own blocking Redis connection; or, when
+    the decision already failed to reach Redis on the loop, with that failure again."""
+    if replaying is None:
+        return decision_for(environ)
+
+    def run(_: object = None) -> Decision:
+        return decision_for(environ)
+
+    decision: Decision = pipelining.FailedRoundTrip(run, replaying).switch()
+    return decision
 
 
 def probe_response(environ: dict[str, Any]) -> bytes:
