@@ -37,13 +37,17 @@ CRASH_SECONDS, CRASHES = 5.0, 3
 
 def listening_socket(host: str, port: int) -> socket.socket:
     """The socket every auth process accepts on. SO_REUSEADDR, never SO_REUSEPORT: a second
-    server started on the same port fails here instead of sharing its connections."""
+    server started on the same port fails here instead of sharing its connections.
+
+    Bound here but not listening: each process starts listening on it once Django is set up
+    (asyncio's create_server does), so until one is ready a connection is refused, rather than
+    accepted into a backlog nobody serves yet (nginx would time out on it, not try again).
+    """
     host = host.strip("[]")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
-    sock.listen(2048)
     sock.set_inheritable(True)
     return sock
 
