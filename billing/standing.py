@@ -25,6 +25,9 @@ class Standing:
     period_start: datetime
     period_end: datetime
     payment_required: bool
+    # When payment_required turns true by itself (a renewal's grace ends), for caches: None when
+    # only an event (a webhook, a payment) can change the standing.
+    changes_at: datetime | None = None
 
 
 def calendar_month(now: datetime) -> tuple[datetime, datetime]:
@@ -59,6 +62,14 @@ def quota_window(start: datetime, end: datetime, now: datetime) -> tuple[datetim
     return add_months(start, months), min(add_months(start, months + 1), end)
 
 
+def grace_ends_at(status: str, past_due_since: datetime | None, now: datetime) -> datetime | None:
+    """When a past-due renewal's grace ends, if that is still to come (see payment_overdue)."""
+    if status != "past_due" or past_due_since is None:
+        return None
+    ends = past_due_since + timedelta(days=settings.BILLING_GRACE_DAYS)
+    return ends if ends > now else None
+
+
 def payment_overdue(status: str, past_due_since: datetime | None, now: datetime) -> bool:
     if status == "unpaid":
         return True
@@ -79,4 +90,5 @@ def standing_for(account: Account, now: datetime | None = None) -> Standing:
         period_start=start,
         period_end=end,
         payment_required=payment_overdue(sub.status, sub.past_due_since, now),
+        changes_at=grace_ends_at(sub.status, sub.past_due_since, now),
     )

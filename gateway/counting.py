@@ -1,6 +1,9 @@
 """The one Redis round trip of an admitted call: gateway/limits.lua through EVALSHA.
 
-The call goes over a connection each server thread keeps for itself, packed and parsed by
+On the asyncio auth server (gateway/server.py) a decision's commands join its process's
+pipeline instead (gateway/pipelining.py), sharing round trips with the decisions ready at the
+same time. Elsewhere (a thread of the server, the WSGI callable in tests) the call goes over a
+connection each thread keeps for itself, packed and parsed by
 redis-py's connection (hiredis) without the client layer around it: no pool checkout, no
 health-check PING, no per-command instrumentation. That layer cost about 35 µs of CPU per call,
 a quarter of the whole decision (bench/README figures).
@@ -29,6 +32,7 @@ from core.redis_keys import (
     live_hours_key,
     usage_key,
 )
+from gateway import pipelining
 from gateway.policy import NO_LIMIT, Limits
 from portal.redis_client import get_redis
 
@@ -168,6 +172,9 @@ def send(key: str, command: bytes) -> Any:
     """
     client = get_redis()
     if not isinstance(client, redis.RedisCluster):
+        decision = pipelining.current()
+        if decision is not None:  # on the asyncio server's loop: its pipeline carries it
+            return decision.round_trip(command)
         return round_trip(thread_connection(client.connection_pool), command)
     try:
         return round_trip(node_connection(client, client.get_node_from_key(key)), command)

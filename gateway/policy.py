@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
 import threading
 import time
+from collections import OrderedDict
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -118,7 +121,7 @@ def load_policy(account_id: int, now: float) -> AccountPolicy | None:
         period_start=standing.period_start.timestamp(),
         period_end=standing.period_end.timestamp(),
         payment_required=standing.payment_required,
-        expires_at=time.monotonic() + settings.GATEWAY_POLICY_TTL_SECONDS,
+        expires_at=expiry(standing.changes_at),
         credits=prepaid is not None and prepaid.credits,
         pass_expired=prepaid is not None and prepaid.pass_expired,
         features=dict(plan.features),
@@ -129,35 +132,65 @@ def load_policy(account_id: int, now: float) -> AccountPolicy | None:
 
 
 class PolicyCache:
-    def __init__(self) -> None:
-        self._entries: dict[int, AccountPolicy | None] = {}
-        self._expiry: dict[int, float] = {}
+    """account id → (policy or None, expiry on the monotonic clock), least recently used first,
+    at most ``max_entries`` of them (GATEWAY_POLICY_CACHE_ENTRIES). Thread-safe.
+
+    An entry lives GATEWAY_POLICY_TTL_SECONDS (less up to a fifth, so the policies loaded
+    together, at start-up or after an invalidation of everything, are not all reloaded in the
+    same second), or until its standing changes by itself (``Standing.changes_at``: the end of
+    a payment grace), whichever comes first; and until an invalidation drops it. ``generation``
+    counts invalidations: a load that read the database before one arrived does not store what
+    it read, which may be the state from before the change.
+    """
+
+    def __init__(self, max_entries: int) -> None:
+        self._entries: OrderedDict[int, tuple[AccountPolicy | None, float]] = OrderedDict()
         self._lock = threading.Lock()
+        self.max_entries = max_entries
+        self.generation = 0
 
     def get(self, account_id: int, now: float) -> AccountPolicy | None:
-        policy = self._entries.get(account_id)
-        fresh = self._expiry.get(account_id, 0.0) > time.monotonic()
-        if fresh and (policy is None or policy.period_start <= now < policy.period_end):
-            return policy
+        entry = self._entries.get(account_id)
+        if entry is not None and entry[1] > time.monotonic():
+            policy = entry[0]
+            if policy is None or policy.period_start <= now < policy.period_end:
+                # Without the lock, so hits never wait for each other (as apikeys.records).
+                with suppress(KeyError):
+                    self._entries.move_to_end(account_id)
+                return policy
+        generation = self.generation
         policy = load_policy(account_id, now)
+        expires_at = (
+            policy.expires_at if policy else time.monotonic() + settings.GATEWAY_POLICY_TTL_SECONDS
+        )
         with self._lock:
-            self._entries[account_id] = policy
-            self._expiry[account_id] = (
-                policy.expires_at
-                if policy
-                else time.monotonic() + settings.GATEWAY_POLICY_TTL_SECONDS
-            )
+            if generation == self.generation:
+                self._entries[account_id] = (policy, expires_at)
+                self._entries.move_to_end(account_id)
+                while len(self._entries) > self.max_entries:
+                    self._entries.popitem(last=False)
         return policy
 
     def forget(self, account_id: int) -> None:
         with self._lock:
-            self._expiry.pop(account_id, None)
+            self.generation += 1
             self._entries.pop(account_id, None)
 
     def clear(self) -> None:
         with self._lock:
-            self._expiry.clear()
+            self.generation += 1
             self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def expiry(changes_at: datetime | None) -> float:
+    """When a policy loaded now must be loaded again (monotonic clock): see PolicyCache."""
+    ttl = settings.GATEWAY_POLICY_TTL_SECONDS * random.uniform(0.8, 1.0)
+    if changes_at is not None:
+        ttl = min(ttl, max(0.0, changes_at.timestamp() - time.time()))
+    return time.monotonic() + ttl
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,5 +360,5 @@ class Catalog:
         self._products = None
 
 
-policies = PolicyCache()
+policies = PolicyCache(settings.GATEWAY_POLICY_CACHE_ENTRIES)
 catalog = Catalog()

@@ -1,36 +1,156 @@
 """The auth server: nginx's ``auth_request`` upstream, in server processes of its own.
 
-    granian --interface wsgi --host 127.0.0.1 --port 8002 --workers 2 --blocking-threads 4 \
-        --no-ws gateway.server:application
+    python -m gateway.server --host 127.0.0.1 --port 8002 --workers 2 --threads 4
 
-It runs the portal's code with the portal's settings, but its threads serve only
-``/gateway/auth`` (``gateway/wsgi.py``) and the probes ``/livez`` and ``/readyz``
+This process binds the socket and forks ``--workers`` auth processes (one per core is right:
+each is one event loop, ``gateway/worker.py``), which accept on it; it restarts a process that
+dies, and on SIGTERM or SIGINT passes the signal on and waits for them to finish the calls in
+flight. Each process decides on its event loop, pipelines its decisions' Redis commands
+(``gateway/pipelining.py``) and reads the database, on a cache miss, on one of ``--threads``
+threads.
+
+It runs the portal's code with the portal's settings (each process sets Django up after the
+fork), but serves only ``/gateway/auth`` and the probes ``/livez`` and ``/readyz``
 (``portal/health.py``); every other path is a 404. No portal page runs here, so however slow
 the portal's pages get, or however many anonymous clients ask for them, decisions keep their
-own threads.
+own processes.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import logging
 import os
-from collections.abc import Iterable
-from typing import Any
-from wsgiref.types import StartResponse
+import signal
+import socket
+import sys
+import time
 
-import django
+log = logging.getLogger("gateway.server")
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-django.setup(set_prefix=False)
+RESTART_DELAY_SECONDS = 1.0
+# A process that dies this soon after it started, several times in a row, will not get better
+# by restarting (a bad setting, the database's schema): the server exits instead.
+CRASH_SECONDS, CRASHES = 5.0, 3
 
-from gateway.wsgi import AUTH_PATH, NOT_FOUND_HEADERS, auth_application  # noqa: E402
-from portal.health import PROBE_PATHS, probe_application  # noqa: E402
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The socket every auth process accepts on. SO_REUSEADDR, never SO_REUSEPORT: a second
+    server started on the same port fails here instead of sharing its connections.
+
+    Bound here but not listening: each process starts listening on it once Django is set up
+    (asyncio's create_server does), so until one is ready a connection is refused, rather than
+    accepted into a backlog nobody serves yet (nginx would time out on it, not try again).
+    """
+    host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
 
 
-def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-    path = environ.get("PATH_INFO")
-    if path == AUTH_PATH:
-        return auth_application(environ, start_response)
-    if path in PROBE_PATHS:
-        return probe_application(environ, start_response)
-    start_response("404 Not Found", NOT_FOUND_HEADERS)
-    return [b"Not Found"]
+def run_worker(sock: socket.socket, threads: int) -> int:
+    """In a forked child: set Django up and serve until told to stop."""
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+        signal.signal(signum, signal.SIG_DFL)
+    # Django refuses queries on the event loop's thread; that refusal is how a decision that
+    # needs the database is moved to a thread (worker.py), so it must never be switched off.
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    import django
+
+    django.setup(set_prefix=False)
+    from gateway.worker import serve
+
+    serve(sock, threads)
+    return 0
+
+
+class Supervisor:
+    def __init__(self, sock: socket.socket, workers: int, threads: int) -> None:
+        self.sock = sock
+        self.workers = workers
+        self.threads = threads
+        self.children: dict[int, float] = {}  # pid → when it started
+        self.stopping = False
+        self.crashes = 0
+
+    def spawn(self) -> None:
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                code = run_worker(self.sock, self.threads)
+            except BaseException:
+                log.exception("auth process failed")
+            finally:
+                logging.shutdown()
+                os._exit(code)
+        self.children[pid] = time.monotonic()
+
+    def stop(self, signum: int, _frame: object) -> None:
+        self.stopping = True
+        for pid in list(self.children):
+            with contextlib.suppress(ProcessLookupError):  # it exited meanwhile
+                os.kill(pid, signum)
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        for _ in range(self.workers):
+            self.spawn()
+        while self.children:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                break
+            started = self.children.pop(pid, None)
+            if started is None or self.stopping:
+                continue
+            code = os.waitstatus_to_exitcode(status)
+            self.crashes = self.crashes + 1 if time.monotonic() - started < CRASH_SECONDS else 0
+            if self.crashes >= CRASHES:
+                log.error("auth processes keep exiting at start (last: %s); stopping", code)
+                self.stop(signal.SIGTERM, None)
+                self.wait_all()
+                return 1
+            log.warning("auth process %s exited (%s); starting another", pid, code)
+            time.sleep(RESTART_DELAY_SECONDS)
+            if not self.stopping:
+                self.spawn()
+        return 0
+
+    def wait_all(self) -> None:
+        while self.children:
+            try:
+                pid, _ = os.wait()
+            except ChildProcessError:
+                return
+            self.children.pop(pid, None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m gateway.server",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8002)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="auth processes, one per core (default: the cores)")  # fmt: skip
+    parser.add_argument("--threads", type=int, default=4,
+                        help="threads per process for cache misses and /readyz")  # fmt: skip
+    args = parser.parse_args(argv)
+    if args.workers < 1 or args.threads < 1:
+        parser.error("--workers and --threads must be at least 1")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    sock = listening_socket(args.host, args.port)
+    return Supervisor(sock, args.workers, args.threads).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -23,10 +23,9 @@ def auth_service() -> Service:
     host, _, port = settings.AUTH_SERVER_ADDRESS.rpartition(":")
     return Service(
         name="auth",
-        argv=[python_bin("granian"), "--interface", "wsgi", "--host", host.strip("[]"),
+        argv=[sys.executable, "-m", "gateway.server", "--host", host.strip("[]"),
               "--port", port, "--workers", os.environ.get("AUTH_WORKERS", "1"),
-              "--blocking-threads", os.environ.get("AUTH_THREADS", "4"), "--no-ws",
-              "gateway.server:application"],
+              "--threads", os.environ.get("AUTH_THREADS", "4")],
         url=f"http://{settings.AUTH_SERVER_ADDRESS}  (/gateway/auth for nginx, /livez, /readyz)",
         address=(host, int(port)),
     )  # fmt: skip

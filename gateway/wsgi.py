@@ -1,8 +1,10 @@
-"""``/gateway/auth``: the plain WSGI callable nginx's auth_request calls, served before Django.
+"""``/gateway/auth`` as a plain WSGI callable, and what every way of serving it shares.
 
-No middleware, no URL resolver, no request object: it reads four headers, calls
+No middleware, no URL resolver, no request object: it reads a few headers, calls
 ``decide.decide`` and answers with no body (so nginx keeps the connection alive). It uses
-Django's settings and, only on cache misses, its ORM.
+Django's settings and, only on cache misses, its ORM. The auth server (gateway/server.py,
+gateway/worker.py) serves the same decision (``decision_for``) on an event loop; this callable
+serves it in tests, in process.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from wsgiref.types import StartResponse
 
 import redis
 from django.conf import settings
+from django.core.exceptions import SynchronousOnlyOperation
 from django.db import close_old_connections
 
 from gateway import counting, invalidation
-from gateway.decide import call_from_environ, decide, refuse
+from gateway.decide import Decision, call_from_environ, decide, refuse
+from portal.health import PROBE_PATHS, probe_application
 from portal.metrics import DECISION_SECONDS, decision_metrics
 from portal.request_id import clean as clean_request_id
 
@@ -50,6 +54,27 @@ def has_gateway_secret(environ: dict[str, Any]) -> bool:
     return hmac.compare_digest(sent.encode(), settings.GATEWAY_SECRET.encode())
 
 
+def decision_for(environ: dict[str, Any]) -> Decision:
+    """The decision on a call, from its WSGI-style environ; 403 ``unavailable`` if deciding
+    fails (nginx turns a 5xx into a bare 500, ``unavailable`` lets it answer 503 in JSON)."""
+    try:
+        return decide(call_from_environ(environ), time.time())
+    except SynchronousOnlyOperation:
+        raise  # on the asyncio server's loop: it runs the decision on a thread (worker.py)
+    except Exception:
+        # A database error leaves this thread's connection unusable: drop it.
+        request_id = clean_request_id(environ.get("HTTP_X_REQUEST_ID"))
+        log.exception("gateway: could not decide", extra={"request_id": request_id})
+        close_old_connections()
+        return refuse(403, "unavailable", 1)
+
+
+def recorded(decision: Decision, started: float) -> Decision:
+    DECISION_SECONDS.observe(time.perf_counter() - started)
+    decision_metrics("admitted" if decision.admitted else "refused", decision.reason or "ok").inc()
+    return decision
+
+
 def auth_application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
     if not has_gateway_secret(environ):
         # Without the secret the endpoint does not exist, as far as anyone can tell.
@@ -58,16 +83,17 @@ def auth_application(environ: dict[str, Any], start_response: StartResponse) -> 
     if _prepared_pid != os.getpid():
         prepare_process()
     started = time.perf_counter()
-    try:
-        decision = decide(call_from_environ(environ), time.time())
-    except Exception:
-        # nginx turns a 5xx into a bare 500: say "unavailable" so it can answer 503 in JSON.
-        # A database error leaves this thread's connection unusable: drop it.
-        request_id = clean_request_id(environ.get("HTTP_X_REQUEST_ID"))
-        log.exception("gateway: could not decide", extra={"request_id": request_id})
-        close_old_connections()
-        decision = refuse(403, "unavailable", 1)
-    DECISION_SECONDS.observe(time.perf_counter() - started)
-    decision_metrics("admitted" if decision.admitted else "refused", decision.reason or "ok").inc()
+    decision = recorded(decision_for(environ), started)
     start_response(STATUS_LINES[decision.status], decision.headers)
     return []
+
+
+def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    """The auth server's routes as one WSGI callable (the asyncio server routes alike)."""
+    path = environ.get("PATH_INFO")
+    if path == AUTH_PATH:
+        return auth_application(environ, start_response)
+    if path in PROBE_PATHS:
+        return probe_application(environ, start_response)
+    start_response("404 Not Found", NOT_FOUND_HEADERS)
+    return [b"Not Found"]

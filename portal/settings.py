@@ -476,8 +476,15 @@ GATEWAY_STRIP_KEY = env_bool("GATEWAY_STRIP_KEY", default=True)
 GATEWAY_TEST_KEY_RPS = env_int("GATEWAY_TEST_KEY_RPS", 5, minimum=1)
 GATEWAY_TEST_KEY_RPM = env_int("GATEWAY_TEST_KEY_RPM", 100, minimum=1)
 GATEWAY_TEST_KEY_PER_PERIOD = env_int("GATEWAY_TEST_KEY_PER_PERIOD", 1000, minimum=1)
-# How long a process trusts its cached account policy without hearing an invalidation.
-GATEWAY_POLICY_TTL_SECONDS = env_int("GATEWAY_POLICY_TTL_SECONDS", 60, minimum=1)
+# How long a process trusts its cached account policy without hearing an invalidation. Changes
+# through the portal, billing and set_plan reach every process at once (pub/sub), a grace's end
+# and a period's end expire the entry exactly, and a process that loses Redis drops them all:
+# this bounds only changes made behind those signals (as the key cache's 300 s do). Each cached
+# account is reloaded once per TTL: 100,000 busy accounts cost ~330 loads a second at 300 s.
+GATEWAY_POLICY_TTL_SECONDS = env_int("GATEWAY_POLICY_TTL_SECONDS", 300, minimum=1)
+# At most this many account policies cached per process, least recently used dropped (each key
+# cached needs at most one: the key cache's default bound). About 1 KB each.
+GATEWAY_POLICY_CACHE_ENTRIES = env_int("GATEWAY_POLICY_CACHE_ENTRIES", 100_000, minimum=1)
 # Entitlement tokens (gateway/entitlements.py, docs/entitlements.md): the Ed25519 private key
 # (PEM) that signs them, rotated by `manage.py rotate_entitlement_key`; generated once under
 # var/ in development, required in production.

@@ -175,7 +175,9 @@ class TwoHosts:
             self.run(
                 host, "demo", env, self.granian("gateway.demo_api:application", host, DEMO_PORT)
             )
-            self.run(host, "auth", env, self.granian("gateway.server:application", host, AUTH_PORT))
+            self.run(host, "auth", env, [sys.executable, "-m", "gateway.server", "--host",
+                                         host.address, "--port", str(AUTH_PORT), "--workers", "1",
+                                         "--threads", "8"])  # fmt: skip
             self.run(host, "nginx", env, ["/usr/sbin/nginx", "-p", str(self.common),
                                           "-c", str(self.common / "nginx.conf"),
                                           "-g", "daemon off;"])  # fmt: skip

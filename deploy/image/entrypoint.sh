@@ -9,9 +9,8 @@ case "$role" in
       --workers "${PORTAL_WORKERS:-2}" --blocking-threads "${PORTAL_THREADS:-8}" --no-ws \
       portal.wsgi:application ;;
   auth)
-    exec granian --interface wsgi --host 0.0.0.0 --port "${AUTH_PORT:-8002}" \
-      --workers "${AUTH_WORKERS:-2}" --blocking-threads "${AUTH_THREADS:-4}" --no-ws \
-      gateway.server:application ;;
+    exec python -m gateway.server --host 0.0.0.0 --port "${AUTH_PORT:-8002}" \
+      --workers "${AUTH_WORKERS:-2}" --threads "${AUTH_THREADS:-4}" ;;
   mock)
     # The mock server test keys of `mock` products reach through nginx (docs/sandbox.md).
     exec granian --interface asgi --host 0.0.0.0 --port "${MOCK_PORT:-8082}" \

@@ -13,10 +13,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 RUNS, QUOTA, REQUESTS, CONNECTIONS = 20, 500, 5_000, 100
 
 
-@pytest.fixture
-def stack(tmp_path, redis_db):
+@pytest.fixture(params=[1, 3], ids=["one auth process", "three auth processes"])
+def stack(request, tmp_path, redis_db):
     make_plan("quota500", [make_product()], is_default=True, requests_per_period=QUOTA)
-    running = GatewayStack(tmp_path).start()
+    # Several processes each pipeline their own decisions: the quota still holds across them.
+    running = GatewayStack(tmp_path, auth_workers=request.param).start()
     yield running
     running.stop()
 

@@ -40,7 +40,8 @@ def group_alive(pgid: int) -> bool:
 
 
 def server_argv(app: str, port: int, workers: int, threads: int, *tls: str) -> list[str]:
-    """The production command line of docs/operations.md (granian, several workers)."""
+    """The production command line of docs/operations.md for the portal and the upstream
+    (granian, several workers); the auth server's is `python -m gateway.server`."""
     return [GRANIAN, "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
             "--workers", str(workers), "--blocking-threads", str(threads), "--no-ws",
             "--log-level", "warning", *tls, app]  # fmt: skip
@@ -115,7 +116,8 @@ class ProductionStack:
             "--ssl-protocol-min", "tls1.2"), self.upstream_env())  # fmt: skip
         self.start_server("portal", server_argv("portal.wsgi:application", p["portal"], 2, 4),
                           self.env)  # fmt: skip
-        self.start_server("auth", server_argv("gateway.server:application", p["auth"], 2, 4),
+        self.start_server("auth", [sys.executable, "-m", "gateway.server", "--host", "127.0.0.1",
+                                   "--port", str(p["auth"]), "--workers", "2", "--threads", "4"],
                           self.env)  # fmt: skip
         self.settings.GATEWAY_TLS_CERTIFICATE = str(gateway_cert)
         self.settings.GATEWAY_TLS_CERTIFICATE_KEY = str(gateway_key)

@@ -1,5 +1,5 @@
-"""The real gateway for end-to-end tests: nginx in front of the auth server, the portal (each
-granian, as `make run` starts them) and the demo API.
+"""The real gateway for end-to-end tests: nginx in front of the auth server (gateway/server.py),
+the portal (granian), as `make run` starts them, and the demo API.
 
 Every process is the test's own, on free ports, pointed at the test's database and Redis.
 """
@@ -33,8 +33,11 @@ def database_url() -> str:
 
 
 class GatewayStack:
-    def __init__(self, workdir: Path, redis_url: str | None = None, **env: str) -> None:
+    def __init__(
+        self, workdir: Path, redis_url: str | None = None, auth_workers: int = 1, **env: str
+    ) -> None:
         self.workdir = workdir
+        self.auth_workers = auth_workers
         self.demo_port, self.portal_port, self.port = free_port(), free_port(), free_port()
         self.auth_port, self.mock_port = free_port(), free_port()
         self.env = {
@@ -49,7 +52,7 @@ class GatewayStack:
         }
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.demo_app = "gateway.demo_api:application"
-        self.auth_app = "gateway.server:application"
+        self.auth_app: str | None = None  # None: the real auth server (python -m gateway.server)
         self.upstreams: list[str] = []  # SLUG=URL for other products (or instead of the demo)
 
     @property
@@ -67,6 +70,14 @@ class GatewayStack:
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
 
+    def auth_server(self) -> None:
+        log = open(self.workdir / "auth.log", "wb")  # noqa: SIM115  (the process owns it)
+        self.processes["auth"] = subprocess.Popen(
+            [sys.executable, "-m", "gateway.server", "--host", "127.0.0.1",
+             "--port", str(self.auth_port), "--workers", str(self.auth_workers), "--threads", "4"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
     def start(self) -> GatewayStack:
         # The demo API verifies entitlement tokens with this stack's portal's JWKS.
         self.env.setdefault(
@@ -74,7 +85,10 @@ class GatewayStack:
         )
         self.env.setdefault("SITE_URL", settings.SITE_URL)
         self.granian("demo", self.demo_app, self.demo_port, 4)
-        self.granian("auth", self.auth_app, self.auth_port, 4)
+        if self.auth_app is None:
+            self.auth_server()
+        else:  # a stand-in decision (a WSGI callable's import path), for tests of nginx's side
+            self.granian("auth", self.auth_app, self.auth_port, 4)
         self.granian("portal", "portal.wsgi:application", self.portal_port, 16)
         ports = {"demo": self.demo_port, "auth": self.auth_port, "portal": self.portal_port}
         # The mock server (sandbox/server.py), when a product sends test keys to it.

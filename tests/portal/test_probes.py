@@ -21,7 +21,9 @@ def portal_app():
 
 
 def auth_server_app():
-    from gateway.server import application
+    """The auth server's routes as a WSGI callable; the asyncio server (gateway/worker.py)
+    answers the probes with this same code (tests/e2e/test_production.py runs it)."""
+    from gateway.wsgi import application
 
     return application
 

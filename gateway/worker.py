@@ -1,0 +1,415 @@
+"""One auth server process (gateway/server.py forks one per core): HTTP/1.1 on a uvloop event
+loop, parsed by httptools, each decision run on the loop and its Redis command pipelined.
+
+A decision is ``gateway.decide.decide``, the same function the WSGI callable runs
+(``gateway/wsgi.py``), in a greenlet (``gateway/pipelining.py``): while it waits for its Redis
+reply the loop serves other calls, and the commands of every decision ready in one loop
+iteration share one round trip. The caches answer a long-running gateway's calls from memory;
+when a decision needs the database instead (a key, policy or catalog not cached), Django
+refuses the query on the loop's thread before it starts (``SynchronousOnlyOperation``) and the
+decision runs again from the start on a thread of the executor, as under WSGI: a slow database
+holds a thread, never the loop. Nothing was counted before that point (counting is the last
+step), so running it again never counts twice. The one decision that asks the database after
+its command left is ``GATEWAY_ON_REDIS_DOWN=allow`` recording a call Redis failed under: it
+runs again on a thread with that same failure in place of its round trip (nothing is sent
+twice), and writes its row there.
+
+Behind the transport, everything is as under WSGI: the ``X-Gateway-Secret`` check (404
+without it), the answers and headers, ``unavailable`` when deciding fails, the metrics, and
+``/livez`` (on the loop: it asks no dependency) and ``/readyz`` (on a thread: it asks the
+database, Redis and the broker) from ``portal.health``. Anything else is a 404.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import unquote
+
+import httptools
+import redis
+import uvloop
+from django.core.exceptions import SynchronousOnlyOperation
+
+from gateway import pipelining
+from gateway.decide import Decision, refuse
+from gateway.wsgi import (
+    AUTH_PATH,
+    decision_for,
+    has_gateway_secret,
+    prepare_process,
+    recorded,
+)
+from portal.health import LIVEZ_PATH, PROBE_PATHS, probe_application
+from portal.redis_client import get_redis
+from portal.request_id import clean as clean_request_id
+
+log = logging.getLogger(__name__)
+
+# Requests come from nginx: small, never pipelined, no body. Anything beyond these is refused.
+MAX_HEAD_BYTES = 64 * 1024  # request line and headers (nginx's own limit is 4 buffers of 8 KB)
+MAX_BODY_BYTES = 64 * 1024  # read and thrown away
+MAX_QUEUED_REQUESTS = 16  # requests pipelined on one connection, waiting their turn
+IDLE_SECONDS = 600.0  # longer than nginx's upstream keepalive_timeout (300 s), which closes first
+HEAD_SECONDS = 30.0  # to finish sending a request once it began
+SWEEP_SECONDS = 5.0
+STOP_SECONDS = 10.0  # on SIGTERM: how long calls in flight may take to finish
+
+REASONS = {200: "OK", 204: "No Content", 401: "Unauthorized", 403: "Forbidden",
+           404: "Not Found", 405: "Method Not Allowed", 413: "Content Too Large",
+           431: "Request Header Fields Too Large", 400: "Bad Request",
+           503: "Service Unavailable"}  # fmt: skip
+NOT_FOUND = (
+    b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 9\r\n\r\nNot Found"
+)
+
+
+def environ_name(name: bytes) -> str | None:
+    """WSGI's name for a request header; None for names with "_", which nginx drops from
+    clients and which must not pass for the dashed name (X_Gateway_Secret)."""
+    if b"_" in name:
+        return None
+    return "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
+
+
+class HeaderNames(dict[bytes, str | None]):
+    """Header name → WSGI name, computed once per distinct name (at most LIMIT kept)."""
+
+    LIMIT = 512
+
+    def __missing__(self, name: bytes) -> str | None:
+        converted = environ_name(name)
+        if len(self) < self.LIMIT:
+            self[name] = converted
+        return converted
+
+
+HEADER_NAMES = HeaderNames()
+
+
+def head(status: int, headers: list[tuple[str, str]], keep_alive: bool) -> bytes:
+    """The response head; 204 has no body, anything else an empty one (kept-alive safely)."""
+    lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}\r\n"]
+    for name, value in headers:
+        if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
+            log.warning("gateway: dropped header %r with a line break in its value", name)
+            continue
+        lines.append(f"{name}: {value}\r\n")
+    if status != 204:
+        lines.append("Content-Length: 0\r\n")
+    if not keep_alive:
+        lines.append("Connection: close\r\n")
+    lines.append("\r\n")
+    return "".join(lines).encode("latin-1", "replace")
+
+
+class Worker:
+    """What one process shares between its connections: the loop, the pipeline, the threads."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, threads: int) -> None:
+        self.loop = loop
+        self.executor = ThreadPoolExecutor(threads, thread_name_prefix="auth")
+        self.connections: set[Connection] = set()
+        self.pipeline = self.make_pipeline()
+
+    def make_pipeline(self) -> pipelining.Pipeline | None:
+        """A pipeline to a plain Redis over TCP or a unix socket. On a Redis Cluster or over
+        TLS, decisions run on the threads instead, each with its own blocking connection
+        (gateway/counting.py), as under WSGI."""
+        client = get_redis()
+        if isinstance(client, redis.RedisCluster):
+            return None
+        pool = client.connection_pool
+        if issubclass(pool.connection_class, redis.SSLConnection):
+            return None
+        return pipelining.Pipeline(self.loop, dict(pool.connection_kwargs))
+
+    def decide(self, connection: Connection, environ: dict[str, Any]) -> None:
+        if not has_gateway_secret(environ):
+            # Without the secret the endpoint does not exist, as far as anyone can tell.
+            connection.send(NOT_FOUND)
+            return
+        started = time.perf_counter()
+        if self.pipeline is None:
+            self.in_thread(connection, environ, started)
+            return
+
+        def run(_: object = None) -> Any:
+            try:
+                return decision_for(environ)
+            except SynchronousOnlyOperation:
+                return NEEDS_DATABASE
+
+        def done(result: Any) -> None:
+            if result is not NEEDS_DATABASE:
+                connection.answer(recorded(result, started))
+            elif not decision.sent:
+                self.in_thread(connection, environ, started)
+            elif decision.failure is not None:
+                self.in_thread(connection, environ, started, replaying=decision.failure)
+            else:
+                request_id = clean_request_id(environ.get("HTTP_X_REQUEST_ID"))
+                log.error("gateway: a decision asked the database after counting",
+                          extra={"request_id": request_id})  # fmt: skip
+                connection.answer(recorded(refuse(403, "unavailable", 1), started))
+
+        decision = pipelining.DecisionGreenlet(run, self.pipeline, done)
+        decision.step()
+
+    def in_thread(
+        self,
+        connection: Connection,
+        environ: dict[str, Any],
+        started: float,
+        replaying: BaseException | None = None,
+    ) -> None:
+        def done(future: asyncio.Future[Decision]) -> None:
+            try:
+                decision = future.result()
+            except Exception:  # the executor shut down (SIGTERM) or a thread could not start
+                log.exception("gateway: could not decide on a thread")
+                decision = refuse(403, "unavailable", 1)
+            connection.answer(recorded(decision, started))
+
+        self.loop.run_in_executor(
+            self.executor, decision_in_thread, environ, replaying
+        ).add_done_callback(done)
+
+    def probe(self, connection: Connection, environ: dict[str, Any]) -> None:
+        if environ["PATH_INFO"] == LIVEZ_PATH:
+            connection.send(probe_response(environ))
+            return
+
+        def done(future: asyncio.Future[bytes]) -> None:
+            try:
+                connection.send(future.result())
+            except Exception:
+                log.exception("gateway: could not answer %s", environ["PATH_INFO"])
+                connection.refuse(503)
+
+        self.loop.run_in_executor(self.executor, probe_response, environ).add_done_callback(done)
+
+    def sweep(self) -> None:
+        """Close connections idle too long or too slow to send a request."""
+        now = time.monotonic()
+        for connection in list(self.connections):
+            connection.expire(now)
+        self.loop.call_later(SWEEP_SECONDS, self.sweep)
+
+
+NEEDS_DATABASE = object()
+
+
+def decision_in_thread(environ: dict[str, Any], replaying: BaseException | None) -> Decision:
+    """On a thread of the executor, with the thread's own blocking Redis connection; or, when
+    the decision already failed to reach Redis on the loop, with that failure again."""
+    if replaying is None:
+        return decision_for(environ)
+
+    def run(_: object = None) -> Decision:
+        return decision_for(environ)
+
+    decision: Decision = pipelining.FailedRoundTrip(run, replaying).switch()
+    return decision
+
+
+def probe_response(environ: dict[str, Any]) -> bytes:
+    """portal.health's WSGI probe, its answer as bytes."""
+    answer: list[Any] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], *_: Any) -> None:
+        answer[:] = [status, headers]
+
+    body = b"".join(probe_application(environ, start_response))  # type: ignore[arg-type]
+    status, headers = answer
+    lines = [f"HTTP/1.1 {status}\r\n", *(f"{n}: {v}\r\n" for n, v in headers)]
+    if not any(n.lower() == "content-length" for n, _ in headers):
+        lines.append(f"Content-Length: {len(body)}\r\n")
+    return "".join([*lines, "\r\n"]).encode("latin-1") + body
+
+
+class Connection(asyncio.Protocol):
+    """One of nginx's kept-alive connections: requests answered one at a time, in order."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.environ: dict[str, Any] = {}
+        self.url = b""
+        self.head_bytes = 0
+        self.body_bytes = 0
+        self.began = 0.0  # when the request being received began (0: none)
+        self.active = time.monotonic()
+        self.busy = False
+        self.keep_alive = True
+        self.queue: deque[tuple[dict[str, Any], bool]] = deque()
+
+    # -- asyncio ----------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
+        self.worker.connections.add(self)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.worker.connections.discard(self)
+        self.transport = None
+
+    def data_received(self, data: bytes) -> None:
+        self.active = time.monotonic()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self.refuse(400)
+        except httptools.HttpParserError:
+            self.refuse(400)
+
+    def pause_writing(self) -> None:  # nginx stopped reading: stop taking requests from it
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.transport is not None:
+            self.transport.resume_reading()
+
+    # -- httptools --------------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self.environ, self.url, self.head_bytes, self.body_bytes = {}, b"", 0, 0
+        self.began = self.active
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+        self.count_head(len(url))
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.count_head(len(name) + len(value) + 4)
+        key = HEADER_NAMES[name.lower()]
+        if key is not None:
+            text = value.decode("latin-1")
+            environ = self.environ
+            # Repeated headers are joined with commas, as WSGI servers do.
+            environ[key] = f"{environ[key]},{text}" if key in environ else text
+
+    def on_headers_complete(self) -> None:
+        if self.parser.should_upgrade():  # nginx never asks: only a stranger would
+            raise httptools.HttpParserError("upgrade refused")
+
+    def on_body(self, body: bytes) -> None:
+        self.body_bytes += len(body)
+        if self.body_bytes > MAX_BODY_BYTES:
+            raise httptools.HttpParserError("body too large")
+
+    def on_message_complete(self) -> None:
+        self.began = 0.0
+        raw_path = self.url.partition(b"?")[0].decode("latin-1")
+        environ = self.environ
+        environ["REQUEST_METHOD"] = self.parser.get_method().decode("latin-1")
+        # PATH_INFO is decoded, as WSGI servers give it.
+        environ["PATH_INFO"] = unquote(raw_path, "latin-1") if "%" in raw_path else raw_path
+        request = (environ, bool(self.parser.should_keep_alive()))
+        if self.busy:
+            if len(self.queue) >= MAX_QUEUED_REQUESTS:
+                self.refuse(400)
+                return
+            self.queue.append(request)
+        else:
+            self.handle(request)
+
+    # -- answering --------------------------------------------------------------------------
+
+    def count_head(self, size: int) -> None:
+        self.head_bytes += size
+        if self.head_bytes > MAX_HEAD_BYTES:
+            raise httptools.HttpParserError("request head too large")
+
+    def handle(self, request: tuple[dict[str, Any], bool]) -> None:
+        environ, self.keep_alive = request
+        self.busy = True
+        path = environ["PATH_INFO"]
+        if path == AUTH_PATH:
+            self.worker.decide(self, environ)
+        elif path in PROBE_PATHS:
+            self.worker.probe(self, environ)
+        else:
+            self.send(NOT_FOUND)
+
+    def answer(self, decision: Decision) -> None:
+        self.send(head(decision.status, decision.headers, self.keep_alive))
+
+    def send(self, response: bytes) -> None:
+        """Write one response and take the next request queued, if any."""
+        self.busy = False
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return  # nginx gave up on this call; it was decided all the same
+        if not self.keep_alive and b"\r\nConnection: close\r\n" not in response:
+            response = response.replace(b"\r\n", b"\r\nConnection: close\r\n", 1)
+        transport.write(response)
+        if not self.keep_alive:
+            transport.close()
+        elif self.queue:
+            self.handle(self.queue.popleft())
+
+    def refuse(self, status: int) -> None:
+        """A request nginx would never send: answer plainly and close."""
+        self.queue.clear()
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(head(status, [], keep_alive=False))
+            self.transport.close()
+
+    def expire(self, now: float) -> None:
+        if self.transport is None or self.busy:
+            return
+        if (self.began and now - self.began > HEAD_SECONDS) or now - self.active > IDLE_SECONDS:
+            self.transport.close()
+
+
+def serve(sock: socket.socket, threads: int) -> None:
+    """Run one auth process on the listening socket its parent made, until SIGTERM."""
+    loop = uvloop.new_event_loop()
+    asyncio.set_event_loop(loop)
+    worker = Worker(loop, threads)
+    prepare_process()
+    server = loop.run_until_complete(
+        loop.create_server(lambda: Connection(worker), sock=sock, backlog=2048)
+    )
+    parent = os.getppid()
+
+    def orphaned() -> None:  # the supervisor died without telling us (SIGKILL)
+        if os.getppid() != parent:
+            stop()
+        else:
+            loop.call_later(1.0, orphaned)
+
+    def stop() -> None:
+        server.close()
+        loop.create_task(drain())
+
+    async def drain() -> None:
+        deadline = time.monotonic() + STOP_SECONDS
+        while any(c.busy for c in worker.connections) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for connection in list(worker.connections):
+            if connection.transport is not None:
+                connection.transport.close()
+        loop.stop()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop)
+    loop.call_later(SWEEP_SECONDS, worker.sweep)
+    loop.call_later(1.0, orphaned)
+    try:
+        loop.run_forever()
+    finally:
+        worker.executor.shutdown(wait=False, cancel_futures=True)

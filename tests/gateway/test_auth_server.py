@@ -1,0 +1,133 @@
+"""The asyncio auth server (python -m gateway.server) as nginx and as an attacker talk to it:
+raw HTTP/1.1 on a socket, its answers compared with the WSGI callable's for the same call."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+
+from tests.gateway.stack import database_url
+from tests.gateway.support import ask, make_key
+from tests.helpers import ROOT, free_port, wait_for_sole_listener
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def server(tmp_path, redis_db, free_plan):
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": settings.REDIS_URL,
+           "SECRET_KEY": settings.SECRET_KEY, "APIKEY_PEPPER": settings.APIKEY_PEPPER,
+           "GATEWAY_SECRET": settings.GATEWAY_SECRET, "TOLLGATE_VAR_DIR": str(tmp_path / "var"),
+           # As some tests' environments set it: the server must drop it (gateway/server.py).
+           "DJANGO_ALLOW_ASYNC_UNSAFE": "true"}  # fmt: skip
+    with open(tmp_path / "auth.log", "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway.server", "--port", str(port), "--workers", "2"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    wait_for_sole_listener(port, process, what="auth server")
+    yield port
+    process.terminate()
+    assert process.wait(timeout=15) == 0
+
+
+def exchange(port: int, raw: bytes, responses: int = 1, timeout: float = 30.0) -> bytes:
+    """Send bytes; read `responses` whole responses, or until the server closes."""
+    received = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(raw)
+        reader = sock.makefile("rb")
+        for _ in range(responses):
+            head = b""
+            while (line := reader.readline()) not in (b"\r\n", b""):
+                head += line
+            if not line:
+                return received + head  # closed
+            length = next((int(h.split(b":")[1]) for h in head.split(b"\r\n")
+                           if h.lower().startswith(b"content-length:")), 0)  # fmt: skip
+            received += head + b"\r\n" + reader.read(length)
+    return received
+
+
+def auth_request(raw_key: str, secret: str | None = None, uri: str = "/demo/hello", **extra):
+    secret = settings.GATEWAY_SECRET if secret is None else secret
+    lines = ["GET /gateway/auth HTTP/1.1", "Host: auth", f"X-Gateway-Secret: {secret}",
+             "X-Original-Method: GET", f"X-Original-URI: {uri}", "X-Gateway-Product: demo",
+             "X-Real-IP: 127.0.0.1", f"Authorization: Bearer {raw_key}",
+             *(f"{k}: {v}" for k, v in extra.items())]  # fmt: skip
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def parse(response: bytes) -> tuple[int, dict[str, str]]:
+    head = response.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in head[1:])
+    return int(head[0].split()[1]), headers
+
+
+def test_it_answers_as_the_wsgi_callable_does(server, team):
+    raw, _ = make_key(team)
+    status, headers = parse(exchange(server, auth_request(raw)))
+    assert status == 204
+    in_process = ask(raw)  # the same decision through gateway.wsgi, one call later
+    assert in_process[0] == 204
+    same = ("X-Consumer-Id", "X-Key-Id", "X-Plan", "X-Environment", "X-Endpoint-Group",
+            "RateLimit-Limit", "X-Quota-Limit")  # fmt: skip
+    assert {h: headers[h] for h in same} == {h: in_process[1][h] for h in same}
+    assert int(headers["X-Quota-Remaining"]) == int(in_process[1]["X-Quota-Remaining"]) + 1
+
+
+def test_refusals_keep_the_connection_alive_with_an_empty_body(server, team):
+    raw, _ = make_key(team)
+    calls = auth_request("tg_live_" + "x" * 40) + auth_request(raw)  # pipelined: answered in order
+    first, second = exchange(server, calls, responses=2).split(b"\r\n\r\n")[:2]
+    assert parse(first + b"\r\n\r\n") == (401, {"X-Deny-Reason": "invalid_key",
+                                                "Content-Length": "0"})  # fmt: skip
+    assert second.startswith(b"HTTP/1.1 204 No Content\r\n")
+
+
+def test_without_the_secret_there_is_nothing_here(server, team):
+    raw, _ = make_key(team)
+    for secret in ("", "wrong", settings.GATEWAY_SECRET + "x"):
+        status, _ = parse(exchange(server, auth_request(raw, secret=secret)))
+        assert status == 404
+    # The secret under a name with underscores is not the X-Gateway-Secret header.
+    smuggled = auth_request(raw, secret="").replace(
+        b"X-Gateway-Secret: \r\n", f"X_Gateway_Secret: {settings.GATEWAY_SECRET}\r\n".encode()
+    )
+    assert parse(exchange(server, smuggled))[0] == 404
+    assert parse(exchange(server, b"GET /admin/ HTTP/1.1\r\nHost: a\r\n\r\n"))[0] == 404
+
+
+def test_probes_answer_on_the_auth_server(server):
+    status, headers = parse(exchange(server, b"GET /livez HTTP/1.1\r\nHost: a\r\n\r\n"))
+    assert (status, headers["Content-Type"]) == (200, "application/json")
+    response = exchange(server, b"GET /readyz HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert parse(response)[0] in (200, 503)  # the broker may be absent here; it answered
+    assert b'"database"' in response
+    post = b"POST /livez HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"
+    assert parse(exchange(server, post))[0] == 405
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        b"GARBAGE\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n",
+        b"GET /gateway/auth HTTP/1.1\r\nHost: a\r\nUpgrade: ws\r\nConnection: Upgrade\r\n\r\n",
+        b"GET /gateway/auth HTTP/1.1\r\nHost: a\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n",
+        b"POST /gateway/auth HTTP/1.1\r\nHost: a\r\nContent-Length: 99999\r\n\r\n" + b"a" * 99_999,
+    ],
+    ids=["not http", "bad header", "upgrade", "huge header", "huge body"],
+)
+def test_hostile_requests_get_a_400_and_a_closed_connection(server, team, hostile):
+    response = exchange(server, hostile)
+    assert response.startswith(b"HTTP/1.1 400 Bad Request\r\n"), response[:100]
+    assert b"Connection: close" in response
+    raw, _ = make_key(team)  # and the server goes on deciding
+    assert parse(exchange(server, auth_request(raw)))[0] == 204

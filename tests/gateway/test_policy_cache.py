@@ -1,0 +1,79 @@
+"""The process's cache of account policies: bounded, long-lived, and exact about time."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+
+from accounts.models import Account
+from billing.models import Subscription
+from gateway import policy
+from gateway.policy import PolicyCache
+from tests.gateway.support import ask, make_key
+
+pytestmark = pytest.mark.usefixtures("redis_db", "free_plan")
+
+
+def test_it_keeps_at_most_its_bound_dropping_the_least_recently_used(team, alice):
+    others = [Account.objects.create_with_owner(f"other {n}", alice) for n in range(3)]
+    cache = PolicyCache(max_entries=2)
+    now = datetime.now(UTC).timestamp()
+    cache.get(team.pk, now)
+    cache.get(others[0].pk, now)
+    cache.get(team.pk, now)  # used again: now the most recent
+    cache.get(others[1].pk, now)
+    assert len(cache) == 2
+    assert set(cache._entries) == {team.pk, others[1].pk}
+
+
+def test_a_cached_policy_is_not_loaded_again_within_its_ttl(team, settings, monkeypatch):
+    settings.GATEWAY_POLICY_TTL_SECONDS = 300
+    loads = []
+    real_load = policy.load_policy
+    monkeypatch.setattr(policy, "load_policy", lambda *a: loads.append(a) or real_load(*a))
+    cache = PolicyCache(max_entries=10)
+    now = datetime.now(UTC).timestamp()
+    for _ in range(5):
+        cache.get(team.pk, now)
+    assert len(loads) == 1
+
+
+def test_it_expires_a_policy_when_the_payment_grace_ends(team, settings):
+    """payment_required turns on by itself when the grace ends: no event tells the gateway,
+    so the cached policy must not outlive that moment, however long the TTL."""
+    settings.GATEWAY_POLICY_TTL_SECONDS = 3600
+    settings.BILLING_GRACE_DAYS = 3
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    past_due_since = datetime(2026, 11, 10, 12, tzinfo=UTC)
+    Subscription.objects.create(
+        account=team, stripe_id="sub_grace", status="past_due", started_at=start,
+        current_period_start=start, current_period_end=start + timedelta(days=30),
+        past_due_since=past_due_since,
+    )  # fmt: skip
+    raw, _ = make_key(team)
+    grace_ends = past_due_since + timedelta(days=3)
+    with time_machine.travel(grace_ends - timedelta(seconds=0.2), tick=False):
+        assert ask(raw)[0] == 204  # cached now, but only until the grace ends
+    time.sleep(0.3)  # the cache's clock is the monotonic one, which time-machine leaves alone
+    with time_machine.travel(grace_ends, tick=False):
+        status, headers, _ = ask(raw)
+    assert (status, headers["X-Deny-Reason"]) == (403, "payment_required")
+
+
+def test_a_load_that_raced_an_invalidation_is_not_kept(team, monkeypatch):
+    """A load that read the database before an invalidation arrived may hold the state from
+    before the change: it answers this call, but the next one loads again."""
+    cache = PolicyCache(max_entries=10)
+    real_load = policy.load_policy
+
+    def load_then_hear_a_change(account_id, now):
+        loaded = real_load(account_id, now)
+        cache.forget(account_id)  # the invalidation arrives while the load is under way
+        return loaded
+
+    monkeypatch.setattr(policy, "load_policy", load_then_hear_a_change)
+    assert cache.get(team.pk, datetime.now(UTC).timestamp()) is not None
+    assert team.pk not in cache._entries
