@@ -104,6 +104,14 @@ class ProductionStack:
         )
 
     def start(self) -> ProductionStack:
+        """Every server up, or none left running (a failed start must not leak processes)."""
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> ProductionStack:
         # As every release does before its servers start (manifest static files in production).
         subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
                        cwd=ROOT, env=self.env, check=True)  # fmt: skip

@@ -79,6 +79,14 @@ class GatewayStack:
         )  # fmt: skip
 
     def start(self) -> GatewayStack:
+        """Every server up, or none left running (a failed start must not leak processes)."""
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> GatewayStack:
         # The demo API verifies entitlement tokens with this stack's portal's JWKS.
         self.env.setdefault(
             "DEMO_API_JWKS_URL", f"http://127.0.0.1:{self.portal_port}/.well-known/jwks.json"
