@@ -17,12 +17,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 from django.core.management import call_command
 
+from accounts.signals import account_policy_changed
 from catalog.applying import apply_catalog, read_catalog
+from catalog.models import CreditPack
+from credits import balance, ledger
+from credits.models import EntryKind
 from gateway.signing import read_private_key
 from portal.redis_client import get_redis
 from tests.gateway.stack import GatewayStack
 from tests.gateway.support import make_key
-from tests.helpers import ROOT
+from tests.helpers import ROOT, wait_for
 from usage.flush import flush
 from usage.models import HourlyUsage, UsageSummary
 
@@ -222,3 +226,29 @@ def test_the_usage_page_shows_calls_and_units(stack, team, alice, client):
         ">0",
     ]
     assert '<p class="stat-value" data-testid="period-used">11</p>' in page
+
+
+def test_prepaid_credits_are_spent_by_the_unit(stack, team):
+    """A report takes 10 credits, a hello 1; a report that does not fit in what is left is
+    refused (402) and takes nothing, while a one-unit call still passes."""
+    pack = CreditPack.objects.get(slug="starter-credits")  # the demo's, on Pay as you go
+    pack.credits = 26
+    pack.save(update_fields=["credits"])
+    balance.apply_grant(ledger.grant_pack(team, pack, EntryKind.PURCHASE, "cs_weighted", None))
+    account_policy_changed.send(sender=CreditPack, account_id=team.pk)
+    raw, _ = make_key(team)
+
+    def hello() -> tuple[int, dict]:
+        status, headers, _ = call(stack.port, "GET", "/demo/hello", raw)
+        return status, headers
+
+    wait_for(lambda: "x-credits-remaining" in hello()[1], timeout=20, what="credits in force")
+    assert balance.balance_of(team.pk) == 25
+    for left in ("15", "5"):
+        status, headers, body = call(stack.port, "POST", "/demo/reports", raw)
+        assert (status, headers["x-credits-remaining"]) == (201, left), body
+    status, headers, body = call(stack.port, "POST", "/demo/reports", raw)
+    assert (status, json.loads(body)["code"]) == (402, "credits_exhausted")
+    assert headers["x-credits-remaining"] == "5"  # the refused report took nothing
+    status, headers = hello()
+    assert (status, headers["x-credits-remaining"]) == (200, "4")
