@@ -105,8 +105,10 @@ class Host:
 
 
 class TwoHosts:
-    def __init__(self, workdir: Path, database: tuple[str, int, str, str], redis: tuple[str, int]):
-        """database: (host, port, user, name) of the test database; redis: (host, port)."""
+    def __init__(
+        self, workdir: Path, database: tuple[str, int, str, str], redis: tuple[str, int, str]
+    ):
+        """database: (host, port, user, name) of the test database; redis: (host, port, db)."""
         self.workdir = workdir
         self.database, self.redis = database, redis
         self.common = workdir / "gateway"  # the path every host's processes see as their own
@@ -160,7 +162,7 @@ class TwoHosts:
             )
             db_host, db_port, db_user, db_name = self.database
             to_database = Forwarder(host.main_address, db_host, db_port).start()
-            to_redis = Forwarder(host.main_address, *self.redis).start()
+            to_redis = Forwarder(host.main_address, *self.redis[:2]).start()
             host.forwarders += [to_database, to_redis]
             env = self.environment(host, to_database.port, to_redis.port, db_user, db_name)
             (host.directory / "nginx.conf").write_text(
@@ -197,7 +199,7 @@ class TwoHosts:
         return {
             **os.environ,
             "DATABASE_URL": f"postgres://{user}@{host.main_address}:{db_port}/{name}",
-            "REDIS_URL": f"redis://{host.main_address}:{redis_port}/0",
+            "REDIS_URL": f"redis://{host.main_address}:{redis_port}/{self.redis[2]}",
             "SECRET_KEY": settings.SECRET_KEY,
             "APIKEY_PEPPER": settings.APIKEY_PEPPER,
             "GATEWAY_SECRET": settings.GATEWAY_SECRET,

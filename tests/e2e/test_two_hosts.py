@@ -48,7 +48,8 @@ def hosts(tmp_path, redis_db):
         "quota500", [make_product()], is_default=True, requests_per_second=100_000,
         requests_per_minute=1_000_000, requests_per_period=QUOTA,
     )  # fmt: skip
-    two = TwoHosts(tmp_path, database, (redis_url.hostname, redis_url.port or 6379))
+    redis = (redis_url.hostname, redis_url.port or 6379, redis_url.path.strip("/") or "0")
+    two = TwoHosts(tmp_path, database, redis)
     try:
         # Two collectors on host A, as two copies of a service started by mistake would be.
         yield two.start(collectors={"host-a": 2, "host-b": 1})
