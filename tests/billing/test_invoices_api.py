@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from rest_framework.test import APIClient
@@ -8,7 +9,9 @@ from rest_framework.test import APIClient
 from accounts.models import Membership
 from accounts.roles import Role
 from billing import flows, metering
+from billing.catalog_sync import sync_catalog
 from billing.models import Customer, Invoice, Subscription
+from catalog.models import Coupon
 from tests.billing.conftest import run_and_deliver, subscribe
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +49,25 @@ def test_it_lists_the_invoices_stripe_sent_us(api, plans, team, alice, sim):
     assert invoice["id"] == stored.stripe_id and invoice["number"].startswith("TG-")
     assert (invoice["status"], invoice["currency"]) == ("paid", "usd")
     assert invoice["amount_due"] == invoice["amount_paid"] == 1000  # 10.00 USD, in cents
+    assert (invoice["tax"], invoice["discount"]) == (0, 0)  # no Stripe Tax, no coupon
     assert invoice["invoice_pdf"].endswith("/pdf")
+
+
+def test_it_shows_the_tax_and_discount_the_billing_page_shows(
+    api, client, plans, team, alice, sim, settings
+):
+    settings.STRIPE_AUTOMATIC_TAX = True
+    Coupon.objects.create(slug="launch", name="Launch: 20% off", percent_off=Decimal("20"),
+                          duration="once", promotion_codes=["LAUNCH20"])  # fmt: skip
+    sync_catalog()
+    subscribe(sim, client, team, plans["starter"], alice, promotion_code="LAUNCH20")
+    [invoice] = invoices(api, alice, team).json()["results"]
+    # 10.00 less 20% is 8.00; the simulator's 10% tax on 8.00 is 0.80.
+    assert (invoice["discount"], invoice["tax"], invoice["amount_due"]) == (200, 80, 880)
+    client.force_login(alice)
+    page = client.get(f"/a/{team.slug}/billing/").content.decode()
+    assert '<span class="invoice-discount">(discount 2.00)</span>' in page
+    assert '<span class="invoice-tax">(tax 0.80)</span>' in page
 
 
 def test_newest_first_paged_and_no_empty_links(api, team, alice):
