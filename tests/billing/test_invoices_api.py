@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import pytest
 from rest_framework.test import APIClient
@@ -9,9 +8,7 @@ from rest_framework.test import APIClient
 from accounts.models import Membership
 from accounts.roles import Role
 from billing import flows, metering
-from billing.catalog_sync import sync_catalog
 from billing.models import Customer, Invoice, Subscription
-from catalog.models import Coupon
 from tests.billing.conftest import run_and_deliver, subscribe
 
 pytestmark = pytest.mark.django_db
@@ -54,12 +51,9 @@ def test_it_lists_the_invoices_stripe_sent_us(api, plans, team, alice, sim):
 
 
 def test_it_shows_the_tax_and_discount_the_billing_page_shows(
-    api, client, plans, team, alice, sim, settings
+    api, client, plans, team, alice, launch, sim, settings
 ):
     settings.STRIPE_AUTOMATIC_TAX = True
-    Coupon.objects.create(slug="launch", name="Launch: 20% off", percent_off=Decimal("20"),
-                          duration="once", promotion_codes=["LAUNCH20"])  # fmt: skip
-    sync_catalog()
     subscribe(sim, client, team, plans["starter"], alice, promotion_code="LAUNCH20")
     [invoice] = invoices(api, alice, team).json()["results"]
     # 10.00 less 20% is 8.00; the simulator's 10% tax on 8.00 is 0.80.
