@@ -50,13 +50,20 @@ class InvoiceOutput(serializers.ModelSerializer[Invoice]):
     currency = serializers.CharField(help_text="ISO 4217, lower case")
     amount_due = serializers.IntegerField(help_text="In the currency's smallest unit")
     amount_paid = serializers.IntegerField(help_text="In the currency's smallest unit")
+    tax = serializers.IntegerField(
+        help_text="Stripe Tax's total, included in amount_due; 0 without Stripe Tax"
+    )
+    discount = serializers.IntegerField(
+        help_text="Taken off by coupons and promotion codes, before tax; 0 without one"
+    )
     hosted_invoice_url = OptionalURLField(allow_null=True)
     invoice_pdf = OptionalURLField(allow_null=True)
 
     class Meta:
         model = Invoice
         fields = [
-            "id", "number", "status", "currency", "amount_due", "amount_paid", "created",
+            "id", "number", "status", "currency", "amount_due", "amount_paid", "tax", "discount",
+            "created",
             "period_start", "period_end", "hosted_invoice_url", "invoice_pdf",
         ]  # fmt: skip
 
@@ -102,8 +109,10 @@ class InvoiceList(GenericAPIView[Invoice]):
                     "number": "TG-0001-0003",
                     "status": "paid",
                     "currency": "usd",
-                    "amount_due": 1750,
-                    "amount_paid": 1750,
+                    "amount_due": 1650,
+                    "amount_paid": 1650,
+                    "tax": 150,
+                    "discount": 500,
                     "created": "2026-11-01T00:00:05Z",
                     "period_start": "2026-10-01T00:00:00Z",
                     "period_end": "2026-11-01T00:00:00Z",

@@ -34,7 +34,7 @@ def _billing_url(membership: Membership) -> str:
     return reverse("billing", args=[membership.account.slug])
 
 
-def _interval_for_sale(plan: Plan, value: str) -> str:
+def interval_for_sale(plan: Plan, value: str) -> str:
     """The billing interval asked for: month (the default) or year, if `plan` is sold so."""
     if value in ("", "month") or (value == "year" and plan.sold_yearly):
         return value or "month"
@@ -158,7 +158,7 @@ def _upcoming(account: Account) -> dict[str, Any]:
 @account_view(Perm.MANAGE_BILLING)
 def checkout(request: AuthenticatedHttpRequest, membership: Membership) -> HttpResponse:
     plan = _plan_for_sale(request.POST.get("plan", ""))
-    interval = _interval_for_sale(plan, request.POST.get("interval", ""))
+    interval = interval_for_sale(plan, request.POST.get("interval", ""))
     if Subscription.objects.current_for(membership.account):
         messages.info(request, "You already have a subscription: change its plan below.")
         return redirect(_billing_url(membership))
@@ -210,7 +210,7 @@ def change_plan(request: AuthenticatedHttpRequest, membership: Membership) -> Ht
     plan = _plan_for_sale(slug)
     # Without an interval the subscription keeps the one it is billed at.
     asked = request.POST.get("interval", "")
-    interval = _interval_for_sale(plan, asked) if asked else None
+    interval = interval_for_sale(plan, asked) if asked else None
     try:
         outcome = flows.change_plan(
             membership.account,

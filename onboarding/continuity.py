@@ -1,4 +1,5 @@
-"""The plan a visitor chose on the pricing page, carried through sign-up and verification.
+"""The plan a visitor chose on the pricing page, and its billing interval, carried through
+sign-up and verification.
 
 It lives in the session: signing up, confirming the address (in the same browser) and the login
 that follows keep the session, so the first page after them can offer that plan's Checkout.
@@ -13,6 +14,8 @@ from accounts.access import current_account
 from catalog.models import Plan
 
 CHOSEN_PLAN_SESSION_KEY = "chosen_plan"
+# Its own key: sessions saved before yearly billing hold the plan alone, and mean monthly.
+CHOSEN_INTERVAL_SESSION_KEY = "chosen_interval"
 
 
 def plan_for_sale(slug: str) -> Plan | None:
@@ -24,8 +27,9 @@ def plan_for_sale(slug: str) -> Plan | None:
     )
 
 
-def remember_plan(request: HttpRequest, plan: Plan) -> None:
+def remember_plan(request: HttpRequest, plan: Plan, interval: str = "month") -> None:
     request.session[CHOSEN_PLAN_SESSION_KEY] = plan.slug
+    request.session[CHOSEN_INTERVAL_SESSION_KEY] = interval
 
 
 def chosen_plan(request: HttpRequest) -> Plan | None:
@@ -33,8 +37,16 @@ def chosen_plan(request: HttpRequest) -> Plan | None:
     return plan_for_sale(slug) if isinstance(slug, str) else None
 
 
+def chosen_interval(request: HttpRequest, plan: Plan) -> str:
+    """Year if that was chosen and `plan` is still sold yearly (the catalog may have dropped
+    the yearly price since); month otherwise."""
+    asked = request.session.get(CHOSEN_INTERVAL_SESSION_KEY)
+    return "year" if asked == "year" and plan.sold_yearly else "month"
+
+
 def forget_plan(request: HttpRequest) -> None:
     request.session.pop(CHOSEN_PLAN_SESSION_KEY, None)
+    request.session.pop(CHOSEN_INTERVAL_SESSION_KEY, None)
 
 
 def landing_url(request: HttpRequest) -> str | None:

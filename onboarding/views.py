@@ -9,19 +9,21 @@ from django.views.decorators.http import require_GET
 from accounts.access import account_view, current_account
 from accounts.models import Membership
 from accounts.roles import Perm
-from billing.views import allow_stripe_form_redirects
+from billing.views import allow_stripe_form_redirects, interval_for_sale
 from onboarding import continuity, first_call
 from portal.http import AuthenticatedHttpRequest
 
 
 @require_GET
 def choose_plan(request: HttpRequest, plan_slug: str) -> HttpResponse:
-    """The pricing page's "Sign up to choose …": remember the plan, then sign up (or, for
-    someone already signed in, go straight on to Checkout)."""
+    """The pricing page's "Sign up to choose …": remember the plan and its interval (`?interval=`
+    month, the default, or year; a price the plan is not sold at is a 404, as in Checkout), then
+    sign up (or, for someone already signed in, go straight on to Checkout)."""
     plan = continuity.plan_for_sale(plan_slug)
     if plan is None:
         raise Http404("No such plan")
-    continuity.remember_plan(request, plan)
+    interval = interval_for_sale(plan, request.GET.get("interval", ""))
+    continuity.remember_plan(request, plan, interval)
     if request.user.is_authenticated:
         return redirect("continue_checkout")
     return redirect("account_signup")
@@ -35,6 +37,7 @@ def continue_checkout(request: AuthenticatedHttpRequest) -> HttpResponse:
     that plan's Checkout, which the page submits by itself (a button without JavaScript)."""
     plan = continuity.chosen_plan(request)
     account = current_account(request)
+    interval = continuity.chosen_interval(request, plan) if plan else "month"
     if plan is None or account is None:
         continuity.forget_plan(request)
         return redirect(continuity.landing_url(request) or reverse("home"))
@@ -43,7 +46,8 @@ def continue_checkout(request: AuthenticatedHttpRequest) -> HttpResponse:
         continuity.forget_plan(request)
         return redirect("account_home", account.slug)
     continuity.forget_plan(request)  # offered once: a later login lands on the dashboard
-    return render(request, "onboarding/continue_checkout.html", {"plan": plan, "account": account})
+    context = {"plan": plan, "account": account, "interval": interval}
+    return render(request, "onboarding/continue_checkout.html", context)
 
 
 @require_GET

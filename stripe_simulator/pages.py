@@ -71,22 +71,30 @@ def checkout(app: SimulatorApp, method: str, session_id: str, params: dict[str, 
     store = app.store
     session = store.get("checkout.session", session_id)
     error = ""
+    code = str(params.get("promotion_code", "")).strip() if method == "POST" else ""
     if method == "POST":
         try:
-            session = checkout_sessions.pay(store, session_id, params.get("card", ""))
+            # The same path as the control API's pay: a bad code refuses before any charge.
+            session = checkout_sessions.pay(store, session_id, params.get("card", ""), code)
             return redirect(session["success_url"])
-        except StripeError as declined:
-            error = f'<p role="alert" id="card-error">{escape(declined)}</p>'
+        except StripeError as refused:
+            where = "promotion-code-error" if refused.body["error"].get("param") == "code" else ""
+            error = f'<p role="alert" id="{where or "card-error"}">{escape(refused)}</p>'
     if session["status"] != "open":
         return redirect(session["success_url"])
     request = checkout_sessions.request_of(store, session_id)
     names = [product_name(store, store.get("price", i["price"])) for i in request["line_items"]]
     verb = "Pay for" if session["mode"] == "payment" else "Subscribe to"
+    promotion = ""
+    if request.get("allow_promotion_codes"):
+        promotion = f"""<label>Promotion code <input name="promotion_code" id="promotion-code"
+autocomplete="off" value="{escape(code)}"></label>
+"""
     body = f"""<p>{verb} {escape(", ".join(dict.fromkeys(names)))}.</p>{error}
 <form method="post">
 <label>Card number <input name="card" id="card" autocomplete="off" value=""></label>
 <p>4242 4242 4242 4242 succeeds; 4000 0000 0000 0002 is declined.</p>
-<button type="submit" id="pay">{verb.split()[0]}</button></form>
+{promotion}<button type="submit" id="pay">{verb.split()[0]}</button></form>
 <p><a href="{escape(session["cancel_url"] or "/")}">Cancel</a></p>"""
     return page("Checkout", body)
 

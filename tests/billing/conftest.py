@@ -12,7 +12,7 @@ from django.test import TestCase
 
 from billing import gateway
 from billing.catalog_sync import sync_catalog
-from catalog.models import Plan
+from catalog.models import Coupon, Plan
 from stripe_simulator.app import SimulatorApp
 from stripe_simulator.server import serve_in_thread
 from stripe_simulator.webhooks import signature_header
@@ -121,6 +121,18 @@ def sim(request, settings, monkeypatch):
     chosen.control("reset")
     chosen.control("webhooks", url="")
     return chosen
+
+
+@pytest.fixture
+def launch(plans):
+    """20% off for three months, code LAUNCH20."""
+    coupon = Coupon.objects.create(
+        slug="launch", name="Launch: 20% off", percent_off=Decimal("20"),
+        duration="repeating", duration_in_months=3, promotion_codes=["LAUNCH20"],
+    )  # fmt: skip
+    sync_catalog()
+    coupon.refresh_from_db()
+    return coupon
 
 
 @pytest.fixture

@@ -76,3 +76,40 @@ def test_it_subscribes_through_the_simulators_checkout(live_server, sim, plans, 
     assert seen["plan"] == "Starter"
     account.refresh_from_db()
     assert account.plan == plans["starter"]
+
+
+def test_a_promotion_code_typed_in_checkout_discounts_the_invoice(
+    live_server, sim, plans, alice, launch, settings
+):
+    settings.SITE_URL = live_server.url
+    account = Account.objects.get(memberships__user=alice, is_personal=True)
+    sim.control("webhooks", url=f"{live_server.url}/billing/webhook", secret=WEBHOOK_SECRET)
+    client = Client()
+    client.force_login(alice)
+    cookies = [
+        {"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}
+    ]
+    seen = {}
+
+    def steps(page) -> None:
+        page.goto(f"{live_server.url}/pricing/")
+        page.click("#subscribe-starter")
+        page.wait_for_url(f"{sim.url}/checkout/**")
+        page.fill("#card", "4242 4242 4242 4242")
+        page.get_by_label("Promotion code").fill("<b>LAUNCH21</b>")
+        page.click("#pay")
+        seen["refused"] = page.inner_text("#promotion-code-error")
+        seen["kept"] = page.input_value("#promotion-code")
+        page.fill("#card", "4242 4242 4242 4242")
+        page.get_by_label("Promotion code").fill("launch20")
+        page.click("#pay")
+        page.wait_for_url(f"{live_server.url}/a/{account.slug}/billing/success/**")
+        page.wait_for_selector("text=is active", timeout=20_000)
+        page.goto(f"{live_server.url}/a/{account.slug}/billing/")
+        seen["discount"] = page.inner_text(".invoice-discount")
+
+    in_browser(steps, cookies)
+    assert seen["refused"] == "This code is invalid."
+    assert seen["kept"] == "<b>LAUNCH21</b>"  # shown back as typed, not as markup
+    assert seen["discount"] == "(discount 2.00)"
+    assert account.invoices.get().discount == 200

@@ -16,18 +16,6 @@ from catalog.models import Coupon
 from tests.billing.conftest import deliver, run_and_deliver
 
 
-@pytest.fixture
-def launch(plans):
-    """20% off for three months, code LAUNCH20."""
-    coupon = Coupon.objects.create(
-        slug="launch", name="Launch: 20% off", percent_off=Decimal("20"),
-        duration="repeating", duration_in_months=3, promotion_codes=["LAUNCH20"],
-    )  # fmt: skip
-    sync_catalog()
-    coupon.refresh_from_db()
-    return coupon
-
-
 def checkout_with_code(sim, client, team, plan, alice, code: str, **kwargs) -> str:
     start = len(sim.events())
     url = flows.start_checkout(team, plan, alice, "http://t/s", "http://t/c", **kwargs)

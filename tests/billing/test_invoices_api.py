@@ -46,7 +46,22 @@ def test_it_lists_the_invoices_stripe_sent_us(api, plans, team, alice, sim):
     assert invoice["id"] == stored.stripe_id and invoice["number"].startswith("TG-")
     assert (invoice["status"], invoice["currency"]) == ("paid", "usd")
     assert invoice["amount_due"] == invoice["amount_paid"] == 1000  # 10.00 USD, in cents
+    assert (invoice["tax"], invoice["discount"]) == (0, 0)  # no Stripe Tax, no coupon
     assert invoice["invoice_pdf"].endswith("/pdf")
+
+
+def test_it_shows_the_tax_and_discount_the_billing_page_shows(
+    api, client, plans, team, alice, launch, sim, settings
+):
+    settings.STRIPE_AUTOMATIC_TAX = True
+    subscribe(sim, client, team, plans["starter"], alice, promotion_code="LAUNCH20")
+    [invoice] = invoices(api, alice, team).json()["results"]
+    # 10.00 less 20% is 8.00; the simulator's 10% tax on 8.00 is 0.80.
+    assert (invoice["discount"], invoice["tax"], invoice["amount_due"]) == (200, 80, 880)
+    client.force_login(alice)
+    page = client.get(f"/a/{team.slug}/billing/").content.decode()
+    assert '<span class="invoice-discount">(discount 2.00)</span>' in page
+    assert '<span class="invoice-tax">(tax 0.80)</span>' in page
 
 
 def test_newest_first_paged_and_no_empty_links(api, team, alice):
