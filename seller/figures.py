@@ -38,7 +38,7 @@ from django.db.models.lookups import GreaterThan
 from accounts.models import Account
 from billing.models import LIVE_STATUSES, MovementKind, PlanChange, Subscription
 from billing.revenue import MRR_STATUSES, ZERO
-from catalog.models import Plan
+from catalog.models import Plan, PlanProduct
 from usage.models import DAY, UsageSummary
 from usage.summaries import ACCOUNT, ENDPOINT
 
@@ -53,6 +53,7 @@ MOVEMENTS = (
     MovementKind.CHURN,
 )
 MONEY = DecimalField(max_digits=14, decimal_places=2)
+NO_PRODUCT = "(no product)"
 
 
 @dataclass
@@ -174,6 +175,40 @@ def by_plan() -> list[tuple[str, int, Decimal]]:
         .order_by("-n", "plan__name")
     )
     return [(row["plan__name"] or "(no plan)", row["n"], row["revenue"] or ZERO) for row in rows]
+
+
+def by_product() -> list[tuple[str, Decimal]]:
+    """The MRR each API product brings: a plan's MRR split evenly across the products it
+    includes, to the cent (the cents left over go to its first products by name, so the
+    products add up to the MRR); a plan without products counts as NO_PRODUCT. Two grouped
+    queries: MRR per plan, and the products of every plan (plans are few)."""
+    plan_mrr = dict(
+        Subscription.objects.filter(status__in=MRR_STATUSES)
+        .values("plan_id")
+        .annotate(revenue=Sum(monthly_price()))
+        .values_list("plan_id", "revenue")
+    )
+    products: dict[int, list[str]] = defaultdict(list)
+    for plan_id, name in PlanProduct.objects.filter(plan_id__in=plan_mrr.keys()).values_list(
+        "plan_id", "product__name"
+    ):
+        products[plan_id].append(name)
+    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for plan_id, revenue in plan_mrr.items():
+        for name, share in split_evenly(revenue or ZERO, products.get(plan_id, [NO_PRODUCT])):
+            totals[name] += share
+    return sorted(totals.items(), key=lambda item: (-item[1], item[0]))
+
+
+def split_evenly(amount: Decimal, names: list[str]) -> list[tuple[str, Decimal]]:
+    """`amount` in equal shares to the cent; the first names by sort order take a leftover cent
+    each, so the shares add up to `amount` exactly."""
+    cents = int(amount * 100)
+    share, left_over = divmod(cents, len(names))
+    return [
+        (name, Decimal(share + (1 if i < left_over else 0)) / 100)
+        for i, name in enumerate(sorted(names))
+    ]
 
 
 def trials(now: datetime) -> Trials:

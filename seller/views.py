@@ -33,6 +33,7 @@ def console(request: HttpRequest) -> HttpResponse:
         "movement": this_month,
         "months": list(reversed(months)),
         "by_plan": figures.by_plan(),
+        "by_product": figures.by_product(),
         "trials": figures.trials(now),
         "funnel": figures.funnel(now),
         "usage": usage,
@@ -67,6 +68,10 @@ def mrr_rows(now: datetime) -> Iterable[list[object]]:
 
 def plan_rows(now: datetime) -> Iterable[list[object]]:
     return ([name, count, money(revenue)] for name, count, revenue in figures.by_plan())
+
+
+def product_rows(now: datetime) -> Iterable[list[object]]:
+    return ([name, money(revenue)] for name, revenue in figures.by_product())
 
 
 def consumer_rows(now: datetime) -> Iterable[list[object]]:
@@ -112,6 +117,7 @@ TABLES: dict[str, tuple[list[str], Callable[[datetime], Iterable[list[object]]]]
         mrr_rows,
     ),
     "plans": (["plan", "live_subscriptions", "mrr"], plan_rows),
+    "products": (["product", "mrr"], product_rows),
     "consumers": (["account_slug", "account_name", "live_calls_30_days"], consumer_rows),
     "endpoints": (["endpoint", "live_calls_30_days"], endpoint_rows),
     "refusals": (["reason", "reason_words", "endpoint", "calls_30_days"], refusal_rows),

@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import Account
 from billing import revenue
 from billing.models import Subscription
-from catalog.models import Plan
+from catalog.models import ApiProduct, Plan, PlanProduct
 from seller.models import ConsoleSnapshot
 from seller.tasks import refresh_console
 from tests.gateway.support import make_key
@@ -49,6 +49,15 @@ def script(time_machine):
 def history(time_machine, user_factory, script):
     pro = Plan.objects.create(slug="pro", name="Pro", monthly_price=Decimal(29), trial_days=14)
     biz = Plan.objects.create(slug="biz", name="Biz", monthly_price=Decimal(99))
+
+    alpha, beta, gamma, delta = (
+        ApiProduct.objects.create(slug=s, name=s.title(), path_prefix=f"/{s}/",
+                                  upstream_url="http://127.0.0.1:9/")
+        for s in ("alpha", "beta", "gamma", "delta")
+    )  # fmt: skip
+    for plan, products in ((pro, (gamma, alpha, beta)), (biz, (alpha, delta))):
+        for product in products:
+            PlanProduct.objects.create(plan=plan, product=product)
 
     time_machine.move_to("2026-07-01 00:00:00+00:00", tick=False)
     old, gone = (Account.objects.create(name=n, slug=n) for n in ("old", "gone"))
@@ -108,6 +117,33 @@ def test_the_console_shows_the_scripted_numbers(client, history):
     assert 'data-testid="month-2026-07"' not in page  # before the history began: unknown
 
 
+def test_revenue_by_product_splits_each_plan_evenly(client, history):
+    """Pro (old's 29; n2's trial pays nothing) over Alpha, Beta and Gamma: 9.67, 9.67, 9.66;
+    Biz (n1 99 and n4 99, past due still counts) over Alpha and Delta: 99 each."""
+    client.force_login(history)
+    page = html.unescape(client.get("/staff/console/").content.decode())
+    for slug, amount in (
+        ("alpha", "108.67"),
+        ("delta", "99.00"),
+        ("beta", "9.67"),
+        ("gamma", "9.66"),
+    ):
+        assert f'data-testid="product-mrr-{slug}">${amount}<' in page
+    assert "split evenly across the products it includes" in page
+    rows = [(r["product"], r["mrr"]) for r in read_csv(client, "products")]
+    assert rows == [("Alpha", "108.67"), ("Delta", "99.00"), ("Beta", "9.67"),
+                    ("Gamma", "9.66")]  # fmt: skip
+    assert sum(Decimal(mrr) for _, mrr in rows) == Decimal("227.00")  # the console's MRR
+
+
+def test_a_plan_without_products_is_revenue_of_no_product(client, history):
+    PlanProduct.objects.filter(plan__slug="biz").delete()
+    client.force_login(history)
+    rows = [(r["product"], r["mrr"]) for r in read_csv(client, "products")]
+    assert rows == [("(no product)", "198.00"), ("Alpha", "9.67"), ("Beta", "9.67"),
+                    ("Gamma", "9.66")]  # fmt: skip
+
+
 def read_csv(client, table: str) -> list[dict[str, str]]:
     response = client.get(f"/staff/console/{table}.csv")
     assert response.status_code == 200
@@ -144,6 +180,7 @@ def test_no_console_csv_cell_can_become_a_formula(client, history, start):
     n1 = Account.objects.get(slug="n1")
     Account.objects.filter(slug__in=["n1", "n4"]).update(name=hostile)
     Plan.objects.filter(slug="biz").update(name=hostile)
+    ApiProduct.objects.filter(slug="delta").update(name=hostile)
     _, key = make_key(n1)
     add_usage(n1, key, day(11, 19), 5000, endpoint=hostile)
     add_usage(n1, key, day(11, 19), 5000, "rate_limited", endpoint=hostile)
@@ -154,6 +191,7 @@ def test_no_console_csv_cell_can_become_a_formula(client, history, start):
     assert read_csv(client, "plans")[0]["plan"] == safe
     assert read_csv(client, "endpoints")[0] == {"endpoint": safe, "live_calls_30_days": "5000"}
     assert read_csv(client, "refusals")[0]["endpoint"] == safe
+    assert read_csv(client, "products")[1] == {"product": safe, "mrr": "99.00"}
     contraction = read_csv(client, "mrr")[-1]["contraction"]
     assert contraction == "-70.00"  # numbers are not text: a negative amount stays a number
 
@@ -179,6 +217,10 @@ def test_the_console_costs_the_same_queries_however_many_accounts(client, histor
     before = console_queries(client)
     biz = Plan.objects.get(slug="biz")
     for n in range(30):
+        product = ApiProduct.objects.create(
+            slug=f"p{n}", name=f"P{n}", path_prefix=f"/p{n}/", upstream_url="http://127.0.0.1:9/"
+        )
+        PlanProduct.objects.create(plan=biz, product=product)
         account = Account.objects.create(name=f"more{n}", slug=f"more{n}")
         script(day(11, 19), account, biz, "past_due", past_due_since=day(11, 19))
         _, key = make_key(account)
