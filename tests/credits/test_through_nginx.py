@@ -114,6 +114,9 @@ def test_buy_spend_402_top_up_200(stack, sim, catalog, team, alice):
     admitted, refused = calls_until_refused(stack, live, 20)
     assert admitted == 9 and refused.json()["code"] == "credits_exhausted"
 
+    # Automatic top-up off first: at zero again, the next flush would rightly buy another pack,
+    # and the ledger would hold 10, not the 0 this step checks.
+    CreditWallet.objects.filter(account=team).update(auto_topup=False)
     flush_task.delay()
     wait_for(
         lambda: CreditEntry.objects.filter(account=team).balance() == 0,
