@@ -228,7 +228,7 @@ USAGE_FLUSH_SECONDS = env_int("USAGE_FLUSH_SECONDS", 30, minimum=1)
 # rate_limit.sustained (usage/sustained.py): an account's live calls refused for rate limits for
 # this long (5 minutes), with no gap between flushes that saw a refusal longer than the gap
 # (three flushes by default, so one slow flush does not end an episode).
-RATE_LIMIT_SUSTAINED_SECONDS = env_int("RATE_LIMIT_SUSTAINED_SECONDS", 300, minimum=1)
+RATE_LIMIT_SUSTAINED_SECONDS = env_int("RATE_LIMIT_SUSTAINED_SECONDS", 60, minimum=1)
 RATE_LIMIT_SUSTAINED_GAP_SECONDS = env_int(
     "RATE_LIMIT_SUSTAINED_GAP_SECONDS", 3 * USAGE_FLUSH_SECONDS, minimum=1
 )

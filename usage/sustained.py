@@ -6,8 +6,8 @@ applies tells how many of the account's live calls were refused for rate limits 
 flush (USAGE_FLUSH_SECONDS, 30 s). An episode starts at the first flush that sees such a
 refusal and goes on while each next one comes within RATE_LIMIT_SUSTAINED_GAP_SECONDS (90 s:
 three flushes, so one slow flush does not cut an episode in two). Once an episode has lasted
-RATE_LIMIT_SUSTAINED_SECONDS (300: 5 minutes), its one event is emitted; a longer gap ends the
-episode, and the next refusal starts another (and, 5 minutes on, another event).
+RATE_LIMIT_SUSTAINED_SECONDS (60: a minute), its one event is emitted; a longer gap ends the
+episode, and the next refusal starts another (and, a minute on, another event).
 
 Exactly once: `observe` runs in the transaction that applies the batch, which a batch applied
 before rolls back (usage/flush.py), under the account's row lock; the event's occurrence names
