@@ -46,15 +46,22 @@ def in_browser(steps, cookies) -> None:
         raise errors[0]
 
 
-def test_it_subscribes_through_the_simulators_checkout(live_server, sim, plans, alice, settings):
-    settings.SITE_URL = live_server.url  # where Checkout sends the customer back
-    account = Account.objects.get(memberships__user=alice, is_personal=True)
+@pytest.fixture
+def shopper(live_server, sim, alice, settings):
+    """Alice's personal account and her session cookie at the live server, which Checkout sends
+    the customer back to (SITE_URL) and the simulator's signed webhooks reach."""
+    settings.SITE_URL = live_server.url
     sim.control("webhooks", url=f"{live_server.url}/billing/webhook", secret=WEBHOOK_SECRET)
     client = Client()
     client.force_login(alice)
     cookies = [
         {"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}
     ]
+    return Account.objects.get(memberships__user=alice, is_personal=True), cookies
+
+
+def test_it_subscribes_through_the_simulators_checkout(live_server, sim, plans, shopper):
+    account, cookies = shopper
     seen = {}
 
     def steps(page) -> None:
@@ -79,16 +86,9 @@ def test_it_subscribes_through_the_simulators_checkout(live_server, sim, plans, 
 
 
 def test_a_promotion_code_typed_in_checkout_discounts_the_invoice(
-    live_server, sim, plans, alice, launch, settings
+    live_server, sim, plans, launch, shopper
 ):
-    settings.SITE_URL = live_server.url
-    account = Account.objects.get(memberships__user=alice, is_personal=True)
-    sim.control("webhooks", url=f"{live_server.url}/billing/webhook", secret=WEBHOOK_SECRET)
-    client = Client()
-    client.force_login(alice)
-    cookies = [
-        {"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}
-    ]
+    account, cookies = shopper
     seen = {}
 
     def steps(page) -> None:
