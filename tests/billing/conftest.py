@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -17,9 +19,26 @@ from stripe_simulator.app import SimulatorApp
 from stripe_simulator.server import serve_in_thread
 from stripe_simulator.webhooks import signature_header
 from tests.billing.in_process import InProcessTransport, wsgi_call
-from tests.helpers import ROOT, free_port, wait_for
+from tests.gateway.stack import GatewayStack
+from tests.helpers import ROOT, celery_worker, free_port, wait_for
 
 WEBHOOK_SECRET = "whsec_test_secret"
+
+
+@contextmanager
+def billed_stack(tmp_path, sim, **env: str) -> Iterator[GatewayStack]:
+    """The gateway stack billing through the simulator: its signed webhooks reach the stack's
+    portal through nginx, and a real Celery worker applies them."""
+    stripe = {"STRIPE_API_BASE": sim.url, "STRIPE_SECRET_KEY": "sk_test_simulator",
+              "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET}  # fmt: skip
+    running = GatewayStack(tmp_path, None, 1, **stripe, **env).start()
+    sim.control("webhooks", url=f"{running.url}/billing/webhook", secret=WEBHOOK_SECRET)
+    try:
+        with celery_worker(env=running.env):
+            yield running
+    finally:
+        sim.control("webhooks", url="")
+        running.stop()
 
 
 class Sim:

@@ -21,10 +21,9 @@ from accounts.models import AuditEvent
 from billing import flows, gateway, tasks
 from billing.models import Notice, Subscription
 from catalog.models import PlanProduct
-from tests.billing.conftest import WEBHOOK_SECRET
-from tests.gateway.stack import GatewayStack
+from tests.billing.conftest import billed_stack
 from tests.gateway.support import make_key, make_product
-from tests.helpers import celery_worker, wait_for
+from tests.helpers import wait_for
 
 pytestmark = [
     pytest.mark.e2e,
@@ -40,20 +39,8 @@ def stack(tmp_path, redis_db, sim, plans):
     product = make_product()
     for plan in plans.values():
         PlanProduct.objects.create(plan=plan, product=product)
-    running = GatewayStack(
-        tmp_path,
-        STRIPE_API_BASE=sim.url,
-        STRIPE_SECRET_KEY="sk_test_simulator",
-        STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
-        BILLING_GRACE_DAYS=str(GRACE_DAYS),
-    ).start()
-    sim.control("webhooks", url=f"{running.url}/billing/webhook", secret=WEBHOOK_SECRET)
-    try:
-        with celery_worker(env=running.env):
-            yield running
-    finally:
-        sim.control("webhooks", url="")
-        running.stop()
+    with billed_stack(tmp_path, sim, BILLING_GRACE_DAYS=str(GRACE_DAYS)) as running:
+        yield running
 
 
 def call(stack, raw_key: str) -> requests.Response:

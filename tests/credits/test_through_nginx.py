@@ -26,10 +26,10 @@ from credits import balance, ledger, purchases
 from credits.models import CreditEntry, CreditWallet, EntryKind, TimePass, TopUp
 from credits.tasks import flush as flush_task
 from portal.celery import app as celery_app
-from tests.billing.conftest import WEBHOOK_SECRET
-from tests.gateway.stack import GatewayStack, hammer
+from tests.billing.conftest import billed_stack
+from tests.gateway.stack import hammer
 from tests.gateway.support import make_key, make_plan, make_product
-from tests.helpers import celery_worker, wait_for
+from tests.helpers import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 RUNS, BALANCE, REQUESTS, CONNECTIONS = 20, 500, 5_000, 100
@@ -53,20 +53,9 @@ def stack(tmp_path, redis_db, sim, catalog):
     sync_catalog()
     for item in catalog.values():
         item.refresh_from_db()
-    running = GatewayStack(
-        tmp_path,
-        STRIPE_API_BASE=sim.url,
-        STRIPE_SECRET_KEY="sk_test_simulator",
-        STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
-    ).start()
-    sim.control("webhooks", url=f"{running.url}/billing/webhook", secret=WEBHOOK_SECRET)
     celery_app.conf.task_always_eager = False  # tasks go to the worker, as in production
-    try:
-        with celery_worker(env=running.env):
-            yield running
-    finally:
-        sim.control("webhooks", url="")
-        running.stop()
+    with billed_stack(tmp_path, sim) as running:
+        yield running
 
 
 def call(stack, raw_key: str) -> requests.Response:
