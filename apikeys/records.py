@@ -7,18 +7,14 @@ made-up but well-formed keys costs one query each per TTL, not one per request.
 Entries are dropped across processes through Redis pub/sub (see invalidation.py). While this
 process's listener cannot hear Redis, entries live only FALLBACK_TTL_SECONDS.
 
-The cache holds at most GATEWAY_KEY_CACHE_ENTRIES records and drops the least recently used one
-to make room, so a seller with a million keys keeps a bounded process and its busy keys cached,
-instead of every process emptying its cache at once and stampeding the database.
+The cache (core.lru.ExpiringLRU) holds at most GATEWAY_KEY_CACHE_ENTRIES records and drops the
+least recently used one to make room.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import threading
 import time
-from collections import OrderedDict
-from contextlib import suppress
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -26,6 +22,7 @@ from django.conf import settings
 from apikeys import keys
 from apikeys.invalidation import key_hashes_channel
 from apikeys.models import ApiKey
+from core.lru import ExpiringLRU
 
 # Revocations, rotations and edits reach every process through the listener within milliseconds,
 # so a trusted entry can live long: the gateway then touches the database once per key, not once
@@ -74,65 +71,15 @@ class KeyRecord:
         )
 
 
-class RecordCache:
-    """key hash → (record or None, expiry on the monotonic clock), least recently used first.
-    Thread-safe.
-
-    `generation` counts invalidations: a lookup that read the database before an invalidation
-    arrived must not store what it read (it may be the state from before the revocation).
-    """
-
-    def __init__(self, max_entries: int) -> None:
-        self._entries: OrderedDict[str, tuple[KeyRecord | None, float]] = OrderedDict()
-        self._lock = threading.Lock()
-        self.max_entries = max_entries
-        self.generation = 0
-
-    def get(self, key_hash: str) -> tuple[bool, KeyRecord | None]:
-        entry = self._entries.get(key_hash)
-        if entry is None or entry[1] <= time.monotonic():
-            return False, None
-        # Without the lock, so hits never wait for each other: each OrderedDict call is
-        # atomic, and an entry evicted or forgotten meanwhile has nothing to move.
-        with suppress(KeyError):
-            self._entries.move_to_end(key_hash)
-        return True, entry[0]
-
-    def put(
-        self,
-        key_hash: str,
-        record: KeyRecord | None,
-        *,
-        generation: int | None = None,
-        trusted: bool = True,
-    ) -> None:
-        if not trusted:
-            ttl = FALLBACK_TTL_SECONDS
-        else:
-            ttl = CACHE_TTL_SECONDS if record is not None else NEGATIVE_TTL_SECONDS
-        with self._lock:
-            if generation is not None and generation != self.generation:
-                return
-            self._entries[key_hash] = (record, time.monotonic() + ttl)
-            self._entries.move_to_end(key_hash)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-
-    def forget(self, key_hash: str) -> None:
-        with self._lock:
-            self.generation += 1
-            self._entries.pop(key_hash, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self.generation += 1
-            self._entries.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)
+def expiry(record: KeyRecord | None, trusted: bool) -> float:
+    """When a record loaded now must be read again (monotonic clock)."""
+    if not trusted:
+        return time.monotonic() + FALLBACK_TTL_SECONDS
+    return time.monotonic() + (CACHE_TTL_SECONDS if record is not None else NEGATIVE_TTL_SECONDS)
 
 
-cache = RecordCache(settings.GATEWAY_KEY_CACHE_ENTRIES)
+# key hash → record (None: no such key)
+cache: ExpiringLRU[str, KeyRecord | None] = ExpiringLRU(settings.GATEWAY_KEY_CACHE_ENTRIES)
 listener = key_hashes_channel.listen(on_message=cache.forget, on_deaf=cache.clear)
 
 
@@ -151,5 +98,5 @@ def lookup(raw: str) -> KeyRecord | None:
     if not hit:
         generation = cache.generation
         record = load(key_hash)
-        cache.put(key_hash, record, generation=generation, trusted=listener.connected)
+        cache.put(key_hash, record, expiry(record, listener.connected), generation=generation)
     return record

@@ -48,7 +48,17 @@ SCRIPT_COMMANDS = {"get", "incr", "expire", "hincrby", "sadd", "hmget", "hset", 
 BACKGROUND_COMMANDS = {"ping", "subscribe", "hello", "client|setinfo", "select", "auth",
                        "script|load"}  # fmt: skip
 MEASURING_COMMANDS = {"info"}  # this script's own INFO commandstats
-TARGETS = {"c/a": 0.10, "c/d": 10.0, "p50_1conn_above_a_ms": 0.3}
+# The performance issue's targets (README, "Benchmark"): a ratio at least, or a figure at most.
+TARGETS = {
+    "c/a": 0.35,  # at least
+    "c/d": 15.0,  # at least
+    "h/c": 0.8,  # at least: the 1M-key steady state within 20% of (c)
+    "p50_1conn_above_a_ms": 0.10,  # at most, and the rest too
+    "p99_over_p50_32": 3.0,
+    "cpu_us_per_call": 100.0,
+    "auth_cpu_us_per_call": 55.0,
+    "redis_reads_per_decision": 0.5,
+}
 
 
 def free_port() -> int:
@@ -80,7 +90,17 @@ class Bench:
             "DATABASE_URL": f"sqlite:///{workdir / 'tollgate.sqlite3'}",
             "REDIS_URL": f"redis://127.0.0.1:{self.ports['redis_c']}/0",
             "GATEWAY_SECRET": self.secret,
-            "DEBUG": "true",
+            # As production runs: DEBUG=true formats every SQL query for the debug log, which
+            # made each first sighting of a key (its database reads) several times dearer.
+            "DEBUG": "false",
+            "SECRET_KEY": secrets.token_urlsafe(40),
+            "APIKEY_PEPPER": secrets.token_urlsafe(40),
+            "ENTITLEMENT_SIGNING_KEY_FILE": str(workdir / "entitlement_signing_key.pem"),
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "SITE_URL": "http://127.0.0.1",
+            # SQLite and the simulator's webhook secret stand in for PostgreSQL and Stripe.
+            "ALLOW_DEMO_BACKENDS": "true",
+            "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_urlsafe(24),
             "LOG_LEVEL": "WARNING",
         }
         self.drf_env = {
@@ -113,6 +133,15 @@ class Bench:
 
     def prepare_tollgate(self) -> None:
         python = sys.executable
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        Path(self.tollgate_env["ENTITLEMENT_SIGNING_KEY_FILE"]).write_bytes(pem)
         self.run([python, "manage.py", "migrate", "-v0"], self.tollgate_env)
         scale = VARIANTS & {"g", "h"}
         self.run([python, str(BENCH / "tollgate_data.py"), str(self.dir), str(VALID_KEYS),
@@ -454,22 +483,30 @@ def main() -> int:
 
 
 def ratios_and_targets(by: dict[str, Any]) -> tuple[dict[str, Any], dict[str, bool]]:
-    """The ratios of the variants measured (all of them unless BENCH_VARIANTS chose)."""
+    """The issue's figures of the variants measured (all of them unless BENCH_VARIANTS chose),
+    and whether each meets its target."""
     ratios: dict[str, Any] = {}
-    met: dict[str, bool] = {}
     if "a" in by and "c" in by:
         ratios["c/a"] = round(by["c"]["requests_per_second"] / by["a"]["requests_per_second"], 3)
         ratios["p50_1conn_above_a_ms"] = round(by["c"]["p50_ms_1"] - by["a"]["p50_ms_1"], 3)
-        met["c/a"] = ratios["c/a"] >= TARGETS["c/a"]
-        met["p50_1conn_above_a_ms"] = (
-            ratios["p50_1conn_above_a_ms"] <= TARGETS["p50_1conn_above_a_ms"]
-        )
     if "c" in by and "d" in by:
         ratios["c/d"] = round(by["c"]["requests_per_second"] / by["d"]["requests_per_second"], 1)
-        met["c/d"] = ratios["c/d"] >= TARGETS["c/d"]
+    if "c" in by and "h" in by:
+        ratios["h/c"] = round(by["h"]["requests_per_second"] / by["c"]["requests_per_second"], 3)
+    if "c" in by:
+        c = by["c"]
+        ratios["p99_over_p50_32"] = round(c["p99_ms_32"] / c["p50_ms_32"], 2)
+        ratios["cpu_us_per_call"] = c["cpu_us_per_request"]
+        ratios["auth_cpu_us_per_call"] = c["cpu_us_per_request_by_process"].get("tollgate", 0.0)
+        ratios["redis_reads_per_decision"] = c["redis_reads_per_decision"]
+    at_least = {"c/a", "c/d", "h/c"}
+    met = {
+        name: (value >= TARGETS[name] if name in at_least else value <= TARGETS[name])
+        for name, value in ratios.items()
+        if value is not None
+    }
     if "c" in by:
         met["zero_new_auth_connections"] = by["c"]["new_auth_connections"] == 0
-        met["at_most_one_redis_round_trip"] = by["c"]["redis_round_trips_per_request"] <= 1.0
     return ratios, met
 
 
@@ -481,8 +518,7 @@ def print_table(results, memory, ratios, met, out) -> None:
     for r in results:
         print(f"{r['variant']:32}" + "".join(f"{r[c]!s:>16}" for c in columns))
     print(f"\npeak memory (MB per process): {memory}")
-    print(f"ratios: c/a = {ratios.get('c/a')}, c/d = {ratios.get('c/d')}, "
-          f"p50 at 1 connection above (a) = {ratios.get('p50_1conn_above_a_ms')} ms")  # fmt: skip
+    print("figures (target):", ", ".join(f"{k} = {v} ({TARGETS[k]})" for k, v in ratios.items()))
     print(f"targets met: {met}")
     print(f"written: {out} and {out.with_suffix('.png')}")
 

@@ -71,7 +71,7 @@ class Count:
 
 
 def check_and_count(
-    keys: list[str],
+    keys: tuple[str, ...],
     limits: Limits,
     usage_field: str,
     quota_ttl: int,
@@ -85,29 +85,30 @@ def check_and_count(
     (second window key, limit) and (minute window key, limit), when it has limits. With
     `credits_key` it also spends `cost` units of the account's prepaid credits
     (credits/balance.py), or is refused if they do not cover it."""
-    endpoint_windows = endpoint_windows or (("", NO_LIMIT), ("", NO_LIMIT))
-    (_, endpoint_per_second), (_, endpoint_per_minute) = endpoint_windows
-    args = [
-        limits.per_second,
-        limits.per_minute,
-        limits.per_period,
-        1 if limits.hard_cap else 0,
-        usage_field,
-        max(quota_ttl, 1),
-        now_ms := int(now * 1000),
-        now_ms // 100,  # the buckets of the rolling second and minute (limits.lua)
-        now_ms // 6000,
-        cost,
-        endpoint_per_second,
-        endpoint_per_minute,
-        1 if credits_key else 0,
-    ]
-    second_key, minute_key, *always = keys
-    windows = ((second_key, limits.per_second), (minute_key, limits.per_minute), *endpoint_windows)
-    named = [*always, *(key for key, limit in windows if limit != NO_LIMIT)]  # see limits.lua
+    second_key, minute_key, *named = keys  # only the windows with a limit (see limits.lua)
+    if limits.per_second != NO_LIMIT:
+        named.append(second_key)
+    if limits.per_minute != NO_LIMIT:
+        named.append(minute_key)
+    endpoint_per_second = endpoint_per_minute = NO_LIMIT
+    if endpoint_windows is not None:
+        (endpoint_second_key, endpoint_per_second), (endpoint_minute_key, endpoint_per_minute) = (
+            endpoint_windows
+        )
+        if endpoint_per_second != NO_LIMIT:
+            named.append(endpoint_second_key)
+        if endpoint_per_minute != NO_LIMIT:
+            named.append(endpoint_minute_key)
     if credits_key:
         named.append(credits_key)
-    command = pack("EVALSHA", SCRIPT_SHA, len(named), *named, *args)
+    now_ms = int(now * 1000)
+    command = pack(
+        "EVALSHA", SCRIPT_SHA, len(named), *named,
+        limits.per_second, limits.per_minute, limits.per_period, 1 if limits.hard_cap else 0,
+        usage_field, max(quota_ttl, 1), now_ms,
+        now_ms // 100, now_ms // 6000,  # the buckets of the rolling second and minute
+        cost, endpoint_per_second, endpoint_per_minute, 1 if credits_key else 0,
+    )  # fmt: skip
     try:
         reply = send(keys[0], command)
     except redis.exceptions.NoScriptError:
@@ -115,19 +116,25 @@ def check_and_count(
         # primary) and try once more.
         get_redis().script_load(SCRIPT)
         reply = send(keys[0], command)
-    admitted, outcome, *plan_windows, period, new_hash = reply[:10]
-    if new_hash:
+    if reply[9]:  # a new usage hash
         mark_dirty(account_of(keys[4]))
     return Count(
-        bool(admitted),
-        outcome.decode(),
-        Window(*plan_windows[:3]),
-        Window(*plan_windows[3:]),
-        int(period),
-        Window(*reply[10:13]),
-        Window(*reply[13:16]),
+        bool(reply[0]),
+        reply[1].decode(),
+        window(reply, 2),
+        window(reply, 5),
+        int(reply[8]),
+        window(reply, 10),
+        window(reply, 13),
         int(reply[16]),
     )
+
+
+def window(reply: list[Any], start: int) -> Window:
+    used, reset_ms, retry_ms = reply[start : start + 3]
+    if not (used or reset_ms or retry_ms):
+        return NO_WINDOW  # windows without a limit, and windows nobody has used yet
+    return Window(used, reset_ms, retry_ms)
 
 
 def count_refusal(account_id: int, environment: str, now: float, usage_field: str) -> None:
@@ -170,11 +177,11 @@ def send(key: str, command: bytes) -> Any:
     slot map is reloaded and the command sent once more; ASK means the slot is moving, so the
     command goes once to the node named, after ASKING.
     """
+    decision = pipelining.current()
+    if decision is not None:  # on the asyncio server's loop: its pipeline carries it (never
+        return decision.round_trip(command)  # a cluster's: those decide on threads)
     client = get_redis()
     if not isinstance(client, redis.RedisCluster):
-        decision = pipelining.current()
-        if decision is not None:  # on the asyncio server's loop: its pipeline carries it
-            return decision.round_trip(command)
         return round_trip(thread_connection(client.connection_pool), command)
     try:
         return round_trip(node_connection(client, client.get_node_from_key(key)), command)

@@ -22,20 +22,25 @@ catalog change or a key rotation each gets a fresh token at once.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import jwt
 from django.conf import settings
 
 from apikeys.records import KeyRecord
+from core.lru import ExpiringLRU
 from gateway.policy import AccountPolicy, Product
 from gateway.signing import keys
 
 HEADER = "Tollgate-Entitlements"
 ALGORITHM = "EdDSA"
 
-# (account, key, environment, plan, features digest, product, signing kid) → (token, renew at)
-_tokens: dict[tuple[int, str, str, str, str, str, str], tuple[str, float]] = {}
+# (account, key, environment, plan, features digest, product, signing kid) → (token, renew at),
+# the renewal on the same clock as the token's own iat and exp; bounded like the key cache.
+_tokens: ExpiringLRU[tuple[int, str, str, str, str, str, str], tuple[str, float]] = ExpiringLRU(
+    settings.GATEWAY_KEY_CACHE_ENTRIES
+)
 
 
 def claims(record: KeyRecord, policy: AccountPolicy, product: Product, now: int) -> dict[str, Any]:
@@ -60,7 +65,7 @@ def token_for(record: KeyRecord, policy: AccountPolicy, product: Product, now: f
         record.account_id, record.key_id, record.environment, policy.plan_slug,
         policy.features_digest, product.slug, ring.kid,
     )  # fmt: skip
-    cached = _tokens.get(cache_key)
+    _, cached = _tokens.get(cache_key)
     if cached is not None and now < cached[1]:
         return cached[0]
     issued = int(now)
@@ -70,11 +75,9 @@ def token_for(record: KeyRecord, policy: AccountPolicy, product: Product, now: f
         algorithm=ALGORITHM,
         headers={"kid": ring.kid},
     )
-    if len(_tokens) >= settings.GATEWAY_KEY_CACHE_ENTRIES:
-        # Bounded like the key cache: drop the lot rather than walk it on the hot path; each
-        # key's next call signs again.
-        _tokens.clear()
-    _tokens[cache_key] = (token, issued + settings.ENTITLEMENT_TOKEN_SECONDS / 2)
+    renew_at = issued + settings.ENTITLEMENT_TOKEN_SECONDS / 2
+    # Kept in memory a whole lifetime at most; renewed, by the wall clock, at half of it.
+    _tokens.put(cache_key, (token, renew_at), time.monotonic() + settings.ENTITLEMENT_TOKEN_SECONDS)
     return token
 
 

@@ -36,31 +36,52 @@ from portal.redis_client import SOCKET_TIMEOUT_SECONDS
 log = logging.getLogger(__name__)
 
 WAITING = object()  # what a decision greenlet hands the loop when it waits for Redis
+FINISHED = object()  # ... and, with the decision's result, when it is done
+IDLE_GREENLETS = 256  # kept for reuse; more exist only while that many decisions wait at once
 
 
 class DecisionGreenlet(greenlet.greenlet):  # type: ignore[misc]  # untyped
-    """A decision running on the event loop; ``counting.send`` finds its pipeline here.
+    """Runs decisions on the event loop, one after another; ``counting.send`` finds its
+    pipeline here. Reused (``Pipeline.decision``): making a greenlet and running it to its end
+    costs about 7 µs, a quarter of a decision's own work, while switching into a waiting one
+    costs half a microsecond.
 
-    ``sent`` says whether a command of this decision may have reached Redis: until then it
-    can be run again from the start (in a thread) without counting anything twice.
-    ``failure`` is the Redis error a command of it got, if any. ``on_done`` receives what the
-    decision function returned.
+    For the decision running now, ``sent`` says whether a command of it may have reached Redis:
+    until then it can be run again from the start (in a thread) without counting anything
+    twice. ``failure`` is the Redis error a command of it got, if any.
     """
 
-    def __init__(
-        self, run: Callable[[], Any], pipeline: Pipeline, on_done: Callable[[Any], None]
-    ) -> None:
-        super().__init__(run)
+    def __init__(self, pipeline: Pipeline) -> None:
+        super().__init__(self.serve)
         self.pipeline = pipeline
-        self.on_done = on_done
+        self.on_done: Callable[[Any], None] | None = None
         self.sent = False
         self.failure: BaseException | None = None
 
+    def serve(self, job: tuple[Callable[[], Any], Callable[[Any], None]]) -> None:
+        """The greenlet's body: run each job handed to it, hand back what it returned."""
+        while True:
+            run, self.on_done = job
+            self.sent, self.failure = False, None
+            job = self.parent.switch((FINISHED, run()))
+
+    def start(self, run: Callable[[], Any], on_done: Callable[[Any], None]) -> None:
+        """Run one decision until it waits for Redis or ends; ``on_done`` receives what ``run``
+        returned (from the loop only)."""
+        self.handle(self.switch((run, on_done)))
+
     def step(self, reply: Any = None) -> None:
-        """Run the decision until it waits for Redis again or ends (from the loop only)."""
-        result = self.switch(reply)
-        if result is not WAITING:
-            self.on_done(result)
+        """Resume the decision with its reply, until it waits for Redis again or ends."""
+        self.handle(self.switch(reply))
+
+    def handle(self, outcome: Any) -> None:
+        if outcome is WAITING:
+            return
+        _, result = outcome
+        on_done, self.on_done = self.on_done, None
+        assert on_done is not None
+        on_done(result)
+        self.pipeline.release(self)
 
     def round_trip(self, command: bytes) -> Any:
         """Inside the decision: send one packed command and wait for its reply, the loop
@@ -165,6 +186,15 @@ class Pipeline:
         self.timer: asyncio.TimerHandle | None = None
         self.writes = 0  # round trips (one write each) and commands written, for the bench
         self.commands = 0
+        self.idle: list[DecisionGreenlet] = []
+
+    def decision(self) -> DecisionGreenlet:
+        """A greenlet to run a decision on: an idle one, else a new one."""
+        return self.idle.pop() if self.idle else DecisionGreenlet(self)
+
+    def release(self, decision: DecisionGreenlet) -> None:
+        if len(self.idle) < IDLE_GREENLETS:
+            self.idle.append(decision)
 
     def submit(self, command: bytes, waiter: Waiter) -> None:
         self.unsent.append(command)

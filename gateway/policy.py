@@ -14,10 +14,7 @@ import hashlib
 import json
 import random
 import re
-import threading
 import time
-from collections import OrderedDict
-from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +26,7 @@ from billing.standing import Standing, standing_for
 from catalog import paths
 from catalog.models import ApiProduct
 from catalog.operations import operations_of
+from core.lru import ExpiringLRU
 from credits.terms import prepaid_terms
 from usage.caps import period_limit
 
@@ -132,57 +130,42 @@ def load_policy(account_id: int, now: float) -> AccountPolicy | None:
 
 
 class PolicyCache:
-    """account id → (policy or None, expiry on the monotonic clock), least recently used first,
-    at most ``max_entries`` of them (GATEWAY_POLICY_CACHE_ENTRIES). Thread-safe.
+    """account id → policy (None: no plan, or no such account) in a core.lru.ExpiringLRU of
+    at most ``max_entries`` (GATEWAY_POLICY_CACHE_ENTRIES).
 
     An entry lives GATEWAY_POLICY_TTL_SECONDS (less up to a fifth, so the policies loaded
     together, at start-up or after an invalidation of everything, are not all reloaded in the
     same second), or until its standing changes by itself (``Standing.changes_at``: the end of
-    a payment grace), whichever comes first; and until an invalidation drops it. ``generation``
-    counts invalidations: a load that read the database before one arrived does not store what
-    it read, which may be the state from before the change.
+    a payment grace), whichever comes first; and until an invalidation drops it. A load that
+    read the database before an invalidation arrived does not store what it read.
     """
 
     def __init__(self, max_entries: int) -> None:
-        self._entries: OrderedDict[int, tuple[AccountPolicy | None, float]] = OrderedDict()
-        self._lock = threading.Lock()
-        self.max_entries = max_entries
-        self.generation = 0
+        self.entries: ExpiringLRU[int, AccountPolicy | None] = ExpiringLRU(max_entries)
 
     def get(self, account_id: int, now: float) -> AccountPolicy | None:
-        entry = self._entries.get(account_id)
-        if entry is not None and entry[1] > time.monotonic():
-            policy = entry[0]
-            if policy is None or policy.period_start <= now < policy.period_end:
-                # Without the lock, so hits never wait for each other (as apikeys.records).
-                with suppress(KeyError):
-                    self._entries.move_to_end(account_id)
-                return policy
-        generation = self.generation
+        hit, policy = self.entries.get(account_id)
+        if hit and (policy is None or policy.period_start <= now < policy.period_end):
+            return policy
+        generation = self.entries.generation
         policy = load_policy(account_id, now)
         expires_at = (
             policy.expires_at if policy else time.monotonic() + settings.GATEWAY_POLICY_TTL_SECONDS
         )
-        with self._lock:
-            if generation == self.generation:
-                self._entries[account_id] = (policy, expires_at)
-                self._entries.move_to_end(account_id)
-                while len(self._entries) > self.max_entries:
-                    self._entries.popitem(last=False)
+        self.entries.put(account_id, policy, expires_at, generation=generation)
         return policy
 
     def forget(self, account_id: int) -> None:
-        with self._lock:
-            self.generation += 1
-            self._entries.pop(account_id, None)
+        self.entries.forget(account_id)
 
     def clear(self) -> None:
-        with self._lock:
-            self.generation += 1
-            self._entries.clear()
+        self.entries.clear()
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self.entries)
+
+    def __contains__(self, account_id: object) -> bool:
+        return account_id in self.entries
 
 
 def expiry(changes_at: datetime | None) -> float:

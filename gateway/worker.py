@@ -80,12 +80,14 @@ def environ_name(name: bytes) -> str | None:
 
 
 class HeaderNames(dict[bytes, str | None]):
-    """Header name → WSGI name, computed once per distinct name (at most LIMIT kept)."""
+    """Header name, as sent → WSGI name, computed once per distinct name (at most LIMIT kept:
+    nginx spells its own headers alike every time; clients' names beyond it are converted
+    each time)."""
 
     LIMIT = 512
 
     def __missing__(self, name: bytes) -> str | None:
-        converted = environ_name(name)
+        converted = environ_name(name.lower())
         if len(self) < self.LIMIT:
             self[name] = converted
         return converted
@@ -160,8 +162,8 @@ class Worker:
                           extra={"request_id": request_id})  # fmt: skip
                 connection.answer(recorded(refuse(403, "unavailable", 1), started))
 
-        decision = pipelining.DecisionGreenlet(run, self.pipeline, done)
-        decision.step()
+        decision = self.pipeline.decision()
+        decision.start(run, done)
 
     def in_thread(
         self,
@@ -293,8 +295,11 @@ class Connection(asyncio.Protocol):
         self.count_head(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.count_head(len(name) + len(value) + 4)
-        key = HEADER_NAMES[name.lower()]
+        # Called for every header of every call: count_head and the name's conversion inlined.
+        self.head_bytes += len(name) + len(value) + 4
+        if self.head_bytes > MAX_HEAD_BYTES:
+            raise httptools.HttpParserError("request head too large")
+        key = HEADER_NAMES[name]
         if key is not None:
             text = value.decode("latin-1")
             environ = self.environ

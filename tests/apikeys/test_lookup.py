@@ -76,7 +76,7 @@ def test_it_does_not_store_what_it_read_before_an_invalidation(issue_key):
     generation = records.cache.generation
     stale = records.load(key.key_hash)
     records.cache.forget(key.key_hash)  # an invalidation arrives while the lookup ran
-    records.cache.put(key.key_hash, stale, generation=generation)
+    records.cache.put(key.key_hash, stale, records.expiry(stale, True), generation=generation)
     assert records.cache.get(key.key_hash) == (False, None)
 
 
@@ -117,34 +117,3 @@ def test_it_restarts_the_listener_in_a_forked_process(listener_on, redis_db):
     answer = os.read(read, 1)
     os.waitpid(pid, 0)
     assert answer == b"1"
-
-
-def record_of(n: int) -> KeyRecord:
-    return KeyRecord(f"key_{n}", n, "live", "active", None, None, (), (), (), ())
-
-
-def test_the_cache_drops_the_least_recently_used_record_when_full():
-    cache = records.RecordCache(max_entries=3)
-    for n in (1, 2, 3):
-        cache.put(f"h{n}", record_of(n))
-    assert cache.get("h1") == (True, record_of(1))  # 1 is now the most recently used
-    cache.put("h4", record_of(4))  # full: 2 goes
-    assert [cache.get(f"h{n}")[0] for n in (1, 2, 3, 4)] == [True, False, True, True]
-    cache.put("h3", record_of(3))  # a refresh is a use too
-    cache.put("h5", record_of(5))  # 1 goes (used before 3's refresh and 4)
-    assert [cache.get(f"h{n}")[0] for n in (1, 3, 4, 5)] == [False, True, True, True]
-    assert len(cache) == 3
-
-
-def test_the_bounded_cache_keeps_its_invalidation_guard():
-    cache = records.RecordCache(max_entries=2)
-    cache.put("h1", record_of(1))
-    generation = cache.generation  # a lookup reads the database...
-    cache.forget("h1")  # ...a revocation arrives...
-    cache.put("h1", record_of(1), generation=generation)  # ...and its stale read is not stored
-    assert cache.get("h1") == (False, None)
-    cache.put("h2", record_of(2))
-    generation = cache.generation
-    cache.put("h3", record_of(3))  # evictions are not invalidations: a later read may be stored
-    cache.put("h2", record_of(2), generation=generation)
-    assert cache.get("h2") == (True, record_of(2))

@@ -26,7 +26,7 @@ def test_it_keeps_at_most_its_bound_dropping_the_least_recently_used(team, alice
     cache.get(team.pk, now)  # used again: now the most recent
     cache.get(others[1].pk, now)
     assert len(cache) == 2
-    assert set(cache._entries) == {team.pk, others[1].pk}
+    assert set(cache.entries) == {team.pk, others[1].pk}
 
 
 def test_a_cached_policy_is_not_loaded_again_within_its_ttl(team, settings, monkeypatch):
@@ -76,4 +76,4 @@ def test_a_load_that_raced_an_invalidation_is_not_kept(team, monkeypatch):
 
     monkeypatch.setattr(policy, "load_policy", load_then_hear_a_change)
     assert cache.get(team.pk, datetime.now(UTC).timestamp()) is not None
-    assert team.pk not in cache._entries
+    assert team.pk not in cache

@@ -28,7 +28,7 @@ def test_it_applies_a_new_plan_at_once_and_keeps_the_periods_count(
 def test_it_drops_a_policy_when_another_process_publishes_a_change(team, redis_db):
     raw, _ = make_key(team)
     ask(raw)  # starts this process's listener and caches the policy
-    assert policies._entries.get(team.pk) is not None
+    assert team.pk in policies
     wait_for(lambda: redis_db.pubsub_numsub(invalidation.CHANNEL)[0][1] >= 1, what="listener")
     redis_db.publish(invalidation.CHANNEL, str(team.pk))  # as another process would
-    wait_for(lambda: team.pk not in policies._entries, timeout=1, what="invalidation")
+    wait_for(lambda: team.pk not in policies, timeout=1, what="invalidation")

@@ -1,0 +1,76 @@
+"""The bounded, expiring, least-recently-used map behind the gateway's in-process caches.
+
+Key records (apikeys.records), account policies (gateway.policy) and entitlement tokens
+(gateway.entitlements) are each read on every call and loaded or made on a miss. Each lives in
+an ``ExpiringLRU``: at most ``max_entries`` entries, the least recently used dropped to make room
+(so a seller with a million keys keeps a bounded process and its busy entries cached, instead
+of emptying the cache at once and stampeding the database), each entry until its own expiry on
+the monotonic clock.
+
+Hits take no lock, so they never wait for each other: each OrderedDict call is atomic under the
+GIL, and an entry evicted or forgotten meanwhile has nothing to move. Writes take the lock.
+``generation`` counts invalidations: a value read from the database before an invalidation
+arrived must not be stored (it may be the state from before the change), so a loader notes the
+generation before reading and passes it to ``put``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import suppress
+from typing import Generic, TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class ExpiringLRU(Generic[K, V]):
+    def __init__(self, max_entries: int) -> None:
+        self._entries: OrderedDict[K, tuple[V, float]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_entries = max_entries
+        self.generation = 0
+
+    def get(self, key: K) -> tuple[bool, V | None]:
+        """(True, value) for an entry not yet expired, else (False, None)."""
+        entry = self._entries.get(key)
+        if entry is None or entry[1] <= time.monotonic():
+            return False, None
+        with suppress(KeyError):
+            self._entries.move_to_end(key)
+        return True, entry[0]
+
+    def put(self, key: K, value: V, expires_at: float, *, generation: int | None = None) -> None:
+        """Store until ``expires_at`` (monotonic), unless an invalidation came since
+        ``generation`` was read."""
+        with self._lock:
+            if generation is not None and generation != self.generation:
+                return
+            self._entries[key] = (value, expires_at)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def forget(self, key: K) -> None:
+        with self._lock:
+            self.generation += 1
+            self._entries.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.generation += 1
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: object) -> bool:
+        """Whether an entry is held (expired or not)."""
+        return key in self._entries
+
+    def __iter__(self) -> Iterator[K]:
+        """The keys held, least recently used first."""
+        return iter(list(self._entries))
