@@ -48,7 +48,10 @@ def test_make_run_serves_the_portal_on_the_embedded_default_and_stops_on_ctrl_c(
         wait_for(lambda: healthy(f"http://127.0.0.1:{port}/healthz"), timeout=90, what="healthz")
         home = requests.get(f"http://127.0.0.1:{port}/")
         assert home.status_code == 200
-        # The decision has a server of its own, with the same probes.
+        # The decision has a server of its own, with the same probes. It starts beside the
+        # portal, not after it: on a busy machine it may still be setting Django up.
+        wait_for(lambda: healthy(f"http://127.0.0.1:{auth_port}/livez"), timeout=60,
+                 what="the auth server")  # fmt: skip
         for server in (port, auth_port):
             assert requests.get(f"http://127.0.0.1:{server}/livez").json() == {"status": "ok"}
             assert requests.get(f"http://127.0.0.1:{server}/readyz").status_code == 200
