@@ -87,7 +87,9 @@ def test_key_limits() -> Limits:
 
 
 def load_policy(account_id: int, now: float) -> AccountPolicy | None:
-    account = Account.objects.filter(pk=account_id, closed_at__isnull=True).first()
+    account = (
+        Account.objects.filter(pk=account_id, closed_at__isnull=True).select_related("plan").first()
+    )
     if account is None:
         return None
     # A pass or credits, for an account without a subscription (credits.terms).
@@ -98,11 +100,12 @@ def load_policy(account_id: int, now: float) -> AccountPolicy | None:
     standing = standing_for(account)
     if prepaid is not None and prepaid.period is not None:
         standing = Standing(*prepaid.period, payment_required=False)
+    # Three columns, not the joined rows: building the query is most of a policy load's cost.
     entitlements = {
-        item.product.slug: Entitlement(
-            tuple(m.upper() for m in item.methods), tuple(item.path_prefixes)
+        slug: Entitlement(tuple(m.upper() for m in methods), tuple(prefixes))
+        for slug, methods, prefixes in plan.entitlements.values_list(
+            "product__slug", "methods", "path_prefixes"
         )
-        for item in plan.entitlements.select_related("product")
     }
     per_period, hard_cap = period_limit(account, plan)  # the plan's quota, or the spend cap
     return AccountPolicy(
