@@ -25,16 +25,20 @@ class Command(BaseCommand):
                 "API and the auth server beside it; STRIPE_SIMULATOR_PORT moves the simulator."
             )
         supervisor = Supervisor(log=lambda line: self.stdout.write(f"[runstack] {line}"))
-        # The embedded Redis starts first, so migrations and the demo data loader find it.
+        # The embedded Redis starts first, so migrations and the demo data loader find it; the
+        # Stripe simulator (when it stands in for Stripe) before the catalog, so applying it
+        # mirrors the plans at once instead of warning that Stripe cannot be reached.
+        early = ("redis", "stripe-simulator")
         supervisor.start([s for s in services if s.name == "redis"])
         try:
             call_command("migrate", interactive=False, verbosity=0)
+            supervisor.start([s for s in services if s.name == "stripe-simulator"])
             call_command("apply_catalog", DEMO_CATALOG, stdout=StringIO())
             demo = call_command("seed_demo", stdout=StringIO())
         except BaseException:
             supervisor.stop_all()
             raise
-        supervisor.start([s for s in services if s.name != "redis"])
+        supervisor.start([s for s in services if s.name not in early])
         self.stdout.write(self.banner(services, demo))
         raise SystemExit(supervisor.wait())
 
