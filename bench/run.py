@@ -132,10 +132,10 @@ class Bench:
             wait_port(self.ports[name])
 
     def prepare_tollgate(self) -> None:
-        python = sys.executable
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+        python = sys.executable
         pem = Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,

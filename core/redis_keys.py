@@ -30,7 +30,14 @@ def account_tag(account_id: int) -> str:
 
 def usage_key(account_id: int, environment: str, now: float) -> str:
     """The hash of an hour's calls: fields ``<key_id>|<product>|<endpoint>|<outcome>``."""
-    return hour_keys(account_id, environment, int(now // 3600), 0)[3]
+    kind = USAGE_KINDS["live" if environment == "live" else "test"]
+    return f"{account_tag(account_id)}:{kind}:{hour_stamp(int(now // 3600))}"
+
+
+@lru_cache(maxsize=64)
+def hour_stamp(hour: int) -> str:
+    """An hour since the epoch as its usage hashes name it (strftime is dear per call)."""
+    return time.strftime("%Y%m%d%H", time.gmtime(hour * 3600))
 
 
 def live_hours_key(account_id: int) -> str:
@@ -55,8 +62,6 @@ def counter_keys(
 @lru_cache(maxsize=4096)
 def hour_keys(account_id: int, environment: str, hour: int, period_start: int) -> tuple[str, ...]:
     tag = account_tag(account_id)
-    stamp = time.strftime("%Y%m%d%H", time.gmtime(hour * 3600))
-    kind = USAGE_KINDS["live" if environment == "live" else "test"]
     return (
         # The rolling windows: hashes of sub-buckets that gateway/limits.lua names by time.
         f"{tag}:rl:{environment}:s",
@@ -64,7 +69,7 @@ def hour_keys(account_id: int, environment: str, hour: int, period_start: int) -
         # The period's start is in the name: a call counts in the period it was decided in,
         # and a plan change (same period) keeps the count.
         f"{tag}:quota:{environment}:{period_start}",
-        f"{tag}:{kind}:{stamp}",
+        usage_key(account_id, environment, hour * 3600),
         live_hours_key(account_id),
     )
 

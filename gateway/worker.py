@@ -87,7 +87,7 @@ class HeaderNames(dict[bytes, str | None]):
     LIMIT = 512
 
     def __missing__(self, name: bytes) -> str | None:
-        converted = environ_name(name.lower())
+        converted = environ_name(name)
         if len(self) < self.LIMIT:
             self[name] = converted
         return converted

@@ -104,6 +104,22 @@ def test_without_the_secret_there_is_nothing_here(server, team):
     assert parse(exchange(server, b"GET /admin/ HTTP/1.1\r\nHost: a\r\n\r\n"))[0] == 404
 
 
+def test_header_names_are_read_in_any_case_and_their_cache_stays_bounded(server, team):
+    from gateway.worker import HeaderNames
+
+    names = HeaderNames()
+    for n in range(HeaderNames.LIMIT * 3):  # a client's made-up names, each in a new spelling
+        names[f"X-Junk-{n}".encode()]
+    assert len(names) == HeaderNames.LIMIT
+    # Past the bound names are still converted, only not kept; underscores still mean nothing.
+    assert names[b"x-GATEWAY-secret"] == "HTTP_X_GATEWAY_SECRET"
+    assert names[b"X_Gateway_Secret"] is None
+    assert len(names) == HeaderNames.LIMIT
+    raw, _ = make_key(team)
+    respelled = auth_request(raw).replace(b"X-Gateway-Secret:", b"x-gAtEwAy-SECRET:")
+    assert parse(exchange(server, respelled))[0] == 204
+
+
 def test_probes_answer_on_the_auth_server(server):
     status, headers = parse(exchange(server, b"GET /livez HTTP/1.1\r\nHost: a\r\n\r\n"))
     assert (status, headers["Content-Type"]) == (200, "application/json")
