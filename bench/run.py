@@ -336,7 +336,7 @@ def measure(bench: Bench, name: str, path: str, header: tuple[str, str, str],
     drf_redis_after = redis_calls(bench.ports["redis_d"])
     delta = {k: v - redis_before.get(k, 0) for k, v in redis_after.items()}
     drf_delta = {k: v - drf_redis_before.get(k, 0) for k, v in drf_redis_after.items()}
-    background, decisions = 0, 0
+    background, decisions, scripts = 0, 0, 0
     if name.startswith("d "):
         commands = round_trips = sum(drf_delta.values())
     else:
@@ -345,9 +345,10 @@ def measure(bench: Bench, name: str, path: str, header: tuple[str, str, str],
         round_trips = sum(
             v for k, v in delta.items() if k not in SCRIPT_COMMANDS | BACKGROUND_COMMANDS
         )
-        # Per decision as Redis counted them (one EVALSHA of limits.lua per call), so the
-        # calls nginx abandons when wrk stops, decided but never answered, don't skew it.
-        decisions = delta.get("evalsha", 0)
+        # Per decision: every call wrk got an answer to. (Not EVALSHAs any more: a call admitted
+        # on a lease runs no script, a lease's release runs one; gateway/leasing.py.)
+        decisions = requests
+        scripts = delta.get("evalsha", 0) + delta.get("eval", 0)
         # Decisions pipelined together share a round trip, so commands do not count them:
         # Redis's read events do (less the background commands, one read each).
         reads -= background
@@ -367,6 +368,7 @@ def measure(bench: Bench, name: str, path: str, header: tuple[str, str, str],
         "redis_commands_per_request": round(commands / requests, 2),
         "redis_round_trips_per_request": round(round_trips / (decisions or requests), 3),
         "redis_reads_per_decision": round(max(0, reads) / decisions, 3) if decisions else None,
+        "redis_scripts_per_decision": round(scripts / decisions, 3) if decisions else None,
         "redis_background_commands": background,
         "new_auth_connections": loaded.get("new_auth_connections"),
         "admitted": loaded["ok"],
@@ -512,7 +514,7 @@ def ratios_and_targets(by: dict[str, Any]) -> tuple[dict[str, Any], dict[str, bo
 
 def print_table(results, memory, ratios, met, out) -> None:
     columns = ["requests_per_second", "p50_ms_32", "p99_ms_32", "p50_ms_1", "cpu_us_per_request",
-               "redis_round_trips_per_request", "redis_reads_per_decision",
+               "redis_scripts_per_decision", "redis_reads_per_decision",
                "new_auth_connections"]  # fmt: skip
     print(f"\n{'variant':32}" + "".join(f"{c[:14]:>16}" for c in columns))
     for r in results:

@@ -105,3 +105,8 @@ def credit_grants_key(account_id: int) -> str:
 def credit_batches_key(account_id: int) -> str:
     """The set of claimed usage batches (their key names) not yet in the ledger."""
     return f"{account_tag(account_id)}:credits:batches"
+
+
+def release_key(account_id: int, name: str) -> str:
+    """Set by a lease's release (gateway/release.lua) so that a retry applies it once."""
+    return f"{account_tag(account_id)}:release:{name}"

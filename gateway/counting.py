@@ -68,6 +68,7 @@ class Count:
     endpoint_second: Window = NO_WINDOW
     endpoint_minute: Window = NO_WINDOW
     credits: int = -1  # units left after this call (-1: it spends no credits)
+    leased: int = 0  # calls counted beyond this one for the caller to spend (gateway/leasing.py)
 
 
 def check_and_count(
@@ -80,11 +81,13 @@ def check_and_count(
     cost: int = 1,
     endpoint_windows: tuple[tuple[str, int], tuple[str, int]] | None = None,
     credits_key: str | None = None,
+    want: int = 0,
 ) -> Count:
     """Check and count one call of `cost` units. `endpoint_windows`: the endpoint's own
     (second window key, limit) and (minute window key, limit), when it has limits. With
     `credits_key` it also spends `cost` units of the account's prepaid credits
-    (credits/balance.py), or is refused if they do not cover it."""
+    (credits/balance.py), or is refused if they do not cover it. `want`: calls to lease beyond
+    this one, if the script finds room for them (gateway/leasing.py)."""
     second_key, minute_key, *named = keys  # only the windows with a limit (see limits.lua)
     if limits.per_second != NO_LIMIT:
         named.append(second_key)
@@ -107,7 +110,7 @@ def check_and_count(
         limits.per_second, limits.per_minute, limits.per_period, 1 if limits.hard_cap else 0,
         usage_field, max(quota_ttl, 1), now_ms,
         now_ms // 100, now_ms // 6000,  # the buckets of the rolling second and minute
-        cost, endpoint_per_second, endpoint_per_minute, 1 if credits_key else 0,
+        cost, endpoint_per_second, endpoint_per_minute, 1 if credits_key else 0, want,
     )  # fmt: skip
     try:
         reply = send(keys[0], command)
@@ -127,6 +130,7 @@ def check_and_count(
         window(reply, 10),
         window(reply, 13),
         int(reply[16]),
+        reply[17],
     )
 
 

@@ -23,7 +23,7 @@ from catalog import paths
 from core import redis_keys
 from core.redis_keys import endpoint_window_keys
 from credits import balance as credits_balance
-from gateway import counting, entitlements
+from gateway import counting, entitlements, leasing
 from gateway.models import UncountedCall
 from gateway.policy import NO_LIMIT, AccountPolicy, Endpoint, Limits, Product, catalog, policies
 
@@ -184,11 +184,25 @@ def count(
     # (503) with nothing counted. Almost always a lookup in the token cache.
     token = entitlements.token_for(record, policy, product, now)
     usage_field = f"{record.key_id}|{product.slug}|{group}"
+    # A busy account's call is admitted here on its lease when it has one (gateway/leasing.py).
+    leases = leasing.current() if endpoint.cost == 1 and not (windows or spends) else None
+    holding, want, now_ms = None, 0, int(now * 1000)
+    if leases is not None:
+        span = leasing.term_ms(limits)
+        term = now_ms // span
+        holding = leases.holding(record.account_id, record.environment)
+        holding.note(term, span)
+        spent = holding.spend(term, keys, limits, usage_field, now_ms)
+        if spent is not None:
+            return admitted(record, policy, group, token, limits, endpoint, spent)
+        want = holding.want(leases.cap)
+        if want:
+            holding.asking = True
 
     def check() -> counting.Count:
         return counting.check_and_count(
             keys, limits, usage_field, quota_ttl, now,
-            cost=endpoint.cost, endpoint_windows=windows, credits_key=credits_key,
+            cost=endpoint.cost, endpoint_windows=windows, credits_key=credits_key, want=want,
         )  # fmt: skip
 
     try:
@@ -201,6 +215,13 @@ def count(
         if spends:  # no balance to check: admitting would give calls away
             return refuse(403, "unavailable", 1)
         return redis_down(record, policy, product, endpoint, token, now)
+    finally:
+        if want:
+            assert holding is not None
+            holding.asking = False
+    if result.leased:
+        assert leases is not None and holding is not None
+        result = leases.granted(holding, result, result.leased, keys, limits, term, span, now_ms)
     refusing = RATE_WINDOWS.get(result.outcome)
     if refusing is not None:
         window = getattr(result, refusing)
@@ -212,8 +233,20 @@ def count(
     if result.outcome in ("credits_exhausted", "credits_unknown"):
         denied = identified(refuse(403, "credits_exhausted"), record)
         return with_limits(denied, limits, endpoint, result)
+    return admitted(record, policy, group, token, limits, endpoint, result)
+
+
+def admitted(
+    record: KeyRecord,
+    policy: AccountPolicy,
+    group: str,
+    token: str,
+    limits: Limits,
+    endpoint: Endpoint,
+    result: counting.Count,
+) -> Decision:
     # The endpoint group is for nginx's access log (the usage collector); not sent to clients.
-    admitted = Decision(
+    decision = Decision(
         204,
         headers=[
             *identity_headers(record, policy),
@@ -221,7 +254,7 @@ def count(
             (entitlements.HEADER, token),
         ],
     )
-    return with_limits(admitted, limits, endpoint, result)
+    return with_limits(decision, limits, endpoint, result)
 
 
 # The script's outcome for a full rolling window, and the window in its answer.

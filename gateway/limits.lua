@@ -16,10 +16,13 @@
 -- ARGV[11], ARGV[12] the endpoint's own per-second and per-minute limits (-1: none)
 -- ARGV[13] 1 when the call spends prepaid credits: then the last key is the account's credit
 -- hash (core/redis_keys.credits_key; fields balance and used, see credits/balance.py)
+-- ARGV[14] calls to lease beyond this one (gateway/leasing.py; 0: none): an admitted call may
+-- count up to that many more in its own buckets and in the quota, which the caller admits itself
+-- until its 100 ms bucket ends and then returns what it did not spend (release.lua)
 -- Returns {admitted (1/0), outcome, then for the second and the minute window: calls counted,
 -- ms until the oldest of them leaves, ms until a call would be admitted; then the period count
 -- (units), new hash (1/0), then the endpoint's second and minute windows as the plan's, then
--- the credits left (-1: the call spends none)}: on a new hash the caller marks the account dirty
+-- the credits left (-1: the call spends none), then the calls leased (0 or more)}: on a new hash the caller marks the account dirty
 -- for the flush (a key outside this slot). Outcome credits_unknown (nothing counted): the
 -- credit hash has no balance yet, the caller seeds it from the ledger and asks again.
 --
@@ -39,10 +42,15 @@
 -- because turning Lua numbers into strings (printf) was the largest cost of an earlier version.
 
 local SPAN = 11
+-- A lease takes at most this share of what is left in every window and in a hard-capped quota,
+-- so other processes keep room; and a hard cap with fewer units left than LEASE_QUOTA_FLOOR is
+-- decided call by call, so an unspent lease never refuses the quota's last calls.
+local LEASE_SHARE, LEASE_QUOTA_FLOOR = 4, 1000
 local SLOTS = {'0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10'}
 local now_ms = tonumber(ARGV[7])
 local new_hash = 0
 local credits = -1
+local leased = 0
 local second, minute, endpoint_second, endpoint_minute
 
 local function count_use(outcome)
@@ -63,11 +71,14 @@ local function read_window(key, limit, width, bucket_name)
   local w = {key = key, limit = limit, width = width, used = 0, counts = {}}
   if limit < 0 then return w end  -- no limit: nothing read, nothing counted
   local current = tonumber(bucket_name)
+  local asked = current
   local ring = redis.call('HMGET', key, '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10', 'at')
   local newest = tonumber(ring[SPAN + 1] or '-1')
   -- A host whose clock runs behind counts as if at the newest bucket (never fewer calls).
   w.advance = current > newest
   if not w.advance then current, bucket_name = newest, ring[SPAN + 1] end
+  -- A lease is only for the bucket the caller named (a host behind counts in a later one).
+  w.own_bucket = current == asked
   w.current, w.newest, w.bucket_name = current, newest, bucket_name
   for i = 1, SPAN do
     local bucket = current - SPAN + i
@@ -130,6 +141,7 @@ local function answer(admitted, outcome, period)
     for _, v in ipairs(timing(w)) do reply[#reply + 1] = v end
   end
   reply[#reply + 1] = credits
+  reply[#reply + 1] = leased
   return reply
 end
 
@@ -184,4 +196,33 @@ if credits_key then
   redis.call('HINCRBY', credits_key, 'used', cost)
 end
 count_use(cost == 1 and 'ok' or ('ok|' .. ARGV[10]))
+
+-- The lease: counted now as admitted calls of this bucket, spent by the caller without asking.
+local function lease_size(want)
+  for _, w in ipairs({second, minute}) do
+    if w.limit >= 0 then
+      if not w.own_bucket then return 0 end
+      want = math.min(want, math.floor((w.limit - w.used) / LEASE_SHARE))
+    end
+  end
+  if quota >= 0 and ARGV[4] == '1' then
+    if quota - period < LEASE_QUOTA_FLOOR then return 0 end
+    want = math.min(want, math.floor((quota - period) / LEASE_SHARE))
+  end
+  return want
+end
+local want = tonumber(ARGV[14] or '0')
+if want > 0 and cost == 1 and not credits_key then
+  leased = lease_size(want)
+  if leased > 0 then
+    for _, w in ipairs({second, minute}) do
+      if w.limit >= 0 then
+        redis.call('HINCRBY', w.key, slot(w.current), leased)
+        w.counts[SPAN] = w.counts[SPAN] + leased
+        w.used = w.used + leased
+      end
+    end
+    period = redis.call('INCRBY', KEYS[1], leased)
+  end
+end
 return answer(1, 'ok', period)

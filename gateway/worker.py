@@ -36,9 +36,10 @@ from urllib.parse import unquote
 import httptools
 import redis
 import uvloop
+from django.conf import settings
 from django.core.exceptions import SynchronousOnlyOperation
 
-from gateway import pipelining
+from gateway import leasing, pipelining
 from gateway.decide import Decision, refuse
 from gateway.wsgi import (
     AUTH_PATH,
@@ -120,6 +121,11 @@ class Worker:
         self.executor = ThreadPoolExecutor(threads, thread_name_prefix="auth")
         self.connections: set[Connection] = set()
         self.pipeline = self.make_pipeline()
+        self.leases: leasing.Leases | None = None
+        if self.pipeline is not None and settings.GATEWAY_LEASE_MAX_CALLS:
+            self.leases = leasing.active = leasing.Leases(
+                self.pipeline, settings.GATEWAY_LEASE_MAX_CALLS
+            )
 
     def make_pipeline(self) -> pipelining.Pipeline | None:
         """A pipeline to a plain Redis over TCP or a unix socket. On a Redis Cluster or over
@@ -197,6 +203,13 @@ class Worker:
                 connection.refuse(503)
 
         self.loop.run_in_executor(self.executor, probe_response, environ).add_done_callback(done)
+
+    def tick(self) -> None:
+        """Close the leases of the bucket that just ended (gateway/leasing.py)."""
+        assert self.leases is not None
+        now = time.time()
+        self.leases.tick(now)
+        self.loop.call_later(leasing.next_tick_delay(now), self.tick)
 
     def sweep(self) -> None:
         """Close connections idle too long or too slow to send a request."""
@@ -408,11 +421,18 @@ def serve(sock: socket.socket, threads: int) -> None:
         for connection in list(worker.connections):
             if connection.transport is not None:
                 connection.transport.close()
+        if worker.leases is not None:  # give back what is leased, count what was spent
+            worker.leases.tick(float("inf"))
+            while not worker.leases.settled and time.monotonic() < deadline + 1.0:
+                await asyncio.sleep(0.01)
+                worker.leases.tick(float("inf"))
         loop.stop()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop)
     loop.call_later(SWEEP_SECONDS, worker.sweep)
+    if worker.leases is not None:
+        loop.call_soon(worker.tick)
     loop.call_later(1.0, orphaned)
     try:
         loop.run_forever()
