@@ -1,33 +1,35 @@
 """Leased allowance: a busy account's calls admitted by its auth process without asking Redis.
 
-When an account made calls in the previous 100 ms bucket on this process, the call that finds no
-lease asks ``limits.lua`` for a lease with its own check: up to twice as many calls as that
-bucket saw (``GATEWAY_LEASE_MAX_CALLS`` at most), never more than a quarter of what is left in
-every rolling window of the plan, and, under a hard-capped quota, a quarter of what is left and
-only while at least 1,000 units are. The script counts the leased calls as admitted, in this
-bucket's slots and in the quota, so every other decision, on any process or host, sees them
-used: nothing can over-admit. Until the bucket ends, the process admits that many more calls of
-the account on its own (``Holding.spend``); each is counted in its usage field in memory.
+A lease lasts a term: the 100 ms bucket of limits.lua's per-second window when the plan has a
+per-second limit, else a second. When an account made calls in its previous term on this
+process, the call that finds no lease asks ``limits.lua`` for one with its own check: up to
+twice as many calls as that term saw (``GATEWAY_LEASE_MAX_CALLS`` at most), never more than a
+quarter of what is left in every rolling window of the plan, and, under a hard-capped quota, a
+quarter of what is left and only while at least 1,000 units are. The script counts the leased
+calls as admitted, in the current buckets and in the quota, so every other decision, on any
+process or host, sees them used: nothing can over-admit. Until the term ends, the process admits
+that many more calls of the account on its own (``Holding.spend``); each is counted in its usage
+field in memory.
 
-After the bucket, ``Leases.tick`` closes the lease: ``release.lua`` gives back the calls not
-spent (the bucket's slots, while the rolling windows still hold that bucket, and the quota) and
-adds the spent ones to the hour's usage hash, in one atomic script with a key of its own, so a
-release retried after a lost reply is applied once. A release Redis did not answer is sent again
-on the next tick until it is.
+After the term, ``Leases.tick`` closes the lease: ``release.lua`` gives back the calls not spent
+(the buckets' slots, while the rolling windows still hold them, and the quota) and adds the
+spent ones to the hour's usage hash, in one atomic script with a key of its own, so a release
+retried after a lost reply is applied once. A release Redis did not answer is sent again on the
+next tick until it is.
 
-Why exactness holds: a leased call is spent inside the bucket it was counted in, so the rolling
-windows count it where it happened (a little earlier than it happened, which only refuses
-sooner); a call refused because another process holds an unspent lease is refused at most a
-bucket early, as limits.lua's buckets already allow. Not leased, and so decided call by call:
-calls that spend prepaid credits, weighted calls (cost above 1), calls to endpoints with limits
-of their own, calls decided on a thread (Redis Cluster, TLS, a cache miss), and a hard cap's last
-1,000 units.
+Why exactness holds: a leased call is spent inside the buckets it was counted in (a term lies
+in one 100 ms bucket, or in one 6 s bucket of the per-minute window), so the rolling windows
+count it where it happened (a little earlier, which only refuses sooner); a call refused because
+another process holds an unspent lease is refused at most a term early. Not leased, and so
+decided call by call: calls that spend prepaid credits, weighted calls (cost above 1), calls to
+endpoints with limits of their own, calls decided on a thread (Redis Cluster, TLS, a cache
+miss), and a hard cap's last 1,000 units.
 
-What it costs: the usage of calls spent on a lease reaches Redis up to about 200 ms later than a
-counted call's; an auth process killed with SIGKILL loses the usage of the calls it spent since
-its last tick (at most one lease per account), and the calls it leased but did not spend stay
-counted against the account (the rolling windows forget them within a window's length; the
-quota keeps them). SIGTERM releases every lease before the process exits.
+What it costs: the usage of calls spent on a lease reaches Redis up to a term (and a tick) later
+than a counted call's; an auth process killed with SIGKILL loses the usage of the calls it spent
+on leases not yet closed (at most one lease per account), and the calls it leased but did not
+spend stay counted against the account (the rolling windows forget them within a window's
+length; the quota keeps them). SIGTERM releases every lease before the process exits.
 """
 
 from __future__ import annotations

@@ -483,8 +483,8 @@ GATEWAY_TEST_KEY_PER_PERIOD = env_int("GATEWAY_TEST_KEY_PER_PERIOD", 1000, minim
 # account is reloaded once per TTL: 100,000 busy accounts cost ~330 loads a second at 300 s.
 GATEWAY_POLICY_TTL_SECONDS = env_int("GATEWAY_POLICY_TTL_SECONDS", 300, minimum=1)
 # Leased allowance (gateway/leasing.py): the most calls an auth process may admit for one account
-# within a 100 ms bucket on a lease, without Redis; 0 decides every call in Redis. Usage of leased
-# calls reaches Redis up to ~200 ms later, and an auth process killed with SIGKILL loses that much.
+# on one lease (a term: 100 ms under a per-second limit, else 1 s) without Redis; 0 decides every
+# call in Redis. Leased calls' usage reaches Redis up to a term later; SIGKILL loses that much.
 GATEWAY_LEASE_MAX_CALLS = env_int("GATEWAY_LEASE_MAX_CALLS", 200, minimum=0)
 # At most this many account policies cached per process, least recently used dropped (each key
 # cached needs at most one: the key cache's default bound). About 1 KB each.
