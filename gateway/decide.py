@@ -188,8 +188,8 @@ def count(
     leases = leasing.current() if endpoint.cost == 1 and not (windows or spends) else None
     holding, want, now_ms = None, 0, int(now * 1000)
     if leases is not None:
-        span = leasing.term_ms(limits)
-        term = now_ms // span
+        span, offset = leasing.term_of(limits, record.account_id)
+        term = (now_ms + offset) // span
         holding = leases.holding(record.account_id, record.environment)
         holding.note(term, span)
         spent = holding.spend(term, keys, limits, usage_field, now_ms)
@@ -221,7 +221,10 @@ def count(
             holding.asking = False
     if result.leased:
         assert leases is not None and holding is not None
-        result = leases.granted(holding, result, result.leased, keys, limits, term, span, now_ms)
+        ends_ms = (term + 1) * span - offset
+        result = leases.granted(
+            holding, result, result.leased, keys, limits, term, span, ends_ms, now_ms
+        )
     refusing = RATE_WINDOWS.get(result.outcome)
     if refusing is not None:
         window = getattr(result, refusing)

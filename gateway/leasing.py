@@ -59,10 +59,19 @@ log = logging.getLogger(__name__)
 TERM_MS_PER_SECOND_LIMIT, TERM_MS = 100, 1000
 TICK_MS = 100  # the timer that closes leases whose term is over
 IDLE_MS = 5000  # a holding with nothing leased, unreleased or asked is forgotten after this
+RELEASES_PER_ITERATION = 32  # then the loop serves calls before the next ones are sent
 
 
-def term_ms(limits: Limits) -> int:
-    return TERM_MS_PER_SECOND_LIMIT if limits.per_second != NO_LIMIT else TERM_MS
+def term_of(limits: Limits, account_id: int) -> tuple[int, int]:
+    """(term length, offset) in ms: a term is (time + offset) // length. Terms of a plan
+    without rate windows start at one of ten offsets, by account, so that the leases of many
+    accounts do not all close and renew in the same tick (with windows, terms follow their
+    buckets)."""
+    if limits.per_second != NO_LIMIT:
+        return TERM_MS_PER_SECOND_LIMIT, 0
+    if limits.per_minute != NO_LIMIT:
+        return TERM_MS, 0
+    return TERM_MS, account_id % 10 * TICK_MS
 
 
 RELEASE_SCRIPT = (Path(__file__).parent / "release.lua").read_text()
@@ -80,6 +89,7 @@ class Release:
     usage: dict[str, int]
     name: str  # its key (core.redis_keys.release_key): applied once, however often sent
     by_eval: bool = False  # after NOSCRIPT: sent with the script's text
+    sending: bool = False  # sent, and not answered yet
 
     def command(self) -> bytes:
         quota, usage, hours = self.keys[2:5]
@@ -103,8 +113,9 @@ class Holding:
     many calls it made per term, which sizes the next lease."""
 
     environment: str = "live"
-    term: int = -1  # the lease's term (while `left` or `usage`): its time // `span` ms
+    term: int = -1  # the lease's term (while `left` or `usage`), see term_of
     span: int = TERM_MS
+    ends_ms: int = 0  # when the term ends
     started_ms: int = 0  # when the leasing call was decided
     seen_term: int = -1  # the term of `calls`, in `seen_span` ms
     seen_span: int = TERM_MS
@@ -173,8 +184,8 @@ class Leases:
         self.holdings: dict[tuple[int, str], Holding] = {}
         self.open: dict[tuple[int, str], Holding] = {}  # those holding a lease or usage
         self.ticks = 0
-        self.unapplied: list[Release] = []  # closed, sent or waiting to be, not yet answered
-        self.sending: set[str] = set()  # names of releases sent and not answered yet
+        # Closed, sent or waiting to be, not yet answered: by name, oldest first.
+        self.unapplied: dict[str, Release] = {}
         self.names = (f"{os.getpid()}:{uuid.uuid4().hex[:12]}:{n}" for n in itertools.count())
         self.leased = self.spent = 0  # for the bench and tests
 
@@ -194,6 +205,7 @@ class Leases:
         limits: Limits,
         term: int,
         span: int,
+        ends_ms: int,
         now_ms: int,
     ) -> Count:
         """Take the lease the script counted with this call; its answer as the call's own."""
@@ -201,7 +213,8 @@ class Leases:
             self.close(holding)  # an older term's lease the tick has not closed yet
         if not (holding.left or holding.usage):
             holding.started_ms = now_ms  # (a second lease of a term counts in the same buckets)
-        holding.term, holding.span, holding.keys, holding.limits = term, span, keys, limits
+        holding.term, holding.span, holding.ends_ms = term, span, ends_ms
+        holding.keys, holding.limits = keys, limits
         holding.left += leased
         self.open[(account_of(keys[2]), holding.environment)] = holding
         holding.count, holding.counted_ms = count, now_ms
@@ -211,10 +224,10 @@ class Leases:
     def close(self, holding: Holding) -> None:
         if holding.left or holding.usage:
             assert holding.limits is not None
-            self.unapplied.append(
-                Release(holding.keys, holding.limits, holding.started_ms, holding.left,
-                        holding.usage, release_key(account_of(holding.keys[2]), next(self.names)))
-            )  # fmt: skip
+            name = release_key(account_of(holding.keys[2]), next(self.names))
+            self.unapplied[name] = Release(
+                holding.keys, holding.limits, holding.started_ms, holding.left, holding.usage, name
+            )
             self.spent += sum(holding.usage.values())
         holding.left, holding.usage, holding.count = 0, {}, None
 
@@ -223,13 +236,10 @@ class Leases:
         has not applied yet, and now and then forget the accounts gone quiet."""
         now_ms = now * 1000
         for key, holding in list(self.open.items()):
-            if (holding.term + 1) * holding.span <= now_ms:
+            if holding.ends_ms <= now_ms:
                 self.close(holding)
                 del self.open[key]
-        for release in self.unapplied:
-            if release.name not in self.sending:
-                self.sending.add(release.name)
-                self.pipeline.submit(release.command(), partial(self.answered, release))
+        self.send()
         self.ticks += 1
         if self.ticks % (IDLE_MS // TICK_MS) == 0 or now == float("inf"):
             quiet = [
@@ -241,14 +251,24 @@ class Leases:
             for key in quiet:
                 del self.holdings[key]
 
+    def send(self) -> None:
+        """Send the releases not sent yet, a few per loop iteration: packing hundreds at once
+        would hold up the calls waiting behind them."""
+        waiting = [r for r in self.unapplied.values() if not r.sending]
+        for release in waiting[:RELEASES_PER_ITERATION]:
+            release.sending = True
+            self.pipeline.submit(release.command(), partial(self.answered, release))
+        if len(waiting) > RELEASES_PER_ITERATION:
+            self.pipeline.loop.call_soon(self.send)
+
     def answered(self, release: Release, reply: Any) -> None:
-        self.sending.discard(release.name)
+        release.sending = False
         if isinstance(reply, redis.exceptions.NoScriptError):
             release.by_eval = True  # Redis restarted: the next tick sends the text
             return
         if isinstance(reply, (redis.ConnectionError, redis.TimeoutError)):
             return  # sent again on the next tick; its key makes a second arrival a no-op
-        self.unapplied.remove(release)
+        del self.unapplied[release.name]
         if isinstance(reply, BaseException):
             log.error("gateway: Redis refused a lease's release (%s); its usage is lost", reply)
         elif reply == 1:  # a new usage hash: tell the flush, as counting.mark_dirty does

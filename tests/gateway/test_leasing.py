@@ -19,6 +19,7 @@ from apikeys import records
 from core.redis_keys import account_tag, live_hours_key
 from gateway import decide, invalidation, leasing, pipelining
 from gateway.decide import Call
+from gateway.policy import NO_LIMIT, Limits
 from portal.redis_client import get_redis
 from tests.gateway.support import make_key, make_plan, make_product
 from tests.gateway.test_rolling_windows import most_in_any_window
@@ -127,6 +128,9 @@ def run_terms(gateway: LoopGateway, raws: list[str], terms: int, bursts: int, si
             turn += size
             decided += [(now, d) for d in gateway.burst(now, batch)]
         gateway.tick(START + (t + 1) * term + 0.001)
+    # Terms of a plan without rate windows start at an offset by account: one more term later
+    # every lease is closed.
+    gateway.tick(START + (terms + 1) * term + 0.001)
     return decided
 
 
@@ -305,13 +309,13 @@ def test_a_release_sent_twice_is_applied_once(gateway, team, product):
     for n in range(4):  # a third term whose lease is closed by hand, as the timer would
         gateway.burst(START + 2 * TERM + 0.01 + n * 0.001, [call(raw)] * 3)
     gateway.leases.tick(START + 3 * TERM + 0.001)
-    (release,) = gateway.leases.unapplied
+    (release,) = gateway.leases.unapplied.values()
     assert release.unspent and release.usage
     gateway.tick(START + 3 * TERM + 0.001)
     before = (quota_count(team.pk), account_usage(team.pk))
     assert before[0] == sum(before[1].values()) == 36
     # A reply lost on the way back: the same release goes again, and changes nothing.
-    gateway.leases.unapplied.append(release)
+    gateway.leases.unapplied[release.name] = release
     gateway.tick(START + 10)
     assert (quota_count(team.pk), account_usage(team.pk)) == before
 
@@ -329,3 +333,14 @@ def test_a_release_after_redis_forgot_its_script_is_sent_with_the_text(gateway, 
     gateway.tick(START + 2 * TERM + 0.001)
     assert quota_count(team.pk) == 24
     assert sum(account_usage(team.pk).values()) == 24
+
+
+def test_a_term_lies_in_one_bucket_of_every_window_and_only_windowless_terms_are_spread():
+    per_second = Limits(5, 100, -1, hard_cap=False)
+    per_minute = Limits(NO_LIMIT, 100, 1000, hard_cap=True)
+    windowless = Limits(NO_LIMIT, NO_LIMIT, 1000, hard_cap=False)
+    assert {leasing.term_of(per_second, a) for a in range(20)} == {(100, 0)}
+    assert {leasing.term_of(per_minute, a) for a in range(20)} == {(1000, 0)}
+    assert 6000 % leasing.TERM_MS == 0  # so a one-second term never straddles a 6 s bucket
+    # Without windows, ten different starts: the accounts' leases close in different ticks.
+    assert {leasing.term_of(windowless, a)[1] for a in range(20)} == set(range(0, 1000, 100))
