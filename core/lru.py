@@ -17,10 +17,9 @@ generation before reading and passes it to ``put``.
 from __future__ import annotations
 
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Iterator
-from contextlib import suppress
+from time import monotonic
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -37,10 +36,12 @@ class ExpiringLRU(Generic[K, V]):
     def get(self, key: K) -> tuple[bool, V | None]:
         """(True, value) for an entry not yet expired, else (False, None)."""
         entry = self._entries.get(key)
-        if entry is None or entry[1] <= time.monotonic():
+        if entry is None or entry[1] <= monotonic():
             return False, None
-        with suppress(KeyError):
+        try:  # noqa: SIM105  (suppress() would cost more than the rest of a hit)
             self._entries.move_to_end(key)
+        except KeyError:
+            pass  # evicted or forgotten meanwhile: nothing to move
         return True, entry[0]
 
     def put(self, key: K, value: V, expires_at: float, *, generation: int | None = None) -> None:

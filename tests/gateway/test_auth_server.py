@@ -11,6 +11,7 @@ import sys
 import pytest
 from django.conf import settings
 
+from gateway.worker import head
 from tests.gateway.stack import database_url
 from tests.gateway.support import ask, make_key
 from tests.helpers import ROOT, free_port, wait_for_sole_listener
@@ -147,3 +148,12 @@ def test_hostile_requests_get_a_400_and_a_closed_connection(server, team, hostil
     assert b"Connection: close" in response
     raw, _ = make_key(team)  # and the server goes on deciding
     assert parse(exchange(server, auth_request(raw)))[0] == 204
+
+
+def test_a_header_value_with_a_line_break_never_reaches_nginx():
+    # An endpoint group comes from the seller's OpenAPI document: a path with CR LF in it must
+    # not split the answer into headers of its own (response splitting into nginx).
+    answer = head(
+        204, [("X-Endpoint-Group", "GET /a\r\nX-Consumer-Id: 1"), ("X-Plan", "pro")], True
+    )
+    assert answer == b"HTTP/1.1 204 No Content\r\nX-Plan: pro\r\n\r\n"
