@@ -50,6 +50,7 @@ from core.redis_keys import DIRTY_ACCOUNTS, account_of, release_key
 from gateway import pipelining
 from gateway.counting import NO_WINDOW, Count, Window, pack
 from gateway.policy import NO_LIMIT, Limits
+from portal.metrics import LEASE_RELEASES_WAITING, LEASED_CALLS
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +229,9 @@ class Leases:
             self.unapplied[name] = Release(
                 holding.keys, holding.limits, holding.started_ms, holding.left, holding.usage, name
             )
-            self.spent += sum(holding.usage.values())
+            spent = sum(holding.usage.values())
+            self.spent += spent
+            LEASED_CALLS.inc(spent)
         holding.left, holding.usage, holding.count = 0, {}, None
 
     def tick(self, now: float) -> None:
@@ -240,6 +243,7 @@ class Leases:
                 self.close(holding)
                 del self.open[key]
         self.send()
+        LEASE_RELEASES_WAITING.set(len(self.unapplied))
         self.ticks += 1
         if self.ticks % (IDLE_MS // TICK_MS) == 0 or now == float("inf"):
             quiet = [
@@ -269,6 +273,7 @@ class Leases:
         if isinstance(reply, (redis.ConnectionError, redis.TimeoutError)):
             return  # sent again on the next tick; its key makes a second arrival a no-op
         del self.unapplied[release.name]
+        LEASE_RELEASES_WAITING.set(len(self.unapplied))
         if isinstance(reply, BaseException):
             log.error("gateway: Redis refused a lease's release (%s); its usage is lost", reply)
         elif reply == 1:  # a new usage hash: tell the flush, as counting.mark_dirty does

@@ -40,6 +40,15 @@ DECISION_SECONDS = Histogram(
     "Time the auth server spends deciding one call",
     buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
 )
+LEASED_CALLS = Counter(
+    "tollgate_leased_calls",
+    "Calls admitted on a lease, without a Redis round trip of their own (gateway/leasing.py)",
+)
+LEASE_RELEASES_WAITING = Gauge(
+    "tollgate_lease_releases_waiting",
+    "Closed leases whose release Redis has not applied yet (their calls' usage is not in Redis)",
+    multiprocess_mode="livesum",
+)
 FLUSH_LAST_SUCCESS = Gauge(
     "tollgate_usage_flush_last_success_timestamp_seconds",
     "When the last flush of the Redis counters into the rollups finished (lag: time() - this)",

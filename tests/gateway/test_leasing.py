@@ -14,6 +14,7 @@ from functools import partial
 import pytest
 import time_machine
 import uvloop
+from prometheus_client import REGISTRY
 
 from apikeys import records
 from core.redis_keys import account_tag, live_hours_key
@@ -142,12 +143,17 @@ def test_a_busy_account_spends_leases_without_redis_and_every_call_is_counted_on
     made = [make_key(team) for _ in range(3)]
     raws = [raw for raw, _ in made]
     warm(raws, START)
+    metric_before = REGISTRY.get_sample_value("tollgate_leased_calls_total") or 0.0
     decided = run_terms(gateway, raws, terms=5, bursts=10, size=4)
 
     assert all(d.status == 204 for _, d in decided)
     # Most calls never reached Redis: the first term shows the pace, later ones lease.
     assert gateway.leases.spent > len(decided) // 2
     assert gateway.pipeline.commands < len(decided) // 2
+    # The operator sees them: tollgate_leased_calls_total, and no release left waiting.
+    metric = REGISTRY.get_sample_value("tollgate_leased_calls_total") or 0.0
+    assert metric - metric_before == gateway.leases.spent
+    assert REGISTRY.get_sample_value("tollgate_lease_releases_waiting") == 0
     # Every call counted once: in the quota, and by key in the usage hash.
     assert quota_count(team.pk) == len(decided) == 200
     usage = account_usage(team.pk)
