@@ -205,7 +205,7 @@ class Worker:
         self.loop.run_in_executor(self.executor, probe_response, environ).add_done_callback(done)
 
     def tick(self) -> None:
-        """Close the leases of the bucket that just ended (gateway/leasing.py)."""
+        """Close the leases whose term is over (gateway/leasing.py), every 100 ms."""
         assert self.leases is not None
         now = time.time()
         self.leases.tick(now)
