@@ -222,9 +222,7 @@ def count(
     if result.leased:
         assert leases is not None and holding is not None
         ends_ms = (term + 1) * span - offset
-        result = leases.granted(
-            holding, result, result.leased, keys, limits, term, span, ends_ms, now_ms
-        )
+        result = leases.granted(holding, result, keys, limits, term, span, ends_ms, now_ms)
     refusing = RATE_WINDOWS.get(result.outcome)
     if refusing is not None:
         window = getattr(result, refusing)

@@ -46,7 +46,7 @@ from typing import Any
 
 import redis
 
-from core.redis_keys import DIRTY_ACCOUNTS, account_of, release_key
+from core.redis_keys import DIRTY_ACCOUNTS, release_key
 from gateway import pipelining
 from gateway.counting import NO_WINDOW, Count, Window, pack
 from gateway.policy import NO_LIMIT, Limits
@@ -83,6 +83,7 @@ RELEASE_SHA = hashlib.sha1(RELEASE_SCRIPT.encode(), usedforsecurity=False).hexdi
 class Release:
     """A closed lease, until Redis has applied it."""
 
+    account_id: int
     keys: tuple[str, ...]  # the leasing call's counter keys (core.redis_keys.hour_keys)
     limits: Limits
     started_ms: int  # the leasing call's time: its buckets are the ones the lease counted in
@@ -113,7 +114,7 @@ class Holding:
     """One account's (one environment's) calls on this process: its lease, if any, and how
     many calls it made per term, which sizes the next lease."""
 
-    environment: str = "live"
+    key: tuple[int, str]  # (account id, environment)
     term: int = -1  # the lease's term (while `left` or `usage`), see term_of
     span: int = TERM_MS
     ends_ms: int = 0  # when the term ends
@@ -177,7 +178,7 @@ def made(window: Window, left: int, elapsed_ms: int) -> Window:
 
 
 class Leases:
-    """This process's holdings, on its event loop; ``tick`` closes leases as buckets end."""
+    """This process's holdings, on its event loop; ``tick`` closes leases as terms end."""
 
     def __init__(self, pipeline: pipelining.Pipeline, cap: int) -> None:
         self.pipeline = pipeline
@@ -194,14 +195,13 @@ class Leases:
         key = (account_id, environment)
         holding = self.holdings.get(key)
         if holding is None:
-            holding = self.holdings[key] = Holding(environment)
+            holding = self.holdings[key] = Holding(key)
         return holding
 
     def granted(
         self,
         holding: Holding,
         count: Count,
-        leased: int,
         keys: tuple[str, ...],
         limits: Limits,
         term: int,
@@ -216,19 +216,21 @@ class Leases:
             holding.started_ms = now_ms  # (a second lease of a term counts in the same buckets)
         holding.term, holding.span, holding.ends_ms = term, span, ends_ms
         holding.keys, holding.limits = keys, limits
-        holding.left += leased
-        self.open[(account_of(keys[2]), holding.environment)] = holding
+        holding.left += count.leased
+        self.open[holding.key] = holding
         holding.count, holding.counted_ms = count, now_ms
-        self.leased += leased
+        self.leased += count.leased
         return holding.seen(now_ms)
 
     def close(self, holding: Holding) -> None:
         if holding.left or holding.usage:
             assert holding.limits is not None
-            name = release_key(account_of(holding.keys[2]), next(self.names))
+            account_id = holding.key[0]
+            name = release_key(account_id, next(self.names))
             self.unapplied[name] = Release(
-                holding.keys, holding.limits, holding.started_ms, holding.left, holding.usage, name
-            )
+                account_id, holding.keys, holding.limits, holding.started_ms, holding.left,
+                holding.usage, name,
+            )  # fmt: skip
             spent = sum(holding.usage.values())
             self.spent += spent
             LEASED_CALLS.inc(spent)
@@ -277,8 +279,7 @@ class Leases:
         if isinstance(reply, BaseException):
             log.error("gateway: Redis refused a lease's release (%s); its usage is lost", reply)
         elif reply == 1:  # a new usage hash: tell the flush, as counting.mark_dirty does
-            account = account_of(release.keys[2])
-            self.pipeline.submit(pack("SADD", DIRTY_ACCOUNTS, account), ignore)
+            self.pipeline.submit(pack("SADD", DIRTY_ACCOUNTS, release.account_id), ignore)
 
     @property
     def settled(self) -> bool:

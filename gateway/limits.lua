@@ -18,12 +18,12 @@
 -- hash (core/redis_keys.credits_key; fields balance and used, see credits/balance.py)
 -- ARGV[14] calls to lease beyond this one (gateway/leasing.py; 0: none): an admitted call may
 -- count up to that many more in its own buckets and in the quota, which the caller admits itself
--- until its 100 ms bucket ends and then returns what it did not spend (release.lua)
+-- until the lease's term ends and then returns what it did not spend (release.lua)
 -- Returns {admitted (1/0), outcome, then for the second and the minute window: calls counted,
 -- ms until the oldest of them leaves, ms until a call would be admitted; then the period count
 -- (units), new hash (1/0), then the endpoint's second and minute windows as the plan's, then
--- the credits left (-1: the call spends none), then the calls leased (0 or more)}: on a new hash the caller marks the account dirty
--- for the flush (a key outside this slot). Outcome credits_unknown (nothing counted): the
+-- the credits left (-1: the call spends none), then the calls leased (0 or more)}: on a new
+-- hash the caller marks the account dirty for the flush (a key outside this slot). Outcome credits_unknown (nothing counted): the
 -- credit hash has no balance yet, the caller seeds it from the ledger and asks again.
 --
 -- Credits are spent by the unit, like the quota.

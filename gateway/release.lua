@@ -1,4 +1,4 @@
--- Close one lease (gateway/leasing.py) after its 100 ms bucket: give back the calls it did not
+-- Close one lease (gateway/leasing.py) after its term: give back the calls it did not
 -- spend, and count the ones it did in the hour's usage hash, atomically and once.
 -- KEYS[1] the period quota the lease counted in   KEYS[2] the usage hash of the lease's hour
 -- KEYS[3] the account's set of unclaimed usage hashes   KEYS[4] this release's own key, which

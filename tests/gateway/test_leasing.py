@@ -177,16 +177,10 @@ def test_leases_never_admit_more_than_the_limit_in_any_rolling_second(gateway, t
     team.save()
     raws = [make_key(team)[0] for _ in range(2)]
     warm(raws, START)
-    admitted = []
     # Bursts in every bucket of three seconds, more than the limit allows: leases are taken
     # early in each second and spent up to its edge, then the next second's calls meet them.
-    for b in range(30):
-        for n in range(4):
-            now = START + b * BUCKET + 0.02 + n * 0.02
-            for when, d in [(now, d) for d in gateway.burst(now, [call(r) for r in raws * 3])]:
-                if d.status == 204:
-                    admitted.append(when)
-        gateway.tick(START + (b + 1) * BUCKET + 0.001)
+    decided = run_terms(gateway, raws, terms=30, bursts=4, size=6, term=BUCKET)
+    admitted = [when for when, d in decided if d.status == 204]
     assert gateway.leases.leased > 0  # not vacuous: calls were admitted on leases
     assert most_in_any_window(admitted, 1.0) == 40
     assert len(admitted) >= 40 * 2
@@ -197,15 +191,10 @@ def test_leases_never_admit_more_than_the_limit_in_any_rolling_minute(gateway, t
     team.save()
     raws = [make_key(team)[0] for _ in range(2)]
     warm(raws, START)
-    admitted = []
     # Leases of a second each (no per-second limit), in bursts over three minutes: the calls
     # bunch up where one minute's calls leave the window and the next ones meet the limit.
-    for t in range(180):
-        for n in range(3):
-            now = START + t * TERM + 0.1 + n * 0.3
-            decided = gateway.burst(now, [call(r) for r in raws * 2])
-            admitted += [now for d in decided if d.status == 204]
-        gateway.tick(START + (t + 1) * TERM + 0.001)
+    decided = run_terms(gateway, raws, terms=180, bursts=3, size=4)
+    admitted = [when for when, d in decided if d.status == 204]
     assert gateway.leases.leased > 0
     assert most_in_any_window(admitted, 60.0) == 300
     assert len(admitted) >= 300 * 2
