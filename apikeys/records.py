@@ -89,14 +89,25 @@ def load(key_hash: str) -> KeyRecord | None:
 
 
 def lookup(raw: str) -> KeyRecord | None:
-    """The record of a raw key, or None for a malformed or unknown one."""
+    """The record of a raw key, or None for a malformed or unknown one.
+
+    The cache is asked first: only well-formed keys are ever stored (known or not), so a hit
+    needs no shape and checksum check. A miss, or a process whose listener is not running yet
+    (its cache may hold a parent's entries), takes the check first (no I/O): malformed keys
+    reach neither Redis nor the database, nor the cache."""
+    if len(raw) > keys.MAX_LENGTH:
+        return None  # before hashing: no hashing of a 64 KB header
+    key_hash = keys.hash_key(raw)
+    if listener.running:
+        hit, record = cache.get(key_hash)
+        if hit:
+            return record
     if not keys.is_well_formed(raw):
         return None
     listener.ensure_running()
-    key_hash = keys.hash_key(raw)
+    generation = cache.generation
     hit, record = cache.get(key_hash)
     if not hit:
-        generation = cache.generation
         record = load(key_hash)
         cache.put(key_hash, record, expiry(record, listener.connected), generation=generation)
     return record

@@ -30,6 +30,20 @@ RECONNECT_DELAY_SECONDS = 0.5
 log = logging.getLogger(__name__)
 
 
+class _Process:
+    """This process's id, read once and again in each forked child: every key lookup asks
+    whether its listener runs in this process, and os.getpid() is a system call."""
+
+    pid = os.getpid()
+
+    @classmethod
+    def forked(cls) -> None:
+        cls.pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_Process.forked)
+
+
 class Listener:
     """Subscribes to a channel in a daemon thread of this process and reports what it hears."""
 
@@ -48,13 +62,18 @@ class Listener:
     @property
     def connected(self) -> bool:
         """True while this process is subscribed and hearing heartbeats from Redis."""
-        return self._pid == os.getpid() and self._connected.is_set()
+        return self._pid == _Process.pid and self._connected.is_set()
+
+    @property
+    def running(self) -> bool:
+        """Whether this process's thread was started (it may not be connected yet)."""
+        return self._pid == _Process.pid
 
     def ensure_running(self) -> None:
-        if self._pid == os.getpid():
+        if self._pid == _Process.pid:
             return
         with self._lock:
-            if self._pid == os.getpid():
+            if self._pid == _Process.pid:
                 return
             # New process (first use, or a fork: the parent's thread does not exist here).
             self._connected = threading.Event()
@@ -63,14 +82,14 @@ class Listener:
             self._thread = threading.Thread(
                 target=self._run, name=f"listener {self.channel}", daemon=True
             )
-            self._pid = os.getpid()
+            self._pid = _Process.pid
             self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the thread (tests use it to restart the listener against another Redis)."""
         with self._lock:
             self._stopping.set()
-            if self._thread is not None and self._pid == os.getpid():
+            if self._thread is not None and self._pid == _Process.pid:
                 self._thread.join(timeout)
             self._thread = None
             self._pid = None

@@ -12,7 +12,7 @@ import logging
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 from django.conf import settings
@@ -30,8 +30,10 @@ from gateway.policy import NO_LIMIT, AccountPolicy, Endpoint, Limits, Product, c
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class Call:
+class Call(NamedTuple):
+    """One call nginx asks about (a NamedTuple: immutable, and made per call at a third of a
+    frozen dataclass's cost)."""
+
     raw_key: str
     method: str
     path: str  # canonical (catalog.paths), or "" when the request target is not

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import string
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -118,3 +119,31 @@ def test_a_well_formed_key_does_start_the_listener(private_redis, settings):
         wait_for(lambda: records.listener.connected, what="the listener")
     finally:
         records.listener.stop()
+
+
+@pytest.mark.django_db
+def test_a_cache_inherited_before_the_listener_runs_is_never_served(private_redis, settings):
+    """The cache is asked before the key's checksum, but only once this process's listener
+    runs: until then it may hold a parent process's entries, which starting it drops."""
+    records.listener.stop()
+    settings.REDIS_URL = private_redis.url
+    raw = keys.generate("live")  # well-formed, in no database
+    stale = records.KeyRecord(key_id="key_stale", account_id=1, environment="live",
+                              status="active", expires_at=None, grace_ends_at=None,
+                              allowed_products=(), allowed_path_prefixes=(), allowed_methods=(),
+                              allowed_networks=())  # fmt: skip
+    records.cache.put(keys.hash_key(raw), stale, expires_at=time.monotonic() + 300)
+    try:
+        assert records.lookup(raw) is None
+        assert records.lookup(raw) is None  # now from the cache: the database's answer
+    finally:
+        records.listener.stop()
+
+
+def test_an_overlong_key_is_refused_before_it_is_hashed(monkeypatch):
+    def hash_key(raw: str) -> str:
+        raise AssertionError("hashed")
+
+    monkeypatch.setattr(keys, "hash_key", hash_key)
+    assert records.lookup(keys.generate("live") + "a" * 65536) is None
+    assert records.lookup("x" * (keys.MAX_LENGTH + 1)) is None

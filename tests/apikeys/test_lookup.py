@@ -107,8 +107,8 @@ def test_it_restarts_the_listener_in_a_forked_process(listener_on, redis_db):
     pid = os.fork()
     if pid == 0:  # the child: the parent's thread does not exist here
         try:
-            assert not records.listener.connected
-            records.listener.ensure_running()  # what lookup() does first (no DB in a fork)
+            assert not records.listener.connected and not records.listener.running
+            records.listener.ensure_running()  # what lookup() does for a well-formed key
             ok = records.listener.wait_until_connected(5) and records.listener.connected
             os.write(write, b"1" if ok else b"0")
         finally:
