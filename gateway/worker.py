@@ -15,7 +15,8 @@ runs again on a thread with that same failure in place of its round trip (nothin
 twice), and writes its row there.
 
 Behind the transport, everything is as under WSGI: the ``X-Gateway-Secret`` check (404
-without it), the answers and headers, ``unavailable`` when deciding fails, the metrics, and
+without it), the answers and headers, ``unavailable`` when deciding fails, the metrics (tallied
+on the loop, added to Prometheus's every 100 ms: ``portal.metrics.Tally``), and
 ``/livez`` (on the loop: it asks no dependency) and ``/readyz`` (on a thread: it asks the
 database, Redis and the broker) from ``portal.health``. Anything else is a 404.
 """
@@ -41,14 +42,9 @@ from django.core.exceptions import SynchronousOnlyOperation
 
 from gateway import leasing, pipelining
 from gateway.decide import Decision, refuse
-from gateway.wsgi import (
-    AUTH_PATH,
-    decision_for,
-    has_gateway_secret,
-    prepare_process,
-    recorded,
-)
+from gateway.wsgi import AUTH_PATH, decision_for, has_gateway_secret, prepare_process
 from portal.health import LIVEZ_PATH, PROBE_PATHS, probe_application
+from portal.metrics import Tally
 from portal.redis_client import get_redis
 from portal.request_id import clean as clean_request_id
 
@@ -120,6 +116,7 @@ class Worker:
         self.loop = loop
         self.executor = ThreadPoolExecutor(threads, thread_name_prefix="auth")
         self.connections: set[Connection] = set()
+        self.tally = Tally()  # the decisions' metrics, added to Prometheus's every tick
         self.pipeline = self.make_pipeline()
         self.leases: leasing.Leases | None = None
         if self.pipeline is not None and settings.GATEWAY_LEASE_MAX_CALLS:
@@ -157,7 +154,7 @@ class Worker:
 
         def done(result: Any) -> None:
             if result is not NEEDS_DATABASE:
-                connection.answer(recorded(result, started))
+                self.answer(connection, result, started)
             elif not decision.sent:
                 self.in_thread(connection, environ, started)
             elif decision.failure is not None:
@@ -166,7 +163,7 @@ class Worker:
                 request_id = clean_request_id(environ.get("HTTP_X_REQUEST_ID"))
                 log.error("gateway: a decision asked the database after counting",
                           extra={"request_id": request_id})  # fmt: skip
-                connection.answer(recorded(refuse(403, "unavailable", 1), started))
+                self.answer(connection, refuse(403, "unavailable", 1), started)
 
         decision = self.pipeline.decision()
         decision.start(run, done)
@@ -184,11 +181,16 @@ class Worker:
             except Exception:  # the executor shut down (SIGTERM) or a thread could not start
                 log.exception("gateway: could not decide on a thread")
                 decision = refuse(403, "unavailable", 1)
-            connection.answer(recorded(decision, started))
+            self.answer(connection, decision, started)
 
         self.loop.run_in_executor(
             self.executor, decision_in_thread, environ, replaying
         ).add_done_callback(done)
+
+    def answer(self, connection: Connection, decision: Decision, started: float) -> None:
+        outcome = "admitted" if decision.admitted else "refused"
+        self.tally.add(outcome, decision.reason or "ok", time.perf_counter() - started)
+        connection.answer(decision)
 
     def probe(self, connection: Connection, environ: dict[str, Any]) -> None:
         if environ["PATH_INFO"] == LIVEZ_PATH:
@@ -205,10 +207,12 @@ class Worker:
         self.loop.run_in_executor(self.executor, probe_response, environ).add_done_callback(done)
 
     def tick(self) -> None:
-        """Close the leases whose term is over (gateway/leasing.py), every 100 ms."""
-        assert self.leases is not None
+        """Every 100 ms: add the decisions to the metrics, close the leases whose term is over
+        (gateway/leasing.py)."""
         now = time.time()
-        self.leases.tick(now)
+        self.tally.flush()
+        if self.leases is not None:
+            self.leases.tick(now)
         self.loop.call_later(leasing.next_tick_delay(now), self.tick)
 
     def sweep(self) -> None:
@@ -426,13 +430,13 @@ def serve(sock: socket.socket, threads: int) -> None:
             while not worker.leases.settled and time.monotonic() < deadline + 1.0:
                 await asyncio.sleep(0.01)
                 worker.leases.tick(float("inf"))
+        worker.tally.flush()
         loop.stop()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop)
     loop.call_later(SWEEP_SECONDS, worker.sweep)
-    if worker.leases is not None:
-        loop.call_soon(worker.tick)
+    loop.call_soon(worker.tick)
     loop.call_later(1.0, orphaned)
     try:
         loop.run_forever()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import os
+from bisect import bisect_left
 from functools import cache
 
 from django.conf import settings
@@ -35,10 +36,25 @@ DECISIONS = Counter(
     "Gateway decisions by outcome (admitted or refused) and reason (ok or X-Deny-Reason)",
     ["outcome", "reason"],
 )
-DECISION_SECONDS = Histogram(
+
+
+class TalliedHistogram(Histogram):
+    """A histogram that also takes observations already sorted into its buckets (``Tally``)."""
+
+    def add_tallied(self, counts: list[int], total: float) -> None:
+        """Add ``counts[i]`` observations to bucket ``i`` (its ``buckets``, then +Inf), whose
+        values sum to ``total``: what as many ``observe`` calls would have added."""
+        self._sum.inc(total)
+        for bucket, count in zip(self._buckets, counts, strict=True):
+            if count:
+                bucket.inc(count)
+
+
+DECISION_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5)
+DECISION_SECONDS = TalliedHistogram(
     "tollgate_decision_seconds",
     "Time the auth server spends deciding one call",
-    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
+    buckets=DECISION_BUCKETS,
 )
 LEASED_CALLS = Counter(
     "tollgate_leased_calls",
@@ -81,6 +97,36 @@ TASK_FAILURES = Counter("tollgate_task_failures", "Celery tasks that raised", ["
 def decision_metrics(outcome: str, reason: str) -> Counter:
     """The labelled counter child for one outcome and reason, looked up once per process."""
     return DECISIONS.labels(outcome, reason)
+
+
+class Tally:
+    """Decisions counted and timed in plain numbers on the auth server's event loop, added to
+    the metrics by ``flush`` (its 100 ms timer). Counting each call in the metrics themselves
+    takes three locks, and in production three writes to shared memory: 1.4 µs a call, a
+    twentieth of a leased decision. Not thread-safe: one loop's own."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.outcomes: dict[tuple[str, str], int] = {}
+        self.buckets = [0] * (len(DECISION_BUCKETS) + 1)  # the last one: +Inf
+        self.seconds = 0.0
+
+    def add(self, outcome: str, reason: str, seconds: float) -> None:
+        key = (outcome, reason)
+        self.outcomes[key] = self.outcomes.get(key, 0) + 1
+        # A value on a bound belongs to that bucket ("le"), as observe() counts it.
+        self.buckets[bisect_left(DECISION_BUCKETS, seconds)] += 1
+        self.seconds += seconds
+
+    def flush(self) -> None:
+        if not self.outcomes:
+            return
+        for (outcome, reason), count in self.outcomes.items():
+            decision_metrics(outcome, reason).inc(count)
+        DECISION_SECONDS.add_tallied(self.buckets, self.seconds)
+        self.reset()
 
 
 def registry() -> CollectorRegistry:

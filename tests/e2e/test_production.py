@@ -235,11 +235,15 @@ def test_metrics_sum_every_server_process_behind_the_token(production, team):
                      headers={"X-API-Key": raw})  # fmt: skip
     metrics = production.url("/metrics")
     assert requests.get(metrics, verify=production.ca.path).status_code == 404
-    text = requests.get(metrics, verify=production.ca.path,
-                        headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text  # fmt: skip
+
+    def scraped() -> str:
+        return requests.get(metrics, verify=production.ca.path,
+                            headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text  # fmt: skip
+
     # Decided by the auth server's processes, served by the portal's: one directory of files.
-    assert 'tollgate_decisions_total{outcome="admitted",reason="ok"} 3.0' in text
-    assert "tollgate_decision_seconds_count 3.0" in text
+    # (The auth server adds its decisions to the files every 100 ms.)
+    wait_for(lambda: "tollgate_decision_seconds_count 3.0" in scraped(), what="the decisions")
+    assert 'tollgate_decisions_total{outcome="admitted",reason="ok"} 3.0' in scraped()
 
 
 def test_api_clients_get_json_503_when_no_auth_server_answers(production, team):
