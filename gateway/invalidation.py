@@ -8,7 +8,7 @@ messages, so whenever it loses or regains Redis this process clears everything i
 from __future__ import annotations
 
 from core.listener import Channel
-from gateway.policy import catalog, policies
+from gateway.policy import catalog, plans, policies
 
 CHANNEL = "tg:gateway:invalidate"
 EVERYTHING = "*"
@@ -16,6 +16,7 @@ EVERYTHING = "*"
 
 def apply(message: str) -> None:
     if message == EVERYTHING:
+        plans.clear()  # first: a policy loaded after the clear below must not see old terms
         policies.clear()
         catalog.clear()
     elif message.isdigit():

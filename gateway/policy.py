@@ -20,13 +20,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef
 
 from accounts.models import Account
 from billing.standing import Standing, standing_for
 from catalog import paths
-from catalog.models import ApiProduct
+from catalog.models import ApiProduct, Plan
 from catalog.operations import operations_of
 from core.lru import ExpiringLRU
+from credits.models import CreditWallet, TimePass
 from credits.terms import prepaid_terms
 from usage.caps import period_limit
 
@@ -87,26 +89,30 @@ def test_key_limits() -> Limits:
 
 
 def load_policy(account_id: int, now: float) -> AccountPolicy | None:
+    """The account's policy: one query for the account (with whether it holds a pass or
+    credits), one for its subscription; what comes from the plan alone is cached per plan."""
     account = (
-        Account.objects.filter(pk=account_id, closed_at__isnull=True).select_related("plan").first()
+        Account.objects.filter(pk=account_id, closed_at__isnull=True)
+        .select_related("plan")
+        .annotate(
+            has_pass=Exists(TimePass.objects.filter(account=OuterRef("pk"))),
+            has_wallet=Exists(CreditWallet.objects.filter(account=OuterRef("pk"))),
+        )
+        .first()
     )
     if account is None:
         return None
     # A pass or credits, for an account without a subscription (credits.terms).
-    prepaid = prepaid_terms(account, datetime.fromtimestamp(now, UTC))
-    plan = prepaid.plan if prepaid is not None else account.effective_plan()
+    prepaid = None
+    if account.has_pass or account.has_wallet:
+        prepaid = prepaid_terms(account, datetime.fromtimestamp(now, UTC))
+    plan = prepaid.plan if prepaid is not None else account.plan or plans.default()
     if plan is None:
         return None
     standing = standing_for(account)
     if prepaid is not None and prepaid.period is not None:
         standing = Standing(*prepaid.period, payment_required=False)
-    # Three columns, not the joined rows: building the query is most of a policy load's cost.
-    entitlements = {
-        slug: Entitlement(tuple(m.upper() for m in methods), tuple(prefixes))
-        for slug, methods, prefixes in plan.entitlements.values_list(
-            "product__slug", "methods", "path_prefixes"
-        )
-    }
+    terms = plans.terms(plan)
     per_period, hard_cap = period_limit(account, plan)  # the plan's quota, or the spend cap
     return AccountPolicy(
         account_id=account.pk,
@@ -118,18 +124,81 @@ def load_policy(account_id: int, now: float) -> AccountPolicy | None:
             hard_cap=hard_cap,
         ),
         test=test_key_limits(),
-        entitlements=entitlements,
+        entitlements=terms.entitlements,
         period_start=standing.period_start.timestamp(),
         period_end=standing.period_end.timestamp(),
         payment_required=standing.payment_required,
         expires_at=expiry(standing.changes_at),
         credits=prepaid is not None and prepaid.credits,
         pass_expired=prepaid is not None and prepaid.pass_expired,
-        features=dict(plan.features),
-        features_digest=hashlib.blake2b(
-            json.dumps(plan.features, sort_keys=True).encode(), digest_size=8
-        ).hexdigest(),
+        features=terms.features,
+        features_digest=terms.features_digest,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PlanTerms:
+    """What a policy takes from its plan alone, shared by every account on the plan."""
+
+    entitlements: dict[str, Entitlement]  # read-only, as the policies holding it
+    features: dict[str, bool | int]
+    features_digest: str  # changes with the features: part of the token cache's key
+
+
+def read_terms(plan: Plan) -> PlanTerms:
+    # Three columns, not the joined rows: building the query is most of its cost.
+    entitlements = {
+        slug: Entitlement(tuple(m.upper() for m in methods), tuple(prefixes))
+        for slug, methods, prefixes in plan.entitlements.values_list(
+            "product__slug", "methods", "path_prefixes"
+        )
+    }
+    features = dict(plan.features)
+    digest = hashlib.blake2b(json.dumps(features, sort_keys=True).encode(), digest_size=8)
+    return PlanTerms(entitlements, features, digest.hexdigest())
+
+
+class PlanCache:
+    """Plan id → its ``PlanTerms``, and the default plan: the reads every account's first
+    policy load repeated (a gateway meeting 100,000 accounts read the same few plans 100,000
+    times). Kept as long as a policy (GATEWAY_POLICY_TTL_SECONDS) and dropped with the
+    catalog (``gateway.invalidation``), so a plan's change reaches the gateway exactly as
+    before: when the policies built from it are dropped too."""
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        self._terms: dict[int, tuple[PlanTerms, float]] = {}
+        self._default: tuple[Plan | None, float] | None = None
+        # Counts clears: what was read before one must not be stored after it (it may be the
+        # plan from before the change), as in core.lru.
+        self.generation = getattr(self, "generation", 0) + 1
+
+    def terms(self, plan: Plan) -> PlanTerms:
+        cached = self._terms.get(plan.pk)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        generation = self.generation
+        terms = read_terms(plan)
+        if generation == self.generation:
+            self._terms[plan.pk] = (terms, self.expiry())
+        return terms
+
+    def default(self) -> Plan | None:
+        """The plan of an account with no plan of its own (Account.effective_plan)."""
+        cached = self._default
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        generation = self.generation
+        plan = Plan.objects.filter(is_default=True).first()
+        if generation == self.generation:
+            self._default = (plan, self.expiry())
+        return plan
+
+    @staticmethod
+    def expiry() -> float:
+        return time.monotonic() + settings.GATEWAY_POLICY_TTL_SECONDS
 
 
 class PolicyCache:
@@ -347,4 +416,5 @@ class Catalog:
 
 
 policies = PolicyCache(settings.GATEWAY_POLICY_CACHE_ENTRIES)
+plans = PlanCache()
 catalog = Catalog()

@@ -77,3 +77,42 @@ def test_a_load_that_raced_an_invalidation_is_not_kept(team, monkeypatch):
     monkeypatch.setattr(policy, "load_policy", load_then_hear_a_change)
     assert cache.get(team.pk, datetime.now(UTC).timestamp()) is not None
     assert team.pk not in cache
+
+
+def test_accounts_on_one_plan_read_the_plan_once(team, alice, django_assert_num_queries):
+    """A gateway meeting many accounts reads each plan's products and features once: a
+    further account's first policy is its own row and its subscription, nothing more."""
+    other = Account.objects.create_with_owner("other", alice)
+    now = datetime.now(UTC).timestamp()
+    policy.plans.clear()
+    first = policy.load_policy(team.pk, now)
+    # The account (with whether it holds a pass or credits), then its subscription.
+    with django_assert_num_queries(2):
+        second = policy.load_policy(other.pk, now)
+    assert first is not None and second is not None
+    assert (second.plan_slug, second.entitlements) == ("free", first.entitlements)
+
+
+def test_a_plan_read_that_raced_a_catalog_change_is_not_kept(team, monkeypatch):
+    """Plans are dropped with the catalog (invalidation "*"): terms read before that arrived
+    serve the load under way, but the next load reads the plan again."""
+    from catalog.models import Plan
+    from gateway import invalidation
+
+    now = datetime.now(UTC).timestamp()
+    policy.plans.clear()
+    plan = Plan.objects.get(slug="free")
+    real_read = policy.read_terms
+
+    def read_while_the_catalog_changes(plan):
+        terms = real_read(plan)
+        invalidation.apply(invalidation.EVERYTHING)  # as the listener thread would, meanwhile
+        return terms
+
+    monkeypatch.setattr(policy, "read_terms", read_while_the_catalog_changes)
+    policy.load_policy(team.pk, now)
+    monkeypatch.undo()
+    assert plan.pk not in policy.plans._terms
+    Plan.objects.filter(pk=plan.pk).update(features={"insights": True})
+    invalidation.apply(invalidation.EVERYTHING)
+    assert policy.load_policy(team.pk, now).features == {"insights": True}
