@@ -23,6 +23,7 @@ from apikeys import keys
 from apikeys.invalidation import key_hashes_channel
 from apikeys.models import ApiKey
 from core.lru import ExpiringLRU
+from core.prepared import PreparedRead
 
 # Revocations, rotations and edits reach every process through the listener within milliseconds,
 # so a trusted entry can live long: the gateway then touches the database once per key, not once
@@ -83,8 +84,12 @@ cache: ExpiringLRU[str, KeyRecord | None] = ExpiringLRU(settings.GATEWAY_KEY_CAC
 listener = key_hashes_channel.listen(on_message=cache.forget, on_deaf=cache.clear)
 
 
+# key_hash is unique: one row at most, no ordering needed.
+_by_hash = PreparedRead(lambda key_hash: ApiKey.objects.filter(key_hash=key_hash)[:1], str)
+
+
 def load(key_hash: str) -> KeyRecord | None:
-    key = ApiKey.objects.filter(key_hash=key_hash).first()
+    key = _by_hash.first(key_hash)
     return KeyRecord.from_model(key) if key is not None else None
 
 

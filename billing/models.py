@@ -40,7 +40,12 @@ class SubscriptionQuerySet(models.QuerySet["Subscription"]):
 
     def current_for(self, account: Account) -> Subscription | None:
         """The subscription that gives the account its plan: the newest live one."""
-        return self.filter(account=account).live().order_by("-started_at", "-stripe_id").first()
+        return next(iter(self.current_of(account.pk)), None)
+
+    def current_of(self, account_id: int) -> SubscriptionQuerySet:
+        """``current_for`` as a query of at most one row (the gateway compiles it once per
+        process: core.prepared)."""
+        return self.filter(account_id=account_id).live().order_by("-started_at", "-stripe_id")[:1]
 
 
 class Subscription(models.Model):

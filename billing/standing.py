@@ -14,10 +14,14 @@ from __future__ import annotations
 from calendar import monthrange
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
 from accounts.models import Account
+
+if TYPE_CHECKING:
+    from billing.models import Subscription
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +84,11 @@ def payment_overdue(status: str, past_due_since: datetime | None, now: datetime)
 def standing_for(account: Account, now: datetime | None = None) -> Standing:
     from billing.models import Subscription
 
-    now = now or datetime.now(UTC)
-    sub = Subscription.objects.current_for(account)
+    return standing_of(Subscription.objects.current_for(account), now or datetime.now(UTC))
+
+
+def standing_of(sub: Subscription | None, now: datetime) -> Standing:
+    """The standing an account's current subscription (or none) gives it at ``now``."""
     if sub is None or sub.current_period_start is None or sub.current_period_end is None:
         start, end = calendar_month(now)
         return Standing(period_start=start, period_end=end, payment_required=False)

@@ -23,11 +23,13 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef
 
 from accounts.models import Account
-from billing.standing import Standing, standing_for
+from billing.models import Subscription
+from billing.standing import Standing, standing_of
 from catalog import paths
 from catalog.models import ApiProduct, Plan
 from catalog.operations import operations_of
 from core.lru import ExpiringLRU
+from core.prepared import PreparedRead
 from credits.models import CreditWallet, TimePass
 from credits.terms import prepaid_terms
 from usage.caps import period_limit
@@ -88,28 +90,36 @@ def test_key_limits() -> Limits:
     )
 
 
+# The two rows a first policy load reads, compiled once per process (core.prepared).
+_open_account: PreparedRead[Account] = PreparedRead(
+    lambda account_id: Account.objects.filter(pk=account_id, closed_at__isnull=True).annotate(
+        has_pass=Exists(TimePass.objects.filter(account=OuterRef("pk"))),
+        has_wallet=Exists(CreditWallet.objects.filter(account=OuterRef("pk"))),
+    )[:1],
+    int,
+)
+_current_subscription: PreparedRead[Subscription] = PreparedRead(
+    Subscription.objects.current_of, int
+)
+
+
 def load_policy(account_id: int, now: float) -> AccountPolicy | None:
     """The account's policy: one query for the account (with whether it holds a pass or
     credits), one for its subscription; what comes from the plan alone is cached per plan."""
-    account = (
-        Account.objects.filter(pk=account_id, closed_at__isnull=True)
-        .select_related("plan")
-        .annotate(
-            has_pass=Exists(TimePass.objects.filter(account=OuterRef("pk"))),
-            has_wallet=Exists(CreditWallet.objects.filter(account=OuterRef("pk"))),
-        )
-        .first()
-    )
+    account = _open_account.first(account_id)
     if account is None:
         return None
     # A pass or credits, for an account without a subscription (credits.terms).
     prepaid = None
-    if account.has_pass or account.has_wallet:
+    if account.has_pass or account.has_wallet:  # type: ignore[attr-defined]  # annotations
         prepaid = prepaid_terms(account, datetime.fromtimestamp(now, UTC))
-    plan = prepaid.plan if prepaid is not None else account.plan or plans.default()
+    if prepaid is not None:
+        plan: Plan | None = prepaid.plan
+    else:
+        plan = plans.plan(account.plan_id) if account.plan_id else plans.default()
     if plan is None:
         return None
-    standing = standing_for(account)
+    standing = standing_of(_current_subscription.first(account_id), datetime.now(UTC))
     if prepaid is not None and prepaid.period is not None:
         standing = Standing(*prepaid.period, payment_required=False)
     terms = plans.terms(plan)
@@ -170,6 +180,7 @@ class PlanCache:
 
     def clear(self) -> None:
         self._terms: dict[int, tuple[PlanTerms, float]] = {}
+        self._plans: dict[int, tuple[Plan | None, float]] = {}
         self._default: tuple[Plan | None, float] | None = None
         # Counts clears: what was read before one must not be stored after it (it may be the
         # plan from before the change), as in core.lru.
@@ -184,6 +195,17 @@ class PlanCache:
         if generation == self.generation:
             self._terms[plan.pk] = (terms, self.expiry())
         return terms
+
+    def plan(self, plan_id: int) -> Plan | None:
+        """An account's own plan, by id."""
+        cached = self._plans.get(plan_id)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        generation = self.generation
+        plan = Plan.objects.filter(pk=plan_id).first()
+        if generation == self.generation:
+            self._plans[plan_id] = (plan, self.expiry())
+        return plan
 
     def default(self) -> Plan | None:
         """The plan of an account with no plan of its own (Account.effective_plan)."""

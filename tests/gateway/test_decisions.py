@@ -160,13 +160,13 @@ def test_it_rate_limits_per_minute_until_the_calls_leave_the_rolling_minute(team
 
 
 def test_it_refuses_live_keys_of_an_account_that_must_pay(team, monkeypatch):
-    from billing.standing import Standing, standing_for
+    from billing.standing import Standing, standing_of
 
-    def owing(account, now=None):
-        standing = standing_for(account, now)
+    def owing(subscription, now):
+        standing = standing_of(subscription, now)
         return Standing(standing.period_start, standing.period_end, payment_required=True)
 
-    monkeypatch.setattr("gateway.policy.standing_for", owing)
+    monkeypatch.setattr("gateway.policy.standing_of", owing)
     live, _ = make_key(team)
     test, _ = make_key(team, environment="test")
     assert ask(live)[1]["X-Deny-Reason"] == "payment_required"
