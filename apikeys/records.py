@@ -109,10 +109,9 @@ def lookup(raw: str) -> KeyRecord | None:
             return record
     if not keys.is_well_formed(raw):
         return None
+    # A miss (asked above), or a listener starting now, which empties the cache as it starts.
     listener.ensure_running()
     generation = cache.generation
-    hit, record = cache.get(key_hash)
-    if not hit:
-        record = load(key_hash)
-        cache.put(key_hash, record, expiry(record, listener.connected), generation=generation)
+    record = load(key_hash)
+    cache.put(key_hash, record, expiry(record, listener.connected), generation=generation)
     return record

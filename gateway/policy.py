@@ -15,9 +15,10 @@ import json
 import random
 import re
 import time
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.conf import settings
 from django.db.models import Exists, OuterRef
@@ -35,6 +36,7 @@ from credits.terms import prepaid_terms
 from usage.caps import period_limit
 
 NO_LIMIT = -1
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,58 +171,41 @@ def read_terms(plan: Plan) -> PlanTerms:
 
 
 class PlanCache:
-    """Plan id → its ``PlanTerms``, and the default plan: the reads every account's first
-    policy load repeated (a gateway meeting 100,000 accounts read the same few plans 100,000
-    times). Kept as long as a policy (GATEWAY_POLICY_TTL_SECONDS) and dropped with the
-    catalog (``gateway.invalidation``), so a plan's change reaches the gateway exactly as
-    before: when the policies built from it are dropped too."""
+    """The plans' ``PlanTerms``, the plans by id and the default plan: the reads every account's
+    first policy load repeated (a gateway meeting 100,000 accounts read the same few plans
+    100,000 times). In a core.lru.ExpiringLRU, kept as long as a policy
+    (GATEWAY_POLICY_TTL_SECONDS) and dropped with the catalog (``gateway.invalidation``); a read
+    that raced the drop is not kept (the map's generation), so a plan's change reaches the
+    gateway when the policies built from it are dropped too."""
+
+    ENTRIES = 4096  # a catalog has a few dozen plans, each held twice (row and terms)
 
     def __init__(self) -> None:
-        self.clear()
+        self.entries: ExpiringLRU[Hashable, Any] = ExpiringLRU(self.ENTRIES)
 
     def clear(self) -> None:
-        self._terms: dict[int, tuple[PlanTerms, float]] = {}
-        self._plans: dict[int, tuple[Plan | None, float]] = {}
-        self._default: tuple[Plan | None, float] | None = None
-        # Counts clears: what was read before one must not be stored after it (it may be the
-        # plan from before the change), as in core.lru.
-        self.generation = getattr(self, "generation", 0) + 1
+        self.entries.clear()
 
     def terms(self, plan: Plan) -> PlanTerms:
-        cached = self._terms.get(plan.pk)
-        if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
-        generation = self.generation
-        terms = read_terms(plan)
-        if generation == self.generation:
-            self._terms[plan.pk] = (terms, self.expiry())
-        return terms
+        return self.cached(("terms", plan.pk), lambda: read_terms(plan))
 
     def plan(self, plan_id: int) -> Plan | None:
         """An account's own plan, by id."""
-        cached = self._plans.get(plan_id)
-        if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
-        generation = self.generation
-        plan = Plan.objects.filter(pk=plan_id).first()
-        if generation == self.generation:
-            self._plans[plan_id] = (plan, self.expiry())
-        return plan
+        return self.cached(("plan", plan_id), Plan.objects.filter(pk=plan_id).first)
 
     def default(self) -> Plan | None:
         """The plan of an account with no plan of its own (Account.effective_plan)."""
-        cached = self._default
-        if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
-        generation = self.generation
-        plan = Plan.objects.filter(is_default=True).first()
-        if generation == self.generation:
-            self._default = (plan, self.expiry())
-        return plan
+        return self.cached("default", Plan.objects.filter(is_default=True).first)
 
-    @staticmethod
-    def expiry() -> float:
-        return time.monotonic() + settings.GATEWAY_POLICY_TTL_SECONDS
+    def cached(self, key: Hashable, read: Callable[[], T]) -> T:
+        hit, value = self.entries.get(key)
+        if hit:
+            return cast(T, value)
+        generation = self.entries.generation
+        value = read()
+        expires_at = time.monotonic() + settings.GATEWAY_POLICY_TTL_SECONDS
+        self.entries.put(key, value, expires_at, generation=generation)
+        return value
 
 
 class PolicyCache:

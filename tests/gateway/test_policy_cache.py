@@ -112,7 +112,7 @@ def test_a_plan_read_that_raced_a_catalog_change_is_not_kept(team, monkeypatch):
     monkeypatch.setattr(policy, "read_terms", read_while_the_catalog_changes)
     policy.load_policy(team.pk, now)
     monkeypatch.undo()
-    assert plan.pk not in policy.plans._terms
+    assert ("terms", plan.pk) not in policy.plans.entries
     Plan.objects.filter(pk=plan.pk).update(features={"insights": True})
     invalidation.apply(invalidation.EVERYTHING)
     assert policy.load_policy(team.pk, now).features == {"insights": True}
