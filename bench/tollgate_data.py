@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import django
@@ -77,7 +78,19 @@ def main(workdir: Path, count: int, scale_keys: int, scale_accounts: int) -> Non
     over_account.save()
     over = make_keys(over_account, 100)
     bad = [f"tg_live_{'x' * 32}_{n:06d}" for n in range(1000)]  # right shape, wrong checksum
-    for name, raws in (("valid", valid), ("over", over), ("bad", bad)):
+    # (i): the same shape as (c) on a plan with a quota billed beyond its end. Nothing is
+    # refused either, but the quota is a limit (X-Quota-* describe it), so its calls are
+    # counted by script or on leases, where (c)'s plan without limits is tallied.
+    metered = Plan.objects.create(slug="metered", name="Metered", requests_per_period=10**12,
+                                  overage_price_per_1000=Decimal("0.10"))  # fmt: skip
+    PlanProduct.objects.create(plan=metered, product=product)
+    metered_keys = []
+    for n in range(100):
+        account = Account.objects.create_with_owner(f"metered {n}", owner)
+        account.plan = metered
+        account.save()
+        metered_keys += make_keys(account, count // 100)
+    for name, raws in (("valid", valid), ("over", over), ("bad", bad), ("metered", metered_keys)):
         (workdir / f"keys_{name}.txt").write_text("\n".join(raws) + "\n")
     if scale_keys and scale_accounts:  # 0 when bench/run.py measures neither g nor h
         make_scale(workdir, owner, scale_keys, scale_accounts)

@@ -110,3 +110,8 @@ def credit_batches_key(account_id: int) -> str:
 def release_key(account_id: int, name: str) -> str:
     """Set by a lease's release (gateway/release.lua) so that a retry applies it once."""
     return f"{account_tag(account_id)}:release:{name}"
+
+
+def tally_key(name: str) -> str:
+    """Set by a batch of tallied calls (gateway/tally.lua) so that a retry applies it once."""
+    return f"tg:tally:{name}"

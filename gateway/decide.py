@@ -23,7 +23,7 @@ from catalog import paths
 from core import redis_keys
 from core.redis_keys import endpoint_window_keys
 from credits import balance as credits_balance
-from gateway import counting, entitlements, leasing
+from gateway import counting, entitlements, leasing, tallying
 from gateway.models import UncountedCall
 from gateway.policy import NO_LIMIT, AccountPolicy, Endpoint, Limits, Product, catalog, policies
 
@@ -186,6 +186,13 @@ def count(
     # (503) with nothing counted. Almost always a lookup in the token cache.
     token = entitlements.token_for(record, policy, product, now)
     usage_field = f"{record.key_id}|{product.slug}|{group}"
+    tallies = tallying.current()
+    if tallies is not None:
+        if tallying.unbounded(limits) and not (windows or spends):
+            # Nothing to refuse it: admitted here, counted with the next tick's batch.
+            tallies.add(record.account_id, keys, usage_field, endpoint.cost, quota_ttl)
+            return admitted(record, policy, group, token, limits, endpoint, tallying.UNCOUNTED)
+        tallies.before_counting(record.account_id)
     # A busy account's call is admitted here on its lease when it has one (gateway/leasing.py).
     leases = leasing.current() if endpoint.cost == 1 and not (windows or spends) else None
     holding, want, now_ms = None, 0, int(now * 1000)

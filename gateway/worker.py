@@ -40,7 +40,7 @@ import uvloop
 from django.conf import settings
 from django.core.exceptions import SynchronousOnlyOperation
 
-from gateway import leasing, pipelining
+from gateway import leasing, pipelining, tallying
 from gateway.decide import Decision, refuse
 from gateway.wsgi import AUTH_PATH, decision_for, has_gateway_secret, prepare_process
 from portal.health import LIVEZ_PATH, PROBE_PATHS, probe_application
@@ -119,6 +119,9 @@ class Worker:
         self.tally = Tally()  # the decisions' metrics, added to Prometheus's every tick
         self.pipeline = self.make_pipeline()
         self.leases: leasing.Leases | None = None
+        self.tallies: tallying.Tallies | None = None
+        if self.pipeline is not None:
+            self.tallies = tallying.active = tallying.Tallies(self.pipeline)
         if self.pipeline is not None and settings.GATEWAY_LEASE_MAX_CALLS:
             self.leases = leasing.active = leasing.Leases(
                 self.pipeline, settings.GATEWAY_LEASE_MAX_CALLS
@@ -207,10 +210,12 @@ class Worker:
         self.loop.run_in_executor(self.executor, probe_response, environ).add_done_callback(done)
 
     def tick(self) -> None:
-        """Every 100 ms: add the decisions to the metrics, close the leases whose term is over
-        (gateway/leasing.py)."""
+        """Every 100 ms: add the decisions to the metrics, send the tallied calls
+        (gateway/tallying.py), close the leases whose term is over (gateway/leasing.py)."""
         now = time.time()
         self.tally.flush()
+        if self.tallies is not None:
+            self.tallies.tick()
         if self.leases is not None:
             self.leases.tick(now)
         self.loop.call_later(leasing.next_tick_delay(now), self.tick)
@@ -430,6 +435,11 @@ def serve(sock: socket.socket, threads: int) -> None:
             while not worker.leases.settled and time.monotonic() < deadline + 1.0:
                 await asyncio.sleep(0.01)
                 worker.leases.tick(float("inf"))
+        if worker.tallies is not None:  # count the calls tallied since the last tick
+            worker.tallies.tick()
+            while not worker.tallies.settled and time.monotonic() < deadline + 1.0:
+                await asyncio.sleep(0.01)
+                worker.tallies.tick()
         worker.tally.flush()
         loop.stop()
 

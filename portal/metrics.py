@@ -65,6 +65,16 @@ LEASE_RELEASES_WAITING = Gauge(
     "Closed leases whose release Redis has not applied yet (their calls' usage is not in Redis)",
     multiprocess_mode="livesum",
 )
+TALLIED_CALLS = Counter(
+    "tollgate_tallied_calls",
+    "Calls no limit could refuse, admitted without Redis and counted in batches "
+    "(gateway/tallying.py)",
+)
+TALLY_BATCHES_WAITING = Gauge(
+    "tollgate_tally_batches_waiting",
+    "Batches of tallied calls Redis has not applied yet (their usage is not in Redis)",
+    multiprocess_mode="livesum",
+)
 FLUSH_LAST_SUCCESS = Gauge(
     "tollgate_usage_flush_last_success_timestamp_seconds",
     "When the last flush of the Redis counters into the rollups finished (lag: time() - this)",

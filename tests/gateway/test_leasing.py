@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+from decimal import Decimal
 from functools import partial
 
 import pytest
@@ -18,7 +19,7 @@ from prometheus_client import REGISTRY
 
 from apikeys import records
 from core.redis_keys import account_tag, live_hours_key
-from gateway import decide, invalidation, leasing, pipelining
+from gateway import decide, invalidation, leasing, pipelining, tallying
 from gateway.decide import Call
 from gateway.policy import NO_LIMIT, Limits
 from portal.redis_client import get_redis
@@ -40,7 +41,8 @@ class LoopGateway:
         kwargs = dict(get_redis().connection_pool.connection_kwargs)
         self.pipeline = pipelining.Pipeline(self.loop, kwargs)
         self.leases = leasing.Leases(self.pipeline, cap)
-        leasing.active = self.leases
+        self.tallies = tallying.Tallies(self.pipeline)
+        leasing.active, tallying.active = self.leases, self.tallies
 
     def burst(self, now: float, calls: list[Call]) -> list[decide.Decision]:
         """Start every call in one loop iteration, as nginx's calls arriving together."""
@@ -67,15 +69,17 @@ class LoopGateway:
         """The server's timer at `now`; waits until Redis has applied every release."""
 
         async def settle() -> None:
-            while not self.leases.settled:
+            while not (self.leases.settled and self.tallies.settled):
                 await asyncio.sleep(0.002)
                 self.leases.tick(now)
+                self.tallies.tick()
 
         self.leases.tick(now)
+        self.tallies.tick()
         self.loop.run_until_complete(asyncio.wait_for(settle(), 5))
 
     def close(self) -> None:
-        leasing.active = None
+        leasing.active = tallying.active = None
         self.loop.close()
 
 
@@ -100,6 +104,13 @@ def warm(raws: list[str], now: float) -> None:
         for raw in raws:
             decide.decide(call(raw), now)
     get_redis().flushdb()
+
+
+def metered(product):
+    """A plan whose calls are all admitted but counted against a quota (beyond it, billed as
+    overage): leased when busy. Without any limit they would be tallied (gateway/tallying.py)."""
+    return make_plan("metered", [product], requests_per_period=1_000_000,
+                     overage_price_per_1000=Decimal("0.50"))  # fmt: skip
 
 
 def account_usage(account_id):
@@ -138,7 +149,7 @@ def run_terms(gateway: LoopGateway, raws: list[str], terms: int, bursts: int, si
 def test_a_busy_account_spends_leases_without_redis_and_every_call_is_counted_once(
     gateway, team, product
 ):
-    team.plan = make_plan("roomy", [product])  # no limits: every call is admitted
+    team.plan = metered(product)
     team.save()
     made = [make_key(team) for _ in range(3)]
     raws = [raw for raw, _ in made]
@@ -163,7 +174,7 @@ def test_a_busy_account_spends_leases_without_redis_and_every_call_is_counted_on
 
 
 def test_a_quiet_account_is_decided_call_by_call(gateway, team, product):
-    team.plan = make_plan("roomy", [product])
+    team.plan = metered(product)
     team.save()
     raw, _ = make_key(team)
     warm([raw], START)
@@ -281,7 +292,7 @@ def test_calls_leases_cannot_account_for_are_decided_call_by_call(gateway, team,
     spec = {"openapi": "3.1.0", "info": {"title": "t", "version": "1"},
             "paths": {"/heavy": {"get": {}}}}  # fmt: skip
     product = make_product(openapi_spec=spec, operations=[operation])
-    team.plan = make_plan("roomy", [product])
+    team.plan = metered(product)
     team.save()
     raw, _ = make_key(team)
     warm([raw], START)
@@ -296,7 +307,7 @@ def test_calls_leases_cannot_account_for_are_decided_call_by_call(gateway, team,
 
 
 def test_a_release_sent_twice_is_applied_once(gateway, team, product):
-    team.plan = make_plan("roomy", [product])
+    team.plan = metered(product)
     team.save()
     raw, _ = make_key(team)
     warm([raw], START)
@@ -316,7 +327,7 @@ def test_a_release_sent_twice_is_applied_once(gateway, team, product):
 
 
 def test_a_release_after_redis_forgot_its_script_is_sent_with_the_text(gateway, team, product):
-    team.plan = make_plan("roomy", [product])
+    team.plan = metered(product)
     team.save()
     raw, _ = make_key(team)
     warm([raw], START)

@@ -1,0 +1,189 @@
+"""Tallied calls: calls that no limit could refuse, admitted without asking Redis.
+
+A call is tallied when nothing about it is bounded: its plan has no per-second, per-minute or
+period limit for the key's environment, its endpoint has no limits of its own and it spends no
+prepaid credits. Checking such a call atomically would check nothing; Redis is only where it is
+counted. So the auth process admits it on its loop and adds it to a tally in memory: per
+account, environment and hour, the units for the period counter and the calls per usage field.
+Every 100 ms the worker's tick sends the tallies as batches (``tally.lua``, up to
+BATCH_ENTRIES entries each), which add them to the same period counters and usage hashes that
+``limits.lua`` writes, in one atomic script with a key of its own, so a batch sent again after
+a lost reply is applied once. A batch Redis did not answer is sent again on the next tick.
+
+A busy account costs one batch entry a tick instead of a script per call (or a lease and its
+release); a million accounts each calling now and then cost one entry per call, a few Redis
+commands inside a shared script, and no round trip of the call's own.
+
+Exactness: nothing is admitted that the plan would refuse, since it refuses nothing. The period
+counter learns of tallied calls up to a tick later; that matters only if the account is moved
+to a plan with a quota meanwhile. Then the first call this process counts under the new plan
+sends the account's tally first, on the same connection, so Redis counts it before that call
+(the pipeline keeps order). Calls another process tallied under the old plan before it heard of
+the change reach the counter within its next tick, as the calls it admitted under the old plan
+until it heard of it always did.
+
+What it costs: an auth process killed with SIGKILL loses the usage of the calls it tallied in
+its last tick; SIGTERM sends every tally before the process exits. While Redis does not answer,
+calls are decided call by call again (and so by the gateway's Redis-down rules), and the tallies
+wait in memory to be sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+import os
+import uuid
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from core.redis_keys import DIRTY_ACCOUNTS, tally_key
+from gateway import pipelining
+from gateway.counting import NO_WINDOW, Count, pack
+from gateway.policy import NO_LIMIT, Limits
+from portal.metrics import TALLIED_CALLS, TALLY_BATCHES_WAITING
+
+log = logging.getLogger(__name__)
+
+TALLY_SCRIPT = (Path(__file__).parent / "tally.lua").read_text()
+TALLY_SHA = hashlib.sha1(TALLY_SCRIPT.encode(), usedforsecurity=False).hexdigest()
+# Entries per batch: a script blocks Redis while it runs (a few µs an entry), so a long one
+# would hold up every decision's script behind it.
+BATCH_ENTRIES = 64
+BATCHES_PER_ITERATION = 8  # then the loop serves calls before the next ones are sent
+
+# The answer for a tallied call: no window and no quota to describe, no credits spent.
+UNCOUNTED = Count(True, "ok", NO_WINDOW, NO_WINDOW, 0)
+
+
+def unbounded(limits: Limits) -> bool:
+    return limits.per_second == limits.per_minute == limits.per_period == NO_LIMIT
+
+
+@dataclass(slots=True)
+class Entry:
+    """One account's tallied calls in one hour of one environment (one set of counter keys)."""
+
+    account_id: int
+    keys: tuple[str, ...]  # core.redis_keys.hour_keys: quota, usage hash and hours set used
+    quota_ttl: int
+    units: int = 0
+    calls: dict[str, int] = field(default_factory=dict)  # by usage field, outcome included
+
+
+@dataclass(slots=True)
+class Batch:
+    """Entries sent together, until Redis has applied them."""
+
+    entries: list[Entry]
+    name: str  # its key (core.redis_keys.tally_key): applied once, however often sent
+    by_eval: bool = False  # after NOSCRIPT: sent with the script's text
+    sending: bool = False
+
+    def command(self) -> bytes:
+        keys: list[str] = [self.name]
+        args: list[str | int] = []
+        for entry in self.entries:
+            _, _, quota, usage, hours = entry.keys
+            keys += (quota, usage, hours)
+            args += (entry.units, entry.quota_ttl, len(entry.calls))
+            args += [part for pair in entry.calls.items() for part in pair]
+        script = ("EVAL", TALLY_SCRIPT) if self.by_eval else ("EVALSHA", TALLY_SHA)
+        return pack(*script, len(keys), *keys, *args)
+
+
+class Tallies:
+    """This process's tallies, on its event loop; ``tick`` sends them."""
+
+    def __init__(self, pipeline: pipelining.Pipeline) -> None:
+        self.pipeline = pipeline
+        self.entries: dict[tuple[str, ...], Entry] = {}
+        self.accounts: set[int] = set()  # those with an entry not sent yet
+        self.unapplied: dict[str, Batch] = {}  # sent or waiting to be, not yet answered
+        self.names = (f"{os.getpid()}:{uuid.uuid4().hex[:12]}:{n}" for n in itertools.count())
+        self.failing = False  # Redis did not answer the last batch sent
+        self.tallied = 0  # for the bench and tests
+
+    def add(
+        self, account_id: int, keys: tuple[str, ...], usage_field: str, cost: int, quota_ttl: int
+    ) -> None:
+        """Count one admitted call of `cost` units (limits.lua's usage field and period units)."""
+        entry = self.entries.get(keys)
+        if entry is None:
+            entry = self.entries[keys] = Entry(account_id, keys, max(quota_ttl, 1))
+            self.accounts.add(account_id)
+        name = f"{usage_field}|ok" if cost == 1 else f"{usage_field}|ok|{cost}"
+        entry.calls[name] = entry.calls.get(name, 0) + 1
+        entry.units += cost
+        self.tallied += 1
+
+    def before_counting(self, account_id: int) -> None:
+        """Send the tallies now if this account has one: the call about to be counted by script
+        (its plan has a limit now) must find them counted."""
+        if account_id in self.accounts:
+            self.tick()
+
+    def tick(self) -> None:
+        """Batch the entries (every tick of the worker, and at drain), send what Redis has not
+        applied yet."""
+        if self.entries:
+            entries = list(self.entries.values())
+            TALLIED_CALLS.inc(sum(sum(e.calls.values()) for e in entries))
+            for start in range(0, len(entries), BATCH_ENTRIES):
+                name = tally_key(next(self.names))
+                self.unapplied[name] = Batch(entries[start : start + BATCH_ENTRIES], name)
+            self.entries, self.accounts = {}, set()
+        self.send()
+        TALLY_BATCHES_WAITING.set(len(self.unapplied))
+
+    def send(self) -> None:
+        waiting = [b for b in self.unapplied.values() if not b.sending]
+        for batch in waiting[:BATCHES_PER_ITERATION]:
+            batch.sending = True
+            self.pipeline.submit(batch.command(), partial(self.answered, batch))
+        if len(waiting) > BATCHES_PER_ITERATION:
+            self.pipeline.loop.call_soon(self.send)
+
+    def answered(self, batch: Batch, reply: Any) -> None:
+        batch.sending = False
+        if isinstance(reply, redis.exceptions.NoScriptError):
+            batch.by_eval = True  # Redis restarted: the next tick sends the text
+            return
+        if isinstance(reply, (redis.ConnectionError, redis.TimeoutError)):
+            self.failing = True  # sent again on the next tick; its key makes it apply once
+            return
+        self.failing = False
+        del self.unapplied[batch.name]
+        TALLY_BATCHES_WAITING.set(len(self.unapplied))
+        if isinstance(reply, BaseException):
+            log.error("gateway: Redis refused a batch of tallied calls (%s); its usage is lost",
+                      reply)  # fmt: skip
+            return
+        fresh = {batch.entries[n - 1].account_id for n in reply}
+        if fresh:  # new usage hashes: tell the flush, as counting.mark_dirty does
+            self.pipeline.submit(pack("SADD", DIRTY_ACCOUNTS, *sorted(fresh)), ignore)
+
+    @property
+    def settled(self) -> bool:
+        return not (self.entries or self.unapplied)
+
+
+def ignore(_reply: Any) -> None:
+    """A dirty mark's reply: a failure is the hourly sweep's to make up for."""
+
+
+active: Tallies | None = None  # this process's, set by the auth server (gateway/worker.py)
+
+
+def current() -> Tallies | None:
+    """The tallies decisions may add to: on the auth server's loop while Redis answers, never
+    on a thread (nor in a decision replayed on one after Redis failed under it)."""
+    running = pipelining.current()
+    if active is None or running is None or isinstance(running, pipelining.FailedRoundTrip):
+        return None
+    return None if active.failing else active
