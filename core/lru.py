@@ -12,6 +12,12 @@ GIL, and an entry evicted or forgotten meanwhile has nothing to move. Writes tak
 ``generation`` counts invalidations: a value read from the database before an invalidation
 arrived must not be stored (it may be the state from before the change), so a loader notes the
 generation before reading and passes it to ``put``.
+
+Values and their expiries are kept in two maps rather than as (value, expiry) pairs: a pair is
+one more object per entry for Python's cyclic garbage collector, whose full passes over a
+cache of 100,000 entries stop the auth server's loop while they run. A hit racing a write may
+pair a value with the expiry written for its replacement: it returns a value that was current
+a moment before, as a hit racing an invalidation always could.
 """
 
 from __future__ import annotations
@@ -24,25 +30,29 @@ from typing import Generic, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")
+_MISSING = object()
 
 
 class ExpiringLRU(Generic[K, V]):
     def __init__(self, max_entries: int) -> None:
-        self._entries: OrderedDict[K, tuple[V, float]] = OrderedDict()
+        self._values: OrderedDict[K, V] = OrderedDict()  # least recently used first
+        self._expiries: dict[K, float] = {}
         self._lock = threading.Lock()
         self.max_entries = max_entries
         self.generation = 0
 
     def get(self, key: K) -> tuple[bool, V | None]:
         """(True, value) for an entry not yet expired, else (False, None)."""
-        entry = self._entries.get(key)
-        if entry is None or entry[1] <= monotonic():
+        if self._expiries.get(key, 0.0) <= monotonic():
             return False, None
+        value = self._values.get(key, _MISSING)
+        if value is _MISSING:
+            return False, None  # evicted or forgotten meanwhile
         try:  # noqa: SIM105  (suppress() would cost more than the rest of a hit)
-            self._entries.move_to_end(key)
+            self._values.move_to_end(key)
         except KeyError:
             pass  # evicted or forgotten meanwhile: nothing to move
-        return True, entry[0]
+        return True, value  # type: ignore[return-value]  # not _MISSING, checked above
 
     def put(self, key: K, value: V, expires_at: float, *, generation: int | None = None) -> None:
         """Store until ``expires_at`` (monotonic), unless an invalidation came since
@@ -50,28 +60,32 @@ class ExpiringLRU(Generic[K, V]):
         with self._lock:
             if generation is not None and generation != self.generation:
                 return
-            self._entries[key] = (value, expires_at)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            self._values[key] = value
+            self._values.move_to_end(key)
+            self._expiries[key] = expires_at
+            while len(self._values) > self.max_entries:
+                oldest, _ = self._values.popitem(last=False)
+                self._expiries.pop(oldest, None)
 
     def forget(self, key: K) -> None:
         with self._lock:
             self.generation += 1
-            self._entries.pop(key, None)
+            self._expiries.pop(key, None)
+            self._values.pop(key, None)
 
     def clear(self) -> None:
         with self._lock:
             self.generation += 1
-            self._entries.clear()
+            self._expiries.clear()
+            self._values.clear()
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._values)
 
     def __contains__(self, key: object) -> bool:
         """Whether an entry is held (expired or not)."""
-        return key in self._entries
+        return key in self._values
 
     def __iter__(self) -> Iterator[K]:
         """The keys held, least recently used first."""
-        return iter(list(self._entries))
+        return iter(list(self._values))

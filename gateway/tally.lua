@@ -18,9 +18,12 @@ for entry = 1, (#KEYS - 1) / 3 do
   if redis.call('INCRBY', quota, units) == units then
     redis.call('EXPIRE', quota, ARGV[a + 1])
   end
-  local fresh = redis.call('EXISTS', usage) == 0
+  local fresh = false
   for i = a + 3, a + 1 + 2 * fields, 2 do
-    redis.call('HINCRBY', usage, ARGV[i], ARGV[i + 1])
+    -- A field new to the hash (as limits.lua's count_use): the hash may be new too.
+    if redis.call('HINCRBY', usage, ARGV[i], ARGV[i + 1]) == tonumber(ARGV[i + 1]) then
+      fresh = true
+    end
   end
   a = a + 3 + 2 * fields
   if fresh then

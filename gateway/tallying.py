@@ -35,7 +35,7 @@ import itertools
 import logging
 import os
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -65,15 +65,10 @@ def unbounded(limits: Limits) -> bool:
     return limits.per_second == limits.per_minute == limits.per_period == NO_LIMIT
 
 
-@dataclass(slots=True)
-class Entry:
-    """One account's tallied calls in one hour of one environment (one set of counter keys)."""
-
-    account_id: int
-    keys: tuple[str, ...]  # core.redis_keys.hour_keys: quota, usage hash and hours set used
-    quota_ttl: int
-    units: int = 0
-    calls: dict[str, int] = field(default_factory=dict)  # by usage field, outcome included
+# One account's tallied calls in one hour of one environment, as a batch sends them: (account
+# id, counter keys (core.redis_keys.hour_keys), quota TTL, units, calls by usage field). A plain
+# tuple: a NamedTuple's constructor cost more than the rest of the batching.
+Entry = tuple[int, tuple[str, ...], int, int, dict[str, int]]
 
 
 @dataclass(slots=True)
@@ -88,11 +83,12 @@ class Batch:
     def command(self) -> bytes:
         keys: list[str] = [self.name]
         args: list[str | int] = []
-        for entry in self.entries:
-            _, _, quota, usage, hours = entry.keys
+        for _, counter_keys, quota_ttl, units, calls in self.entries:
+            _, _, quota, usage, hours = counter_keys
             keys += (quota, usage, hours)
-            args += (entry.units, entry.quota_ttl, len(entry.calls))
-            args += [part for pair in entry.calls.items() for part in pair]
+            args += (units, quota_ttl, len(calls))
+            for pair in calls.items():
+                args += pair
         script = ("EVAL", TALLY_SCRIPT) if self.by_eval else ("EVALSHA", TALLY_SHA)
         return pack(*script, len(keys), *keys, *args)
 
@@ -102,8 +98,15 @@ class Tallies:
 
     def __init__(self, pipeline: pipelining.Pipeline) -> None:
         self.pipeline = pipeline
-        self.entries: dict[tuple[str, ...], Entry] = {}
-        self.accounts: set[int] = set()  # those with an entry not sent yet
+        # By counter keys (core.redis_keys.hour_keys), until the next tick: calls per usage
+        # field, units, and (account id, quota TTL). Plain dicts of strings and numbers, not an
+        # object per entry: the collector does not track those, and objects that live a tick
+        # would reach its oldest generation, whose passes over the caches' hundreds of
+        # thousands of objects stopped the loop for up to half a second (the 1M-key bench).
+        self.calls: dict[tuple[str, ...], dict[str, int]] = {}
+        self.units: dict[tuple[str, ...], int] = {}
+        self.owners: dict[tuple[str, ...], tuple[int, int]] = {}
+        self.accounts: set[int] = set()  # those with calls not sent yet
         self.unapplied: dict[str, Batch] = {}  # sent or waiting to be, not yet answered
         self.names = (f"{os.getpid()}:{uuid.uuid4().hex[:12]}:{n}" for n in itertools.count())
         self.failing = False  # Redis did not answer the last batch sent
@@ -113,13 +116,15 @@ class Tallies:
         self, account_id: int, keys: tuple[str, ...], usage_field: str, cost: int, quota_ttl: int
     ) -> None:
         """Count one admitted call of `cost` units (limits.lua's usage field and period units)."""
-        entry = self.entries.get(keys)
-        if entry is None:
-            entry = self.entries[keys] = Entry(account_id, keys, max(quota_ttl, 1))
+        calls = self.calls.get(keys)
+        if calls is None:
+            calls = self.calls[keys] = {}
+            self.units[keys] = 0
+            self.owners[keys] = (account_id, max(quota_ttl, 1))
             self.accounts.add(account_id)
         name = f"{usage_field}|ok" if cost == 1 else f"{usage_field}|ok|{cost}"
-        entry.calls[name] = entry.calls.get(name, 0) + 1
-        entry.units += cost
+        calls[name] = calls.get(name, 0) + 1
+        self.units[keys] += cost
         self.tallied += 1
 
     def before_counting(self, account_id: int) -> None:
@@ -131,13 +136,17 @@ class Tallies:
     def tick(self) -> None:
         """Batch the entries (every tick of the worker, and at drain), send what Redis has not
         applied yet."""
-        if self.entries:
-            entries = list(self.entries.values())
-            TALLIED_CALLS.inc(sum(sum(e.calls.values()) for e in entries))
+        if self.calls:
+            owners, units = self.owners, self.units
+            entries: list[Entry] = [
+                (owners[keys][0], keys, owners[keys][1], units[keys], calls)
+                for keys, calls in self.calls.items()
+            ]
+            TALLIED_CALLS.inc(sum(sum(calls.values()) for *_, calls in entries))
             for start in range(0, len(entries), BATCH_ENTRIES):
                 name = tally_key(next(self.names))
                 self.unapplied[name] = Batch(entries[start : start + BATCH_ENTRIES], name)
-            self.entries, self.accounts = {}, set()
+            self.calls, self.units, self.owners, self.accounts = {}, {}, {}, set()
         self.send()
         TALLY_BATCHES_WAITING.set(len(self.unapplied))
 
@@ -164,13 +173,13 @@ class Tallies:
             log.error("gateway: Redis refused a batch of tallied calls (%s); its usage is lost",
                       reply)  # fmt: skip
             return
-        fresh = {batch.entries[n - 1].account_id for n in reply}
+        fresh = {batch.entries[n - 1][0] for n in reply}
         if fresh:  # new usage hashes: tell the flush, as counting.mark_dirty does
             self.pipeline.submit(pack("SADD", DIRTY_ACCOUNTS, *sorted(fresh)), ignore)
 
     @property
     def settled(self) -> bool:
-        return not (self.entries or self.unapplied)
+        return not (self.calls or self.unapplied)
 
 
 def ignore(_reply: Any) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
+from dataclasses import dataclass
 
 from core.lru import ExpiringLRU
 
@@ -69,3 +71,22 @@ def test_it_stays_bounded_and_consistent_under_concurrent_use():
     assert errors == []
     assert len(cache) <= 100
     assert all(cache.get(key)[1] in (None, key) for key in list(cache))
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    name: str
+
+
+def test_an_entry_adds_no_object_for_the_garbage_collector_beyond_its_value():
+    """The collector's full passes walk every object it tracks while the auth server's loop
+    waits: an entry holding a 100,000-key cache's record must not add a pair per entry."""
+    values = [Record(str(n)) for n in range(10_000)]
+    cache: ExpiringLRU[int, Record] = ExpiringLRU(max_entries=20_000)
+    gc.collect()
+    before = len(gc.get_objects())
+    for n, value in enumerate(values):
+        cache.put(n, value, later())
+    gc.collect()
+    assert len(gc.get_objects()) - before < 100  # two maps, not 10,000 (value, expiry) pairs
+    assert cache.get(9_999) == (True, values[9_999])

@@ -91,6 +91,9 @@ def test_accounts_on_one_plan_read_the_plan_once(team, alice, django_assert_num_
         second = policy.load_policy(other.pk, now)
     assert first is not None and second is not None
     assert (second.plan_slug, second.entitlements) == ("free", first.entitlements)
+    # Their limits are one object each, not two more per account for the garbage collector.
+    assert (second.live, second.test) == (first.live, first.test)
+    assert second.live is first.live and second.test is first.test
 
 
 def test_a_plan_read_that_raced_a_catalog_change_is_not_kept(team, monkeypatch):

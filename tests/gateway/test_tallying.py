@@ -8,6 +8,7 @@ period counter and the usage hashes, each call once.
 from __future__ import annotations
 
 import collections
+import gc
 
 import pytest
 from prometheus_client import REGISTRY
@@ -142,7 +143,7 @@ def test_a_plan_with_a_limit_counts_the_calls_tallied_before_it(gateway, team, p
     raw, _ = make_key(team)
     warm([raw], START)
     assert all(d.status == 204 for d in gateway.burst(START, [call(raw)] * 7))
-    assert gateway.tallies.entries  # tallied, not sent
+    assert gateway.tallies.calls  # tallied, not sent
     team.plan = make_plan("capped", [product], requests_per_period=10)
     team.save()
     invalidation.apply(invalidation.EVERYTHING)
@@ -162,3 +163,16 @@ def test_busy_metered_accounts_are_leased_not_tallied(gateway, team, product):
     for n in range(12):
         gateway.burst(START + n * TERM / 4, [call(raw)] * 4)
     assert gateway.tallies.tallied == 0 and gateway.leases.leased > 0
+
+
+def test_a_tally_leaves_no_object_per_call_for_the_garbage_collector(gateway):
+    """Tallies live a tick (100 ms), long enough to reach the collector's oldest generation if
+    it tracked them; its full passes then walked the caches' objects while the loop waited."""
+    keys = [(f"s{n}", f"m{n}", f"q{n}", f"u{n}", f"h{n}") for n in range(2_000)]
+    gc.collect()
+    before = len(gc.get_objects())
+    for n, counter_keys in enumerate(keys):  # 2,000 accounts calling once: an entry each
+        gateway.tallies.add(n, counter_keys, f"key_{n}|demo|other", 1, 3600)
+    gc.collect()
+    assert len(gc.get_objects()) - before < 100
+    assert len(gateway.tallies.calls) == 2_000
