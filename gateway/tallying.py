@@ -5,27 +5,29 @@ period limit for the key's environment, its endpoint has no limits of its own an
 prepaid credits. Checking such a call atomically would check nothing; Redis is only where it is
 counted. So the auth process admits it on its loop and adds it to a tally in memory: per
 account, environment and hour, the units for the period counter and the calls per usage field.
-Every 100 ms the worker's tick sends the tallies as batches (``tally.lua``, up to
-BATCH_ENTRIES entries each), which add them to the same period counters and usage hashes that
-``limits.lua`` writes, in one atomic script with a key of its own, so a batch sent again after
-a lost reply is applied once. A batch Redis did not answer is sent again on the next tick.
+Once a second the worker's tick batches the tallies (``tally.lua``, up to BATCH_ENTRIES
+entries and BATCH_FIELDS usage fields a batch) and sends them, one batch per loop iteration;
+each adds its entries to the same period counters and usage hashes that ``limits.lua`` writes,
+in one atomic script with a key of its own, so a batch sent again after a lost reply is applied
+once. A batch Redis did not answer is sent again on the next tick.
 
-A busy account costs one batch entry a tick instead of a script per call (or a lease and its
-release); a million accounts each calling now and then cost one entry per call, a few Redis
+A busy account costs one batch entry a second instead of a script per call (or leases and their
+releases); a million accounts each calling now and then cost one entry per call, a few Redis
 commands inside a shared script, and no round trip of the call's own.
 
 Exactness: nothing is admitted that the plan would refuse, since it refuses nothing. The period
-counter learns of tallied calls up to a tick later; that matters only if the account is moved
+counter learns of tallied calls up to a second later; that matters only if the account is moved
 to a plan with a quota meanwhile. Then the first call this process counts under the new plan
-sends the account's tally first, on the same connection, so Redis counts it before that call
-(the pipeline keeps order). Calls another process tallied under the old plan before it heard of
-the change reach the counter within its next tick, as the calls it admitted under the old plan
-until it heard of it always did.
+sends the tallies first, on the same connection, so Redis counts them before that call (the
+pipeline keeps order). Calls another process tallied under the old plan before it heard of the
+change reach the counter within a second, as the calls it admitted under the old plan until it
+heard of it always did.
 
-What it costs: an auth process killed with SIGKILL loses the usage of the calls it tallied in
-its last tick; SIGTERM sends every tally before the process exits. While Redis does not answer,
-calls are decided call by call again (and so by the gateway's Redis-down rules), and the tallies
-wait in memory to be sent.
+What it costs: usage reaches Redis up to a second later than a counted call's (as a lease's
+does); an auth process killed with SIGKILL loses the usage of the calls it tallied in its last
+second; SIGTERM sends every tally before the process exits. While Redis does not answer, calls
+are decided call by call again (and so by the gateway's Redis-down rules), and the tallies wait
+in memory to be sent.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import os
 import uuid
 from dataclasses import dataclass
 from functools import partial
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +55,13 @@ log = logging.getLogger(__name__)
 
 TALLY_SCRIPT = (Path(__file__).parent / "tally.lua").read_text()
 TALLY_SHA = hashlib.sha1(TALLY_SCRIPT.encode(), usedforsecurity=False).hexdigest()
-# Entries per batch: a script blocks Redis while it runs (a few µs an entry), so a long one
-# would hold up every decision's script behind it.
-BATCH_ENTRIES = 64
-BATCHES_PER_ITERATION = 8  # then the loop serves calls before the next ones are sent
+# Tallies are batched once a second: a busy account's calls then cost one entry a second (with
+# a field per key that called), as a lease's release does; their usage reaches Redis that much
+# later, as a lease's does.
+BATCH_SECONDS = 1.0
+# A batch is packed in one loop iteration and runs as one script, which blocks Redis while it
+# runs (about a µs a field): a long one would hold up every call waiting behind it.
+BATCH_ENTRIES, BATCH_FIELDS = 64, 256
 
 # The answer for a tallied call: no window and no quota to describe, no credits spent.
 UNCOUNTED = Count(True, "ok", NO_WINDOW, NO_WINDOW, 0)
@@ -84,11 +90,9 @@ class Batch:
         keys: list[str] = [self.name]
         args: list[str | int] = []
         for _, counter_keys, quota_ttl, units, calls in self.entries:
-            _, _, quota, usage, hours = counter_keys
-            keys += (quota, usage, hours)
+            keys += counter_keys[2:5]  # the quota, the usage hash, the hours set
             args += (units, quota_ttl, len(calls))
-            for pair in calls.items():
-                args += pair
+            args += chain.from_iterable(calls.items())
         script = ("EVAL", TALLY_SCRIPT) if self.by_eval else ("EVALSHA", TALLY_SHA)
         return pack(*script, len(keys), *keys, *args)
 
@@ -110,6 +114,7 @@ class Tallies:
         self.unapplied: dict[str, Batch] = {}  # sent or waiting to be, not yet answered
         self.names = (f"{os.getpid()}:{uuid.uuid4().hex[:12]}:{n}" for n in itertools.count())
         self.failing = False  # Redis did not answer the last batch sent
+        self.batch_at = 0.0  # when the tick batches the tallies next (unix seconds)
         self.tallied = 0  # for the bench and tests
 
     def add(
@@ -129,33 +134,52 @@ class Tallies:
 
     def before_counting(self, account_id: int) -> None:
         """Send the tallies now if this account has one: the call about to be counted by script
-        (its plan has a limit now) must find them counted."""
+        (its plan has a limit now) must find them counted, so they go ahead of it."""
         if account_id in self.accounts:
-            self.tick()
+            self.flush()
 
-    def tick(self) -> None:
-        """Batch the entries (every tick of the worker, and at drain), send what Redis has not
-        applied yet."""
-        if self.calls:
-            owners, units = self.owners, self.units
-            entries: list[Entry] = [
-                (owners[keys][0], keys, owners[keys][1], units[keys], calls)
-                for keys, calls in self.calls.items()
-            ]
-            TALLIED_CALLS.inc(sum(sum(calls.values()) for *_, calls in entries))
-            for start in range(0, len(entries), BATCH_ENTRIES):
-                name = tally_key(next(self.names))
-                self.unapplied[name] = Batch(entries[start : start + BATCH_ENTRIES], name)
-            self.calls, self.units, self.owners, self.accounts = {}, {}, {}, set()
+    def tick(self, now: float) -> None:
+        """On the worker's timer (every 100 ms): batch the tallies once a second has passed
+        since they were last batched, and send what Redis has not applied yet."""
+        if now >= self.batch_at:
+            self.batch_at = now + BATCH_SECONDS
+            self.batch()
         self.send()
+
+    def flush(self) -> None:
+        """Batch every tally and send every batch not sent yet, now (a plan with a limit, and
+        the drain at SIGTERM)."""
+        self.batch()
+        self.send(everything=True)
+
+    def batch(self) -> None:
+        if not self.calls:
+            return
+        owners, units, fields = self.owners, self.units, 0
+        entries: list[Entry] = []
+        TALLIED_CALLS.inc(sum(sum(calls.values()) for calls in self.calls.values()))
+        for keys, calls in self.calls.items():
+            if entries and (len(entries) == BATCH_ENTRIES or fields + len(calls) > BATCH_FIELDS):
+                self.enqueue(entries)
+                entries, fields = [], 0
+            entries.append((owners[keys][0], keys, owners[keys][1], units[keys], calls))
+            fields += len(calls)
+        self.enqueue(entries)
+        self.calls, self.units, self.owners, self.accounts = {}, {}, {}, set()
+
+    def enqueue(self, entries: list[Entry]) -> None:
+        name = tally_key(next(self.names))
+        self.unapplied[name] = Batch(entries, name)
         TALLY_BATCHES_WAITING.set(len(self.unapplied))
 
-    def send(self) -> None:
+    def send(self, *, everything: bool = False) -> None:
+        """Send the batches not sent yet: one per loop iteration, so that packing them never
+        holds up the calls waiting behind for long (all of them at once when asked to)."""
         waiting = [b for b in self.unapplied.values() if not b.sending]
-        for batch in waiting[:BATCHES_PER_ITERATION]:
+        for batch in waiting if everything else waiting[:1]:
             batch.sending = True
             self.pipeline.submit(batch.command(), partial(self.answered, batch))
-        if len(waiting) > BATCHES_PER_ITERATION:
+        if len(waiting) > 1 and not everything:
             self.pipeline.loop.call_soon(self.send)
 
     def answered(self, batch: Batch, reply: Any) -> None:

@@ -215,7 +215,7 @@ class Worker:
         now = time.time()
         self.tally.flush()
         if self.tallies is not None:
-            self.tallies.tick()
+            self.tallies.tick(now)
         if self.leases is not None:
             self.leases.tick(now)
         self.loop.call_later(leasing.next_tick_delay(now), self.tick)
@@ -436,10 +436,10 @@ def serve(sock: socket.socket, threads: int) -> None:
                 await asyncio.sleep(0.01)
                 worker.leases.tick(float("inf"))
         if worker.tallies is not None:  # count the calls tallied since the last tick
-            worker.tallies.tick()
+            worker.tallies.flush()
             while not worker.tallies.settled and time.monotonic() < deadline + 1.0:
                 await asyncio.sleep(0.01)
-                worker.tallies.tick()
+                worker.tallies.flush()
         worker.tally.flush()
         loop.stop()
 

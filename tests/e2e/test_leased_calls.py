@@ -58,7 +58,7 @@ def test_calls_admitted_without_a_round_trip_are_each_counted_once(stack, team):
     get_redis().config_resetstat()
     statuses = hammer(stack.port, "/demo/hello", raw, total=CALLS, connections=32)
     assert statuses == {200: CALLS}
-    # Leases close as their term ends, tallies go every 100 ms: the counts are whole soon after.
+    # Leases close as their term ends, tallies go every second: the counts are whole soon after.
     deadline = time.monotonic() + 3
     while counted(team.pk) != (CALLS, CALLS) and time.monotonic() < deadline:
         time.sleep(0.05)

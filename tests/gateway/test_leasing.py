@@ -72,10 +72,10 @@ class LoopGateway:
             while not (self.leases.settled and self.tallies.settled):
                 await asyncio.sleep(0.002)
                 self.leases.tick(now)
-                self.tallies.tick()
+                self.tallies.flush()
 
         self.leases.tick(now)
-        self.tallies.tick()
+        self.tallies.flush()
         self.loop.run_until_complete(asyncio.wait_for(settle(), 5))
 
     def close(self) -> None:

@@ -100,7 +100,7 @@ def test_many_accounts_share_batches_and_every_one_is_counted(gateway, user_fact
         teams.append((account, make_key(account)[0]))
     warm([raw for _, raw in teams], START)
     gateway.burst(START, [call(raw) for _, raw in teams for _ in range(2)])
-    gateway.tallies.tick()
+    gateway.tallies.batch()
     assert len(gateway.tallies.unapplied) == 2
     gateway.tick(START + 1)
     assert [quota_count(account.pk) for account, _ in teams] == [2] * len(teams)
@@ -113,7 +113,7 @@ def test_a_batch_sent_again_after_a_lost_reply_is_applied_once(gateway, team, pr
     raw, _ = make_key(team)
     warm([raw], START)
     gateway.burst(START, [call(raw)] * 6)
-    gateway.tallies.tick()
+    gateway.tallies.batch()
     (batch,) = gateway.tallies.unapplied.values()
     gateway.tick(START + 1)
     before = (quota_count(team.pk), account_usage(team.pk))
