@@ -25,9 +25,9 @@ heard of it always did.
 
 What it costs: usage reaches Redis up to a second later than a counted call's (as a lease's
 does); an auth process killed with SIGKILL loses the usage of the calls it tallied in its last
-second; SIGTERM sends every tally before the process exits. While Redis does not answer, calls
-are decided call by call again (and so by the gateway's Redis-down rules), and the tallies wait
-in memory to be sent.
+second; SIGTERM sends every tally before the process exits. While the process has no
+connection to Redis, or Redis did not answer its last batch, calls are decided call by call
+again (and so by the gateway's Redis-down rules), and the tallies wait in memory to be sent.
 """
 
 from __future__ import annotations
@@ -214,9 +214,11 @@ active: Tallies | None = None  # this process's, set by the auth server (gateway
 
 
 def current() -> Tallies | None:
-    """The tallies decisions may add to: on the auth server's loop while Redis answers, never
-    on a thread (nor in a decision replayed on one after Redis failed under it)."""
+    """The tallies decisions may add to: on the auth server's loop while its connection to Redis
+    is up and answers, never on a thread (nor in a decision replayed on one after Redis failed
+    under it). Otherwise calls are counted by script, which connects, or meets the Redis-down
+    rules."""
     running = pipelining.current()
     if active is None or running is None or isinstance(running, pipelining.FailedRoundTrip):
         return None
-    return None if active.failing else active
+    return None if active.failing or active.pipeline.link is None else active

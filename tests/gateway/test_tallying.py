@@ -7,15 +7,18 @@ period counter and the usage hashes, each call once.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import gc
 
 import pytest
+import redis
 from prometheus_client import REGISTRY
 
 from accounts.models import Account
 from core.redis_keys import DIRTY_ACCOUNTS
 from gateway import invalidation, tallying
+from gateway.counting import pack
 from portal.redis_client import get_redis
 from tests.gateway.support import make_key, make_plan, make_product
 from tests.gateway.test_leasing import (
@@ -34,7 +37,12 @@ pytestmark = pytest.mark.usefixtures("redis_db")
 
 @pytest.fixture
 def gateway():
+    """An auth process's loop whose pipeline is connected (calls are tallied only then)."""
     running = LoopGateway()
+    connected = running.loop.create_future()
+    running.pipeline.submit(pack("PING"), connected.set_result)
+    running.loop.run_until_complete(asyncio.wait_for(connected, 5))
+    running.pipeline.commands = 0
     yield running
     running.close()
 
@@ -58,8 +66,8 @@ def test_unbounded_calls_reach_redis_in_batches_and_each_is_counted_once(gateway
     assert not any(name.startswith(("RateLimit", "X-Quota")) for d in decided
                    for name, _ in d.headers)  # fmt: skip
     gateway.tick(START + 1)
-    # SELECT, the batch (NOSCRIPT from a Redis that never ran it, then its text), the dirty mark
-    assert gateway.pipeline.commands <= 4
+    # The batch (NOSCRIPT from a Redis that never ran it, then its text), the dirty mark
+    assert gateway.pipeline.commands <= 3
     assert quota_count(team.pk) == len(decided) == 50
     by_key = collections.Counter(dict(d.headers)["X-Key-Id"] for d in decided)
     usage = account_usage(team.pk)
@@ -176,3 +184,22 @@ def test_a_tally_leaves_no_object_per_call_for_the_garbage_collector(gateway):
     gc.collect()
     assert len(gc.get_objects()) - before < 100
     assert len(gateway.tallies.calls) == 2_000
+
+
+def test_without_a_connection_to_redis_calls_are_counted_by_script(gateway, team, product):
+    """A lost connection (Redis restarted, or gone): the next call is counted by script, which
+    reconnects or meets the Redis-down rules, rather than admitted on a tally no one can
+    send; once connected again, calls are tallied."""
+    team.plan = roomy(product)
+    team.save()
+    raw, _ = make_key(team)
+    warm([raw], START)
+    gateway.burst(START, [call(raw)])
+    assert gateway.tallies.tallied == 1 and quota_count(team.pk) == 0
+    gateway.pipeline.link.drop(redis.ConnectionError("gone"))
+    gateway.burst(START + 0.1, [call(raw)])  # counted by script, which connects again
+    assert gateway.tallies.tallied == 1 and quota_count(team.pk) == 1
+    gateway.burst(START + 0.2, [call(raw)])
+    assert gateway.tallies.tallied == 2
+    gateway.tick(START + 1)
+    assert quota_count(team.pk) == 3
