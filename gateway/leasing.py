@@ -35,24 +35,16 @@ length; the quota keeps them). SIGTERM releases every lease before the process e
 from __future__ import annotations
 
 import hashlib
-import itertools
-import logging
-import os
-import uuid
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-import redis
-
-from core.redis_keys import DIRTY_ACCOUNTS, release_key
+from core.redis_keys import release_key
 from gateway import pipelining
 from gateway.counting import NO_WINDOW, Count, Window, pack
+from gateway.outbox import Outbox
 from gateway.policy import NO_LIMIT, Limits
 from portal.metrics import LEASE_RELEASES_WAITING, LEASED_CALLS
-
-log = logging.getLogger(__name__)
 
 # A lease's term: limits.lua's 100 ms bucket under a per-second limit (a leased call must be
 # spent in the bucket it was counted in); otherwise a second, which lies within one of the
@@ -186,9 +178,11 @@ class Leases:
         self.holdings: dict[tuple[int, str], Holding] = {}
         self.open: dict[tuple[int, str], Holding] = {}  # those holding a lease or usage
         self.ticks = 0
-        # Closed, sent or waiting to be, not yet answered: by name, oldest first.
-        self.unapplied: dict[str, Release] = {}
-        self.names = (f"{os.getpid()}:{uuid.uuid4().hex[:12]}:{n}" for n in itertools.count())
+        # Closed, sent or waiting to be, not yet answered.
+        self.releases: Outbox[Release] = Outbox(
+            pipeline, RELEASES_PER_ITERATION, LEASE_RELEASES_WAITING, "a lease's release",
+            self.applied,
+        )  # fmt: skip
         self.leased = self.spent = 0  # for the bench and tests
 
     def holding(self, account_id: int, environment: str) -> Holding:
@@ -226,11 +220,11 @@ class Leases:
         if holding.left or holding.usage:
             assert holding.limits is not None
             account_id = holding.key[0]
-            name = release_key(account_id, next(self.names))
-            self.unapplied[name] = Release(
+            name = release_key(account_id, next(self.releases.names))
+            self.releases.add(Release(
                 account_id, holding.keys, holding.limits, holding.started_ms, holding.left,
                 holding.usage, name,
-            )  # fmt: skip
+            ))  # fmt: skip
             spent = sum(holding.usage.values())
             self.spent += spent
             LEASED_CALLS.inc(spent)
@@ -244,8 +238,7 @@ class Leases:
             if holding.ends_ms <= now_ms:
                 self.close(holding)
                 del self.open[key]
-        self.send()
-        LEASE_RELEASES_WAITING.set(len(self.unapplied))
+        self.releases.send()
         self.ticks += 1
         if self.ticks % (IDLE_MS // TICK_MS) == 0 or now == float("inf"):
             quiet = [
@@ -257,37 +250,13 @@ class Leases:
             for key in quiet:
                 del self.holdings[key]
 
-    def send(self) -> None:
-        """Send the releases not sent yet, a few per loop iteration: packing hundreds at once
-        would hold up the calls waiting behind them."""
-        waiting = [r for r in self.unapplied.values() if not r.sending]
-        for release in waiting[:RELEASES_PER_ITERATION]:
-            release.sending = True
-            self.pipeline.submit(release.command(), partial(self.answered, release))
-        if len(waiting) > RELEASES_PER_ITERATION:
-            self.pipeline.loop.call_soon(self.send)
-
-    def answered(self, release: Release, reply: Any) -> None:
-        release.sending = False
-        if isinstance(reply, redis.exceptions.NoScriptError):
-            release.by_eval = True  # Redis restarted: the next tick sends the text
-            return
-        if isinstance(reply, (redis.ConnectionError, redis.TimeoutError)):
-            return  # sent again on the next tick; its key makes a second arrival a no-op
-        del self.unapplied[release.name]
-        LEASE_RELEASES_WAITING.set(len(self.unapplied))
-        if isinstance(reply, BaseException):
-            log.error("gateway: Redis refused a lease's release (%s); its usage is lost", reply)
-        elif reply == 1:  # a new usage hash: tell the flush, as counting.mark_dirty does
-            self.pipeline.submit(pack("SADD", DIRTY_ACCOUNTS, release.account_id), ignore)
+    def applied(self, release: Release, reply: Any) -> None:
+        if reply == 1:  # a new usage hash
+            self.releases.mark_dirty([release.account_id])
 
     @property
     def settled(self) -> bool:
-        return not self.unapplied
-
-
-def ignore(_reply: Any) -> None:
-    """A dirty mark's reply: a failure is the hourly sweep's to make up for."""
+        return self.releases.settled
 
 
 active: Leases | None = None  # this process's, set by the auth server (gateway/worker.py)

@@ -33,25 +33,16 @@ again (and so by the gateway's Redis-down rules), and the tallies wait in memory
 from __future__ import annotations
 
 import hashlib
-import itertools
-import logging
-import os
-import uuid
 from dataclasses import dataclass
-from functools import partial
 from itertools import chain
 from pathlib import Path
-from typing import Any
 
-import redis
-
-from core.redis_keys import DIRTY_ACCOUNTS, tally_key
+from core.redis_keys import tally_key
 from gateway import pipelining
 from gateway.counting import NO_WINDOW, Count, pack
+from gateway.outbox import Outbox
 from gateway.policy import NO_LIMIT, Limits
 from portal.metrics import TALLIED_CALLS, TALLY_BATCHES_WAITING
-
-log = logging.getLogger(__name__)
 
 TALLY_SCRIPT = (Path(__file__).parent / "tally.lua").read_text()
 TALLY_SHA = hashlib.sha1(TALLY_SCRIPT.encode(), usedforsecurity=False).hexdigest()
@@ -59,8 +50,9 @@ TALLY_SHA = hashlib.sha1(TALLY_SCRIPT.encode(), usedforsecurity=False).hexdigest
 # a field per key that called), as a lease's release does; their usage reaches Redis that much
 # later, as a lease's does.
 BATCH_SECONDS = 1.0
-# A batch is packed in one loop iteration and runs as one script, which blocks Redis while it
-# runs (about a µs a field): a long one would hold up every call waiting behind it.
+# A batch is packed in one loop iteration (one batch an iteration) and runs as one script, which
+# blocks Redis while it runs (about a µs a field): a long one would hold up every call waiting
+# behind it.
 BATCH_ENTRIES, BATCH_FIELDS = 64, 256
 
 # The answer for a tallied call: no window and no quota to describe, no credits spent.
@@ -111,9 +103,9 @@ class Tallies:
         self.units: dict[tuple[str, ...], int] = {}
         self.owners: dict[tuple[str, ...], tuple[int, int]] = {}
         self.accounts: set[int] = set()  # those with calls not sent yet
-        self.unapplied: dict[str, Batch] = {}  # sent or waiting to be, not yet answered
-        self.names = (f"{os.getpid()}:{uuid.uuid4().hex[:12]}:{n}" for n in itertools.count())
-        self.failing = False  # Redis did not answer the last batch sent
+        self.batches: Outbox[Batch] = Outbox(
+            pipeline, 1, TALLY_BATCHES_WAITING, "a batch of tallied calls", self.applied
+        )  # sent or waiting to be, not yet answered
         self.batch_at = 0.0  # when the tick batches the tallies next (unix seconds)
         self.tallied = 0  # for the bench and tests
 
@@ -144,13 +136,13 @@ class Tallies:
         if now >= self.batch_at:
             self.batch_at = now + BATCH_SECONDS
             self.batch()
-        self.send()
+        self.batches.send()
 
     def flush(self) -> None:
         """Batch every tally and send every batch not sent yet, now (a plan with a limit, and
         the drain at SIGTERM)."""
         self.batch()
-        self.send(everything=True)
+        self.batches.send(everything=True)
 
     def batch(self) -> None:
         if not self.calls:
@@ -168,46 +160,16 @@ class Tallies:
         self.calls, self.units, self.owners, self.accounts = {}, {}, {}, set()
 
     def enqueue(self, entries: list[Entry]) -> None:
-        name = tally_key(next(self.names))
-        self.unapplied[name] = Batch(entries, name)
-        TALLY_BATCHES_WAITING.set(len(self.unapplied))
+        self.batches.add(Batch(entries, tally_key(next(self.batches.names))))
 
-    def send(self, *, everything: bool = False) -> None:
-        """Send the batches not sent yet: one per loop iteration, so that packing them never
-        holds up the calls waiting behind for long (all of them at once when asked to)."""
-        waiting = [b for b in self.unapplied.values() if not b.sending]
-        for batch in waiting if everything else waiting[:1]:
-            batch.sending = True
-            self.pipeline.submit(batch.command(), partial(self.answered, batch))
-        if len(waiting) > 1 and not everything:
-            self.pipeline.loop.call_soon(self.send)
-
-    def answered(self, batch: Batch, reply: Any) -> None:
-        batch.sending = False
-        if isinstance(reply, redis.exceptions.NoScriptError):
-            batch.by_eval = True  # Redis restarted: the next tick sends the text
-            return
-        if isinstance(reply, (redis.ConnectionError, redis.TimeoutError)):
-            self.failing = True  # sent again on the next tick; its key makes it apply once
-            return
-        self.failing = False
-        del self.unapplied[batch.name]
-        TALLY_BATCHES_WAITING.set(len(self.unapplied))
-        if isinstance(reply, BaseException):
-            log.error("gateway: Redis refused a batch of tallied calls (%s); its usage is lost",
-                      reply)  # fmt: skip
-            return
-        fresh = {batch.entries[n - 1][0] for n in reply}
-        if fresh:  # new usage hashes: tell the flush, as counting.mark_dirty does
-            self.pipeline.submit(pack("SADD", DIRTY_ACCOUNTS, *sorted(fresh)), ignore)
+    def applied(self, batch: Batch, reply: list[int]) -> None:
+        fresh = {batch.entries[n - 1][0] for n in reply}  # the entries with a new usage hash
+        if fresh:
+            self.batches.mark_dirty(fresh)
 
     @property
     def settled(self) -> bool:
-        return not (self.calls or self.unapplied)
-
-
-def ignore(_reply: Any) -> None:
-    """A dirty mark's reply: a failure is the hourly sweep's to make up for."""
+        return not self.calls and self.batches.settled
 
 
 active: Tallies | None = None  # this process's, set by the auth server (gateway/worker.py)
@@ -221,4 +183,4 @@ def current() -> Tallies | None:
     running = pipelining.current()
     if active is None or running is None or isinstance(running, pipelining.FailedRoundTrip):
         return None
-    return None if active.failing or active.pipeline.link is None else active
+    return None if active.batches.failing or active.pipeline.link is None else active

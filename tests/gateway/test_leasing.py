@@ -315,13 +315,13 @@ def test_a_release_sent_twice_is_applied_once(gateway, team, product):
     for n in range(4):  # a third term whose lease is closed by hand, as the timer would
         gateway.burst(START + 2 * TERM + 0.01 + n * 0.001, [call(raw)] * 3)
     gateway.leases.tick(START + 3 * TERM + 0.001)
-    (release,) = gateway.leases.unapplied.values()
+    (release,) = gateway.leases.releases.unapplied.values()
     assert release.unspent and release.usage
     gateway.tick(START + 3 * TERM + 0.001)
     before = (quota_count(team.pk), account_usage(team.pk))
     assert before[0] == sum(before[1].values()) == 36
     # A reply lost on the way back: the same release goes again, and changes nothing.
-    gateway.leases.unapplied[release.name] = release
+    gateway.leases.releases.unapplied[release.name] = release
     gateway.tick(START + 10)
     assert (quota_count(team.pk), account_usage(team.pk)) == before
 

@@ -109,7 +109,7 @@ def test_many_accounts_share_batches_and_every_one_is_counted(gateway, user_fact
     warm([raw for _, raw in teams], START)
     gateway.burst(START, [call(raw) for _, raw in teams for _ in range(2)])
     gateway.tallies.batch()
-    assert len(gateway.tallies.unapplied) == 2
+    assert len(gateway.tallies.batches.unapplied) == 2
     gateway.tick(START + 1)
     assert [quota_count(account.pk) for account, _ in teams] == [2] * len(teams)
     assert get_redis().scard(DIRTY_ACCOUNTS) == len(teams)
@@ -122,12 +122,12 @@ def test_a_batch_sent_again_after_a_lost_reply_is_applied_once(gateway, team, pr
     warm([raw], START)
     gateway.burst(START, [call(raw)] * 6)
     gateway.tallies.batch()
-    (batch,) = gateway.tallies.unapplied.values()
+    (batch,) = gateway.tallies.batches.unapplied.values()
     gateway.tick(START + 1)
     before = (quota_count(team.pk), account_usage(team.pk))
     assert before[0] == sum(before[1].values()) == 6
     batch.sending = False  # its reply lost on the way back: the same batch goes again
-    gateway.tallies.unapplied[batch.name] = batch
+    gateway.tallies.batches.unapplied[batch.name] = batch
     gateway.tick(START + 2)
     assert (quota_count(team.pk), account_usage(team.pk)) == before
 
