@@ -100,14 +100,14 @@ def test_spellings_of_the_weighted_endpoint_are_charged_as_it(stack, team):
         remaining -= 10
         assert headers["x-quota-remaining"] == str(remaining), path
     # Pro lists /demo/reports among its paths, in that case: another spelling is refused, free.
-    # The change reaches the gateway's cached policy by pub/sub, within a second.
+    # The change reaches the gateway's cached policy by pub/sub (its latency is tested elsewhere).
     on_plan(team, "pro")
 
     def refused() -> bool:
         status, _, body = call(stack.port, "POST", "/demo/REPORTS", raw)
         return status == 403 and json.loads(body)["code"] == "forbidden"
 
-    wait_for(refused, timeout=2, what="the pro plan's refusal of another spelling")
+    wait_for(refused, timeout=5, what="the pro plan's refusal of another spelling")
 
 
 def test_the_weighted_endpoint_has_its_own_limit_in_calls(stack, team):
