@@ -5,9 +5,9 @@ period limit for the key's environment, its endpoint has no limits of its own an
 prepaid credits. Checking such a call atomically would check nothing; Redis is only where it is
 counted. So the auth process admits it on its loop and adds it to a tally in memory: per
 account, environment and hour, the units for the period counter and the calls per usage field.
-Once a second the worker's tick batches the tallies (``tally.lua``, up to BATCH_ENTRIES
-entries and BATCH_FIELDS usage fields a batch) and sends them, one batch per loop iteration;
-each adds its entries to the same period counters and usage hashes that ``limits.lua`` writes,
+Once a second the worker's tick closes the tallies and starts new ones; the closed ones are
+batched and sent one batch per loop iteration (``tally.lua``, up to BATCH_ENTRIES entries and
+BATCH_FIELDS usage fields a batch), so the calls arriving meanwhile are not held up. Each adds its entries to the same period counters and usage hashes that ``limits.lua`` writes,
 in one atomic script with a key of its own, so a batch sent again after a lost reply is applied
 once. A batch Redis did not answer is sent again on the next tick.
 
@@ -63,30 +63,86 @@ def unbounded(limits: Limits) -> bool:
     return limits.per_second == limits.per_minute == limits.per_period == NO_LIMIT
 
 
-# One account's tallied calls in one hour of one environment, as a batch sends them: (account
-# id, counter keys (core.redis_keys.hour_keys), quota TTL, units, calls by usage field). A plain
-# tuple: a NamedTuple's constructor cost more than the rest of the batching.
-Entry = tuple[int, tuple[str, ...], int, int, dict[str, int]]
-
-
 @dataclass(slots=True)
 class Batch:
-    """Entries sent together, until Redis has applied them."""
+    """Entries sent together, until Redis has applied them. Each entry is one account's tallied
+    calls in one hour of one environment: its counter keys (the quota, the usage hash, the hours
+    set) and their arguments (units, quota TTL, and calls by usage field).
 
-    entries: list[Entry]
+    The entries are kept as tally.lua's key count, keys and arguments in one flat tuple of
+    strings and numbers, which the collector stops tracking at its next pass: a tuple per entry
+    lived until its batch was answered, long enough to reach the collector's oldest generation,
+    and thousands of them a second made it run its full passes (0.2 s over the caches of the
+    1M-key bench) every few seconds.
+    """
+
+    accounts: tuple[int, ...]  # each entry's account, in order (tally.lua answers entry numbers)
+    parts: tuple[str | int, ...]
     name: str  # its key (core.redis_keys.tally_key): applied once, however often sent
     by_eval: bool = False  # after NOSCRIPT: sent with the script's text
     sending: bool = False
 
     def command(self) -> bytes:
-        keys: list[str] = [self.name]
-        args: list[str | int] = []
-        for _, counter_keys, quota_ttl, units, calls in self.entries:
-            keys += counter_keys[2:5]  # the quota, the usage hash, the hours set
-            args += (units, quota_ttl, len(calls))
-            args += chain.from_iterable(calls.items())
         script = ("EVAL", TALLY_SCRIPT) if self.by_eval else ("EVALSHA", TALLY_SHA)
-        return pack(*script, len(keys), *keys, *args)
+        return pack(*script, *self.parts)
+
+
+class Period:
+    """One batching period's tallies, by counter keys (core.redis_keys.hour_keys): calls per
+    usage field, units, and (account id, quota TTL). Plain dicts of strings and numbers, not an
+    object per entry: the collector does not track those (see Batch)."""
+
+    __slots__ = ("calls", "units", "owners", "accounts", "order", "position")
+
+    def __init__(self) -> None:
+        self.calls: dict[tuple[str, ...], dict[str, int]] = {}
+        self.units: dict[tuple[str, ...], int] = {}
+        self.owners: dict[tuple[str, ...], tuple[int, int]] = {}
+        self.accounts: set[int] = set()
+        self.order: list[tuple[str, ...]] = []  # once closed: the entries, by counter keys
+        self.position = 0  # once closed: the first entry not batched yet
+
+    def add(
+        self, account_id: int, keys: tuple[str, ...], usage_field: str, cost: int, quota_ttl: int
+    ) -> None:
+        calls = self.calls.get(keys)
+        if calls is None:
+            calls = self.calls[keys] = {}
+            self.units[keys] = 0
+            self.owners[keys] = (account_id, max(quota_ttl, 1))
+            self.accounts.add(account_id)
+        name = f"{usage_field}|ok" if cost == 1 else f"{usage_field}|ok|{cost}"
+        calls[name] = calls.get(name, 0) + 1
+        self.units[keys] += cost
+
+    def close(self) -> None:
+        self.order = list(self.calls)
+        TALLIED_CALLS.inc(sum(sum(calls.values()) for calls in self.calls.values()))
+
+    @property
+    def batched(self) -> bool:
+        return self.position == len(self.order)
+
+    def next_batch(self, name: str) -> Batch:
+        """The next entries of a closed period: at most BATCH_ENTRIES, and BATCH_FIELDS usage
+        fields unless a single entry has more."""
+        accounts: list[int] = []
+        keys: list[str] = []
+        args: list[str | int] = []
+        fields = 0
+        while not self.batched and len(accounts) < BATCH_ENTRIES:
+            counter_keys = self.order[self.position]
+            calls = self.calls[counter_keys]
+            if accounts and fields + len(calls) > BATCH_FIELDS:
+                break
+            account_id, quota_ttl = self.owners[counter_keys]
+            accounts.append(account_id)
+            keys += counter_keys[2:5]  # the quota, the usage hash, the hours set
+            args += (self.units[counter_keys], quota_ttl, len(calls))
+            args += chain.from_iterable(calls.items())
+            fields += len(calls)
+            self.position += 1
+        return Batch(tuple(accounts), (len(keys) + 1, name, *keys, *args), name)
 
 
 class Tallies:
@@ -94,15 +150,9 @@ class Tallies:
 
     def __init__(self, pipeline: pipelining.Pipeline) -> None:
         self.pipeline = pipeline
-        # By counter keys (core.redis_keys.hour_keys), until the next tick: calls per usage
-        # field, units, and (account id, quota TTL). Plain dicts of strings and numbers, not an
-        # object per entry: the collector does not track those, and objects that live a tick
-        # would reach its oldest generation, whose passes over the caches' hundreds of
-        # thousands of objects stopped the loop for up to half a second (the 1M-key bench).
-        self.calls: dict[tuple[str, ...], dict[str, int]] = {}
-        self.units: dict[tuple[str, ...], int] = {}
-        self.owners: dict[tuple[str, ...], tuple[int, int]] = {}
-        self.accounts: set[int] = set()  # those with calls not sent yet
+        self.open = Period()  # this second's, added to
+        self.closed: Period | None = None  # the last second's, being batched
+        self.batching = False  # batch_next is scheduled
         self.batches: Outbox[Batch] = Outbox(
             pipeline, 1, TALLY_BATCHES_WAITING, "a batch of tallied calls", self.applied
         )  # sent or waiting to be, not yet answered
@@ -113,63 +163,71 @@ class Tallies:
         self, account_id: int, keys: tuple[str, ...], usage_field: str, cost: int, quota_ttl: int
     ) -> None:
         """Count one admitted call of `cost` units (limits.lua's usage field and period units)."""
-        calls = self.calls.get(keys)
-        if calls is None:
-            calls = self.calls[keys] = {}
-            self.units[keys] = 0
-            self.owners[keys] = (account_id, max(quota_ttl, 1))
-            self.accounts.add(account_id)
-        name = f"{usage_field}|ok" if cost == 1 else f"{usage_field}|ok|{cost}"
-        calls[name] = calls.get(name, 0) + 1
-        self.units[keys] += cost
+        self.open.add(account_id, keys, usage_field, cost, quota_ttl)
         self.tallied += 1
 
     def before_counting(self, account_id: int) -> None:
         """Send the tallies now if this account has one: the call about to be counted by script
         (its plan has a limit now) must find them counted, so they go ahead of it."""
-        if account_id in self.accounts:
+        closed = self.closed
+        if account_id in self.open.accounts or (closed and account_id in closed.accounts):
             self.flush()
 
     def tick(self, now: float) -> None:
-        """On the worker's timer (every 100 ms): batch the tallies once a second has passed
-        since they were last batched, and send what Redis has not applied yet."""
+        """On the worker's timer (every 100 ms): close the tallies once a second has passed
+        since they were last closed, and send what Redis has not applied yet."""
         if now >= self.batch_at:
             self.batch_at = now + BATCH_SECONDS
-            self.batch()
+            self.close()
         self.batches.send()
+
+    def close(self) -> None:
+        """Start a new period and batch the one closed, a batch per loop iteration: batching a
+        second of a hundred thousand accounts' calls at once held every call up for ~10 ms."""
+        if not self.open.calls:
+            return
+        self.batch_closed()  # what is left of the last one (when a second was not enough)
+        self.closed, self.open = self.open, Period()
+        self.closed.close()
+        if not self.batching:
+            self.batching = True
+            self.pipeline.loop.call_soon(self.batch_next)
+
+    def batch_next(self) -> None:
+        self.batching = False
+        if self.closed is None:
+            return
+        self.enqueue(self.closed)
+        self.batches.send()
+        if self.closed is not None:
+            self.batching = True
+            self.pipeline.loop.call_soon(self.batch_next)
+
+    def batch_closed(self) -> None:
+        """Batch what is left of the closed period, now."""
+        while self.closed is not None:
+            self.enqueue(self.closed)
+
+    def enqueue(self, closed: Period) -> None:
+        self.batches.add(closed.next_batch(tally_key(next(self.batches.names))))
+        if closed.batched:
+            self.closed = None
 
     def flush(self) -> None:
         """Batch every tally and send every batch not sent yet, now (a plan with a limit, and
         the drain at SIGTERM)."""
-        self.batch()
+        self.close()
+        self.batch_closed()
         self.batches.send(everything=True)
 
-    def batch(self) -> None:
-        if not self.calls:
-            return
-        owners, units, fields = self.owners, self.units, 0
-        entries: list[Entry] = []
-        TALLIED_CALLS.inc(sum(sum(calls.values()) for calls in self.calls.values()))
-        for keys, calls in self.calls.items():
-            if entries and (len(entries) == BATCH_ENTRIES or fields + len(calls) > BATCH_FIELDS):
-                self.enqueue(entries)
-                entries, fields = [], 0
-            entries.append((owners[keys][0], keys, owners[keys][1], units[keys], calls))
-            fields += len(calls)
-        self.enqueue(entries)
-        self.calls, self.units, self.owners, self.accounts = {}, {}, {}, set()
-
-    def enqueue(self, entries: list[Entry]) -> None:
-        self.batches.add(Batch(entries, tally_key(next(self.batches.names))))
-
     def applied(self, batch: Batch, reply: list[int]) -> None:
-        fresh = {batch.entries[n - 1][0] for n in reply}  # the entries with a new usage hash
+        fresh = {batch.accounts[n - 1] for n in reply}  # the entries with a new usage hash
         if fresh:
             self.batches.mark_dirty(fresh)
 
     @property
     def settled(self) -> bool:
-        return not self.calls and self.batches.settled
+        return not self.open.calls and self.closed is None and self.batches.settled
 
 
 active: Tallies | None = None  # this process's, set by the auth server (gateway/worker.py)

@@ -16,7 +16,7 @@ import redis
 from prometheus_client import REGISTRY
 
 from accounts.models import Account
-from core.redis_keys import DIRTY_ACCOUNTS
+from core.redis_keys import DIRTY_ACCOUNTS, hour_keys
 from gateway import invalidation, tallying
 from gateway.counting import pack
 from portal.redis_client import get_redis
@@ -108,7 +108,8 @@ def test_many_accounts_share_batches_and_every_one_is_counted(gateway, user_fact
         teams.append((account, make_key(account)[0]))
     warm([raw for _, raw in teams], START)
     gateway.burst(START, [call(raw) for _, raw in teams for _ in range(2)])
-    gateway.tallies.batch()
+    gateway.tallies.close()
+    gateway.tallies.batch_closed()
     assert len(gateway.tallies.batches.unapplied) == 2
     gateway.tick(START + 1)
     assert [quota_count(account.pk) for account, _ in teams] == [2] * len(teams)
@@ -121,7 +122,7 @@ def test_a_batch_sent_again_after_a_lost_reply_is_applied_once(gateway, team, pr
     raw, _ = make_key(team)
     warm([raw], START)
     gateway.burst(START, [call(raw)] * 6)
-    gateway.tallies.batch()
+    gateway.tallies.flush()
     (batch,) = gateway.tallies.batches.unapplied.values()
     gateway.tick(START + 1)
     before = (quota_count(team.pk), account_usage(team.pk))
@@ -151,7 +152,7 @@ def test_a_plan_with_a_limit_counts_the_calls_tallied_before_it(gateway, team, p
     raw, _ = make_key(team)
     warm([raw], START)
     assert all(d.status == 204 for d in gateway.burst(START, [call(raw)] * 7))
-    assert gateway.tallies.calls  # tallied, not sent
+    assert gateway.tallies.open.calls  # tallied, not sent
     team.plan = make_plan("capped", [product], requests_per_period=10)
     team.save()
     invalidation.apply(invalidation.EVERYTHING)
@@ -183,7 +184,31 @@ def test_a_tally_leaves_no_object_per_call_for_the_garbage_collector(gateway):
         gateway.tallies.add(n, counter_keys, f"key_{n}|demo|other", 1, 3600)
     gc.collect()
     assert len(gc.get_objects()) - before < 100
-    assert len(gateway.tallies.calls) == 2_000
+    assert len(gateway.tallies.open.calls) == 2_000
+    # Nor in the batches that carry them until Redis answers (32 of them, an object each).
+    gateway.tallies.close()
+    gateway.tallies.batch_closed()
+    gc.collect()
+    assert len(gateway.tallies.batches.unapplied) == 2_000 // tallying.BATCH_ENTRIES + 1
+    assert len(gc.get_objects()) - before < 100
+
+
+def test_a_closed_second_is_batched_a_batch_per_loop_iteration(gateway):
+    """The tick only closes the second's tallies: batching a hundred thousand accounts' entries
+    in one loop iteration held every call waiting behind it up for ~10 ms."""
+    accounts = range(1, 3 * tallying.BATCH_ENTRIES + 1)
+    for account_id in accounts:
+        keys = hour_keys(account_id, "live", 490_000, 0)
+        gateway.tallies.add(account_id, keys, f"key_{account_id}|demo|other", 1, 3600)
+    gateway.tallies.tick(START)
+    closed = gateway.tallies.closed
+    assert closed.position == 0 and gateway.tallies.batching  # closed, not batched yet
+    gateway.tallies.batch_next()  # what the loop runs next: one batch, the next one scheduled
+    assert closed.position == tallying.BATCH_ENTRIES and gateway.tallies.batching
+    gateway.tick(START + 1)
+    counted = [get_redis().get(hour_keys(n, "live", 490_000, 0)[2]) for n in accounts]
+    assert counted == [b"1"] * len(accounts)
+    assert gateway.tallies.closed is None and gateway.tallies.settled
 
 
 def test_without_a_connection_to_redis_calls_are_counted_by_script(gateway, team, product):
