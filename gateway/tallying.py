@@ -7,8 +7,9 @@ counted. So the auth process admits it on its loop and adds it to a tally in mem
 account, environment and hour, the units for the period counter and the calls per usage field.
 Once a second the worker's tick closes the tallies and starts new ones; the closed ones are
 batched and sent one batch per loop iteration (``tally.lua``, up to BATCH_ENTRIES entries and
-BATCH_FIELDS usage fields a batch), so the calls arriving meanwhile are not held up. Each adds its entries to the same period counters and usage hashes that ``limits.lua`` writes,
-in one atomic script with a key of its own, so a batch sent again after a lost reply is applied
+BATCH_FIELDS usage fields a batch), so the calls arriving meanwhile are not held up. Each adds
+its entries to the same period counters and usage hashes that ``limits.lua`` writes, in one
+atomic script with a key of its own, so a batch sent again after a lost reply is applied
 once. A batch Redis did not answer is sent again on the next tick.
 
 A busy account costs one batch entry a second instead of a script per call (or leases and their
@@ -92,7 +93,7 @@ class Period:
     usage field, units, and (account id, quota TTL). Plain dicts of strings and numbers, not an
     object per entry: the collector does not track those (see Batch)."""
 
-    __slots__ = ("calls", "units", "owners", "accounts", "order", "position")
+    __slots__ = ("accounts", "calls", "order", "owners", "position", "units")
 
     def __init__(self) -> None:
         self.calls: dict[tuple[str, ...], dict[str, int]] = {}
