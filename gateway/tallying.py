@@ -177,7 +177,9 @@ class Tallies:
         """Send the tallies now if this account has one: the call about to be counted by script
         (its plan has a limit now) must find them counted, so they go ahead of it."""
         closed = self.closed
-        if account_id in self.open.accounts or (closed and account_id in closed.accounts):
+        if account_id in self.open.accounts or (
+            closed is not None and account_id in closed.accounts
+        ):
             self.flush()
 
     def tick(self, now: float) -> None:
@@ -204,7 +206,7 @@ class Tallies:
         self.batching = False
         if self.closed is None:
             return
-        self.enqueue(self.closed)
+        self.enqueue_next()
         self.batches.send()
         if self.closed is not None:
             self.batching = True
@@ -213,9 +215,12 @@ class Tallies:
     def batch_closed(self) -> None:
         """Batch what is left of the closed period, now."""
         while self.closed is not None:
-            self.enqueue(self.closed)
+            self.enqueue_next()
 
-    def enqueue(self, closed: Period) -> None:
+    def enqueue_next(self) -> None:
+        """The closed period's next batch; the period is let go once all of it is batched."""
+        closed = self.closed
+        assert closed is not None
         self.batches.add(closed.next_batch(tally_key(next(self.batches.names))))
         if closed.batched:
             self.closed = None

@@ -175,8 +175,9 @@ def test_busy_metered_accounts_are_leased_not_tallied(gateway, team, product):
 
 
 def test_a_tally_leaves_no_object_per_call_for_the_garbage_collector(gateway):
-    """Tallies live a tick (100 ms), long enough to reach the collector's oldest generation if
-    it tracked them; its full passes then walked the caches' objects while the loop waited."""
+    """Tallies live a second and batches until Redis answers, long enough to reach the
+    collector's oldest generation if it tracked them; its full passes then walked the caches'
+    objects while the loop waited."""
     keys = [(f"s{n}", f"m{n}", f"q{n}", f"u{n}", f"h{n}") for n in range(2_000)]
     gc.collect()
     before = len(gc.get_objects())
