@@ -119,8 +119,12 @@ def browser(monkeypatch):
             executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
         )
         yield chromium
+        # The test body's ORM connections belong to the context Playwright's loop runs beside:
+        # closed here, inside it, or they outlive the session and the test database cannot be
+        # dropped at its end ("being accessed by other users").
+        connections.close_all()
         chromium.close()
-    connections.close_all()  # the ORM opened its own connections beside Playwright's loop
+    connections.close_all()  # and this context's own
 
 
 @pytest.fixture
