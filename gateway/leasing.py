@@ -15,7 +15,8 @@ After the term, ``Leases.tick`` closes the lease: ``release.lua`` gives back the
 (the buckets' slots, while the rolling windows still hold them, and the quota) and adds the
 spent ones to the hour's usage hash, in one atomic script with a key of its own, so a release
 retried after a lost reply is applied once. A release Redis did not answer is sent again on the
-next tick until it is.
+next tick until it is. A lease is spent until its term ends even if Redis has gone meanwhile
+(its calls were counted when it was granted); only then do the Redis-down rules apply.
 
 Why exactness holds: a leased call is spent inside the buckets it was counted in (a term lies
 in one 100 ms bucket, or in one 6 s bucket of the per-minute window), so the rolling windows
