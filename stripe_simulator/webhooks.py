@@ -27,7 +27,8 @@ def signature_header(payload: bytes, secret: str, timestamp: int | None = None) 
 
 
 class Deliverer:
-    """One background thread posting events to the target URL, retrying failures."""
+    """One background thread posting events to the target URL, retrying failures. With no URL
+    (as Stripe with no webhook endpoint) events are only recorded, and no thread runs."""
 
     def __init__(self, url: str, secret: str) -> None:
         self.url = url
@@ -37,10 +38,15 @@ class Deliverer:
         self.wake = threading.Condition()
         self.delivered = 0
         self.failed_attempts = 0
-        threading.Thread(target=self._run, name="webhooks", daemon=True).start()
+        self.thread: threading.Thread | None = None
 
     def enqueue(self, event: dict[str, Any], attempt: int = 0, delay: float = 0) -> None:
+        if not self.url:
+            return
         with self.wake:
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="webhooks", daemon=True)
+                self.thread.start()
             heapq.heappush(self.queue, (time.monotonic() + delay, next(self.order), attempt, event))
             self.wake.notify()
 

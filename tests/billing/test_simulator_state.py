@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import json
+import threading
 
 from stripe_simulator.app import SimulatorApp
+from stripe_simulator.webhooks import Deliverer
 
 ENVIRON = {"HTTP_AUTHORIZATION": "Bearer sk_test_x"}
 
@@ -31,3 +33,18 @@ def test_it_reads_the_state_file_of_the_previous_release(tmp_path):
     assert status == 200 and again["email"] == "a@example.com"
     assert app.store.get("_checkout_request", "cs_test_1")["subscription_data"] == {}
     assert app.store.invoice_sequence == 3
+
+
+
+def test_it_runs_no_delivery_thread_until_it_has_a_webhook_url_to_post_to():
+    def webhook_threads() -> int:
+        return sum(thread.name == "webhooks" for thread in threading.enumerate())
+
+    before = webhook_threads()
+    deliverer = Deliverer("", "whsec_x")  # as the tests' simulators: events only recorded
+    deliverer.enqueue({"id": "evt_1", "type": "customer.created"})
+    assert webhook_threads() == before and deliverer.queue == []
+    deliverer.url = "http://127.0.0.1:1/hook"  # (nothing listens: the attempt fails)
+    deliverer.enqueue({"id": "evt_2", "type": "customer.created"})
+    assert webhook_threads() == before + 1
+    deliverer.url = ""  # its retries are dropped
