@@ -7,8 +7,10 @@ made-up but well-formed keys costs one query each per TTL, not one per request.
 Entries are dropped across processes through Redis pub/sub (see invalidation.py). While this
 process's listener cannot hear Redis, entries live only FALLBACK_TTL_SECONDS.
 
-The cache (core.lru.ExpiringLRU) holds at most GATEWAY_KEY_CACHE_ENTRIES records and drops the
-least recently used one to make room.
+The cache (core.lru.RefreshingLRU) holds at most GATEWAY_KEY_CACHE_ENTRIES records and drops
+the least recently used one to make room. A known key still in use in the last REFRESH_SECONDS
+of its entry is reloaded in the background (core.refresh), in batches: a busy key's calls never
+wait for the database.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from django.conf import settings
 from apikeys import keys
 from apikeys.invalidation import key_hashes_channel
 from apikeys.models import ApiKey
-from core.lru import ExpiringLRU
+from core.lru import RefreshingLRU
 from core.prepared import PreparedRead
+from core.refresh import Refresher, Reload
 
 # Revocations, rotations and edits reach every process through the listener within milliseconds,
 # so a trusted entry can live long: the gateway then touches the database once per key, not once
@@ -32,6 +35,8 @@ CACHE_TTL_SECONDS = 300.0
 NEGATIVE_TTL_SECONDS = 30.0
 # Without a working invalidation listener a revocation is only seen when the entry expires.
 FALLBACK_TTL_SECONDS = 0.5
+# A known key's entry hit in its last minute is reloaded in the background (core.refresh).
+REFRESH_SECONDS = 60.0
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -79,8 +84,16 @@ def expiry(record: KeyRecord | None, trusted: bool) -> float:
     return time.monotonic() + (CACHE_TTL_SECONDS if record is not None else NEGATIVE_TTL_SECONDS)
 
 
+def refresh_time(record: KeyRecord | None, trusted: bool) -> float | None:
+    """When a record loaded now is reloaded if still in use: never an unknown key's (a flood of
+    made-up keys is not kept alive), nor one cached while the listener is deaf."""
+    if record is None or not trusted:
+        return None
+    return time.monotonic() + CACHE_TTL_SECONDS - REFRESH_SECONDS
+
+
 # key hash → record (None: no such key)
-cache: ExpiringLRU[str, KeyRecord | None] = ExpiringLRU(settings.GATEWAY_KEY_CACHE_ENTRIES)
+cache: RefreshingLRU[str, KeyRecord | None] = RefreshingLRU(settings.GATEWAY_KEY_CACHE_ENTRIES)
 listener = key_hashes_channel.listen(on_message=cache.forget, on_deaf=cache.clear)
 
 
@@ -91,6 +104,22 @@ _by_hash = PreparedRead(lambda key_hash: ApiKey.objects.filter(key_hash=key_hash
 def load(key_hash: str) -> KeyRecord | None:
     key = _by_hash.first(key_hash)
     return KeyRecord.from_model(key) if key is not None else None
+
+
+def reload_many(key_hashes: list[str]) -> list[tuple[str, Reload[KeyRecord | None]]]:
+    """The records of keys due for a refresh, in one query (the keys found; the others are
+    dropped and read again by their next call)."""
+    trusted = listener.connected
+    reloads: list[tuple[str, Reload[KeyRecord | None]]] = []
+    for key in ApiKey.objects.filter(key_hash__in=key_hashes):
+        record = KeyRecord.from_model(key)
+        reloads.append(
+            (key.key_hash, (record, expiry(record, trusted), refresh_time(record, trusted)))
+        )
+    return reloads
+
+
+refresher = Refresher("key records", cache, reload_many)
 
 
 def lookup(raw: str) -> KeyRecord | None:
@@ -113,5 +142,7 @@ def lookup(raw: str) -> KeyRecord | None:
     listener.ensure_running()
     generation = cache.generation
     record = load(key_hash)
-    cache.put(key_hash, record, expiry(record, listener.connected), generation=generation)
+    trusted = listener.connected
+    cache.put(key_hash, record, expiry(record, trusted), generation=generation,
+              refresh_at=refresh_time(record, trusted))  # fmt: skip
     return record

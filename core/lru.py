@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from time import monotonic
 from typing import Generic, TypeVar
 
@@ -72,12 +72,20 @@ class ExpiringLRU(Generic[K, V]):
             self.generation += 1
             self._expiries.pop(key, None)
             self._values.pop(key, None)
+            self._forgotten(key)
 
     def clear(self) -> None:
         with self._lock:
             self.generation += 1
             self._expiries.clear()
             self._values.clear()
+            self._cleared()
+
+    def _forgotten(self, key: K) -> None:
+        """Under the lock, after a forget (RefreshingLRU remembers which key)."""
+
+    def _cleared(self) -> None:
+        """Under the lock, after a clear."""
 
     def __len__(self) -> int:
         return len(self._values)
@@ -89,3 +97,109 @@ class ExpiringLRU(Generic[K, V]):
     def __iter__(self) -> Iterator[K]:
         """The keys held, least recently used first."""
         return iter(list(self._values))
+
+
+class RefreshingLRU(ExpiringLRU[K, V]):
+    """An ExpiringLRU whose busy entries are reloaded before they expire, off the caller's path.
+
+    An entry may carry a ``refresh_at`` before its expiry. The first hit after it hands the key
+    to ``on_due`` (core.refresh.Refresher queues it for its thread) and goes on with the value,
+    which is still within its expiry: a busy entry is reloaded in the background and never
+    expires, so its callers never wait for the database; an idle one expires as before.
+
+    A reload passes the generation it read before asking the database (``refreshed``): it is
+    not stored if its key was forgotten, or the map cleared, since. Unlike ``put``'s, the check
+    is per key, so a batch of reloads survives invalidations of other keys.
+    """
+
+    # Keys forgotten, remembered for reloads in flight; beyond this many, as if cleared.
+    FORGOTTEN_KEPT = 4096
+
+    def __init__(self, max_entries: int, on_due: Callable[[K], None] | None = None) -> None:
+        super().__init__(max_entries)
+        self._refresh_ats: dict[K, float] = {}
+        self._forgotten_at: dict[K, int] = {}
+        self._cleared_at = 0
+        self.on_due = on_due
+
+    def get(self, key: K) -> tuple[bool, V | None]:
+        # ExpiringLRU.get's lines, not a call to it: this runs twice on every gateway call.
+        now = monotonic()
+        if self._expiries.get(key, 0.0) <= now:
+            return False, None
+        value = self._values.get(key, _MISSING)
+        if value is _MISSING:
+            return False, None
+        try:  # noqa: SIM105
+            self._values.move_to_end(key)
+        except KeyError:
+            pass
+        if self._refresh_ats.get(key, _NEVER) <= now:
+            # Once: the reload sets the entry's next refresh_at (or drops the entry).
+            self._refresh_ats.pop(key, None)
+            if self.on_due is not None:
+                self.on_due(key)
+        return True, value  # type: ignore[return-value]
+
+    def put(
+        self,
+        key: K,
+        value: V,
+        expires_at: float,
+        *,
+        generation: int | None = None,
+        refresh_at: float | None = None,
+    ) -> None:
+        with self._lock:
+            if generation is not None and generation != self.generation:
+                return
+            self._store(key, value, expires_at, refresh_at)
+
+    def refreshed(
+        self, key: K, value: V, expires_at: float, refresh_at: float | None, since: int
+    ) -> bool:
+        """Store a reload that read the database after generation ``since`` was current,
+        unless its key was forgotten or the map cleared since, or the entry left the map
+        (evicted: a reload must not push out an entry in use). Whether it was stored."""
+        with self._lock:
+            if self._cleared_at > since or self._forgotten_at.get(key, -1) > since:
+                return False
+            if key not in self._values:
+                return False
+            self._store(key, value, expires_at, refresh_at)
+            return True
+
+    def discard(self, key: K) -> None:
+        """Drop an entry without counting an invalidation (a reload that found nothing: the
+        next call loads it the ordinary way)."""
+        with self._lock:
+            self._values.pop(key, None)
+            self._expiries.pop(key, None)
+            self._refresh_ats.pop(key, None)
+
+    def _store(self, key: K, value: V, expires_at: float, refresh_at: float | None) -> None:
+        self._values[key] = value
+        self._values.move_to_end(key)
+        self._expiries[key] = expires_at
+        if refresh_at is None:
+            self._refresh_ats.pop(key, None)
+        else:
+            self._refresh_ats[key] = refresh_at
+        while len(self._values) > self.max_entries:
+            oldest, _ = self._values.popitem(last=False)
+            self._expiries.pop(oldest, None)
+            self._refresh_ats.pop(oldest, None)
+
+    def _forgotten(self, key: K) -> None:
+        self._refresh_ats.pop(key, None)
+        if len(self._forgotten_at) >= self.FORGOTTEN_KEPT:
+            self._cleared()
+        self._forgotten_at[key] = self.generation
+
+    def _cleared(self) -> None:
+        self._refresh_ats.clear()
+        self._forgotten_at.clear()
+        self._cleared_at = self.generation
+
+
+_NEVER = float("inf")

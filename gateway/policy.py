@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import Any, TypeVar, cast
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 
 from accounts.models import Account
 from billing.models import Subscription
@@ -30,8 +30,9 @@ from billing.standing import Standing, standing_of
 from catalog import paths
 from catalog.models import ApiProduct, Plan
 from catalog.operations import operations_of
-from core.lru import ExpiringLRU
+from core.lru import ExpiringLRU, RefreshingLRU
 from core.prepared import PreparedRead
+from core.refresh import Refresher, Reload
 from credits.models import CreditWallet, TimePass
 from credits.terms import prepaid_terms
 from usage.caps import period_limit
@@ -70,6 +71,8 @@ class AccountPolicy:
     period_end: float
     payment_required: bool
     expires_at: float  # monotonic
+    # Monotonic: used after this, the policy is reloaded in the background (PolicyCache).
+    refresh_at: float | None = None
     credits: bool = False  # live calls spend prepaid credits (credits.terms)
     pass_expired: bool = False  # live calls are refused: the account's time pass ran out
     features: dict[str, bool | int] = field(default_factory=dict)  # the plan's, for the token
@@ -101,13 +104,17 @@ def test_key_limits() -> Limits:
     )
 
 
-# The two rows a first policy load reads, compiled once per process (core.prepared).
-_open_account: PreparedRead[Account] = PreparedRead(
-    lambda account_id: Account.objects.filter(pk=account_id, closed_at__isnull=True).annotate(
+def open_accounts(**lookup: Any) -> QuerySet[Account]:
+    """Accounts not closed, with whether each holds a pass or credits (credits.terms)."""
+    return Account.objects.filter(closed_at__isnull=True, **lookup).annotate(
         has_pass=Exists(TimePass.objects.filter(account=OuterRef("pk"))),
         has_wallet=Exists(CreditWallet.objects.filter(account=OuterRef("pk"))),
-    )[:1],
-    int,
+    )
+
+
+# The two rows a first policy load reads, compiled once per process (core.prepared).
+_open_account: PreparedRead[Account] = PreparedRead(
+    lambda account_id: open_accounts(pk=account_id)[:1], int
 )
 _current_subscription: PreparedRead[Subscription] = PreparedRead(
     Subscription.objects.current_of, int
@@ -120,6 +127,29 @@ def load_policy(account_id: int, now: float) -> AccountPolicy | None:
     account = _open_account.first(account_id)
     if account is None:
         return None
+    return policy_of(account, _current_subscription.first(account_id), now)
+
+
+def reload_policies(account_ids: list[int]) -> list[tuple[int, Reload[AccountPolicy | None]]]:
+    """The policies of accounts due for a refresh (core.refresh), in two queries for the whole
+    batch: the accounts found with a plan; the others are dropped and loaded by their next call."""
+    now = time.time()
+    current: dict[int, Subscription] = {}
+    live = Subscription.objects.filter(account_id__in=account_ids).live()
+    for subscription in live.order_by("account_id", "-started_at", "-stripe_id"):
+        current.setdefault(subscription.account_id, subscription)  # current_of's row
+    reloads: list[tuple[int, Reload[AccountPolicy | None]]] = []
+    for account in open_accounts(pk__in=account_ids):
+        policy = policy_of(account, current.get(account.pk), now)
+        if policy is not None:
+            reloads.append((account.pk, (policy, policy.expires_at, policy.refresh_at)))
+    return reloads
+
+
+def policy_of(
+    account: Account, subscription: Subscription | None, now: float
+) -> AccountPolicy | None:
+    """The policy of an account row (open_accounts) with its current subscription, if any."""
     # A pass or credits, for an account without a subscription (credits.terms).
     prepaid = None
     if account.has_pass or account.has_wallet:  # type: ignore[attr-defined]  # annotations
@@ -130,11 +160,12 @@ def load_policy(account_id: int, now: float) -> AccountPolicy | None:
         plan = plans.plan(account.plan_id) if account.plan_id else plans.default()
     if plan is None:
         return None
-    standing = standing_of(_current_subscription.first(account_id), datetime.now(UTC))
+    standing = standing_of(subscription, datetime.now(UTC))
     if prepaid is not None and prepaid.period is not None:
         standing = Standing(*prepaid.period, payment_required=False)
     terms = plans.terms(plan)
     per_period, hard_cap = period_limit(account, plan)  # the plan's quota, or the spend cap
+    expires_at, refresh_at = expiry(standing.changes_at)
     return AccountPolicy(
         account_id=account.pk,
         plan_slug=plan.slug,
@@ -149,7 +180,8 @@ def load_policy(account_id: int, now: float) -> AccountPolicy | None:
         period_start=standing.period_start.timestamp(),
         period_end=standing.period_end.timestamp(),
         payment_required=standing.payment_required,
-        expires_at=expiry(standing.changes_at),
+        expires_at=expires_at,
+        refresh_at=refresh_at,
         credits=prepaid is not None and prepaid.credits,
         pass_expired=prepaid is not None and prepaid.pass_expired,
         features=terms.features,
@@ -218,18 +250,22 @@ class PlanCache:
 
 
 class PolicyCache:
-    """account id → policy (None: no plan, or no such account) in a core.lru.ExpiringLRU of
+    """account id → policy (None: no plan, or no such account) in a core.lru.RefreshingLRU of
     at most ``max_entries`` (GATEWAY_POLICY_CACHE_ENTRIES).
 
     An entry lives GATEWAY_POLICY_TTL_SECONDS (less up to a fifth, so the policies loaded
     together, at start-up or after an invalidation of everything, are not all reloaded in the
     same second), or until its standing changes by itself (``Standing.changes_at``: the end of
     a payment grace), whichever comes first; and until an invalidation drops it. A load that
-    read the database before an invalidation arrived does not store what it read.
+    read the database before an invalidation arrived does not store what it read. A policy
+    used in the last fifth of its TTL (at most REFRESH_SECONDS) is reloaded in the background
+    (core.refresh), so a busy account's calls never wait for the database; one that expires
+    with a change of standing is not, as an early reload would read the same standing again.
     """
 
     def __init__(self, max_entries: int) -> None:
-        self.entries: ExpiringLRU[int, AccountPolicy | None] = ExpiringLRU(max_entries)
+        self.entries: RefreshingLRU[int, AccountPolicy | None] = RefreshingLRU(max_entries)
+        self.refresher = Refresher("policies", self.entries, reload_policies)
 
     def get(self, account_id: int, now: float) -> AccountPolicy | None:
         hit, policy = self.entries.get(account_id)
@@ -240,7 +276,10 @@ class PolicyCache:
         expires_at = (
             policy.expires_at if policy else time.monotonic() + settings.GATEWAY_POLICY_TTL_SECONDS
         )
-        self.entries.put(account_id, policy, expires_at, generation=generation)
+        refresh_at = policy.refresh_at if policy else None
+        self.entries.put(
+            account_id, policy, expires_at, generation=generation, refresh_at=refresh_at
+        )
         return policy
 
     def forget(self, account_id: int) -> None:
@@ -256,12 +295,17 @@ class PolicyCache:
         return account_id in self.entries
 
 
-def expiry(changes_at: datetime | None) -> float:
-    """When a policy loaded now must be loaded again (monotonic clock): see PolicyCache."""
+REFRESH_SECONDS = 60.0
+
+
+def expiry(changes_at: datetime | None) -> tuple[float, float | None]:
+    """When a policy loaded now must be loaded again, and when it is reloaded in the background
+    if still in use (monotonic clock): see PolicyCache."""
+    now = time.monotonic()
     ttl = settings.GATEWAY_POLICY_TTL_SECONDS * random.uniform(0.8, 1.0)
-    if changes_at is not None:
-        ttl = min(ttl, max(0.0, changes_at.timestamp() - time.time()))
-    return time.monotonic() + ttl
+    if changes_at is not None and changes_at.timestamp() - time.time() < ttl:
+        return now + max(0.0, changes_at.timestamp() - time.time()), None
+    return now + ttl, now + ttl - min(REFRESH_SECONDS, ttl / 5)
 
 
 @dataclass(frozen=True, slots=True)

@@ -117,3 +117,32 @@ def test_it_restarts_the_listener_in_a_forked_process(listener_on, redis_db):
     answer = os.read(read, 1)
     os.waitpid(pid, 0)
     assert answer == b"1"
+
+
+@pytest.mark.django_db(transaction=True)  # the refresher's thread reads committed rows
+def test_a_busy_key_is_reloaded_in_the_background_before_it_expires(
+    issue_key, listener_on, django_assert_num_queries
+):
+    from apikeys.models import ApiKey
+
+    key, raw = issue_key()
+    listener_on()
+    record = records.lookup(raw)
+    # As if loaded CACHE_TTL_SECONDS - REFRESH_SECONDS ago: due for a reload at its next use.
+    records.cache.put(key.key_hash, record, records.expiry(record, True),
+                      refresh_at=time.monotonic() - 1)  # fmt: skip
+    ApiKey.objects.filter(pk=key.pk).update(allowed_methods=["GET"])  # no invalidation sent
+    with django_assert_num_queries(0):  # the call goes on with what it has, at once
+        assert records.lookup(raw).allowed_methods == ()
+    wait_for(lambda: records.lookup(raw).allowed_methods == ("GET",), what="the reload")
+    assert records.cache.get(key.key_hash)[0]  # and its entry lives on
+
+
+def test_an_unknown_key_or_one_cached_while_deaf_is_never_reloaded_in_the_background():
+    assert records.refresh_time(None, trusted=True) is None
+    record = KeyRecord("key_x", 1, "live", "active", None, None, (), (), (), ())
+    assert records.refresh_time(record, trusted=False) is None
+    due = records.refresh_time(record, trusted=True)
+    assert due == pytest.approx(
+        time.monotonic() + records.CACHE_TTL_SECONDS - records.REFRESH_SECONDS, abs=1
+    )

@@ -7,7 +7,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from core.lru import ExpiringLRU
+from core.lru import ExpiringLRU, RefreshingLRU
 
 
 def later(seconds: float = 60.0) -> float:
@@ -90,3 +90,58 @@ def test_an_entry_adds_no_object_for_the_garbage_collector_beyond_its_value():
     gc.collect()
     assert len(gc.get_objects()) - before < 100  # two maps, not 10,000 (value, expiry) pairs
     assert cache.get(9_999) == (True, values[9_999])
+
+
+def test_a_hit_past_its_refresh_time_hands_its_key_on_once_and_is_still_a_hit():
+    due: list[str] = []
+    cache: RefreshingLRU[str, int] = RefreshingLRU(max_entries=10, on_due=due.append)
+    cache.put("busy", 1, later(), refresh_at=time.monotonic() - 0.001)
+    cache.put("young", 2, later(), refresh_at=later(30))
+    cache.put("plain", 3, later())  # no refresh time: it only expires
+    assert [cache.get(k) for k in ("busy", "busy", "young", "plain")] == [
+        (True, 1), (True, 1), (True, 2), (True, 3)
+    ]  # fmt: skip
+    assert due == ["busy"]
+    assert cache.refreshed("busy", 10, later(), later(30), since=cache.generation)
+    cache.get("busy")
+    assert due == ["busy"] and cache.get("busy") == (True, 10)
+
+
+def test_a_reload_is_dropped_only_if_its_own_key_was_invalidated_since_it_began():
+    cache: RefreshingLRU[str, int] = RefreshingLRU(max_entries=10)
+    for key in ("a", "b", "c"):
+        cache.put(key, 1, later())
+    since = cache.generation  # the refresher starts reading...
+    cache.forget("b")  # ...and b changes meanwhile
+    cache.put("b", 5, later())  # (loaded by a call, after the change)
+    assert cache.refreshed("a", 2, later(), None, since)  # another key's change: kept
+    assert not cache.refreshed("b", 2, later(), None, since)  # what it read of b is stale
+    assert cache.get("b") == (True, 5)
+    since = cache.generation
+    cache.clear()
+    cache.put("c", 7, later())
+    assert not cache.refreshed("c", 2, later(), None, since)
+    assert cache.get("c") == (True, 7)
+
+
+def test_it_remembers_a_bounded_number_of_forgotten_keys_and_is_safe_beyond_it(monkeypatch):
+    monkeypatch.setattr(RefreshingLRU, "FORGOTTEN_KEPT", 3)
+    cache: RefreshingLRU[int, int] = RefreshingLRU(max_entries=10)
+    cache.put(0, 0, later())
+    since = cache.generation
+    for key in range(1, 6):  # more forgotten keys than it remembers: as if cleared
+        cache.forget(key)
+    assert len(cache._forgotten_at) <= 3
+    assert not cache.refreshed(0, 1, later(), None, since)
+
+
+def test_a_reload_does_not_bring_back_an_entry_evicted_or_dropped_meanwhile():
+    cache: RefreshingLRU[str, int] = RefreshingLRU(max_entries=2)
+    cache.put("old", 1, later(), refresh_at=later(-1))
+    since = cache.generation
+    cache.put("b", 2, later())
+    cache.put("c", 3, later())  # "old" is evicted
+    assert not cache.refreshed("old", 9, later(), None, since)
+    assert list(cache) == ["b", "c"]
+    cache.discard("b")
+    assert list(cache) == ["c"] and cache.generation == since  # no invalidation counted

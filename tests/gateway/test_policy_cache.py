@@ -13,6 +13,7 @@ from billing.models import Subscription
 from gateway import policy
 from gateway.policy import PolicyCache
 from tests.gateway.support import ask, make_key
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.usefixtures("redis_db", "free_plan")
 
@@ -119,3 +120,32 @@ def test_a_plan_read_that_raced_a_catalog_change_is_not_kept(team, monkeypatch):
     Plan.objects.filter(pk=plan.pk).update(features={"insights": True})
     invalidation.apply(invalidation.EVERYTHING)
     assert policy.load_policy(team.pk, now).features == {"insights": True}
+
+
+@pytest.mark.django_db(transaction=True)  # the refresher's thread reads committed rows
+def test_a_busy_policy_is_reloaded_in_the_background_before_it_expires(
+    team, free_plan, django_assert_num_queries
+):
+    from catalog.models import Plan
+
+    pro = Plan.objects.create(slug="pro", name="Pro", requests_per_period=100_000)
+    cache = PolicyCache(max_entries=10)
+    now = time.time()
+    loaded = cache.get(team.pk, now)
+    assert loaded.plan_slug == free_plan.slug and loaded.refresh_at < loaded.expires_at
+    cache.entries.put(team.pk, loaded, loaded.expires_at, refresh_at=time.monotonic() - 1)
+    Account.objects.filter(pk=team.pk).update(plan=pro)  # behind the ORM's back: no invalidation
+    with django_assert_num_queries(0):  # the call goes on with what it has, at once
+        assert cache.get(team.pk, now).plan_slug == free_plan.slug
+    wait_for(lambda: cache.get(team.pk, time.time()).plan_slug == "pro", what="the reload")
+    assert cache.refresher.reloaded == 1
+
+
+def test_a_policy_ending_with_a_change_of_standing_is_not_reloaded_early(settings):
+    settings.GATEWAY_POLICY_TTL_SECONDS = 300
+    expires_at, refresh_at = policy.expiry(datetime.now(UTC) + timedelta(seconds=30))
+    assert refresh_at is None and expires_at == pytest.approx(time.monotonic() + 30, abs=1)
+    expires_at, refresh_at = policy.expiry(None)
+    lifetime = expires_at - time.monotonic()
+    assert 240 - 1 <= lifetime <= 300  # less up to a fifth, so loads made together spread
+    assert expires_at - refresh_at == pytest.approx(min(60, lifetime / 5), abs=1)

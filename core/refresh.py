@@ -1,0 +1,107 @@
+"""Reloading a cache's busy entries before they expire, in batches, on a thread of their own.
+
+The gateway's key records and account policies are each read on every call and kept for a TTL
+(apikeys.records, gateway.policy). When a busy entry expired, the call that found it gone read
+the database on one of the auth process's threads, and waited for it. A gateway serving
+100,000 busy accounts then reloads hundreds of entries a second, each a call moved off the
+loop; those threads and the loop share one GIL, so the loop slowed, fewer calls were served
+while the expiries kept coming at the same rate, and more of them went to the threads: measured
+on the benchmark's 100,000 hot keys, 9,700 calls a second fell to 1,000 in three minutes.
+
+A ``Refresher`` takes the keys a ``core.lru.RefreshingLRU`` hands it (a hit past its entry's
+``refresh_at``), and one daemon thread per process reloads them ``BATCH`` at a time with one
+``load_many`` call (a query or two for the whole batch), storing each reload unless its key was
+invalidated meanwhile. Callers never wait for it. An entry it could not reload (the database
+down, the row gone) is left to expire, or dropped, and the next call loads it as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Hashable, Iterable
+from itertools import islice
+from typing import Generic, TypeVar
+
+from django.db import connections
+
+from core.lru import RefreshingLRU
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+log = logging.getLogger(__name__)
+
+BATCH = 500  # keys per load_many: one query's IN list stays well under every database's limit
+WAIT_SECONDS = 0.5  # a batch smaller than BATCH waits at most this long for company
+# A reload: (value, expires_at, refresh_at), as the cache's own load would store them.
+Reload = tuple[V, float, float | None]
+
+
+class Refresher(Generic[K, V]):
+    def __init__(
+        self,
+        name: str,
+        cache: RefreshingLRU[K, V],
+        load_many: Callable[[list[K]], Iterable[tuple[K, Reload[V]]]],
+    ) -> None:
+        self.name = name
+        self.cache = cache
+        self.load_many = load_many
+        self.reloaded = self.dropped = 0  # for tests and the curious
+        self._reset()
+        cache.on_due = self.due
+        os.register_at_fork(after_in_child=self._reset)  # the parent's thread is not ours
+
+    def _reset(self) -> None:
+        self._wake = threading.Condition()
+        self._queued: dict[K, None] = {}  # in order, each key once
+        self._thread: threading.Thread | None = None
+
+    def due(self, key: K) -> None:
+        """Queue a key (on the caller's thread: no I/O, no waiting beyond a lock)."""
+        with self._wake:
+            if key in self._queued:
+                return
+            self._queued[key] = None
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name=f"refresh {self.name}", daemon=True
+                )
+                self._thread.start()
+            if len(self._queued) >= BATCH:
+                self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                if len(self._queued) < BATCH:
+                    self._wake.wait(WAIT_SECONDS)
+                keys = list(islice(self._queued, BATCH))
+                for key in keys:
+                    del self._queued[key]
+            if keys:
+                self.reload(keys)
+
+    def reload(self, keys: list[K]) -> None:
+        since = self.cache.generation  # before reading: what changes later wins
+        try:
+            reloads = dict(self.load_many(keys))
+        except Exception:
+            # The entries expire as they would have, and are loaded by their next call.
+            log.exception("%s: could not reload %d entries", self.name, len(keys))
+            time.sleep(WAIT_SECONDS)  # not a busy loop against a database that is down
+            return
+        finally:
+            # A batch at most every WAIT_SECONDS: a connection of its own, held only while it
+            # reads (none left idle, none broken by a database restart meanwhile).
+            connections.close_all()
+        for key in keys:
+            if key in reloads:
+                value, expires_at, refresh_at = reloads[key]
+                self.reloaded += self.cache.refreshed(key, value, expires_at, refresh_at, since)
+            else:
+                self.cache.discard(key)
+                self.dropped += 1

@@ -1,0 +1,97 @@
+"""core.refresh.Refresher: busy entries reloaded in batches on a thread, callers never waiting."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from core import refresh
+from core.lru import RefreshingLRU
+from core.refresh import Refresher
+from tests.helpers import wait_for
+
+
+def later(seconds: float = 60.0) -> float:
+    return time.monotonic() + seconds
+
+
+class Loader:
+    """A load_many that records its batches, answers from `rows`, and can be held or broken."""
+
+    def __init__(self, rows: dict[int, int]) -> None:
+        self.rows = rows
+        self.batches: list[list[int]] = []
+        self.release = threading.Event()
+        self.release.set()
+        self.failing = False
+
+    def __call__(self, keys: list[int]):
+        self.batches.append(keys)
+        self.release.wait(10)
+        if self.failing:
+            raise ConnectionError("the database is down")
+        return [(k, (self.rows[k], later(), later(30))) for k in keys if k in self.rows]
+
+
+@pytest.fixture
+def quick(monkeypatch):
+    monkeypatch.setattr(refresh, "WAIT_SECONDS", 0.05)
+
+
+def due_cache(keys, loader: Loader) -> tuple[RefreshingLRU[int, int], Refresher[int, int]]:
+    cache: RefreshingLRU[int, int] = RefreshingLRU(max_entries=10_000)
+    refresher = Refresher("test", cache, loader)
+    for key in keys:
+        cache.put(key, 0, later(), refresh_at=later(-1))
+    return cache, refresher
+
+
+def test_due_keys_are_reloaded_in_batches_and_callers_never_wait(quick, monkeypatch):
+    monkeypatch.setattr(refresh, "BATCH", 100)
+    loader = Loader({k: k + 1 for k in range(250)})
+    loader.release.clear()  # the database is slow: the reloads wait
+    cache, refresher = due_cache(range(250), loader)
+    started = time.monotonic()
+    assert [cache.get(k) for k in range(250)] == [(True, 0)] * 250  # the old values, at once
+    assert time.monotonic() - started < 1.0
+    loader.release.set()
+    wait_for(lambda: refresher.reloaded == 250, what="the reloads")
+    assert [cache.get(k) for k in range(250)] == [(True, k + 1) for k in range(250)]
+    assert sorted(k for batch in loader.batches for k in batch) == list(range(250))
+    assert max(len(batch) for batch in loader.batches) <= 100
+    assert len(loader.batches) <= 5  # batched, not one query per key
+
+
+def test_a_key_due_again_while_queued_is_reloaded_once(quick):
+    loader = Loader({1: 5})
+    loader.release.clear()
+    cache, _ = due_cache([1], loader)
+    cache.get(1)
+    wait_for(lambda: loader.batches, what="the first reload to start")
+    cache.put(1, 0, later(), refresh_at=later(-1))  # due again while its reload runs
+    cache.get(1)
+    cache.get(1)
+    loader.release.set()
+    wait_for(lambda: len(loader.batches) == 2, what="the second reload")
+    time.sleep(0.2)
+    assert loader.batches == [[1], [1]]
+
+
+def test_a_row_gone_is_dropped_and_a_failed_reload_leaves_entries_to_expire(quick, caplog):
+    loader = Loader({1: 10})
+    cache, refresher = due_cache([1, 2], loader)
+    cache.get(1), cache.get(2)
+    wait_for(lambda: refresher.reloaded == 1 and refresher.dropped == 1, what="the reload")
+    assert cache.get(1) == (True, 10) and 2 not in cache  # the next call loads it itself
+    loader.failing = True
+    cache.put(3, 0, later(), refresh_at=later(-1))
+    cache.get(3)
+    wait_for(lambda: "could not reload 1 entries" in caplog.text, what="the failure logged")
+    assert cache.get(3) == (True, 0)  # still there, until it expires
+    loader.failing = False
+    cache.put(4, 0, later(), refresh_at=later(-1))
+    loader.rows[4] = 40
+    cache.get(4)
+    wait_for(lambda: cache.get(4) == (True, 40), what="the thread to go on after a failure")
