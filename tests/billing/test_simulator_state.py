@@ -35,7 +35,6 @@ def test_it_reads_the_state_file_of_the_previous_release(tmp_path):
     assert app.store.invoice_sequence == 3
 
 
-
 def test_it_runs_no_delivery_thread_until_it_has_a_webhook_url_to_post_to():
     def webhook_threads() -> int:
         return sum(thread.name == "webhooks" for thread in threading.enumerate())
