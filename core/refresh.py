@@ -41,6 +41,8 @@ Reload = tuple[V, float, float | None]
 
 
 class Refresher(Generic[K, V]):
+    """Reloads the keys its cache hands it (``due``), in batches, on a thread of its own."""
+
     def __init__(
         self,
         name: str,
@@ -95,8 +97,8 @@ class Refresher(Generic[K, V]):
             time.sleep(WAIT_SECONDS)  # not a busy loop against a database that is down
             return
         finally:
-            # A batch at most every WAIT_SECONDS: a connection of its own, held only while it
-            # reads (none left idle, none broken by a database restart meanwhile).
+            # A connection per batch (a few a second at most), held only while it reads: none
+            # left idle between batches, none broken by a database restart meanwhile.
             connections.close_all()
         for key in keys:
             if key in reloads:
