@@ -60,12 +60,20 @@ class ExpiringLRU(Generic[K, V]):
         with self._lock:
             if generation is not None and generation != self.generation:
                 return
-            self._values[key] = value
-            self._values.move_to_end(key)
-            self._expiries[key] = expires_at
-            while len(self._values) > self.max_entries:
-                oldest, _ = self._values.popitem(last=False)
-                self._expiries.pop(oldest, None)
+            self._store(key, value, expires_at)
+
+    def _store(self, key: K, value: V, expires_at: float) -> None:
+        """Under the lock: store, and drop the least recently used entries beyond the bound."""
+        self._values[key] = value
+        self._values.move_to_end(key)
+        self._expiries[key] = expires_at
+        while len(self._values) > self.max_entries:
+            oldest, _ = self._values.popitem(last=False)
+            self._expiries.pop(oldest, None)
+            self._evicted(oldest)
+
+    def _evicted(self, key: K) -> None:
+        """Under the lock, after an entry was dropped to make room."""
 
     def forget(self, key: K) -> None:
         with self._lock:
@@ -153,7 +161,7 @@ class RefreshingLRU(ExpiringLRU[K, V]):
         with self._lock:
             if generation is not None and generation != self.generation:
                 return
-            self._store(key, value, expires_at, refresh_at)
+            self._store_due(key, value, expires_at, refresh_at)
 
     def refreshed(
         self, key: K, value: V, expires_at: float, refresh_at: float | None, since: int
@@ -166,7 +174,7 @@ class RefreshingLRU(ExpiringLRU[K, V]):
                 return False
             if key not in self._values:
                 return False
-            self._store(key, value, expires_at, refresh_at)
+            self._store_due(key, value, expires_at, refresh_at)
             return True
 
     def discard(self, key: K) -> None:
@@ -177,18 +185,15 @@ class RefreshingLRU(ExpiringLRU[K, V]):
             self._expiries.pop(key, None)
             self._refresh_ats.pop(key, None)
 
-    def _store(self, key: K, value: V, expires_at: float, refresh_at: float | None) -> None:
-        self._values[key] = value
-        self._values.move_to_end(key)
-        self._expiries[key] = expires_at
+    def _store_due(self, key: K, value: V, expires_at: float, refresh_at: float | None) -> None:
         if refresh_at is None:
             self._refresh_ats.pop(key, None)
         else:
             self._refresh_ats[key] = refresh_at
-        while len(self._values) > self.max_entries:
-            oldest, _ = self._values.popitem(last=False)
-            self._expiries.pop(oldest, None)
-            self._refresh_ats.pop(oldest, None)
+        self._store(key, value, expires_at)
+
+    def _evicted(self, key: K) -> None:
+        self._refresh_ats.pop(key, None)
 
     def _forgotten(self, key: K) -> None:
         self._refresh_ats.pop(key, None)
