@@ -40,6 +40,7 @@ import uvloop
 from django.conf import settings
 from django.core.exceptions import SynchronousOnlyOperation
 
+from core import collector
 from gateway import leasing, pipelining, tallying
 from gateway.decide import Decision, refuse
 from gateway.wsgi import AUTH_PATH, decision_for, has_gateway_secret, prepare_process
@@ -408,6 +409,7 @@ def serve(sock: socket.socket, threads: int) -> None:
     asyncio.set_event_loop(loop)
     worker = Worker(loop, threads)
     prepare_process()
+    collector.tune_for_long_caches()  # last: what was made until now lives as long as we do
     server = loop.run_until_complete(
         loop.create_server(lambda: Connection(worker), sock=sock, backlog=2048)
     )
