@@ -146,3 +146,30 @@ def test_an_unknown_key_or_one_cached_while_deaf_is_never_reloaded_in_the_backgr
     assert due == pytest.approx(
         time.monotonic() + records.CACHE_TTL_SECONDS - records.REFRESH_SECONDS, abs=1
     )
+
+
+def test_a_batch_reload_makes_the_record_a_first_load_makes(issue_key):
+    """reload_many reads only the record's columns: every one of them must come through."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apikeys.models import ApiKey
+
+    key, _ = issue_key(
+        restrictions={
+            "allowed_products": ["demo"],
+            "allowed_methods": ["get", "POST"],
+            "allowed_path_prefixes": ["/v1/"],
+            "allowed_ips": ["203.0.113.0/24", "2001:db8::1"],
+        }
+    )
+    soon = timezone.now() + timedelta(days=3)
+    ApiKey.objects.filter(pk=key.pk).update(
+        expires_at=soon, grace_ends_at=soon + timedelta(hours=1), revoked_at=timezone.now()
+    )
+    ((key_hash, (reloaded, _, _)),) = records.reload_many([key.key_hash, "0" * 64])
+    assert key_hash == key.key_hash
+    assert reloaded == records.load(key.key_hash)
+    assert reloaded.status == "revoked" and reloaded.expires_at == soon.timestamp()
+    assert reloaded.allowed_methods == ("GET", "POST")
