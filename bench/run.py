@@ -2,7 +2,7 @@
 
 Starts everything privately (two redis-servers, granian for Tollgate and for the DRF project,
 one nginx) in a temporary directory on free ports, runs wrk against each variant, and writes
-bench/results/<date>.json and .png. See README.md ("Benchmark") for what each variant is.
+bench/results/<date>.json and .png. See README.md ("The gateway and its benchmark") for what each variant is.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ SCRIPT_COMMANDS = {"get", "incr", "expire", "hincrby", "sadd", "hmget", "hset", 
 BACKGROUND_COMMANDS = {"ping", "subscribe", "hello", "client|setinfo", "select", "auth",
                        "script|load"}  # fmt: skip
 MEASURING_COMMANDS = {"info"}  # this script's own INFO commandstats
-# The performance issue's targets (README, "Benchmark"): a ratio at least, or a figure at most.
+# The performance issue's targets (README, "The gateway and its benchmark"): a ratio at least, or a figure at most.
 TARGETS = {
     "c/a": 0.35,  # at least
     "c/d": 15.0,  # at least
