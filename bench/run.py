@@ -41,7 +41,7 @@ AUTH_WORKERS = os.environ.get("BENCH_AUTH_WORKERS", "1")
 AUTH_THREADS = os.environ.get("BENCH_AUTH_THREADS", "4")
 # Only these variants, by letter (e.g. "a,c"; default all). Without g, h or j the million keys
 # are not even created, which saves most of the set-up.
-ALL_VARIANTS = "abcdefghij"
+ALL_VARIANTS = "abcdefghijk"
 VARIANTS = set(os.environ.get("BENCH_VARIANTS", ALL_VARIANTS).replace(",", ""))
 SCALE_VARIANTS = {"g", "h", "j"}  # on the million keys
 # (j) measures (h)'s hot set again this long after (h)'s warm-up began, calling it all along:
@@ -98,8 +98,8 @@ class Bench:
     def __init__(self, workdir: Path) -> None:
         self.dir = workdir
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self.ports = {n: free_port() for n in ("nginx", "api", "floor", "tollgate", "drf",
-                                                "redis_c", "redis_d")}  # fmt: skip
+        self.ports = {n: free_port() for n in ("nginx", "api", "floor", "pyfloor", "tollgate",
+                                                "drf", "redis_c", "redis_d")}  # fmt: skip
         self.secret = secrets.token_urlsafe(24)
         self.tollgate_env = {
             **os.environ,
@@ -181,14 +181,16 @@ class Bench:
                                 "--threads", AUTH_THREADS], self.tollgate_env)  # fmt: skip
         self.spawn("drf", [*granian, "--port", str(self.ports["drf"]),
                            "drfbench.wsgi:application"], self.drf_env)  # fmt: skip
+        self.spawn("pyfloor", [sys.executable, str(BENCH / "floor_server.py"),
+                               str(self.ports["pyfloor"])])  # fmt: skip
         conf = (BENCH / "nginx.conf.template").read_text().replace("@RUN@", str(self.dir))
-        for name in ("api", "floor", "tollgate", "drf"):
+        for name in ("api", "floor", "pyfloor", "tollgate", "drf"):
             conf = conf.replace(f"@{name.upper()}_PORT@", str(self.ports[name]))
         conf = conf.replace("@PORT@", str(self.ports["nginx"])).replace("@SECRET@", self.secret)
         (self.dir / "nginx.conf").write_text(conf)
         self.spawn("nginx", ["/usr/sbin/nginx", "-p", str(self.dir), "-c",
                              str(self.dir / "nginx.conf"), "-g", "daemon off;"])  # fmt: skip
-        for name in ("tollgate", "drf", "nginx", "api"):
+        for name in ("tollgate", "drf", "pyfloor", "nginx", "api"):
             wait_port(self.ports[name])
 
     def stop(self) -> None:
@@ -394,20 +396,24 @@ def measure(bench: Bench, name: str, path: str, header: tuple[str, str, str],
     }
 
 
-def one_connection_rounds(bench: Bench, first: tuple[str, tuple[str, str, str]],
-                          second: tuple[str, tuple[str, str, str]]) -> dict[str, Any]:  # fmt: skip
-    """p50 at one connection of two variants (path, header), measured in alternating runs, so a
-    slow spell of the machine falls on both alike; the median of the rounds' differences."""
+def one_connection_rounds(bench: Bench, variants: dict[str, tuple[str, tuple[str, str, str]]]
+                          ) -> dict[str, Any]:  # fmt: skip
+    """p50 at one connection of each variant (letter → path, header), measured in turns, round
+    after round, so a slow spell of the machine falls on all of them alike; for each variant
+    after the first, the median of its rounds' differences from the first."""
     port = bench.ports["nginx"]
-    rounds = []
+    rounds: list[dict[str, float]] = []
     for _ in range(ONE_CONNECTION_ROUNDS):
-        pair = [wrk(port, path, header, 1, ONE_CONNECTION_SECONDS)["p50_us"] / 1000
-                for path, header in (first, second)]  # fmt: skip
-        rounds.append(pair)
+        rounds.append({letter: wrk(port, path, header, 1, ONE_CONNECTION_SECONDS)["p50_us"] / 1000
+                       for letter, (path, header) in variants.items()})  # fmt: skip
+    first, *others = variants
     return {
         "seconds_per_run": ONE_CONNECTION_SECONDS,
-        "p50_ms_pairs": rounds,
-        "median_difference_ms": round(statistics.median(b - a for a, b in rounds), 3),
+        "p50_ms_rounds": rounds,
+        "median_ms_above_" + first: {
+            letter: round(statistics.median(r[letter] - r[first] for r in rounds), 3)
+            for letter in others
+        },
     }
 
 
@@ -488,6 +494,7 @@ def main() -> int:
         variants = [
             ("a nginx → upstream", "/a/x", (*bearer, valid), None),
             ("b auth_request → nginx 204", "/b/x", (*bearer, valid), "floor"),
+            ("k auth_request → Python 204, own process", "/k/x", (*bearer, valid), "pyfloor"),
             ("c Tollgate, 10k valid keys", "/c/x", (*bearer, valid), "tollgate"),
             ("d DRF + api-key + ratelimit", "/d/x", ("Authorization", "Api-Key ",
                                                      str(workdir / "keys_drf.txt")), "drf"),
@@ -502,10 +509,9 @@ def main() -> int:
                 results.append(measure(bench, name, path, header, auth))
         one_connection = {}
         if {"a", "c"} <= VARIANTS:  # before the scale variants, which evict (c)'s keys
-            print("measuring p50 at one connection, a and c alternately ...", flush=True)
-            one_connection = one_connection_rounds(
-                bench, ("/a/x", (*bearer, valid)), ("/c/x", (*bearer, valid))
-            )
+            turns = {v: (f"/{v}/x", (*bearer, valid)) for v in "akc" if v in VARIANTS}
+            print(f"measuring p50 at one connection, {', '.join(turns)} in turns ...", flush=True)
+            one_connection = one_connection_rounds(bench, turns)
         memory = {name: peak_memory_mb(p.pid) for name, p in bench.processes.items()}
         scale = measure_scale(bench, scale, hot) if VARIANTS & SCALE_VARIANTS else {"results": []}
         results += scale.pop("results")
@@ -523,7 +529,7 @@ def main() -> int:
         "results": results,
         "peak_memory_mb_per_process": memory,
         "scale": scale,
-        "one_connection_c_above_a": one_connection,
+        "one_connection": one_connection,
         "ratios": ratios,
         "targets": TARGETS,
         "targets_met": met,
@@ -548,7 +554,12 @@ def ratios_and_targets(
     ratios: dict[str, Any] = {}
     if "a" in by and "c" in by:
         ratios["c/a"] = round(by["c"]["requests_per_second"] / by["a"]["requests_per_second"], 3)
-        ratios["p50_1conn_above_a_ms"] = one_connection["median_difference_ms"]
+        above_a = one_connection["median_ms_above_a"]
+        ratios["p50_1conn_above_a_ms"] = above_a["c"]
+        if "k" in above_a:  # no target: what any check in a process of its own costs
+            ratios["k_p50_1conn_above_a_ms"] = above_a["k"]
+    if "a" in by and "k" in by:  # no target: the same, for a check that does nothing
+        ratios["k/a"] = round(by["k"]["requests_per_second"] / by["a"]["requests_per_second"], 3)
     if "c" in by and "d" in by:
         ratios["c/d"] = round(by["c"]["requests_per_second"] / by["d"]["requests_per_second"], 1)
     if "c" in by and "h" in by:
