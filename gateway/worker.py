@@ -53,6 +53,10 @@ log = logging.getLogger(__name__)
 
 # Requests come from nginx: small, never pipelined, no body. Anything beyond these is refused.
 MAX_HEAD_BYTES = 64 * 1024  # request line and headers (nginx's own limit is 4 buffers of 8 KB)
+# nginx sends ten headers (deploy/nginx/gateway.conf.template passes none of the client's but
+# its key). Each costs a parser callback: 32 KB of one-byte headers a call would cost the one
+# loop ~4,000 of them, a hundred times a call's own work, so a head with more is refused.
+MAX_HEADERS = 100
 MAX_BODY_BYTES = 64 * 1024  # read and thrown away
 MAX_QUEUED_REQUESTS = 16  # requests pipelined on one connection, waiting their turn
 IDLE_SECONDS = 600.0  # longer than nginx's upstream keepalive_timeout (300 s), which closes first
@@ -270,6 +274,7 @@ class Connection(asyncio.Protocol):
         self.environ: dict[str, Any] = {}
         self.url = b""
         self.head_bytes = 0
+        self.headers_left = MAX_HEADERS
         self.body_bytes = 0
         self.began = 0.0  # when the request being received began (0: none)
         self.active = time.monotonic()
@@ -311,6 +316,7 @@ class Connection(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self.environ, self.url, self.head_bytes, self.body_bytes = {}, b"", 0, 0
+        self.headers_left = MAX_HEADERS
         self.began = self.active
 
     def on_url(self, url: bytes) -> None:
@@ -320,7 +326,8 @@ class Connection(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         # Called for every header of every call: count_head and the name's conversion inlined.
         self.head_bytes += len(name) + len(value) + 4
-        if self.head_bytes > MAX_HEAD_BYTES:
+        self.headers_left -= 1
+        if self.head_bytes > MAX_HEAD_BYTES or self.headers_left < 0:
             raise httptools.HttpParserError("request head too large")
         key = HEADER_NAMES[name]
         if key is not None:

@@ -11,7 +11,7 @@ import sys
 import pytest
 from django.conf import settings
 
-from gateway.worker import head
+from gateway.worker import MAX_HEADERS, head
 from tests.gateway.stack import database_url
 from tests.gateway.support import ask, make_key
 from tests.helpers import ROOT, free_port, wait_for_sole_listener
@@ -139,8 +139,18 @@ def test_probes_answer_on_the_auth_server(server):
         b"GET /gateway/auth HTTP/1.1\r\nHost: a\r\nUpgrade: ws\r\nConnection: Upgrade\r\n\r\n",
         b"GET /gateway/auth HTTP/1.1\r\nHost: a\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n",
         b"POST /gateway/auth HTTP/1.1\r\nHost: a\r\nContent-Length: 99999\r\n\r\n" + b"a" * 99_999,
+        b"GET /gateway/auth HTTP/1.1\r\nHost: a\r\n" + b"A: b\r\n" * MAX_HEADERS + b"\r\n",
+        b"GET /gateway/auth HTTP/1.1\r\n" + b"Host: a\r\n" * (MAX_HEADERS + 1) + b"\r\n",
     ],
-    ids=["not http", "bad header", "upgrade", "huge header", "huge body"],
+    ids=[
+        "not http",
+        "bad header",
+        "upgrade",
+        "huge header",
+        "huge body",
+        "too many headers",
+        "one header too many times",
+    ],
 )
 def test_hostile_requests_get_a_400_and_a_closed_connection(server, team, hostile):
     response = exchange(server, hostile)
@@ -148,6 +158,13 @@ def test_hostile_requests_get_a_400_and_a_closed_connection(server, team, hostil
     assert b"Connection: close" in response
     raw, _ = make_key(team)  # and the server goes on deciding
     assert parse(exchange(server, auth_request(raw)))[0] == 204
+
+
+def test_a_head_of_as_many_headers_as_allowed_is_decided(server, team):
+    raw, _ = make_key(team)
+    own = auth_request(raw).count(b"\r\n") - 2  # the request line and the blank line
+    extra = {f"X-Extra-{n}": "x" for n in range(MAX_HEADERS - own)}
+    assert parse(exchange(server, auth_request(raw, **extra)))[0] == 204
 
 
 def test_a_header_value_with_a_line_break_never_reaches_nginx():
