@@ -258,9 +258,10 @@ class PolicyCache:
     same second), or until its standing changes by itself (``Standing.changes_at``: the end of
     a payment grace), whichever comes first; and until an invalidation drops it. A load that
     read the database before an invalidation arrived does not store what it read. A policy
-    used in the last fifth of its TTL (at most REFRESH_SECONDS) is reloaded in the background
-    (core.refresh), so a busy account's calls never wait for the database; one that expires
-    with a change of standing is not, as an early reload would read the same standing again.
+    used in the second half of its TTL is reloaded in the background (core.refresh), so the
+    calls of an account that calls at least that often never wait for the database (half, as
+    for key records: apikeys.records.REFRESH_SECONDS); one that expires with a change of
+    standing is not, as an early reload would read the same standing again.
     """
 
     def __init__(self, max_entries: int) -> None:
@@ -295,9 +296,6 @@ class PolicyCache:
         return account_id in self.entries
 
 
-REFRESH_SECONDS = 60.0
-
-
 def expiry(changes_at: datetime | None) -> tuple[float, float | None]:
     """When a policy loaded now must be loaded again, and when it is reloaded in the background
     if still in use (monotonic clock): see PolicyCache."""
@@ -305,7 +303,7 @@ def expiry(changes_at: datetime | None) -> tuple[float, float | None]:
     ttl = settings.GATEWAY_POLICY_TTL_SECONDS * random.uniform(0.8, 1.0)
     if changes_at is not None and changes_at.timestamp() - time.time() < ttl:
         return now + max(0.0, changes_at.timestamp() - time.time()), None
-    return now + ttl, now + ttl - min(REFRESH_SECONDS, ttl / 5)
+    return now + ttl, now + ttl / 2
 
 
 @dataclass(frozen=True, slots=True)

@@ -143,9 +143,7 @@ def test_an_unknown_key_or_one_cached_while_deaf_is_never_reloaded_in_the_backgr
     record = KeyRecord("key_x", 1, "live", "active", None, None, (), (), (), ())
     assert records.refresh_time(record, trusted=False) is None
     due = records.refresh_time(record, trusted=True)
-    assert due == pytest.approx(
-        time.monotonic() + records.CACHE_TTL_SECONDS - records.REFRESH_SECONDS, abs=1
-    )
+    assert due == pytest.approx(time.monotonic() + records.CACHE_TTL_SECONDS / 2, abs=1)
 
 
 def test_a_batch_reload_makes_the_record_a_first_load_makes(issue_key):
