@@ -10,7 +10,7 @@ process's listener cannot hear Redis, entries live only FALLBACK_TTL_SECONDS.
 The cache (core.lru.RefreshingLRU) holds at most GATEWAY_KEY_CACHE_ENTRIES records and drops
 the least recently used one to make room. A known key still in use in the second half of its
 entry's life is reloaded in the background (core.refresh), in batches: a key called at least
-once in every REFRESH_SECONDS never waits for the database.
+once in every half TTL never waits for the database.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from apikeys.invalidation import key_hashes_channel
 from apikeys.models import ApiKey
 from core.lru import RefreshingLRU
 from core.prepared import PreparedRead
-from core.refresh import Refresher, Reload
+from core.refresh import Refresher, Reload, refresh_at
 
 # Revocations, rotations and edits reach every process through the listener within milliseconds,
 # so a trusted entry can live long: the gateway then touches the database once per key, not once
@@ -36,12 +36,6 @@ CACHE_TTL_SECONDS = 300.0
 NEGATIVE_TTL_SECONDS = 30.0
 # Without a working invalidation listener a revocation is only seen when the entry expires.
 FALLBACK_TTL_SECONDS = 0.5
-# A known key's entry hit in the second half of its life is reloaded in the background
-# (core.refresh). Half, as refresh-ahead caches commonly do: with only the last minute, a key
-# called every minute or so missed its window one time in three, and a gateway slowed by such
-# misses (a first load costs a few ms on a thread) called each key less often, so missed more
-# (bench (h) and (j) on a slow VM: 9% of calls loaded on threads, a fifth of (c)'s rate).
-REFRESH_SECONDS = CACHE_TTL_SECONDS / 2
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 # The columns a record is made of, in KeyRecord.from_row's order.
@@ -116,7 +110,7 @@ def refresh_time(record: KeyRecord | None, trusted: bool) -> float | None:
     made-up keys is not kept alive), nor one cached while the listener is deaf."""
     if record is None or not trusted:
         return None
-    return time.monotonic() + CACHE_TTL_SECONDS - REFRESH_SECONDS
+    return refresh_at(time.monotonic(), CACHE_TTL_SECONDS)
 
 
 # key hash → record (None: no such key)

@@ -57,10 +57,10 @@ SCRIPT_COMMANDS = {"get", "incr", "expire", "hincrby", "sadd", "hmget", "hset", 
 BACKGROUND_COMMANDS = {"ping", "subscribe", "hello", "client|setinfo", "select", "auth",
                        "script|load"}  # fmt: skip
 MEASURING_COMMANDS = {"info"}  # this script's own INFO commandstats
-# p50 at one connection above (a): (a) and (c) in alternating runs of ONE_CONNECTION_SECONDS,
-# this many rounds, the median of the rounds' differences. One run of each, minutes apart, gave
-# anything from 0.04 to 0.25 ms on one VM within the hour: what the VM's scheduler did in those
-# seconds, more than the gateway.
+# p50 at one connection above (a): (a), (k) and (c) in turns, runs of ONE_CONNECTION_SECONDS,
+# this many rounds, the median of each one's differences from (a) in the same round. One run
+# of each, minutes apart, gave anything from 0.04 to 0.25 ms on one VM within the hour: what
+# the VM's scheduler did in those seconds, more than the gateway.
 ONE_CONNECTION_ROUNDS = int(os.environ.get("BENCH_ONE_CONNECTION_ROUNDS", "7"))
 ONE_CONNECTION_SECONDS = 2
 # The performance issue's targets (README, "The gateway and its benchmark"): a ratio at least,

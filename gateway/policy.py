@@ -30,6 +30,7 @@ from billing.standing import Standing, standing_of
 from catalog import paths
 from catalog.models import ApiProduct, Plan
 from catalog.operations import operations_of
+from core import refresh
 from core.lru import ExpiringLRU, RefreshingLRU
 from core.prepared import PreparedRead
 from core.refresh import Refresher, Reload
@@ -259,9 +260,9 @@ class PolicyCache:
     a payment grace), whichever comes first; and until an invalidation drops it. A load that
     read the database before an invalidation arrived does not store what it read. A policy
     used in the second half of its TTL is reloaded in the background (core.refresh), so the
-    calls of an account that calls at least that often never wait for the database (half, as
-    for key records: apikeys.records.REFRESH_SECONDS); one that expires with a change of
-    standing is not, as an early reload would read the same standing again.
+    calls of an account that calls at least that often never wait for the database; one that
+    expires with a change of standing is not, as an early reload would read the same standing
+    again.
     """
 
     def __init__(self, max_entries: int) -> None:
@@ -303,7 +304,7 @@ def expiry(changes_at: datetime | None) -> tuple[float, float | None]:
     ttl = settings.GATEWAY_POLICY_TTL_SECONDS * random.uniform(0.8, 1.0)
     if changes_at is not None and changes_at.timestamp() - time.time() < ttl:
         return now + max(0.0, changes_at.timestamp() - time.time()), None
-    return now + ttl, now + ttl / 2
+    return now + ttl, refresh.refresh_at(now, ttl)
 
 
 @dataclass(frozen=True, slots=True)

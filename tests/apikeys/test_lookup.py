@@ -128,7 +128,7 @@ def test_a_busy_key_is_reloaded_in_the_background_before_it_expires(
     key, raw = issue_key()
     listener_on()
     record = records.lookup(raw)
-    # As if loaded CACHE_TTL_SECONDS - REFRESH_SECONDS ago: due for a reload at its next use.
+    # As if loaded half a TTL ago: due for a reload at its next use.
     records.cache.put(key.key_hash, record, records.expiry(record, True),
                       refresh_at=time.monotonic() - 1)  # fmt: skip
     ApiKey.objects.filter(pk=key.pk).update(allowed_methods=["GET"])  # no invalidation sent
