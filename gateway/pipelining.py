@@ -87,9 +87,17 @@ class DecisionGreenlet(greenlet.greenlet):  # type: ignore[misc]  # untyped
         """Inside the decision: send one packed command and wait for its reply, the loop
         serving other calls meanwhile."""
         self.pipeline.submit(command, self)
+        try:
+            return self.wait()
+        except redis.RedisError as error:
+            self.failure = error
+            raise
+
+    def wait(self) -> Any:
+        """Inside the decision: hand the loop back until ``step`` resumes it (a Redis reply,
+        or a first load's value: core.first_loads); return what it was given, or raise it."""
         reply = self.parent.switch(WAITING)
         if isinstance(reply, BaseException):
-            self.failure = reply
             raise reply
         return reply
 
@@ -113,6 +121,13 @@ def current() -> DecisionGreenlet | None:
     """The decision greenlet running now, or None in a thread (which blocks for its reply)."""
     running = greenlet.getcurrent()
     return running if isinstance(running, DecisionGreenlet) else None
+
+
+def on_loop() -> DecisionGreenlet | None:
+    """The decision greenlet running on the loop now, which can wait for a first load; not a
+    ``FailedRoundTrip``, which runs on a thread and reads in place."""
+    running = greenlet.getcurrent()
+    return running if type(running) is DecisionGreenlet else None
 
 
 Waiter = DecisionGreenlet | Callable[[Any], None]  # a decision, or a check of a set-up reply

@@ -31,6 +31,7 @@ from catalog import paths
 from catalog.models import ApiProduct, Plan
 from catalog.operations import operations_of
 from core import refresh
+from core.first_loads import FirstLoads
 from core.lru import ExpiringLRU, RefreshingLRU
 from core.prepared import PreparedRead
 from core.refresh import Refresher, Reload
@@ -131,20 +132,29 @@ def load_policy(account_id: int, now: float) -> AccountPolicy | None:
     return policy_of(account, _current_subscription.first(account_id), now)
 
 
-def reload_policies(account_ids: list[int]) -> list[tuple[int, Reload[AccountPolicy | None]]]:
-    """The policies of accounts due for a refresh (core.refresh), in two queries for the whole
-    batch: the accounts found with a plan; the others are dropped and loaded by their next call."""
-    now = time.time()
+def read_policies(account_ids: list[int], now: float) -> dict[int, AccountPolicy | None]:
+    """The policies of these accounts (None: no plan, or no open account): one account's
+    through load_policy's prepared reads; more in two queries for the whole batch."""
+    if len(account_ids) == 1:
+        return {account_ids[0]: load_policy(account_ids[0], now)}
     current: dict[int, Subscription] = {}
     live = Subscription.objects.filter(account_id__in=account_ids).live()
     for subscription in live.order_by("account_id", "-started_at", "-stripe_id"):
         current.setdefault(subscription.account_id, subscription)  # current_of's row
-    reloads: list[tuple[int, Reload[AccountPolicy | None]]] = []
+    policies: dict[int, AccountPolicy | None] = dict.fromkeys(account_ids)
     for account in open_accounts(pk__in=account_ids):
-        policy = policy_of(account, current.get(account.pk), now)
-        if policy is not None:
-            reloads.append((account.pk, (policy, policy.expires_at, policy.refresh_at)))
-    return reloads
+        policies[account.pk] = policy_of(account, current.get(account.pk), now)
+    return policies
+
+
+def reload_policies(account_ids: list[int]) -> list[tuple[int, Reload[AccountPolicy | None]]]:
+    """The policies of accounts due for a refresh (core.refresh): the accounts found with a
+    plan; the others are dropped and loaded by their next call."""
+    return [
+        (account_id, (policy, policy.expires_at, policy.refresh_at))
+        for account_id, policy in read_policies(account_ids, time.time()).items()
+        if policy is not None
+    ]
 
 
 def policy_of(
@@ -268,21 +278,32 @@ class PolicyCache:
     def __init__(self, max_entries: int) -> None:
         self.entries: RefreshingLRU[int, AccountPolicy | None] = RefreshingLRU(max_entries)
         self.refresher = Refresher("policies", self.entries, reload_policies)
+        self.first_loads = FirstLoads("policies", self.load)
 
     def get(self, account_id: int, now: float) -> AccountPolicy | None:
         hit, policy = self.entries.get(account_id)
         if hit and (policy is None or policy.period_start <= now < policy.period_end):
             return policy
+        return self.first_loads.get(account_id, lambda: self.load([account_id], now)[account_id])
+
+    def load(
+        self, account_ids: list[int], now: float | None = None
+    ) -> dict[int, AccountPolicy | None]:
+        """First loads (core.first_loads; a batch's at the time it is read): the policies
+        read, and cached unless an invalidation came meanwhile."""
         generation = self.entries.generation
-        policy = load_policy(account_id, now)
-        expires_at = (
-            policy.expires_at if policy else time.monotonic() + settings.GATEWAY_POLICY_TTL_SECONDS
-        )
-        refresh_at = policy.refresh_at if policy else None
-        self.entries.put(
-            account_id, policy, expires_at, generation=generation, refresh_at=refresh_at
-        )
-        return policy
+        policies = read_policies(account_ids, time.time() if now is None else now)
+        for account_id, policy in policies.items():
+            expires_at = (
+                policy.expires_at
+                if policy
+                else time.monotonic() + settings.GATEWAY_POLICY_TTL_SECONDS
+            )
+            refresh_at = policy.refresh_at if policy else None
+            self.entries.put(
+                account_id, policy, expires_at, generation=generation, refresh_at=refresh_at
+            )
+        return policies
 
     def forget(self, account_id: int) -> None:
         self.entries.forget(account_id)

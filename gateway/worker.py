@@ -5,11 +5,13 @@ A decision is ``gateway.decide.decide``, the same function the WSGI callable run
 (``gateway/wsgi.py``), in a greenlet (``gateway/pipelining.py``): while it waits for its Redis
 reply the loop serves other calls, and the commands of every decision ready in one loop
 iteration share one round trip. The caches answer a long-running gateway's calls from memory;
-when a decision needs the database instead (a key, policy or catalog not cached), Django
-refuses the query on the loop's thread before it starts (``SynchronousOnlyOperation``) and the
-decision runs again from the start on a thread of the executor, as under WSGI: a slow database
-holds a thread, never the loop. Nothing was counted before that point (counting is the last
-step), so running it again never counts twice. The one decision that asks the database after
+a key record or policy not cached parks its decision until a thread of the executor has read
+it with every other miss of the moment, in one query (core.first_loads). When a decision needs
+the database otherwise (a catalog or plan not cached), Django refuses the query on the loop's
+thread before it starts (``SynchronousOnlyOperation``) and the decision runs again from the
+start on a thread of the executor, as under WSGI: a slow database holds a thread, never the
+loop. Nothing was counted before that point (counting is the last step), so running it again
+never counts twice. The one decision that asks the database after
 its command left is ``GATEWAY_ON_REDIS_DOWN=allow`` recording a call Redis failed under: it
 runs again on a thread with that same failure in place of its round trip (nothing is sent
 twice), and writes its row there.
@@ -40,7 +42,7 @@ import uvloop
 from django.conf import settings
 from django.core.exceptions import SynchronousOnlyOperation
 
-from core import collector
+from core import collector, first_loads
 from gateway import leasing, pipelining, tallying
 from gateway.decide import Decision, refuse
 from gateway.wsgi import AUTH_PATH, decision_for, has_gateway_secret, prepare_process
@@ -127,6 +129,8 @@ class Worker:
         self.tallies: tallying.Tallies | None = None
         if self.pipeline is not None:
             self.tallies = tallying.active = tallying.Tallies(self.pipeline)
+            # A miss parks its decision and is read with the others' (core.first_loads).
+            first_loads.running = first_loads.Loop(loop, self.executor, pipelining.on_loop)
         if self.pipeline is not None and settings.GATEWAY_LEASE_MAX_CALLS:
             self.leases = leasing.active = leasing.Leases(
                 self.pipeline, settings.GATEWAY_LEASE_MAX_CALLS

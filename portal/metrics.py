@@ -65,6 +65,16 @@ LEASE_RELEASES_WAITING = Gauge(
     "Closed leases whose release Redis has not applied yet (their calls' usage is not in Redis)",
     multiprocess_mode="livesum",
 )
+CACHE_FIRST_LOADS = Counter(
+    "tollgate_gateway_cache_first_loads",
+    "Entries the gateway read from the database because a call found them not cached, by cache",
+    ["cache"],
+)
+CACHE_LOAD_BATCHES = Counter(
+    "tollgate_gateway_cache_load_batches",
+    "Reads those first loads took (several calls' misses share one: core.first_loads), by cache",
+    ["cache"],
+)
 TALLIED_CALLS = Counter(
     "tollgate_tallied_calls",
     "Calls no limit could refuse, admitted without Redis and counted in batches "

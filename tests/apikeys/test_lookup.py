@@ -74,7 +74,7 @@ def test_it_drops_an_entry_when_redis_announces_it(issue_key, listener_on, redis
 def test_it_does_not_store_what_it_read_before_an_invalidation(issue_key):
     key, _raw = issue_key()
     generation = records.cache.generation
-    stale = records.load(key.key_hash)
+    stale = records.read([key.key_hash])[key.key_hash]
     records.cache.forget(key.key_hash)  # an invalidation arrives while the lookup ran
     records.cache.put(key.key_hash, stale, records.expiry(stale, True), generation=generation)
     assert records.cache.get(key.key_hash) == (False, None)
@@ -168,6 +168,6 @@ def test_a_batch_reload_makes_the_record_a_first_load_makes(issue_key):
     )
     ((key_hash, (reloaded, _, _)),) = records.reload_many([key.key_hash, "0" * 64])
     assert key_hash == key.key_hash
-    assert reloaded == records.load(key.key_hash)
+    assert reloaded == records.read([key.key_hash])[key.key_hash]
     assert reloaded.status == "revoked" and reloaded.expires_at == soon.timestamp()
     assert reloaded.allowed_methods == ("GET", "POST")

@@ -83,6 +83,36 @@ def test_it_answers_as_the_wsgi_callable_does(server, team):
     assert int(headers["X-Quota-Remaining"]) == int(in_process[1]["X-Quota-Remaining"]) + 1
 
 
+def test_first_calls_at_once_each_get_their_own_keys_decision(server, team, user_factory):
+    """Keys never seen, called together on connections of their own: their records and
+    policies are read in batches (core.first_loads), and no call gets another's answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from accounts.models import Account
+
+    others = [
+        Account.objects.create_with_owner(f"Team {n}", user_factory(f"u{n}@example.com"))
+        for n in range(7)
+    ]
+    # Five keys an account, each called once: the free plan's quota (5) admits them all.
+    made = [make_key(account) for account in (team, *others) for _ in range(5)]
+    revoked_raw, revoked = make_key(team)
+    revoked.revoke()
+    raws = [raw for raw, _ in made] + [revoked_raw, "tg_live_" + "x" * 40]
+    with ThreadPoolExecutor(len(raws)) as pool:
+        answers = list(pool.map(lambda raw: parse(exchange(server, auth_request(raw))), raws))
+    assert [(status, headers["X-Key-Id"]) for status, headers in answers[:40]] == [
+        (204, key.public_id) for _, key in made
+    ]
+    assert [headers["X-Consumer-Id"] for _, headers in answers[:40]] == [
+        str(key.account_id) for _, key in made
+    ]
+    assert [(s, h["X-Deny-Reason"]) for s, h in answers[40:]] == [
+        (401, "inactive_key"),
+        (401, "invalid_key"),
+    ]
+
+
 def test_refusals_keep_the_connection_alive_with_an_empty_body(server, team):
     raw, _ = make_key(team)
     calls = auth_request("tg_live_" + "x" * 40) + auth_request(raw)  # pipelined: answered in order
