@@ -15,13 +15,17 @@ place of anything the client sent under that name. Claims (docs/entitlements.md)
 
 Nothing of the request itself (path, address, time of the call) is in it: the same token serves
 every call of a key on a product until it is renewed, so signing (about 60 µs) happens once per
-key, product and half lifetime, never per call. The cache key holds everything a claim is made
-of (the features through the policy's digest) and the signing key's id, so a plan change, a
-catalog change or a key rotation each gets a fresh token at once.
+key, product and half lifetime, never per call. Each token is renewed at a point drawn between
+40% and half of its lifetime (``renew_at``): the tokens of keys first called together (a start,
+a deploy) would otherwise all be signed again in the same seconds, every half lifetime. The
+cache key holds everything a claim is made of (the features through the policy's digest) and
+the signing key's id, so a plan change, a catalog change or a key rotation each gets a fresh
+token at once.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from typing import Any
 
@@ -57,9 +61,14 @@ def claims(record: KeyRecord, policy: AccountPolicy, product: Product, now: int)
     }
 
 
+def renew_at(issued: int) -> float:
+    """When a token issued at ``issued`` (unix seconds) is signed again: by half its lifetime,
+    so the upstream always receives one with at least half its lifetime left."""
+    return issued + settings.ENTITLEMENT_TOKEN_SECONDS * random.uniform(0.4, 0.5)
+
+
 def token_for(record: KeyRecord, policy: AccountPolicy, product: Product, now: float) -> str:
-    """The call's token: cached, and renewed once half its lifetime is gone, so the upstream
-    always receives one with at least half its lifetime left."""
+    """The call's token: cached, and renewed before half its lifetime is gone (renew_at)."""
     ring = keys.ring()
     cache_key = (
         record.account_id, record.key_id, record.environment, policy.plan_slug,
@@ -75,9 +84,10 @@ def token_for(record: KeyRecord, policy: AccountPolicy, product: Product, now: f
         algorithm=ALGORITHM,
         headers={"kid": ring.kid},
     )
-    renew_at = issued + settings.ENTITLEMENT_TOKEN_SECONDS / 2
-    # Kept in memory a whole lifetime at most; renewed, by the wall clock, at half of it.
-    _tokens.put(cache_key, (token, renew_at), time.monotonic() + settings.ENTITLEMENT_TOKEN_SECONDS)
+    # Kept in memory a whole lifetime at most; renewed, by the wall clock, before half of it.
+    _tokens.put(
+        cache_key, (token, renew_at(issued)), time.monotonic() + settings.ENTITLEMENT_TOKEN_SECONDS
+    )
     return token
 
 

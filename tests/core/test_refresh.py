@@ -95,3 +95,13 @@ def test_a_row_gone_is_dropped_and_a_failed_reload_leaves_entries_to_expire(quic
     loader.rows[4] = 40
     cache.get(4)
     wait_for(lambda: cache.get(4) == (True, 40), what="the thread to go on after a failure")
+
+
+def test_entries_loaded_together_come_due_over_a_window_before_half_their_life():
+    """A start or a deploy loads every entry within seconds: their reloads must not all fall
+    due together (one wave every half TTL, for ever), nor past half the entry's life."""
+    ttl = 300.0
+    points = [refresh.refresh_at(1000.0, ttl) - 1000.0 for _ in range(1000)]
+    half = ttl * refresh.REFRESH_AFTER
+    assert all(half * (1 - refresh.SPREAD) <= point <= half for point in points)
+    assert max(points) - min(points) > 0.8 * half * refresh.SPREAD  # most of the window

@@ -56,20 +56,31 @@ def test_refusals_carry_no_token(team):
     assert HEADER not in ask("tg_live_nonsense")[1]
 
 
-def test_the_token_is_reused_until_half_its_life_then_renewed(team, settings):
+def test_the_token_is_reused_until_40_percent_of_its_life_and_renewed_by_half(team, settings):
     raw, _ = make_key(team)
     first = ask(raw)[1][HEADER]
     assert ask(raw)[1][HEADER] == first
     issued = jwt.decode(first, options={"verify_signature": False})["iat"]
+    reused_until = issued + settings.ENTITLEMENT_TOKEN_SECONDS * 4 // 10
     half = issued + settings.ENTITLEMENT_TOKEN_SECONDS // 2
     import time_machine
 
-    with time_machine.travel(half - 1, tick=False):
+    with time_machine.travel(reused_until - 1, tick=False):
         assert ask(raw)[1][HEADER] == first
     with time_machine.travel(half + 1, tick=False):
         renewed = ask(raw)[1][HEADER]
     assert renewed != first
     assert jwt.decode(renewed, options={"verify_signature": False})["iat"] == half + 1
+
+
+def test_tokens_issued_together_are_renewed_at_different_times(settings):
+    """Keys first called together (a start, a deploy) are not all signed again together."""
+    from gateway.entitlements import renew_at
+
+    life = settings.ENTITLEMENT_TOKEN_SECONDS
+    points = [renew_at(1_000_000) - 1_000_000 for _ in range(1000)]
+    assert all(0.4 * life <= point <= 0.5 * life for point in points)
+    assert max(points) - min(points) > 0.08 * life  # spread over most of the tenth
 
 
 def test_each_key_and_each_feature_change_gets_its_own_token(team):
