@@ -7,7 +7,7 @@ reply the loop serves other calls, and the commands of every decision ready in o
 iteration share one round trip. The caches answer a long-running gateway's calls from memory;
 a key record or policy not cached parks its decision until a thread of the executor has read
 it with every other miss of the moment, in one query (core.first_loads). When a decision needs
-the database otherwise (a catalog or plan not cached), Django refuses the query on the loop's
+the database otherwise (the catalog not loaded yet), Django refuses the query on the loop's
 thread before it starts (``SynchronousOnlyOperation``) and the decision runs again from the
 start on a thread of the executor, as under WSGI: a slow database holds a thread, never the
 loop. Nothing was counted before that point (counting is the last step), so running it again
