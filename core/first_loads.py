@@ -28,6 +28,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Hashable
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from django.db import close_old_connections
@@ -51,19 +52,14 @@ class Waiter(Protocol):
     def step(self, reply: Any = None) -> None: ...
 
 
+@dataclass(frozen=True)
 class Loop:
     """What an auth process lends the first loads: its loop, its threads, and how to find the
     decision running now (None outside one)."""
 
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        executor: Executor,
-        current: Callable[[], Waiter | None],
-    ) -> None:
-        self.loop = loop
-        self.executor = executor
-        self.current = current
+    loop: asyncio.AbstractEventLoop
+    executor: Executor
+    current: Callable[[], Waiter | None]
 
 
 running: Loop | None = None  # this process's, set by the auth server (gateway/worker.py)

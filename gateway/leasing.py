@@ -266,8 +266,7 @@ active: Leases | None = None  # this process's, set by the auth server (gateway/
 def current() -> Leases | None:
     """The leases decisions may spend here: on the auth server's loop, never on a thread (nor
     in a decision replayed on one after Redis failed under it)."""
-    running = pipelining.current()
-    if active is None or running is None or isinstance(running, pipelining.FailedRoundTrip):
+    if active is None or pipelining.on_loop() is None:
         return None
     return active
 

@@ -124,8 +124,9 @@ def current() -> DecisionGreenlet | None:
 
 
 def on_loop() -> DecisionGreenlet | None:
-    """The decision greenlet running on the loop now, which can wait for a first load; not a
-    ``FailedRoundTrip``, which runs on a thread and reads in place."""
+    """The decision greenlet running on the loop now, which can wait for a first load, spend a
+    lease or add to the tallies; not a ``FailedRoundTrip``, which runs on a thread (replayed
+    there after Redis failed under it)."""
     running = greenlet.getcurrent()
     return running if type(running) is DecisionGreenlet else None
 

@@ -250,7 +250,6 @@ def current() -> Tallies | None:
     is up and answers, never on a thread (nor in a decision replayed on one after Redis failed
     under it). Otherwise calls are counted by script, which connects, or meets the Redis-down
     rules."""
-    running = pipelining.current()
-    if active is None or running is None or isinstance(running, pipelining.FailedRoundTrip):
+    if active is None or pipelining.on_loop() is None:
         return None
     return None if active.batches.failing or active.pipeline.link is None else active
