@@ -8,10 +8,10 @@ Entries are dropped across processes through Redis pub/sub (see invalidation.py)
 process's listener cannot hear Redis, entries live only FALLBACK_TTL_SECONDS.
 
 The cache (core.lru.RefreshingLRU) holds at most GATEWAY_KEY_CACHE_ENTRIES records and drops
-the least recently used one to make room. A known key still in use in the second half of its
-entry's life is reloaded in the background (core.refresh), in batches: a key called at least
-once in every half TTL never waits for the database. On the auth server's loop, first loads
-are read in batches too (core.first_loads).
+the least recently used one to make room. A known key still in use in the last two fifths of
+its entry's life is reloaded in the background (core.refresh), in batches: a key called at
+least once a minute (a fifth of the TTL) never waits for the database. On the auth server's
+loop, first loads are read in batches too (core.first_loads).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from apikeys.models import ApiKey
 from core.first_loads import FirstLoads
 from core.lru import RefreshingLRU
 from core.prepared import PreparedRead
-from core.refresh import Refresher, Reload, refresh_at
+from core.refresh import Refresher, Reload, refresh_at, sooner
 
 # Revocations, rotations and edits reach every process through the listener within milliseconds,
 # so a trusted entry can live long: the gateway then touches the database once per key, not once
@@ -140,13 +140,14 @@ def read(key_hashes: list[str]) -> dict[str, KeyRecord | None]:
 
 def load(key_hashes: list[str]) -> dict[str, KeyRecord | None]:
     """First loads (core.first_loads): the records read, and cached unless invalidated
-    meanwhile; unknown keys too, for NEGATIVE_TTL_SECONDS."""
+    meanwhile (each due for its first reload sooner than a reload is: core.refresh.sooner);
+    unknown keys too, for NEGATIVE_TTL_SECONDS."""
     generation = cache.generation
     records = read(key_hashes)
     trusted = listener.connected
     for key_hash, record in records.items():
         cache.put(key_hash, record, expiry(record, trusted), generation=generation,
-                  refresh_at=refresh_time(record, trusted))  # fmt: skip
+                  refresh_at=sooner(refresh_time(record, trusted)))  # fmt: skip
     return records
 
 

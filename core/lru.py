@@ -177,6 +177,10 @@ class RefreshingLRU(ExpiringLRU[K, V]):
             self._store_due(key, value, expires_at, refresh_at)
             return True
 
+    def refresh_point(self, key: K) -> float | None:
+        """When the entry is due for a reload (monotonic); None when it is not to be."""
+        return self._refresh_ats.get(key)
+
     def discard(self, key: K) -> None:
         """Drop an entry without counting an invalidation (a reload that found nothing: the
         next call loads it the ordinary way)."""

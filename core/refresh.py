@@ -39,23 +39,42 @@ BATCH = 500  # keys per load_many: one query's IN list stays well under every da
 WAIT_SECONDS = 0.5  # a batch smaller than BATCH waits at most this long for company
 # A reload: (value, expires_at, refresh_at), as the cache's own load would store them.
 Reload = tuple[V, float, float | None]
-# An entry used in the second half of its life is reloaded. Half, as refresh-ahead caches
-# commonly do: with only the last minute of 300 s, an entry used about once a minute missed its
-# window one time in three, and a gateway slowed by such misses (a first load costs a few ms on
-# a thread) used each entry less often, so missed more (bench (h) and (j) on a slow VM: 9% of
-# calls loaded on threads, a fifth of (c)'s rate).
-REFRESH_AFTER = 0.5
+# An entry used in the last two fifths of its life is reloaded: its point is drawn between 60%
+# and 80% of its TTL, so an entry used at least once a minute (of 300 s) never expires, and
+# each busy entry is reloaded about once per 0.7 TTL. History: with only the last minute, an
+# entry used about once a minute missed its window one time in three, and when a miss cost a
+# decision run again on a thread (a few ms), a gateway slowed by misses used each entry less
+# often and missed more, so the point moved to half the TTL (bench (h) and (j) on a slow VM: 9%
+# of calls loaded on threads). Since misses are parked and read in batches (core.first_loads)
+# they no longer feed on themselves, and reloads at half the TTL were the larger cost: bench
+# (j)'s reload thread took 13% of its auth process's samples on a slow VM, 40% more reloads
+# than now for the same hot set.
+REFRESH_AFTER = 0.8
 # Entries loaded together (a start, a deploy, a stampede of new keys) would come due together,
-# and again together after each reload: one wave of reloads every half TTL, forever (bench (j)
-# on a fast VM measured in one: its auth process spent 17 µs a call more than (h)'s before any
-# reload; 4-13 µs with the points spread).
-# Each entry's point is drawn from the last fifth before it, so a wave spreads with each reload.
-SPREAD = 0.2
+# and again together after each reload: one wave of reloads per cycle, forever. Each reload's
+# point is drawn from the last quarter before REFRESH_AFTER, which spreads a wave only a little
+# with each cycle; a first load's is drawn much earlier (``sooner``), so entries loaded together
+# are spread over most of a cycle from the start. Measured on bench (j)'s hot set on a slow VM
+# (100,000 keys loaded in ~15 s): its auth server's CPU per call rose from 65 µs to 80-112 µs
+# for the two minutes in which the first wave of reloads and token renewals fell.
+SPREAD = 0.25
+# A first load's point is drawn between this share of the way to its reload's point and that
+# point: for a 300 s TTL, between 60 and 240 s.
+FIRST_SHARE = 1 / 3
 
 
 def refresh_at(loaded_at: float, ttl: float) -> float:
     """When an entry loaded at ``loaded_at`` to live ``ttl`` seconds is due for a reload."""
     return loaded_at + ttl * REFRESH_AFTER * random.uniform(1 - SPREAD, 1.0)
+
+
+def sooner(point: float | None) -> float | None:
+    """A first load's refresh point (monotonic), from its reload's: drawn between FIRST_SHARE
+    of the way there and ``point``. Once per entry: its reloads come a cycle apart after it."""
+    if point is None:
+        return None
+    now = time.monotonic()
+    return now + (point - now) * random.uniform(FIRST_SHARE, 1.0)
 
 
 class Refresher(Generic[K, V]):

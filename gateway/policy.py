@@ -269,8 +269,8 @@ class PolicyCache:
     same second), or until its standing changes by itself (``Standing.changes_at``: the end of
     a payment grace), whichever comes first; and until an invalidation drops it. A load that
     read the database before an invalidation arrived does not store what it read. A policy
-    used in the second half of its TTL is reloaded in the background (core.refresh), so the
-    calls of an account that calls at least that often never wait for the database; one that
+    used in the last two fifths of its TTL is reloaded in the background (core.refresh), so an
+    account that calls at least once in every fifth of it never waits for the database; one that
     expires with a change of standing is not, as an early reload would read the same standing
     again.
     """
@@ -290,7 +290,8 @@ class PolicyCache:
         self, account_ids: list[int], now: float | None = None
     ) -> dict[int, AccountPolicy | None]:
         """First loads (core.first_loads; a batch's at the time it is read): the policies
-        read, and cached unless an invalidation came meanwhile."""
+        read, and cached unless an invalidation came meanwhile (each due for its first reload
+        sooner than a reload is: core.refresh.sooner)."""
         generation = self.entries.generation
         policies = read_policies(account_ids, time.time() if now is None else now)
         for account_id, policy in policies.items():
@@ -299,7 +300,7 @@ class PolicyCache:
                 if policy
                 else time.monotonic() + settings.GATEWAY_POLICY_TTL_SECONDS
             )
-            refresh_at = policy.refresh_at if policy else None
+            refresh_at = refresh.sooner(policy.refresh_at) if policy else None
             self.entries.put(
                 account_id, policy, expires_at, generation=generation, refresh_at=refresh_at
             )

@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from accounts.models import Account
 from apikeys import keys, records
 from apikeys.records import KeyRecord
 from tests.helpers import wait_for
@@ -128,7 +129,7 @@ def test_a_busy_key_is_reloaded_in_the_background_before_it_expires(
     key, raw = issue_key()
     listener_on()
     record = records.lookup(raw)
-    # As if loaded half a TTL ago: due for a reload at its next use.
+    # As if loaded most of a TTL ago: due for a reload at its next use.
     records.cache.put(key.key_hash, record, records.expiry(record, True),
                       refresh_at=time.monotonic() - 1)  # fmt: skip
     ApiKey.objects.filter(pk=key.pk).update(allowed_methods=["GET"])  # no invalidation sent
@@ -143,8 +144,22 @@ def test_an_unknown_key_or_one_cached_while_deaf_is_never_reloaded_in_the_backgr
     record = KeyRecord("key_x", 1, "live", "active", None, None, (), (), (), ())
     assert records.refresh_time(record, trusted=False) is None
     due = records.refresh_time(record, trusted=True) - time.monotonic()
-    half = records.CACHE_TTL_SECONDS / 2
-    assert half * 0.8 - 1 <= due <= half  # drawn in the fifth before half its life
+    ttl = records.CACHE_TTL_SECONDS
+    assert 0.6 * ttl - 1 <= due <= 0.8 * ttl  # drawn between 60% and 80% of its life
+
+
+def test_keys_first_loaded_together_come_due_over_most_of_a_cycle(issue_key, listener_on, alice):
+    """A start or a deploy loads every key at once: their first reloads are spread from a fifth
+    of the TTL to four fifths (core.refresh.sooner), not all in the last fifth."""
+    listener_on()
+    ttl = records.CACHE_TTL_SECONDS
+    points = []
+    for n in range(20):
+        key, raw = issue_key(Account.objects.create_with_owner(f"spread {n}", alice))
+        records.lookup(raw)
+        points.append(records.cache.refresh_point(key.key_hash) - time.monotonic())
+    assert all(0.2 * ttl - 1 <= point <= 0.8 * ttl for point in points)
+    assert min(points) < 0.6 * ttl  # P(none of 20 below) < 1e-9
 
 
 def test_a_batch_reload_makes_the_record_a_first_load_makes(issue_key):

@@ -97,11 +97,22 @@ def test_a_row_gone_is_dropped_and_a_failed_reload_leaves_entries_to_expire(quic
     wait_for(lambda: cache.get(4) == (True, 40), what="the thread to go on after a failure")
 
 
-def test_entries_loaded_together_come_due_over_a_window_before_half_their_life():
+def test_reloads_come_due_over_a_window_between_three_and_four_fifths_of_an_entry_life():
     """A start or a deploy loads every entry within seconds: their reloads must not all fall
-    due together (one wave every half TTL, for ever), nor past half the entry's life."""
+    due together (one wave every cycle, for ever), nor past four fifths of the entry's life
+    (the last fifth: an entry used at least that often never expires)."""
     ttl = 300.0
     points = [refresh.refresh_at(1000.0, ttl) - 1000.0 for _ in range(1000)]
-    half = ttl * refresh.REFRESH_AFTER
-    assert all(half * (1 - refresh.SPREAD) <= point <= half for point in points)
-    assert max(points) - min(points) > 0.8 * half * refresh.SPREAD  # most of the window
+    assert all(0.6 * ttl <= point <= 0.8 * ttl for point in points)
+    assert max(points) - min(points) > 0.8 * 0.2 * ttl  # most of the window
+
+
+def test_a_first_load_comes_due_sooner_than_a_reload_over_most_of_a_cycle():
+    """Entries first loaded together are spread from their first reload on: a third of the way
+    to a reload's point at the soonest, a reload's point at the latest."""
+    ttl = 300.0
+    now = time.monotonic()
+    points = [refresh.sooner(refresh.refresh_at(now, ttl)) - now for _ in range(1000)]
+    assert all(0.6 * ttl / 3 - 1 <= point <= 0.8 * ttl + 1 for point in points)
+    assert min(points) < 0.25 * ttl and max(points) > 0.7 * ttl
+    assert refresh.sooner(None) is None  # never to be reloaded stays so

@@ -148,5 +148,17 @@ def test_a_policy_ending_with_a_change_of_standing_is_not_reloaded_early(setting
     expires_at, refresh_at = policy.expiry(None)
     lifetime = expires_at - time.monotonic()
     assert 240 - 1 <= lifetime <= 300  # less up to a fifth, so loads made together spread
-    # Reloaded from a point drawn in the fifth before half its life (core.refresh.SPREAD).
-    assert lifetime * 0.5 - 1 <= expires_at - refresh_at <= lifetime * 0.6 + 1
+    # Reloaded from a point drawn between 60% and 80% of its life (core.refresh).
+    assert lifetime * 0.2 - 1 <= expires_at - refresh_at <= lifetime * 0.4 + 1
+
+
+def test_policies_first_loaded_together_come_due_over_most_of_a_cycle(team, alice, settings):
+    """Their first reloads are spread from about a fifth of the TTL on (core.refresh.sooner)."""
+    settings.GATEWAY_POLICY_TTL_SECONDS = 300
+    accounts = [Account.objects.create_with_owner(f"spread {n}", alice) for n in range(20)]
+    cache = PolicyCache(max_entries=100)
+    cache.load([a.pk for a in accounts])
+    points = [cache.entries.refresh_point(a.pk) - time.monotonic() for a in accounts]
+    # A policy lives 240-300 s, is reloaded from 60-80% of that, and first from a third of it.
+    assert all(0.6 * 240 / 3 - 1 <= point <= 0.8 * 300 for point in points)
+    assert min(points) < 0.6 * 240  # P(none of 20 below) < 1e-9
