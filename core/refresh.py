@@ -47,8 +47,8 @@ Reload = tuple[V, float, float | None]
 # often and missed more, so the point moved to half the TTL (bench (h) and (j) on a slow VM: 9%
 # of calls loaded on threads). Since misses are parked and read in batches (core.first_loads)
 # they no longer feed on themselves, and reloads at half the TTL were the larger cost: bench
-# (j)'s reload thread took 13% of its auth process's samples on a slow VM, 40% more reloads
-# than now for the same hot set.
+# (j)'s reload thread took 13% of its auth process's samples on a slow VM, with half again as
+# many reloads as now for the same hot set.
 REFRESH_AFTER = 0.8
 # Entries loaded together (a start, a deploy, a stampede of new keys) would come due together,
 # and again together after each reload: one wave of reloads per cycle, forever. Each reload's
