@@ -536,13 +536,23 @@ def main() -> int:
     }
     stamp = datetime.now(UTC).strftime("%Y-%m-%d")
     partial = "" if set(ALL_VARIANTS) <= VARIANTS else "-" + "".join(sorted(VARIANTS))
-    out = BENCH / "results" / f"{stamp}{partial}.json"
+    out = unused(BENCH / "results" / f"{stamp}{partial}.json")
     out.write_text(json.dumps(report, indent=2) + "\n")
     chart(results, out.with_suffix(".png"))
     print_table(results, memory, ratios, met, out)
     print(f"scale: {scale}")
     shutil.rmtree(workdir, ignore_errors=True)
     return 0
+
+
+def unused(path: Path) -> Path:
+    """``path``, or, when a run of the same day and variants is there already (perhaps
+    committed), the same name with -2, -3, ... before its suffix: a run never overwrites one."""
+    candidate, n = path, 2
+    while candidate.exists() or candidate.with_suffix(".png").exists():
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        n += 1
+    return candidate
 
 
 def ratios_and_targets(
