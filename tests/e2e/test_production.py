@@ -205,6 +205,13 @@ def test_probes_answer_plain_http_and_everything_else_moves_to_https(production)
     assert moved.headers["Location"] == production.url("/pricing/?x=1")
 
 
+def test_plain_http_sent_to_the_https_port_gets_json_not_nginx_html(production):
+    answer = requests.get(f"http://localhost:{production.ports['https']}/demo/hello")
+    assert answer.status_code == 400
+    assert answer.headers["Content-Type"] == "application/json"
+    assert answer.json()["code"] == "https_required"
+
+
 def test_the_portal_is_served_over_https_without_a_redirect_loop(production):
     login = production.url("/accounts/login/")
     # A client's own X-Forwarded-Proto is not believed: nginx says what the connection was.
