@@ -7,12 +7,13 @@ of a request. Its cost above (a) is what any check pays for living in another pr
 wakeups, the loopback hops, an event loop's turn) before it decides anything; Tollgate's auth
 server costs that plus its decision.
 
-Usage: python bench/floor_server.py PORT
+Usage: python bench/floor_server.py SOCKET_PATH
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 import uvloop
@@ -37,11 +38,12 @@ class Floor(asyncio.Protocol):
             self.transport.write(ANSWER * heads)
 
 
-async def serve(port: int) -> None:
+async def serve(path: str) -> None:
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(Floor, "127.0.0.1", port, backlog=2048)
+    server = await loop.create_unix_server(Floor, path, backlog=2048)
+    os.chmod(path, 0o666)  # noqa: S103  (nginx's workers may run as another user)
     await server.serve_forever()
 
 
 if __name__ == "__main__":
-    uvloop.run(serve(int(sys.argv[1])))
+    uvloop.run(serve(sys.argv[1]))

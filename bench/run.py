@@ -84,11 +84,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_port(port: int, timeout: float = 30) -> None:
+def wait_port(port: int | str, timeout: float = 30) -> None:
+    """Until something listens on a port of 127.0.0.1, or on a unix socket's path."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
+        unix = isinstance(port, str)
+        with socket.socket(socket.AF_UNIX if unix else socket.AF_INET) as sock:
+            if sock.connect_ex(port if unix else ("127.0.0.1", port)) == 0:
                 return
         time.sleep(0.05)
     raise RuntimeError(f"nothing listens on {port}")
@@ -98,8 +100,12 @@ class Bench:
     def __init__(self, workdir: Path) -> None:
         self.dir = workdir
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self.ports = {n: free_port() for n in ("nginx", "api", "floor", "pyfloor", "tollgate",
-                                                "drf", "redis_c", "redis_d")}  # fmt: skip
+        self.ports = {n: free_port() for n in ("nginx", "api", "redis_c", "redis_d")}
+        # The checks nginx asks (auth_request) listen on unix sockets, as Tollgate's auth server
+        # does beside nginx in production (the systemd units): the same transport for each.
+        self.sockets = {n: str(workdir / f"{n}.sock") for n in ("floor", "pyfloor", "tollgate",
+                                                                "drf")}  # fmt: skip
+        workdir.chmod(0o755)  # nginx's workers (nobody, under a root master) reach the sockets
         self.secret = secrets.token_urlsafe(24)
         self.tollgate_env = {
             **os.environ,
@@ -176,21 +182,22 @@ class Bench:
                    "--workers", AUTH_WORKERS, "--blocking-threads", AUTH_THREADS, "--no-ws",
                    "--log-level", "warning"]  # fmt: skip
         # Tollgate's auth server exactly as production runs it (gateway/server.py).
-        self.spawn("tollgate", [sys.executable, "-m", "gateway.server", "--host", "127.0.0.1",
-                                "--port", str(self.ports["tollgate"]), "--workers", AUTH_WORKERS,
+        self.spawn("tollgate", [sys.executable, "-m", "gateway.server", "--unix",
+                                self.sockets["tollgate"], "--workers", AUTH_WORKERS,
                                 "--threads", AUTH_THREADS], self.tollgate_env)  # fmt: skip
-        self.spawn("drf", [*granian, "--port", str(self.ports["drf"]),
+        self.spawn("drf", [*granian, "--uds", self.sockets["drf"], "--uds-permissions", "666",
                            "drfbench.wsgi:application"], self.drf_env)  # fmt: skip
         self.spawn("pyfloor", [sys.executable, str(BENCH / "floor_server.py"),
-                               str(self.ports["pyfloor"])])  # fmt: skip
+                               self.sockets["pyfloor"]])  # fmt: skip
         conf = (BENCH / "nginx.conf.template").read_text().replace("@RUN@", str(self.dir))
-        for name in ("api", "floor", "pyfloor", "tollgate", "drf"):
-            conf = conf.replace(f"@{name.upper()}_PORT@", str(self.ports[name]))
+        conf = conf.replace("@API_PORT@", str(self.ports["api"]))
         conf = conf.replace("@PORT@", str(self.ports["nginx"])).replace("@SECRET@", self.secret)
         (self.dir / "nginx.conf").write_text(conf)
         self.spawn("nginx", ["/usr/sbin/nginx", "-p", str(self.dir), "-c",
                              str(self.dir / "nginx.conf"), "-g", "daemon off;"])  # fmt: skip
-        for name in ("tollgate", "drf", "pyfloor", "nginx", "api"):
+        for name in ("tollgate", "drf", "pyfloor", "floor"):
+            wait_port(self.sockets[name])
+        for name in ("nginx", "api"):
             wait_port(self.ports[name])
 
     def stop(self) -> None:
@@ -261,16 +268,15 @@ def redis_reads(port: int) -> int:
     return int(redis.Redis(port=port).info("stats")["total_reads_processed"])
 
 
-def connections_to(port: int) -> set[str]:
-    """Client-side sockets (any state, TIME_WAIT included) connected to a local port."""
-    out = subprocess.run(["ss", "-tanH", f"dst 127.0.0.1:{port}"], capture_output=True,
-                         text=True).stdout  # fmt: skip
-    return {line.split()[3] for line in out.splitlines() if line.strip()}
+def connections_to(path: str) -> set[str]:
+    """The connections a unix socket has accepted (their inodes, on the server's side)."""
+    out = subprocess.run(["ss", "-xaH", "src", path], capture_output=True, text=True).stdout
+    return {line.split()[5] for line in out.splitlines() if line.split()[1:2] != ["LISTEN"]}
 
 
 def wrk(port: int, path: str, header: tuple[str, str, str], connections: int,
-        seconds: int, auth_port: int | None = None) -> dict[str, float]:  # fmt: skip
-    """One wrk run. With auth_port, also count the auth connections opened in steady state.
+        seconds: int, auth_socket: str | None = None) -> dict[str, float]:  # fmt: skip
+    """One wrk run. With auth_socket, also count the auth connections opened in steady state.
 
     Those are the sockets to the auth upstream that exist 1 s before the end of the run and did
     not 1 s after its start. The edges are left out on purpose: when wrk stops, nginx drops the
@@ -283,17 +289,17 @@ def wrk(port: int, path: str, header: tuple[str, str, str], connections: int,
          "-s", str(BENCH / "wrk.lua"), f"http://127.0.0.1:{port}", "--", path, *header],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
-    if auth_port is not None:
+    if auth_socket is not None:
         time.sleep(1)
-        first = connections_to(auth_port)
+        first = connections_to(auth_socket)
         time.sleep(seconds - 2)
-        opened = connections_to(auth_port) - first
+        opened = connections_to(auth_socket) - first
     out, _ = process.communicate()
     if process.returncode:
         raise RuntimeError(f"wrk failed ({process.returncode})")
     line = next(x for x in out.splitlines() if x.startswith("WRK_JSON "))
     result = json.loads(line.removeprefix("WRK_JSON "))
-    if auth_port is not None:
+    if auth_socket is not None:
         result["new_auth_connections"] = len(opened)
     return result
 
@@ -346,8 +352,8 @@ def measure(bench: Bench, name: str, path: str, header: tuple[str, str, str],
     redis_before = redis_calls(bench.ports["redis_c"])
     reads_before = redis_reads(bench.ports["redis_c"])
     drf_redis_before = redis_calls(bench.ports["redis_d"])
-    auth_port = bench.ports[auth] if auth else None
-    loaded = wrk(port, path, header, 32, SECONDS, auth_port)
+    auth_socket = bench.sockets[auth] if auth else None
+    loaded = wrk(port, path, header, 32, SECONDS, auth_socket)
     cpu_by_process = {name: cpu_seconds(pids) - cpu_before[name] for name, pids in trees.items()}
     requests = max(1, int(loaded["requests"]))
     reads = redis_reads(bench.ports["redis_c"]) - reads_before - 1  # less its own INFO

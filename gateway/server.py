@@ -1,6 +1,10 @@
 """The auth server: nginx's ``auth_request`` upstream, in server processes of its own.
 
     python -m gateway.server --host 127.0.0.1 --port 8002 --workers 2 --threads 4
+    python -m gateway.server --unix /run/tollgate-auth/auth.sock --workers 2 --threads 4
+
+With ``--unix`` it listens on a unix socket instead of TCP: when nginx runs on the same host,
+each call then costs the two of them ~20 µs of CPU less (no TCP stack on either side).
 
 This process binds the socket and forks ``--workers`` auth processes (one per core is right:
 each is one event loop, ``gateway/worker.py``), which accept on it; it restarts a process that
@@ -24,6 +28,7 @@ import logging
 import os
 import signal
 import socket
+import stat
 import sys
 import time
 
@@ -48,6 +53,31 @@ def listening_socket(host: str, port: int) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+def unix_listening_socket(path: str) -> socket.socket:
+    """A unix socket at `path`, bound but not listening (as listening_socket's). A socket file
+    left by a server that died is replaced; one a live server still listens on is not (binding
+    fails, as for a TCP port in use), nor is a file that is no socket.
+
+    Mode 0666, as reachable as 127.0.0.1 is to every local user: what keeps strangers out is the
+    gateway secret every request must carry, as over TCP. The directory's mode can narrow it.
+    """
+    if os.path.lexists(path):
+        if not stat.S_ISSOCK(os.lstat(path).st_mode):
+            raise SystemExit(f"{path} exists and is not a socket: not replacing it")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(path)
+            except ConnectionRefusedError:
+                os.unlink(path)  # nobody listens: a dead server's
+            else:
+                raise SystemExit(f"an auth server already listens on {path}")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(path)
+    os.chmod(path, 0o666)  # noqa: S103  (see above: the secret guards it, as over TCP)
     sock.set_inheritable(True)
     return sock
 
@@ -140,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8002)
+    parser.add_argument("--unix", default="", metavar="PATH",
+                        help="listen on this unix socket instead of --host and --port (nginx "
+                             "on the same host: unix:PATH in AUTH_SERVER_ADDRESS)")  # fmt: skip
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="auth processes, one per core (default: the cores)")  # fmt: skip
     parser.add_argument("--threads", type=int, default=4,
@@ -148,8 +181,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers < 1 or args.threads < 1:
         parser.error("--workers and --threads must be at least 1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    sock = listening_socket(args.host, args.port)
-    return Supervisor(sock, args.workers, args.threads).run()
+    if not args.unix:
+        return Supervisor(listening_socket(args.host, args.port), args.workers, args.threads).run()
+    sock = unix_listening_socket(args.unix)
+    bound = os.stat(args.unix).st_ino
+    try:
+        return Supervisor(sock, args.workers, args.threads).run()
+    finally:  # the socket file, unless another server has replaced it since
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(args.unix).st_ino == bound:
+                os.unlink(args.unix)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from django.conf import settings
 
@@ -19,14 +20,25 @@ def gateway_ports() -> tuple[int, int]:
 
 
 def auth_service() -> Service:
-    """The auth server (gateway/server.py) on AUTH_SERVER_ADDRESS: nginx's auth_request upstream."""
-    host, _, port = settings.AUTH_SERVER_ADDRESS.rpartition(":")
+    """The auth server (gateway/server.py) on AUTH_SERVER_ADDRESS: nginx's auth_request upstream,
+    on a TCP port or a unix socket (which the server itself refuses to take from a live one)."""
+    address = settings.AUTH_SERVER_ADDRESS
+    processes = ["--workers", os.environ.get("AUTH_WORKERS", "1"),
+                 "--threads", os.environ.get("AUTH_THREADS", "4")]  # fmt: skip
+    if address.startswith("unix:"):
+        path = address.removeprefix("unix:")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return Service(
+            name="auth",
+            argv=[sys.executable, "-m", "gateway.server", "--unix", path, *processes],
+            url=f"{address}  (/gateway/auth for nginx, /livez, /readyz)",
+        )
+    host, _, port = address.rpartition(":")
     return Service(
         name="auth",
         argv=[sys.executable, "-m", "gateway.server", "--host", host.strip("[]"),
-              "--port", port, "--workers", os.environ.get("AUTH_WORKERS", "1"),
-              "--threads", os.environ.get("AUTH_THREADS", "4")],
-        url=f"http://{settings.AUTH_SERVER_ADDRESS}  (/gateway/auth for nginx, /livez, /readyz)",
+              "--port", port, *processes],
+        url=f"http://{address}  (/gateway/auth for nginx, /livez, /readyz)",
         address=(host, int(port)),
     )  # fmt: skip
 

@@ -124,9 +124,23 @@ def env_network(name: str, value: str) -> str:
         raise ImproperlyConfigured(f"{name}: {value!r} is not an IP network") from None
 
 
-def env_address(name: str, default: str, environ: Mapping[str, str] = os.environ) -> str:
-    """A ``host:port`` to listen on or connect to (``[::1]:8002`` for IPv6)."""
+# A unix socket's address, as nginx spells it: an absolute path, nothing nginx's config would
+# read as more than one word (gateway_config checks that too), within the kernel's 107 bytes.
+UNIX_ADDRESS = re.compile(r"unix:(/[^\s;{}'\"$#\\]{1,106})")
+
+
+def env_address(
+    name: str, default: str, environ: Mapping[str, str] = os.environ, unix: bool = False
+) -> str:
+    """A ``host:port`` to listen on or connect to (``[::1]:8002`` for IPv6); with `unix`, also
+    ``unix:/absolute/path`` for a unix socket."""
     raw = (environ.get(name) or default).strip()
+    if unix and raw.startswith("unix:"):
+        if not UNIX_ADDRESS.fullmatch(raw):
+            raise ImproperlyConfigured(
+                f"{name} must be host:port or unix:/absolute/path (at most 106 bytes), not {raw!r}"
+            )
+        return raw
     try:
         port = urlsplit(f"//{raw}").port
     except ValueError:

@@ -13,11 +13,17 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 RUNS, QUOTA, REQUESTS, CONNECTIONS = 20, 500, 5_000, 100
 
 
-@pytest.fixture(params=[1, 3], ids=["one auth process", "three auth processes"])
+@pytest.fixture(
+    params=[(1, False), (3, True)],
+    ids=["one auth process on TCP", "three auth processes on a unix socket"],
+)
 def stack(request, tmp_path, redis_db):
     make_plan("quota500", [make_product()], is_default=True, requests_per_period=QUOTA)
-    # Several processes each pipeline their own decisions: the quota still holds across them.
-    running = GatewayStack(tmp_path, auth_workers=request.param).start()
+    # Several processes each pipeline their own decisions: the quota still holds across them,
+    # whichever way nginx reaches them.
+    workers, unix = request.param
+    running = GatewayStack(tmp_path, auth_workers=workers)
+    running = (running.on_unix_socket() if unix else running).start()
     yield running
     running.stop()
 

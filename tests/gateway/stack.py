@@ -9,8 +9,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from django.conf import settings
@@ -18,7 +21,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from catalog.models import TEST_ROUTE_MOCK, ApiProduct
-from tests.helpers import ROOT, free_port, wait_for_sole_listener
+from tests.helpers import ROOT, free_port, wait_for, wait_for_sole_listener
 
 GRANIAN = str(Path(sys.executable).with_name("granian"))
 
@@ -32,12 +35,29 @@ def database_url() -> str:
     return f"postgres://{db['USER']}@{host}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
+def unix_socket_answers(path: str) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(2)
+        try:
+            sock.connect(path)
+            sock.sendall(b"GET /livez HTTP/1.1\r\nHost: auth\r\n\r\n")
+            return sock.recv(64).startswith(b"HTTP/1.1 200")
+        except OSError:
+            return False
+
+
 class GatewayStack:
     def __init__(
-        self, workdir: Path, redis_url: str | None = None, auth_workers: int = 1, **env: str
+        self,
+        workdir: Path,
+        redis_url: str | None = None,
+        auth_workers: int = 1,
+        **env: str,
     ) -> None:
         self.workdir = workdir
         self.auth_workers = auth_workers
+        self.socket_dir: Path | None = None
+        self.auth_socket = ""  # nginx reaches the auth server on TCP (on_unix_socket: not)
         self.demo_port, self.portal_port, self.port = free_port(), free_port(), free_port()
         self.auth_port, self.mock_port = free_port(), free_port()
         self.env = {
@@ -54,6 +74,14 @@ class GatewayStack:
         self.demo_app = "gateway.demo_api:application"
         self.auth_app: str | None = None  # None: the real auth server (python -m gateway.server)
         self.upstreams: list[str] = []  # SLUG=URL for other products (or instead of the demo)
+
+    def on_unix_socket(self) -> GatewayStack:
+        """The auth server on a unix socket, as beside nginx in production. Outside the test's
+        own directory, which nginx's workers (nobody, under a root master) may not enter."""
+        self.socket_dir = Path(tempfile.mkdtemp(prefix="tollgate-auth-"))
+        self.socket_dir.chmod(0o755)
+        self.auth_socket = str(self.socket_dir / "auth.sock")
+        return self
 
     @property
     def url(self) -> str:
@@ -72,9 +100,11 @@ class GatewayStack:
 
     def auth_server(self) -> None:
         log = open(self.workdir / "auth.log", "wb")  # noqa: SIM115  (the process owns it)
+        where = (["--unix", self.auth_socket] if self.auth_socket
+                 else ["--host", "127.0.0.1", "--port", str(self.auth_port)])  # fmt: skip
         self.processes["auth"] = subprocess.Popen(
-            [sys.executable, "-m", "gateway.server", "--host", "127.0.0.1",
-             "--port", str(self.auth_port), "--workers", str(self.auth_workers), "--threads", "4"],
+            [sys.executable, "-m", "gateway.server", *where,
+             "--workers", str(self.auth_workers), "--threads", "4"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
 
@@ -106,7 +136,8 @@ class GatewayStack:
         run_dir = self.workdir / "nginx"
         call_command(
             "gateway_config", run_dir=str(run_dir), listen=f"127.0.0.1:{self.port}",
-            auth=f"127.0.0.1:{self.auth_port}", portal=f"127.0.0.1:{self.portal_port}",
+            auth=f"unix:{self.auth_socket}" if self.auth_socket else f"127.0.0.1:{self.auth_port}",
+            portal=f"127.0.0.1:{self.portal_port}",
             upstream=[f"demo=http://127.0.0.1:{self.demo_port}", *self.upstreams], workers="1",
             mock=f"127.0.0.1:{self.mock_port}",
             stdout=open(os.devnull, "w"),  # noqa: SIM115
@@ -117,6 +148,9 @@ class GatewayStack:
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
         ports["nginx"] = self.port
+        if self.auth_socket:
+            del ports["auth"]
+            wait_for(lambda: unix_socket_answers(self.auth_socket), timeout=30, what="auth")
         for name, port in ports.items():
             wait_for_sole_listener(port, self.processes[name], what=name)
         return self
@@ -131,6 +165,8 @@ class GatewayStack:
                 process.kill()
                 process.wait()
         self.processes.clear()
+        if self.socket_dir is not None:
+            shutil.rmtree(self.socket_dir, ignore_errors=True)
 
     def access_log(self) -> str:
         return (self.workdir / "nginx" / "access.log").read_text()

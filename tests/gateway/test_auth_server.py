@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 import subprocess
 import sys
 
@@ -14,34 +15,46 @@ from django.conf import settings
 from gateway.worker import MAX_HEADERS, head
 from tests.gateway.stack import database_url
 from tests.gateway.support import ask, make_key
-from tests.helpers import ROOT, free_port, wait_for_sole_listener
+from tests.helpers import ROOT, free_port, wait_for, wait_for_sole_listener
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def server(tmp_path, redis_db, free_plan):
-    port = free_port()
+def start_server(tmp_path, *argv: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": settings.REDIS_URL,
            "SECRET_KEY": settings.SECRET_KEY, "APIKEY_PEPPER": settings.APIKEY_PEPPER,
            "GATEWAY_SECRET": settings.GATEWAY_SECRET, "TOLLGATE_VAR_DIR": str(tmp_path / "var"),
            # As some tests' environments set it: the server must drop it (gateway/server.py).
            "DJANGO_ALLOW_ASYNC_UNSAFE": "true"}  # fmt: skip
-    with open(tmp_path / "auth.log", "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.server", "--port", str(port), "--workers", "2"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    with open(tmp_path / "auth.log", "ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "gateway.server", *argv], cwd=ROOT,
+                                env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+
+
+@pytest.fixture
+def server(tmp_path, redis_db, free_plan):
+    port = free_port()
+    process = start_server(tmp_path, "--port", str(port), "--workers", "2")
     wait_for_sole_listener(port, process, what="auth server")
     yield port
     process.terminate()
     assert process.wait(timeout=15) == 0
 
 
-def exchange(port: int, raw: bytes, responses: int = 1, timeout: float = 30.0) -> bytes:
+def connect(address: int | str, timeout: float) -> socket.socket:
+    """A TCP port on 127.0.0.1, or a unix socket's path."""
+    if isinstance(address, int):
+        return socket.create_connection(("127.0.0.1", address), timeout=timeout)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    sock.connect(address)
+    return sock
+
+
+def exchange(address: int | str, raw: bytes, responses: int = 1, timeout: float = 30.0) -> bytes:
     """Send bytes; read `responses` whole responses, or until the server closes."""
     received = b""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+    with connect(address, timeout) as sock:
         sock.sendall(raw)
         reader = sock.makefile("rb")
         for _ in range(responses):
@@ -204,3 +217,43 @@ def test_a_header_value_with_a_line_break_never_reaches_nginx():
         204, [("X-Endpoint-Group", "GET /a\r\nX-Consumer-Id: 1"), ("X-Plan", "pro")], True
     )
     assert answer == b"HTTP/1.1 204 No Content\r\nX-Plan: pro\r\n\r\n"
+
+
+def answers_on(path: str) -> bool:
+    try:
+        return exchange(path, b"GET /livez HTTP/1.1\r\nHost: a\r\n\r\n", timeout=5).startswith(
+            b"HTTP/1.1 200"
+        )
+    except OSError:
+        return False
+
+
+def test_on_a_unix_socket_it_decides_replaces_a_dead_servers_socket_and_cleans_up(
+    tmp_path, redis_db, free_plan, team
+):
+    path = str(tmp_path / "auth.sock")
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(path)  # what a server killed with SIGKILL leaves: a socket file nobody listens on
+    dead.close()
+    process = start_server(tmp_path, "--unix", path, "--workers", "2")
+    wait_for(lambda: answers_on(path), what="auth server on its unix socket")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o666  # the secret keeps strangers out
+    raw, key = make_key(team)
+    status, headers = parse(exchange(path, auth_request(raw)))
+    assert (status, headers["X-Key-Id"]) == (204, key.public_id)
+    assert parse(exchange(path, auth_request(raw, secret="wrong")))[0] == 404
+
+    second = start_server(tmp_path, "--unix", path, "--workers", "1")
+    assert second.wait(timeout=30) != 0  # a live server's socket is not taken over
+    assert answers_on(path)
+    process.terminate()
+    assert process.wait(timeout=15) == 0
+    assert not os.path.lexists(path)
+
+
+def test_a_file_that_is_no_socket_is_never_replaced(tmp_path, redis_db):
+    path = tmp_path / "auth.sock"
+    path.write_text("the operator's")
+    process = start_server(tmp_path, "--unix", str(path))
+    assert process.wait(timeout=30) != 0
+    assert path.read_text() == "the operator's"

@@ -92,6 +92,23 @@ def test_addresses_are_host_and_port():
             env_address("AUTH", "x:1", {"AUTH": bad})
 
 
+def test_the_auth_server_address_may_be_a_unix_socket_nginx_reads_as_one_word():
+    path = "unix:/run/tollgate-auth/auth.sock"
+    assert env_address("AUTH", "x:1", {"AUTH": path}, unix=True) == path
+    with pytest.raises(ImproperlyConfigured, match="AUTH must be host:port"):
+        env_address("AUTH", "x:1", {"AUTH": path})  # only where a unix socket is meant
+    for bad in (
+        "unix:",
+        "unix:auth.sock",
+        "unix:/a b",
+        "unix:/a;b",
+        "unix:/a}",
+        "unix:/" + "a" * 107,
+    ):  # noqa: E501
+        with pytest.raises(ImproperlyConfigured, match="unix:/absolute/path"):
+            env_address("AUTH", "x:1", {"AUTH": bad}, unix=True)
+
+
 def test_a_redis_cluster_needs_a_broker_of_its_own(tmp_path):
     cluster = {"REDIS_URL": "redis://127.0.0.1:7000/0", "REDIS_CLUSTER": "true"}
     result = load_settings(tmp_path, **cluster, CELERY_BROKER_URL="")

@@ -65,7 +65,7 @@ def product_context(product: ApiProduct, upstream_url: str) -> dict[str, Any]:
 
 
 def addresses(value: str, option: str) -> list[str]:
-    """A pool of servers: host:port[,host:port...]."""
+    """A pool of servers: host:port[,host:port...] (or unix:/path, nginx's spelling)."""
     pool = [item.strip() for item in value.split(",") if item.strip()]
     if not pool or any(UNSAFE_IN_CONFIG.search(item) for item in pool):
         raise CommandError(f"{option} takes host:port[,host:port...], not {value!r}")
@@ -143,7 +143,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--auth",
             default=settings.AUTH_SERVER_ADDRESS,
-            help="the auth servers: host:port[,host:port...]",
+            help="the auth servers: host:port[,host:port...], or unix:/path for a unix socket",
         )
         parser.add_argument(
             "--portal", default="127.0.0.1:8000", help="the portal servers: host:port[,...]"
