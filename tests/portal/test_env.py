@@ -104,7 +104,7 @@ def test_the_auth_server_address_may_be_a_unix_socket_nginx_reads_as_one_word():
         "unix:/a;b",
         "unix:/a}",
         "unix:/" + "a" * 107,
-    ):  # noqa: E501
+    ):
         with pytest.raises(ImproperlyConfigured, match="unix:/absolute/path"):
             env_address("AUTH", "x:1", {"AUTH": bad}, unix=True)
 
