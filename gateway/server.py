@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import logging
 import os
 import signal
@@ -57,29 +58,30 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def unix_listening_socket(path: str) -> socket.socket:
-    """A unix socket at `path`, bound but not listening (as listening_socket's). A socket file
-    left by a server that died is replaced; one a live server still listens on is not (binding
-    fails, as for a TCP port in use), nor is a file that is no socket.
+def unix_listening_socket(path: str) -> tuple[socket.socket, int]:
+    """A unix socket at `path`, bound but not listening (as listening_socket's), and the lock
+    that says a server owns it: `path`.lock, held (flock) for the server's life. A second server
+    finds it held and exits, as on a TCP port in use, even while the first is still starting;
+    a socket file left by a server that died (its lock went with it) is replaced; a path that is
+    no socket is never touched. The lock file stays (removing it would race a starting server).
 
     Mode 0666, as reachable as 127.0.0.1 is to every local user: what keeps strangers out is the
     gateway secret every request must carry, as over TCP. The directory's mode can narrow it.
     """
+    lock = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise SystemExit(f"an auth server already runs on {path}") from None
     if os.path.lexists(path):
         if not stat.S_ISSOCK(os.lstat(path).st_mode):
             raise SystemExit(f"{path} exists and is not a socket: not replacing it")
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-            try:
-                probe.connect(path)
-            except ConnectionRefusedError:
-                os.unlink(path)  # nobody listens: a dead server's
-            else:
-                raise SystemExit(f"an auth server already listens on {path}")
+        os.unlink(path)  # no server holds the lock: a dead one's
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.bind(path)
     os.chmod(path, 0o666)  # noqa: S103  (see above: the secret guards it, as over TCP)
     sock.set_inheritable(True)
-    return sock
+    return sock, lock
 
 
 def run_worker(sock: socket.socket, threads: int) -> int:
@@ -183,14 +185,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if not args.unix:
         return Supervisor(listening_socket(args.host, args.port), args.workers, args.threads).run()
-    sock = unix_listening_socket(args.unix)
-    bound = os.stat(args.unix).st_ino
+    sock, _lock = unix_listening_socket(args.unix)  # held until this process exits
     try:
         return Supervisor(sock, args.workers, args.threads).run()
-    finally:  # the socket file, unless another server has replaced it since
+    finally:  # still ours: no other server starts while the lock is held
         with contextlib.suppress(FileNotFoundError):
-            if os.stat(args.unix).st_ino == bound:
-                os.unlink(args.unix)
+            os.unlink(args.unix)
 
 
 if __name__ == "__main__":

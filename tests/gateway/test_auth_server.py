@@ -246,9 +246,27 @@ def test_on_a_unix_socket_it_decides_replaces_a_dead_servers_socket_and_cleans_u
     second = start_server(tmp_path, "--unix", path, "--workers", "1")
     assert second.wait(timeout=30) != 0  # a live server's socket is not taken over
     assert answers_on(path)
+    assert "an auth server already runs on" in (tmp_path / "auth.log").read_text()
     process.terminate()
     assert process.wait(timeout=15) == 0
     assert not os.path.lexists(path)
+
+
+def test_a_socket_whose_lock_is_held_is_left_to_its_server(tmp_path, redis_db):
+    """A server still starting (bound, not yet accepting) refuses connections like a dead one;
+    its lock is what tells them apart."""
+    import fcntl
+
+    path = tmp_path / "auth.sock"
+    starting = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    starting.bind(str(path))
+    bound = os.stat(path).st_ino
+    with open(f"{path}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        process = start_server(tmp_path, "--unix", str(path))
+        assert process.wait(timeout=30) != 0
+    assert os.stat(path).st_ino == bound  # not unlinked, not bound again
+    starting.close()
 
 
 def test_a_file_that_is_no_socket_is_never_replaced(tmp_path, redis_db):
