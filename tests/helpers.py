@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -11,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import redis
 
@@ -191,3 +193,22 @@ def celery_app_on(redis_url: str) -> Iterator[None]:
     finally:
         app.conf.broker_url, app.conf.result_backend = saved  # type: ignore[misc]
         reset_pools()
+
+
+def raw_request(base_url: str, request: bytes) -> tuple[int, dict]:
+    """Send bytes no HTTP client would (curl --path-as-is and worse); the status and JSON body."""
+    address = urlsplit(base_url)
+    with socket.create_connection((address.hostname, address.port), timeout=5) as sock:
+        sock.sendall(request)
+        answer = b""
+        # Read the head and Content-Length bytes: nginx may hold the connection open for the
+        # body it refused (lingering close), so reading to the end would wait.
+        while b"\r\n\r\n" not in answer:
+            answer += sock.recv(65536)
+        head, _, body = answer.partition(b"\r\n\r\n")
+        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:")))  # fmt: skip
+        while len(body) < length:
+            body += sock.recv(65536)
+    assert b"Content-Type: application/json" in head
+    return int(head.split()[1]), json.loads(body)

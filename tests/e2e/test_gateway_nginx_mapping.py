@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,7 +12,7 @@ import requests
 from django.core.management import call_command
 
 from tests.gateway.support import make_product
-from tests.helpers import free_port, listening, wait_for
+from tests.helpers import free_port, listening, raw_request, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -88,28 +87,6 @@ def test_it_maps_each_deny_reason_to_its_status_and_json_body(
     assert answer.json()["code"] == reason
     assert answer.json()["message"]
     assert answer.headers.get("Retry-After") == retry_after
-
-
-def raw_request(base_url: str, request: bytes) -> tuple[int, dict]:
-    """Send bytes no HTTP client would (curl --path-as-is and worse); the status and JSON body."""
-    import json
-    from urllib.parse import urlsplit
-
-    address = urlsplit(base_url)
-    with socket.create_connection((address.hostname, address.port), timeout=5) as sock:
-        sock.sendall(request)
-        answer = b""
-        # Read the head and Content-Length bytes: nginx may hold the connection open for the
-        # body it refused (lingering close), so reading to the end would wait.
-        while b"\r\n\r\n" not in answer:
-            answer += sock.recv(65536)
-        head, _, body = answer.partition(b"\r\n\r\n")
-        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
-                          if line.lower().startswith(b"content-length:")))  # fmt: skip
-        while len(body) < length:
-            body += sock.recv(65536)
-    assert b"Content-Type: application/json" in head
-    return int(head.split()[1]), json.loads(body)
 
 
 @pytest.mark.parametrize(

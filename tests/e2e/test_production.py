@@ -24,7 +24,14 @@ from portal.keyfiles import create_if_missing
 from tests.e2e.tls import ThrowawayCA
 from tests.gateway.stack import GRANIAN, database_url
 from tests.gateway.support import make_key, make_plan, make_product
-from tests.helpers import ROOT, free_port, listening, wait_for, wait_for_sole_listener
+from tests.helpers import (
+    ROOT,
+    free_port,
+    listening,
+    raw_request,
+    wait_for,
+    wait_for_sole_listener,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -210,6 +217,18 @@ def test_plain_http_sent_to_the_https_port_gets_json_not_nginx_html(production):
     assert answer.status_code == 400
     assert answer.headers["Content-Type"] == "application/json"
     assert answer.json()["code"] == "https_required"
+
+
+def test_the_plain_http_port_refuses_as_json_too(production):
+    """The redirecting server is a server of its own: it inherits none of the HTTPS server's
+    error pages, so it carries the same ones."""
+    for request, status, code in [
+        (b"GET /pricing/ HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "malformed_request"),
+        (b"GET /../x HTTP/1.1\r\nHost: a\r\n\r\n", 400, "invalid_path"),
+        (b"TRACE / HTTP/1.1\r\nHost: a\r\n\r\n", 405, "method_not_allowed"),
+    ]:
+        answer_status, body = raw_request(production.http_url(""), request)
+        assert (answer_status, body["code"]) == (status, code) and body["message"]
 
 
 def test_the_portal_is_served_over_https_without_a_redirect_loop(production):

@@ -13,6 +13,8 @@ from django.template import Context, Engine
 from catalog.models import TEST_ROUTE_MOCK, ApiProduct, sandbox_url_problem
 
 TEMPLATE = settings.BASE_DIR / "deploy" / "nginx" / "gateway.conf.template"
+# What nginx refuses itself, as JSON: the same in every server of TEMPLATE.
+REFUSALS = settings.BASE_DIR / "deploy" / "nginx" / "refusals.conf.template"
 
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -104,6 +106,7 @@ def render(options: dict[str, Any]) -> str:
     ]
     any_mock = any(p["test_kind"] == TEST_ROUTE_MOCK for p in products)
     engine = Engine(autoescape=False)
+    refusals = engine.from_string(REFUSALS.read_text()).render(Context())
     return engine.from_string(TEMPLATE.read_text()).render(
         Context({
             "rendered_by": "manage.py gateway_config",
@@ -126,6 +129,7 @@ def render(options: dict[str, Any]) -> str:
             # Browsers on the portal's docs pages call the API ("try it"): let that origin in.
             "portal_origin": settings.SITE_URL,
             "access_log": not options["no_access_log"],
+            "refusals": refusals,
         })
     )  # fmt: skip
 
