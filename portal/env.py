@@ -124,9 +124,12 @@ def env_network(name: str, value: str) -> str:
         raise ImproperlyConfigured(f"{name}: {value!r} is not an IP network") from None
 
 
-# A unix socket's address, as nginx spells it: an absolute path, nothing nginx's config would
-# read as more than one word (gateway_config checks that too), within the kernel's 107 bytes.
-UNIX_ADDRESS = re.compile(r"unix:(/[^\s;{}'\"$#\\]{1,106})")
+# What would end a word, a directive or a string in nginx's config, or start a variable or a
+# comment there: never in a value gateway_config writes into it (as a regex character class).
+NGINX_UNSAFE_CHARACTERS = r"\s;{}'\"$#\\"
+# A unix socket's address, as nginx spells it: an absolute path nginx's config reads as one word,
+# within the kernel's 107 bytes.
+UNIX_ADDRESS = re.compile(f"unix:(/[^{NGINX_UNSAFE_CHARACTERS}]{{1,106}})")
 
 
 def env_address(

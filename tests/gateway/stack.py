@@ -48,11 +48,7 @@ def unix_socket_answers(path: str) -> bool:
 
 class GatewayStack:
     def __init__(
-        self,
-        workdir: Path,
-        redis_url: str | None = None,
-        auth_workers: int = 1,
-        **env: str,
+        self, workdir: Path, redis_url: str | None = None, auth_workers: int = 1, **env: str
     ) -> None:
         self.workdir = workdir
         self.auth_workers = auth_workers

@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings
 
 from gateway.worker import MAX_HEADERS, head
-from tests.gateway.stack import database_url
+from tests.gateway.stack import database_url, unix_socket_answers
 from tests.gateway.support import ask, make_key
 from tests.helpers import ROOT, free_port, wait_for, wait_for_sole_listener
 
@@ -219,15 +219,6 @@ def test_a_header_value_with_a_line_break_never_reaches_nginx():
     assert answer == b"HTTP/1.1 204 No Content\r\nX-Plan: pro\r\n\r\n"
 
 
-def answers_on(path: str) -> bool:
-    try:
-        return exchange(path, b"GET /livez HTTP/1.1\r\nHost: a\r\n\r\n", timeout=5).startswith(
-            b"HTTP/1.1 200"
-        )
-    except OSError:
-        return False
-
-
 def test_on_a_unix_socket_it_decides_replaces_a_dead_servers_socket_and_cleans_up(
     tmp_path, redis_db, free_plan, team
 ):
@@ -236,7 +227,7 @@ def test_on_a_unix_socket_it_decides_replaces_a_dead_servers_socket_and_cleans_u
     dead.bind(path)  # what a server killed with SIGKILL leaves: a socket file nobody listens on
     dead.close()
     process = start_server(tmp_path, "--unix", path, "--workers", "2")
-    wait_for(lambda: answers_on(path), what="auth server on its unix socket")
+    wait_for(lambda: unix_socket_answers(path), what="auth server on its unix socket")
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o666  # the secret keeps strangers out
     raw, key = make_key(team)
     status, headers = parse(exchange(path, auth_request(raw)))
@@ -245,7 +236,7 @@ def test_on_a_unix_socket_it_decides_replaces_a_dead_servers_socket_and_cleans_u
 
     second = start_server(tmp_path, "--unix", path, "--workers", "1")
     assert second.wait(timeout=30) != 0  # a live server's socket is not taken over
-    assert answers_on(path)
+    assert unix_socket_answers(path)
     assert "an auth server already runs on" in (tmp_path / "auth.log").read_text()
     process.terminate()
     assert process.wait(timeout=15) == 0

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.template import Context, Engine
 
 from catalog.models import TEST_ROUTE_MOCK, ApiProduct, sandbox_url_problem
+from portal.env import NGINX_UNSAFE_CHARACTERS
 
 TEMPLATE = settings.BASE_DIR / "deploy" / "nginx" / "gateway.conf.template"
 # What nginx refuses itself, as JSON: the same in every server of TEMPLATE.
@@ -19,7 +20,7 @@ REFUSALS = settings.BASE_DIR / "deploy" / "nginx" / "refusals.conf.template"
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # Characters that could end an nginx directive or start a new one.
-UNSAFE_IN_CONFIG = re.compile(r"[\s;{}'\"$#\\]")
+UNSAFE_IN_CONFIG = re.compile(f"[{NGINX_UNSAFE_CHARACTERS}]")
 
 
 def upstream_of(url: str) -> dict[str, str]:
