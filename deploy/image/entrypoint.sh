@@ -9,8 +9,11 @@ case "$role" in
       --workers "${PORTAL_WORKERS:-2}" --blocking-threads "${PORTAL_THREADS:-8}" --no-ws \
       portal.wsgi:application ;;
   auth)
+    # AUTH_SOCKET set: a unix socket, in a volume nginx's container shares (compose.yaml);
+    # empty or unset: TCP on AUTH_PORT, for an nginx elsewhere. The health check asks either
+    # (python -m gateway.probe).
     exec python -m gateway.server --host 0.0.0.0 --port "${AUTH_PORT:-8002}" \
-      --workers "${AUTH_WORKERS:-2}" --threads "${AUTH_THREADS:-4}" ;;
+      --unix "${AUTH_SOCKET:-}" --workers "${AUTH_WORKERS:-2}" --threads "${AUTH_THREADS:-4}" ;;
   mock)
     # The mock server test keys of `mock` products reach through nginx (docs/sandbox.md).
     exec granian --interface asgi --host 0.0.0.0 --port "${MOCK_PORT:-8082}" \

@@ -49,7 +49,8 @@ SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')
 APIKEY_PEPPER=$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')
 ENTITLEMENT_SIGNING_KEY_FILE=/run/tollgate/entitlement/signing_key.pem
 SITE_URL=https://localhost:$https_port
-ALLOWED_HOSTS=localhost
+# portal: the demo API fetches the JWKS from the portal's container (docs/entitlements.md).
+ALLOWED_HOSTS=localhost,portal
 DATABASE_URL=postgres://tollgate:$password@postgres:5432/tollgate
 REDIS_URL=redis://redis:6379/0
 STRIPE_SECRET_KEY=sk_test_image_test
@@ -57,7 +58,8 @@ STRIPE_WEBHOOK_SECRET=whsec_image_test
 TRUSTED_PROXY_COUNT=1
 LOG_FORMAT=json
 METRICS_TOKEN=image-test
-NGINX_AUTH=auth:8002
+AUTH_SOCKET=/run/tollgate-auth/auth.sock
+NGINX_AUTH=unix:/run/tollgate-auth/auth.sock
 NGINX_MOCK=mock:8082
 NGINX_PORTAL=portal:8000
 NGINX_LISTEN=0.0.0.0:8443
@@ -124,5 +126,10 @@ step "GET /demo/hello with a test key: $sandbox $(grep -i '^tollgate-environment
 grep -qi '^tollgate-environment: mock' "$work/sandbox-headers" || sandbox="not the mock"
 probe=$(curl -s -o /dev/null -w '%{http_code}' "http://localhost:$http_port/readyz")
 step "GET /readyz over plain HTTP: $probe"
-[ "$status" = 200 ] && [ "$sandbox" = 200 ] && [ "$probe" = 200 ] || { "${compose[@]}" logs --tail 30 >&2 || true; exit 1; }
+# nginx reached the auth server on its unix socket (it listens on nothing else here); so does
+# the auth container's health check (python -m gateway.probe).
+health=healthy
+podman healthcheck run "${project}_auth_1" >/dev/null 2>&1 || health=unhealthy
+step "the auth container's health check: $health"
+[ "$status" = 200 ] && [ "$sandbox" = 200 ] && [ "$probe" = 200 ] && [ "$health" = healthy ] || { "${compose[@]}" logs --tail 30 >&2 || true; exit 1; }
 step "passed"

@@ -174,6 +174,22 @@ def test_probes_answer_on_the_auth_server(server):
     assert parse(exchange(server, post))[0] == 405
 
 
+def probe(*argv: str, **environ: str) -> subprocess.CompletedProcess[str]:
+    """The image's health check of the auth container (gateway/probe.py)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("AUTH_SOCKET", "AUTH_PORT")}
+    command = [sys.executable, "-m", "gateway.probe", *argv]
+    return subprocess.run(
+        command, cwd=ROOT, env={**env, **environ}, capture_output=True, text=True, timeout=30
+    )
+
+
+def test_the_health_check_asks_the_auth_server_on_its_tcp_port(server):
+    assert probe("/livez", AUTH_PORT=str(server), AUTH_SOCKET="").returncode == 0
+    refused = probe("/gateway/auth", AUTH_PORT=str(server))  # no secret: a 404
+    assert refused.returncode == 1
+    assert refused.stderr == "auth server probe: /gateway/auth answered 404\n"
+
+
 @pytest.mark.parametrize(
     "hostile",
     [
@@ -238,9 +254,13 @@ def test_on_a_unix_socket_it_decides_replaces_a_dead_servers_socket_and_cleans_u
     assert second.wait(timeout=30) != 0  # a live server's socket is not taken over
     assert unix_socket_answers(path)
     assert "an auth server already runs on" in (tmp_path / "auth.log").read_text()
+    assert probe("/livez", AUTH_SOCKET=path).returncode == 0  # the image's health check
+    assert probe("/gateway/auth", AUTH_SOCKET=path).returncode == 1
     process.terminate()
     assert process.wait(timeout=15) == 0
     assert not os.path.lexists(path)
+    gone = probe(AUTH_SOCKET=path)
+    assert gone.returncode == 1 and "No such file or directory" in gone.stderr
 
 
 def test_a_socket_whose_lock_is_held_is_left_to_its_server(tmp_path, redis_db):
