@@ -35,26 +35,31 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
-def connection(environ: dict[str, str]) -> http.client.HTTPConnection:
-    path = environ.get("AUTH_SOCKET", "")
-    if path:
-        return UnixHTTPConnection(path, TIMEOUT_SECONDS)
-    port = int(environ.get("AUTH_PORT") or 8002)
-    return http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT_SECONDS)
+def status(target: str, unix_path: str = "", port: int = 8002) -> int:
+    """The status the auth server answers ``GET target`` with, on its unix socket at
+    ``unix_path`` if given, else on 127.0.0.1:``port``."""
+    client = (
+        UnixHTTPConnection(unix_path, TIMEOUT_SECONDS)
+        if unix_path
+        else http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT_SECONDS)
+    )
+    try:
+        client.request("GET", target)
+        return client.getresponse().status
+    finally:
+        client.close()
 
 
 def main(argv: list[str]) -> int:
     target = argv[0] if argv else "/readyz"
     try:
-        client = connection(dict(os.environ))
-        client.request("GET", target)
-        status = client.getresponse().status
-        client.close()
+        port = int(os.environ.get("AUTH_PORT") or 8002)
+        answered = status(target, os.environ.get("AUTH_SOCKET", ""), port)
     except (OSError, ValueError, http.client.HTTPException) as error:
         print(f"auth server probe: {error}", file=sys.stderr)
         return 1
-    if status != 200:
-        print(f"auth server probe: {target} answered {status}", file=sys.stderr)
+    if answered != 200:
+        print(f"auth server probe: {target} answered {answered}", file=sys.stderr)
         return 1
     return 0
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import http.client
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +21,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from catalog.models import TEST_ROUTE_MOCK, ApiProduct
+from gateway import probe
 from tests.helpers import ROOT, free_port, wait_for, wait_for_sole_listener
 
 GRANIAN = str(Path(sys.executable).with_name("granian"))
@@ -36,14 +37,11 @@ def database_url() -> str:
 
 
 def unix_socket_answers(path: str) -> bool:
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(2)
-        try:
-            sock.connect(path)
-            sock.sendall(b"GET /livez HTTP/1.1\r\nHost: auth\r\n\r\n")
-            return sock.recv(64).startswith(b"HTTP/1.1 200")
-        except OSError:
-            return False
+    """The auth server on its unix socket is up (/livez, as the image's health check asks)."""
+    try:
+        return probe.status("/livez", unix_path=path) == 200
+    except (OSError, http.client.HTTPException):
+        return False
 
 
 class GatewayStack:
