@@ -188,6 +188,14 @@ def test_the_health_check_asks_the_auth_server_on_its_tcp_port(server):
     refused = probe("/gateway/auth", AUTH_PORT=str(server))  # no secret: a 404
     assert refused.returncode == 1
     assert refused.stderr == "auth server probe: /gateway/auth answered 404\n"
+    # What an operator could mistype: a clear line and exit 1, never a traceback.
+    for target, environ in [
+        ("/livez", {"AUTH_PORT": "eighty"}),
+        ("/live z", {"AUTH_PORT": str(server)}),
+    ]:
+        mistyped = probe(target, **environ)
+        assert mistyped.returncode == 1 and mistyped.stderr.startswith("auth server probe: ")
+        assert "Traceback" not in mistyped.stderr
 
 
 @pytest.mark.parametrize(
