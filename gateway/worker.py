@@ -200,9 +200,10 @@ class Worker:
         ).add_done_callback(done)
 
     def answer(self, connection: Connection, decision: Decision, started: float) -> None:
+        elapsed = time.perf_counter() - started
+        connection.answer(decision)  # first: nginx is waiting for it, the metrics are not
         outcome = "admitted" if decision.admitted else "refused"
-        self.tally.add(outcome, decision.reason or "ok", time.perf_counter() - started)
-        connection.answer(decision)
+        self.tally.add(outcome, decision.reason or "ok", elapsed)
 
     def probe(self, connection: Connection, environ: dict[str, Any]) -> None:
         if environ["PATH_INFO"] == LIVEZ_PATH:

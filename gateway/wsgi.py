@@ -20,7 +20,9 @@ from wsgiref.types import StartResponse
 import redis
 from django.conf import settings
 from django.core.exceptions import SynchronousOnlyOperation
+from django.core.signals import setting_changed
 from django.db import close_old_connections
+from django.dispatch import receiver
 
 from gateway import counting, invalidation
 from gateway.decide import Decision, call_from_environ, decide, refuse
@@ -51,7 +53,26 @@ def prepare_process() -> None:
 
 def has_gateway_secret(environ: dict[str, Any]) -> bool:
     sent = environ.get("HTTP_X_GATEWAY_SECRET", "")
-    return hmac.compare_digest(sent.encode(), settings.GATEWAY_SECRET.encode())
+    return hmac.compare_digest(sent.encode(), _secret or _read_secret())
+
+
+# GATEWAY_SECRET as bytes, kept: read from Django's lazy settings on every call it cost a
+# microsecond or two when the CPU's caches are cold (one connection), for a value that only
+# a test changes.
+_secret: bytes | None = None
+
+
+def _read_secret() -> bytes:
+    global _secret
+    _secret = settings.GATEWAY_SECRET.encode()
+    return _secret
+
+
+@receiver(setting_changed, dispatch_uid="gateway.wsgi.forget_secret")
+def forget_secret(setting: str, **_: Any) -> None:
+    global _secret
+    if setting == "GATEWAY_SECRET":
+        _secret = None
 
 
 def decision_for(environ: dict[str, Any]) -> Decision:

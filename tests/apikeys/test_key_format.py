@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import hashlib
+import hmac
 import string
 import time
 
 import pytest
+from django.conf import settings as django_settings
+from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -147,3 +151,18 @@ def test_an_overlong_key_is_refused_before_it_is_hashed(monkeypatch):
     monkeypatch.setattr(keys, "hash_key", hash_key)
     assert records.lookup(keys.generate("live") + "a" * 65536) is None
     assert records.lookup("x" * (keys.MAX_LENGTH + 1)) is None
+
+
+def test_the_hash_follows_a_changed_pepper():
+    """hash_key keeps the HMAC keyed with the pepper (the gateway's hot path): a changed
+    APIKEY_PEPPER must be taken at once, and the old one again once the change is undone."""
+    raw = make_key("a" * 32)
+
+    def expected(pepper: str) -> str:
+        return hmac.new(pepper.encode(), raw.encode(), hashlib.sha256).hexdigest()
+
+    original = django_settings.APIKEY_PEPPER
+    assert keys.hash_key(raw) == expected(original)
+    with override_settings(APIKEY_PEPPER="another pepper"):
+        assert keys.hash_key(raw) == expected("another pepper")
+    assert keys.hash_key(raw) == expected(original)

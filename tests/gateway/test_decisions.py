@@ -4,6 +4,8 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.conf import settings
+from django.test import override_settings
 from django.utils import timezone
 
 from tests.gateway.support import ask, make_key, make_plan
@@ -187,3 +189,16 @@ def test_it_answers_404_without_the_secret(team):
     raw, _ = make_key(team)
     assert ask(raw, secret="")[0] == 404
     assert ask(raw, secret="wrong")[0] == 404
+
+
+def test_the_secret_follows_a_changed_setting(team):
+    """The secret is kept as bytes (the hot path): a changed GATEWAY_SECRET is taken at once,
+    the old one refused meanwhile and taken again once the change is undone."""
+    raw, _ = make_key(team)
+    old = settings.GATEWAY_SECRET
+    assert ask(raw)[0] == 204
+    with override_settings(GATEWAY_SECRET="a new secret of some length"):
+        assert ask(raw, secret=old)[0] == 404
+        assert ask(raw, secret="a new secret of some length")[0] == 204
+    assert ask(raw, secret="a new secret of some length")[0] == 404
+    assert ask(raw)[0] == 204
