@@ -20,15 +20,14 @@ from wsgiref.types import StartResponse
 import redis
 from django.conf import settings
 from django.core.exceptions import SynchronousOnlyOperation
-from django.core.signals import setting_changed
 from django.db import close_old_connections
-from django.dispatch import receiver
 
 from gateway import counting, invalidation
 from gateway.decide import Decision, call_from_environ, decide, refuse
 from portal.health import PROBE_PATHS, probe_application
 from portal.metrics import DECISION_SECONDS, decision_metrics
 from portal.request_id import clean as clean_request_id
+from portal.setting_cache import kept_until_changed
 
 AUTH_PATH = "/gateway/auth"
 log = logging.getLogger(__name__)
@@ -53,26 +52,14 @@ def prepare_process() -> None:
 
 def has_gateway_secret(environ: dict[str, Any]) -> bool:
     sent = environ.get("HTTP_X_GATEWAY_SECRET", "")
-    return hmac.compare_digest(sent.encode(), _secret or _read_secret())
+    return hmac.compare_digest(sent.encode(), _gateway_secret())
 
 
-# GATEWAY_SECRET as bytes, kept: read from Django's lazy settings on every call it cost a
-# microsecond or two when the CPU's caches are cold (one connection), for a value that only
-# a test changes.
-_secret: bytes | None = None
-
-
-def _read_secret() -> bytes:
-    global _secret
-    _secret = settings.GATEWAY_SECRET.encode()
-    return _secret
-
-
-@receiver(setting_changed, dispatch_uid="gateway.wsgi.forget_secret")
-def forget_secret(setting: str, **_: Any) -> None:
-    global _secret
-    if setting == "GATEWAY_SECRET":
-        _secret = None
+@kept_until_changed("GATEWAY_SECRET")
+def _gateway_secret() -> bytes:
+    # Kept: read from Django's lazy settings on every call it cost a microsecond or two when
+    # the CPU's caches are cold (one connection).
+    return settings.GATEWAY_SECRET.encode()
 
 
 def decision_for(environ: dict[str, Any]) -> Decision:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any
-
 import redis
 from django.conf import settings
-from django.core.signals import setting_changed
-from django.dispatch import receiver
+
+from portal.setting_cache import kept_until_changed
 
 SOCKET_TIMEOUT_SECONDS = 1.0
 
@@ -16,7 +13,7 @@ SOCKET_TIMEOUT_SECONDS = 1.0
 Redis = redis.Redis | redis.RedisCluster
 
 
-@cache
+@kept_until_changed("REDIS_URL", "REDIS_CLUSTER")
 def get_redis() -> Redis:
     """REDIS_URL names the server, or with REDIS_CLUSTER any node of the cluster (the client
     learns the others and the slot map from it)."""
@@ -32,9 +29,3 @@ def get_redis() -> Redis:
         socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
         health_check_interval=30,
     )
-
-
-@receiver(setting_changed, dispatch_uid="portal.redis_client.reset")
-def reset_when_redis_url_changes(setting: str, **_: Any) -> None:
-    if setting in ("REDIS_URL", "REDIS_CLUSTER"):
-        get_redis.cache_clear()
