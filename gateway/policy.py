@@ -243,13 +243,16 @@ class PlanCache:
 
     def plan(self, plan_id: int) -> Plan | None:
         """An account's own plan, by id."""
-        return self.cached(("plan", plan_id), Plan.objects.filter(pk=plan_id).first)
+        return self.cached(("plan", plan_id), lambda: Plan.objects.filter(pk=plan_id).first())
 
     def default(self) -> Plan | None:
         """The plan of an account with no plan of its own (Account.effective_plan)."""
-        return self.cached("default", Plan.objects.filter(is_default=True).first)
+        return self.cached("default", lambda: Plan.objects.filter(is_default=True).first())
 
     def cached(self, key: Hashable, read: Callable[[], T]) -> T:
+        """The value under ``key``, or what ``read`` returns, kept. ``read`` must build its query
+        only when called: a bound ``QuerySet.first`` is a query built on every hit, which was
+        three fifths of a policy's reload."""
         hit, value = self.entries.get(key)
         if hit:
             return cast(T, value)
