@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from billing.standing import calendar_month
 from tests.usage.conftest import add_usage
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -15,9 +16,12 @@ def test_the_dashboard_draws_its_charts_and_agrees_with_the_api(
 ):
     team.plan = pro_plan
     team.save()
-    hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+    now = timezone.now()
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    period_start, _ = calendar_month(now)  # the period of an account with no subscription
     for back, calls in enumerate([40, 25, 60]):
-        add_usage(team, live_key, hour - timedelta(hours=back), calls)
+        # Never before the period: in a month's first hours, the earlier ones were last month's.
+        add_usage(team, live_key, max(hour - timedelta(hours=back), period_start), calls)
     add_usage(team, live_key, hour, 7, outcome="quota_exceeded")
     page = signed_in_page(alice)
     errors = []
