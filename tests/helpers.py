@@ -58,21 +58,32 @@ def listening(port: int) -> bool:
     return bool(listening_sockets(port))
 
 
-def process_tree(pid: int) -> set[int]:
-    """`pid` and every process descended from it (a server's workers)."""
-    parents = {}
+def process_stats() -> dict[int, list[str]]:
+    """Each process's /proc stat fields after its name: state, parent, process group, …"""
+    stats = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            stats[int(stat.parent.name)] = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:  # exited while we looked
             continue
-        parents[int(stat.parent.name)] = int(fields[1])
+    return stats
+
+
+def process_tree(pid: int) -> set[int]:
+    """`pid` and every process descended from it (a server's workers)."""
+    parents = {child: int(fields[1]) for child, fields in process_stats().items()}
     tree, grew = {pid}, True
     while grew:
         more = {child for child, parent in parents.items() if parent in tree} - tree
         tree |= more
         grew = bool(more)
     return tree
+
+
+def group_running(pgid: int) -> bool:
+    """Whether a process of the group still runs. Zombies do not count: they hold no socket,
+    and orphaned ones wait for PID 1 to reap them (seconds, in some containers)."""
+    return any(f[2] == str(pgid) and f[0] != "Z" for f in process_stats().values())
 
 
 def open_sockets(pids: set[int]) -> set[str]:

@@ -27,6 +27,7 @@ from tests.gateway.support import make_key, make_plan, make_product
 from tests.helpers import (
     ROOT,
     free_port,
+    group_running,
     listening,
     raw_request,
     wait_for,
@@ -36,14 +37,6 @@ from tests.helpers import (
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 METRICS_TOKEN = "scrape-token-for-the-test"
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def server_argv(app: str, port: int, workers: int, threads: int, *tls: str) -> list[str]:
@@ -163,7 +156,7 @@ class ProductionStack:
         process = self.processes.pop(name)
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-        wait_for(lambda: not group_alive(process.pid), timeout=15, what=f"{name}'s workers")
+        wait_for(lambda: not group_running(process.pid), timeout=15, what=f"{name}'s workers")
 
     def stop(self) -> None:
         for name in reversed(list(self.processes)):
