@@ -470,10 +470,8 @@ def _update_changed(obj: Any, fields: dict[str, Any]) -> list[str]:
 
 
 def _refresh_account_plan(account: Account) -> bool:
-    """The account's plan: a running comp's, else its live subscription's (else the default)."""
-    comp = Comp.objects.filter(account=account).running(timezone.now()).first()
-    current = Subscription.objects.current_for(account)
-    plan_id = comp.plan_id if comp else current.plan_id if current else None
+    """Set the account's plan to the one it is granted (revenue.granted_plan_id)."""
+    plan_id = revenue.granted_plan_id(account)
     if account.plan_id == plan_id:
         return False
     account.plan_id = plan_id

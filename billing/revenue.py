@@ -41,15 +41,22 @@ class State:
     mrr: Decimal
 
 
+def granted_plan_id(account: Account) -> int | None:
+    """The plan the account is entitled to: a running comp's, else its live subscription's
+    (None: the default plan)."""
+    comp = Comp.objects.filter(account=account).running(timezone.now()).first()
+    if comp:
+        return comp.plan_id
+    current = Subscription.objects.current_for(account)
+    return current.plan_id if current else None
+
+
 def current_state(account: Account) -> State:
     paying = Subscription.objects.filter(account=account, status__in=MRR_STATUSES)
     mrr = sum(
         (monthly_amount(sub.plan, sub.interval) for sub in paying.select_related("plan")), ZERO
     )
-    comp = Comp.objects.filter(account=account).running(timezone.now()).first()
-    current = Subscription.objects.current_for(account)
-    plan_id = comp.plan_id if comp else current.plan_id if current else None
-    return State(plan_id=plan_id, mrr=mrr)
+    return State(plan_id=granted_plan_id(account), mrr=mrr)
 
 
 def kind_of(previous: Decimal, mrr: Decimal) -> str:
