@@ -24,6 +24,9 @@ OPERATIONS = [
     {"method": "GET", "path": "/reports/{id}", "cost": 5},
     # Not in the spec: the catalog's own operation.
     {"method": "GET", "path": "/exports/{id}/download", "cost": 7},
+    # A custom method (Google's style) and a handle: characters a path may carry plain.
+    {"method": "POST", "path": "/images:annotate", "cost": 20, "requests_per_minute": 2},
+    {"method": "GET", "path": "/users/@me/quota", "cost": 3},
 ]
 NOW = 1_800_000_010
 
@@ -136,6 +139,37 @@ def test_an_endpoint_limit_counts_calls_and_leaves_other_endpoints_alone(weighte
     # Once the calls' 6 s bucket (from ...008) has left the rolling minute, at ...072.
     with time_machine.travel(NOW + 62, tick=False):
         assert ask(raw, "POST", "/demo/reports")[0] == 204
+
+
+@pytest.mark.parametrize(
+    ("uri", "cost"),
+    [
+        ("/demo/images:annotate", 20),
+        # An escape of a character a path may carry plain is that character to every upstream.
+        ("/demo/images%3Aannotate", 20),
+        ("/demo/IMAGES%3AANNOTATE/", 20),
+        ("/demo/images%3Aannotate?x=%3A", 20),
+    ],
+)
+def test_an_escaped_spelling_is_charged_and_limited_as_its_operation(weighted, team, uri, cost):
+    raw, _ = make_key(team)
+    with time_machine.travel(NOW, tick=False):
+        for remaining in ("1", "0"):
+            status, headers, _ = ask(raw, "POST", uri)
+            assert (status, headers["RateLimit-Remaining"]) == (204, remaining)
+        assert headers["X-Quota-Remaining"] == str(100 - 2 * cost)
+        status, headers, _ = ask(raw, "POST", "/demo/images%3Aannotate")
+        assert (status, headers["X-Deny-Reason"]) == (403, "rate_limited")
+
+
+@pytest.mark.parametrize(
+    "uri", ["/demo/users/@me/quota", "/demo/users/%40me/quota", "/demo/users/%40ME/quota/"]
+)
+def test_an_escaped_at_sign_reaches_its_operation(weighted, team, uri):
+    raw, _ = make_key(team)
+    with time_machine.travel(NOW, tick=False):
+        status, headers, _ = ask(raw, "GET", uri)
+    assert (status, headers["X-Quota-Remaining"]) == (204, "97")
 
 
 def test_operations_change_with_the_catalog(weighted, team):
