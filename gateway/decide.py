@@ -59,12 +59,17 @@ def refuse(status: int, reason: str, retry_after: float | None = None) -> Decisi
     return Decision(status, reason, headers)
 
 
+# HTTP's optional whitespace around a value; str.strip() would also take control bytes (\x0b,
+# \x1c-\x1f) off a key, admitting a spelling that is not the key.
+OWS = " \t"
+
+
 def call_from_environ(environ: dict[str, Any]) -> Call:
     authorization = environ.get("HTTP_AUTHORIZATION", "")
     scheme, _, token = authorization.partition(" ")
-    raw_key = token.strip() if scheme.lower() == "bearer" else ""
+    raw_key = token.strip(OWS) if scheme.lower() == "bearer" else ""
     return Call(
-        raw_key=raw_key or environ.get("HTTP_X_API_KEY", "").strip(),
+        raw_key=raw_key or environ.get("HTTP_X_API_KEY", "").strip(OWS),
         method=environ.get("HTTP_X_ORIGINAL_METHOD", "GET").upper(),
         path=paths.request_path(environ.get("HTTP_X_ORIGINAL_URI", "")) or "",
         client_ip=environ.get("HTTP_X_REAL_IP", ""),

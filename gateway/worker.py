@@ -275,6 +275,11 @@ class Connection(asyncio.Protocol):
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
         self.parser = httptools.HttpRequestParser(self)
+        # nginx passes a client's control bytes on in header values (the key, the raw target):
+        # the decision judges those values (invalid_key, invalid_path), where a parse error
+        # would reach the client as 503 "unavailable". Only header values: the framing (CR,
+        # LF, lengths) stays strict.
+        self.parser.set_dangerous_leniencies(lenient_headers=True)
         self.transport: asyncio.Transport | None = None
         self.environ: dict[str, Any] = {}
         self.url = b""

@@ -9,6 +9,7 @@ from django.utils import timezone
 from apikeys import keys
 from tests.gateway.stack import GatewayStack
 from tests.gateway.support import DEMO_SPEC, make_key, make_plan, make_product
+from tests.helpers import raw_request
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -93,3 +94,28 @@ def test_it_answers_429_with_retry_after_when_rate_limited(stack, team):
     expect(limited[0], 429, "rate_limited", RateLimit_Remaining="0")
     # Until the oldest 100 ms bucket of the rolling second leaves: 0.9 to 1.1 s (gateway/limits.lua)
     assert limited[0].headers["Retry-After"] in {"1", "2"}
+
+
+@pytest.mark.parametrize("byte", [b"\x01", b"\x0b", b"\x1b", b"\x7f"])
+def test_a_control_byte_in_what_reaches_the_decision_gets_a_clean_refusal(stack, team, byte):
+    """nginx passes control bytes on in header values and queries: the decision still answers
+    (not a parse error at the auth server, which nginx would report as 503 "unavailable")."""
+    raw, _ = make_key(team)
+
+    def status(head: bytes, target: bytes = b"/demo/hello") -> tuple[int, str]:
+        code, body = raw_request(
+            stack.url, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + head
+        )
+        return code, body.get("code", "")
+
+    assert status(b"X-API-Key: tg_" + byte + b"\r\n\r\n") == (401, "invalid_key")
+    assert status(b"X-API-Key: " + raw.encode() + byte + b"\r\n\r\n") == (401, "invalid_key")
+    assert status(b"Authorization: Bearer " + raw.encode() + byte + b"\r\n\r\n") == (
+        401, "invalid_key",
+    )  # fmt: skip
+    # The key judged is the Authorization's: the other header's bytes are nobody's concern.
+    both = b"Authorization: Bearer " + raw.encode() + b"\r\nX-API-Key: " + byte + b"\r\n\r\n"
+    assert status(both) == (200, "")
+    assert status(b"X-API-Key: " + raw.encode() + b"\r\n\r\n", b"/demo/hello?a=" + byte) == (
+        400, "invalid_path",
+    )  # fmt: skip
