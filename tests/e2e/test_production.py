@@ -295,7 +295,9 @@ def test_an_upstream_certificate_from_another_ca_is_refused(production, team):
     assert "upstream SSL certificate verify error" in error_log
 
 
-def test_behind_a_tls_load_balancer_its_forwarded_proto_is_believed(tmp_path, settings, redis_db):
+def test_behind_a_tls_load_balancer_its_forwarded_headers_are_believed(
+    tmp_path, settings, redis_db, team
+):
     needs_postgresql()
     make_plan("free", [make_product()], is_default=True)
     stack = ProductionStack(tmp_path, settings, trusted_proxies="127.0.0.1/32").start()
@@ -307,5 +309,20 @@ def test_behind_a_tls_load_balancer_its_forwarded_proto_is_believed(tmp_path, se
         told_http = requests.get(login, verify=stack.ca.path, allow_redirects=False,
                                  headers={"X-Forwarded-Proto": "http"})  # fmt: skip
         assert told_http.status_code == 301  # the balancer says the client came in plain HTTP
+
+        # A key's IP allowlist reads the client the balancer names: the last address in
+        # X-Forwarded-For that it did not add itself (what a client wrote before it is not).
+        raw, _ = make_key(team, allowed_ips=["192.0.2.0/24"])
+
+        def call(forwarded_for: str) -> requests.Response:
+            return requests.get(stack.url("/demo/hello"), verify=stack.ca.path, headers={
+                "Authorization": f"Bearer {raw}", "X-Forwarded-For": forwarded_for})  # fmt: skip
+
+        assert call("192.0.2.7").status_code == 200
+        assert call("198.51.100.1, 192.0.2.8").status_code == 200
+        refused = call("192.0.2.7, 198.51.100.1")
+        assert (refused.status_code, refused.json()["code"]) == (403, "ip_not_allowed")
+        access = stack.workdir / "nginx" / "access.log"
+        wait_for(lambda: '"ip":"192.0.2.8"' in access.read_text(), what="the access log's line")
     finally:
         stack.stop()
