@@ -78,6 +78,14 @@ def test_a_key_sent_twice_is_judged_as_the_upstream_receives_it(tmp_path, redis_
         connection.endheaders(b"{}")
         answer = connection.getresponse()
         body = json.loads(answer.read())
+        # A Bearer key and another in X-API-Key: the Bearer one is judged, and the upstream
+        # receives only it (never a key it might read as the caller's, unjudged).
+        other, _ = make_key(team, name="never judged")
+        both = requests.post(f"{running.url}/demo/echo", json={}, headers={
+            "Authorization": f"Bearer {first}", "X-API-Key": other})  # fmt: skip
+        # And with no Bearer key, X-API-Key is the judged one and goes on as it came.
+        alone = requests.post(f"{running.url}/demo/echo", json={}, headers={
+            "Authorization": "Basic dTpw", "X-API-Key": second})  # fmt: skip
     finally:
         running.stop()
     if answer.status == 401:
@@ -85,6 +93,12 @@ def test_a_key_sent_twice_is_judged_as_the_upstream_receives_it(tmp_path, redis_
     else:
         assert answer.status == 200, body
         assert (body["headers"]["X-Api-Key"], body["headers"]["X-Key-Id"]) == (first, key.public_id)
+    assert both.status_code == 200, both.text
+    seen = both.json()["headers"]
+    assert (seen["Authorization"], seen["X-Key-Id"]) == (f"Bearer {first}", key.public_id)
+    assert "X-Api-Key" not in seen
+    assert alone.status_code == 200, alone.text
+    assert alone.json()["headers"]["X-Api-Key"] == second
 
 
 OVERRIDES = ("X-HTTP-Method-Override", "X-Method-Override", "X-HTTP-Method")
