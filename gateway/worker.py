@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import resource
 import signal
 import socket
 import time
@@ -64,6 +65,10 @@ MAX_QUEUED_REQUESTS = 16  # requests pipelined on one connection, waiting their 
 IDLE_SECONDS = 600.0  # longer than nginx's upstream keepalive_timeout (300 s), which closes first
 HEAD_SECONDS = 30.0  # to finish sending a request once it began
 SWEEP_SECONDS = 5.0
+# File descriptors each process keeps out of its connections' reach: the Redis pipeline, each
+# thread's database and Redis connections, logs, the loop's own. Running out of them, a process
+# can neither accept nginx's connections (libuv resets them) nor reconnect to Redis.
+FDS_KEPT_FREE_BASE, FDS_KEPT_FREE_PER_THREAD = 32, 4
 STOP_SECONDS = 10.0  # on SIGTERM: how long calls in flight may take to finish
 
 REASONS = {200: "OK", 204: "No Content", 401: "Unauthorized", 403: "Forbidden",
@@ -123,6 +128,12 @@ class Worker:
         self.loop = loop
         self.executor = ThreadPoolExecutor(threads, thread_name_prefix="auth")
         self.connections: set[Connection] = set()
+        # Connections that have not (yet) carried a request with the gateway secret, oldest
+        # first: anyone who can reach the port can open them, so they go first at the cap.
+        self.strangers: dict[Connection, None] = {}
+        self.max_connections = connection_cap(threads)
+        self.first_byte_seconds = float(settings.GATEWAY_AUTH_FIRST_BYTE_SECONDS)
+        self.evicted = self.refused = 0  # since the last sweep, which logs them
         self.tally = Tally()  # the decisions' metrics, added to Prometheus's every tick
         self.pipeline = self.make_pipeline()
         self.leases: leasing.Leases | None = None
@@ -148,11 +159,40 @@ class Worker:
             return None
         return pipelining.Pipeline(self.loop, dict(pool.connection_kwargs))
 
+    def admit(self, connection: Connection) -> bool:
+        """Make room for a connection just accepted, or say there is none: at the cap, the
+        oldest stranger is closed for it; when nginx's own connections fill the cap, the
+        newcomer is refused. Either way the process never holds more than the cap, so never
+        runs out of descriptors. Called as each is accepted (its protocol is made), not in
+        connection_made, which the loop runs later: a burst is counted while it arrives."""
+        if len(self.connections) >= self.max_connections:
+            if not self.strangers:
+                self.refused += 1
+                return False
+            oldest = next(iter(self.strangers))
+            self.forget(oldest)
+            oldest.drop()
+            self.evicted += 1
+        self.connections.add(connection)
+        self.strangers[connection] = None
+        return True
+
+    def forget(self, connection: Connection) -> None:
+        self.connections.discard(connection)
+        self.strangers.pop(connection, None)
+
+    def trust(self, connection: Connection) -> None:
+        """The connection carried the gateway secret: it is nginx's, kept alive for long."""
+        connection.trusted = True
+        self.strangers.pop(connection, None)
+
     def decide(self, connection: Connection, environ: dict[str, Any]) -> None:
         if not has_gateway_secret(environ):
             # Without the secret the endpoint does not exist, as far as anyone can tell.
             connection.send(NOT_FOUND)
             return
+        if not connection.trusted:  # once per connection: nginx's carry many calls each
+            self.trust(connection)
         started = time.perf_counter()
         if self.pipeline is None:
             self.in_thread(connection, environ, started)
@@ -235,7 +275,27 @@ class Worker:
         now = time.monotonic()
         for connection in list(self.connections):
             connection.expire(now)
-        self.loop.call_later(SWEEP_SECONDS, self.sweep)
+        if self.evicted or self.refused:  # once a sweep: a flood of them must not flood the log
+            log.warning("gateway: at the cap of %d connections, closed %d strangers' and "
+                        "refused %d new ones", self.max_connections, self.evicted,
+                        self.refused)  # fmt: skip
+            self.evicted = self.refused = 0
+        self.loop.call_later(self.sweep_seconds(), self.sweep)
+
+    def sweep_seconds(self) -> float:
+        # Often enough that a silent stranger is closed within ~1.5 times its allowance.
+        return min(SWEEP_SECONDS, self.first_byte_seconds / 2)
+
+
+def connection_cap(threads: int) -> int:
+    """GATEWAY_AUTH_MAX_CONNECTIONS, lowered to leave this process's other descriptors room
+    under its soft RLIMIT_NOFILE (systemd's default is 1,024: the unit raises it)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    cap: int = settings.GATEWAY_AUTH_MAX_CONNECTIONS
+    if soft == resource.RLIM_INFINITY:
+        return cap
+    kept_free = FDS_KEPT_FREE_BASE + FDS_KEPT_FREE_PER_THREAD * threads
+    return max(1, min(cap, soft - kept_free))
 
 
 NEEDS_DATABASE = object()
@@ -288,21 +348,32 @@ class Connection(asyncio.Protocol):
         self.body_bytes = 0
         self.began = 0.0  # when the request being received began (0: none)
         self.active = time.monotonic()
+        self.trusted = False  # carried a request with the gateway secret: nginx's
         self.busy = False
         self.keep_alive = True
         self.queue: deque[tuple[dict[str, Any], bool]] = deque()
+        self.dropped = not worker.admit(self)
+
+    def drop(self) -> None:
+        """Close at once (the descriptor is freed now, not after a FIN), or as soon as the
+        loop makes the connection."""
+        self.dropped = True
+        if self.transport is not None:
+            self.transport.abort()
 
     # -- asyncio ----------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.dropped:  # refused or closed for a newcomer before it was made
+            transport.abort()  # type: ignore[attr-defined]
+            return
         self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
-        self.worker.connections.add(self)
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.worker.connections.discard(self)
+        self.worker.forget(self)
         self.transport = None
 
     def data_received(self, data: bytes) -> None:
@@ -414,9 +485,16 @@ class Connection(asyncio.Protocol):
             self.transport.close()
 
     def expire(self, now: float) -> None:
-        if self.transport is None or self.busy:
+        if self.transport is None:  # accepted and counted, but the loop never made it
+            if now - self.active > self.worker.first_byte_seconds:
+                self.worker.forget(self)
             return
-        if (self.began and now - self.began > HEAD_SECONDS) or now - self.active > IDLE_SECONDS:
+        if self.busy:
+            return
+        # Only nginx's connections may idle long (its keepalive pool); anyone else's is closed
+        # soon after it falls silent, from the moment it connected.
+        idle_seconds = IDLE_SECONDS if self.trusted else self.worker.first_byte_seconds
+        if (self.began and now - self.began > HEAD_SECONDS) or now - self.active > idle_seconds:
             self.transport.close()
 
 
@@ -464,7 +542,7 @@ def serve(sock: socket.socket, threads: int) -> None:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop)
-    loop.call_later(SWEEP_SECONDS, worker.sweep)
+    loop.call_later(worker.sweep_seconds(), worker.sweep)
     loop.call_soon(worker.tick)
     loop.call_later(1.0, orphaned)
     try:

@@ -490,6 +490,15 @@ GATEWAY_LEASE_MAX_CALLS = env_int("GATEWAY_LEASE_MAX_CALLS", 200, minimum=0)
 # At most this many account policies cached per process, least recently used dropped (each key
 # cached needs at most one: the key cache's default bound). About 1 KB each.
 GATEWAY_POLICY_CACHE_ENTRIES = env_int("GATEWAY_POLICY_CACHE_ENTRIES", 100_000, minimum=1)
+# Connections to the auth server (gateway/worker.py), which only nginx should reach. One that
+# sends no request within GATEWAY_AUTH_FIRST_BYTE_SECONDS, or has carried none with the gateway
+# secret and idles that long between requests, is closed (nginx sends its request as soon as it
+# connects); nginx's kept-alive ones idle up to 600 s. Each auth process holds at most
+# GATEWAY_AUTH_MAX_CONNECTIONS (fewer if its file descriptor limit is lower): at the cap, a new
+# connection closes the oldest stranger's, or is refused if nginx's fill it. nginx keeps up to
+# 128 idle per nginx worker (deploy/nginx/gateway.conf.template), plus the calls in flight.
+GATEWAY_AUTH_FIRST_BYTE_SECONDS = env_int("GATEWAY_AUTH_FIRST_BYTE_SECONDS", 5, minimum=1)
+GATEWAY_AUTH_MAX_CONNECTIONS = env_int("GATEWAY_AUTH_MAX_CONNECTIONS", 4096, minimum=1)
 # Entitlement tokens (gateway/entitlements.py, docs/entitlements.md): the Ed25519 private key
 # (PEM) that signs them, rotated by `manage.py rotate_entitlement_key`; generated once under
 # var/ in development, required in production.

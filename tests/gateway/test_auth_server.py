@@ -8,6 +8,7 @@ import socket
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 
 import pytest
 from django.conf import settings
@@ -20,15 +21,18 @@ from tests.helpers import ROOT, free_port, wait_for, wait_for_sole_listener
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def start_server(tmp_path, *argv: str) -> subprocess.Popen[bytes]:
+def start_server(
+    tmp_path, *argv: str, preexec_fn: Callable[[], None] | None = None, **environ: str
+) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": settings.REDIS_URL,
            "SECRET_KEY": settings.SECRET_KEY, "APIKEY_PEPPER": settings.APIKEY_PEPPER,
            "GATEWAY_SECRET": settings.GATEWAY_SECRET, "TOLLGATE_VAR_DIR": str(tmp_path / "var"),
            # As some tests' environments set it: the server must drop it (gateway/server.py).
-           "DJANGO_ALLOW_ASYNC_UNSAFE": "true"}  # fmt: skip
+           "DJANGO_ALLOW_ASYNC_UNSAFE": "true", **environ}  # fmt: skip
     with open(tmp_path / "auth.log", "ab") as log:
         return subprocess.Popen([sys.executable, "-m", "gateway.server", *argv], cwd=ROOT,
-                                env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+                                env=env, stdout=log, stderr=subprocess.STDOUT,
+                                preexec_fn=preexec_fn)  # fmt: skip
 
 
 @pytest.fixture
