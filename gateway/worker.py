@@ -131,7 +131,8 @@ class Worker:
         # Connections that have not (yet) carried a request with the gateway secret, oldest
         # first: anyone who can reach the port can open them, so they go first at the cap.
         self.strangers: dict[Connection, None] = {}
-        self.max_connections = connection_cap(threads)
+        self.max_connections: int = settings.GATEWAY_AUTH_MAX_CONNECTIONS
+        self.fds_kept_free = FDS_KEPT_FREE_BASE + FDS_KEPT_FREE_PER_THREAD * threads
         self.first_byte_seconds = float(settings.GATEWAY_AUTH_FIRST_BYTE_SECONDS)
         self.evicted = self.refused = 0  # since the last sweep, which logs them
         self.tally = Tally()  # the decisions' metrics, added to Prometheus's every tick
@@ -165,7 +166,7 @@ class Worker:
         newcomer is refused. Either way the process never holds more than the cap, so never
         runs out of descriptors. Called as each is accepted (its protocol is made), not in
         connection_made, which the loop runs later: a burst is counted while it arrives."""
-        if len(self.connections) >= self.max_connections:
+        if len(self.connections) >= self.connection_cap():
             if not self.strangers:
                 self.refused += 1
                 return False
@@ -277,7 +278,7 @@ class Worker:
             connection.expire(now)
         if self.evicted or self.refused:  # once a sweep: a flood of them must not flood the log
             log.warning("gateway: at the cap of %d connections, closed %d strangers' and "
-                        "refused %d new ones", self.max_connections, self.evicted,
+                        "refused %d new ones", self.connection_cap(), self.evicted,
                         self.refused)  # fmt: skip
             self.evicted = self.refused = 0
         self.loop.call_later(self.sweep_seconds(), self.sweep)
@@ -286,16 +287,15 @@ class Worker:
         # Often enough that a silent stranger is closed within ~1.5 times its allowance.
         return min(SWEEP_SECONDS, self.first_byte_seconds / 2)
 
-
-def connection_cap(threads: int) -> int:
-    """GATEWAY_AUTH_MAX_CONNECTIONS, lowered to leave this process's other descriptors room
-    under its soft RLIMIT_NOFILE (systemd's default is 1,024: the unit raises it)."""
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    cap: int = settings.GATEWAY_AUTH_MAX_CONNECTIONS
-    if soft == resource.RLIM_INFINITY:
-        return cap
-    kept_free = FDS_KEPT_FREE_BASE + FDS_KEPT_FREE_PER_THREAD * threads
-    return max(1, min(cap, soft - kept_free))
+    def connection_cap(self) -> int:
+        """GATEWAY_AUTH_MAX_CONNECTIONS, lowered to leave this process's other descriptors
+        room under its soft RLIMIT_NOFILE (systemd's default is 1,024: the unit raises it).
+        Read on each new connection (one system call; nginx's connections are long-lived),
+        so a limit lowered while the process runs (prlimit) is obeyed too."""
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft == resource.RLIM_INFINITY:
+            return self.max_connections
+        return max(1, min(self.max_connections, soft - self.fds_kept_free))
 
 
 NEEDS_DATABASE = object()
