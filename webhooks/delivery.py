@@ -9,6 +9,7 @@ slow or hanging receiver ties up one worker thread for at most the timeout, neve
 
 from __future__ import annotations
 
+import http.client
 import logging
 import time
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 RETRY_DELAYS = [timedelta(minutes=m) for m in (1, 5, 30, 120, 300, 600, 600, 600, 600, 600, 600)]
 RESPONSE_CAP = 64 * 1024  # read at most this much of an answer; then hang up
 STORED_BODY = 1024  # what the delivery log keeps of it
+STORED_ERROR = 300
 USER_AGENT = "Tollgate-Webhooks/1"
 # Longer than one attempt can take (connect + each read within the timeout, body by deadline).
 LEASE = timedelta(seconds=120)
@@ -58,7 +60,7 @@ def post(endpoint: Endpoint, event: Event, now: datetime) -> Answer:
 
     def answer(status: int | None, text: str = "", error: str = "") -> Answer:
         elapsed = int((time.monotonic() - started) * 1000)
-        return Answer(status, text[:STORED_BODY], error[:300], elapsed)
+        return Answer(status, storable(text, STORED_BODY), storable(error, STORED_ERROR), elapsed)
 
     headers = {
         "Content-Type": "application/json",
@@ -78,10 +80,32 @@ def post(endpoint: Endpoint, event: Event, now: datetime) -> Answer:
         response = conn.getresponse()
         text = read_capped(response, deadline=started + 2 * timeout)
         return answer(response.status, text.decode("utf-8", "replace"))
-    except (OSError, ValueError) as exc:  # timeouts, refusals, TLS, malformed answers
+    # Timeouts, refusals, TLS; malformed answers: http.client raises HTTPException (a garbage
+    # status line, a header line over 64 KB, too many headers), which is not an OSError.
+    except (OSError, ValueError, http.client.HTTPException) as exc:
         return answer(None, error=f"{type(exc).__name__}: {exc}")
     finally:
         conn.close()
+
+
+def storable(text: str, limit: int) -> str:
+    """Receiver-supplied text as PostgreSQL can keep it: a text column refuses NUL (the save
+    would fail and the delivery be sent again forever), and the log keeps only so much."""
+    return text[:limit].replace("\x00", "\ufffd")
+
+
+def post_or_failure(endpoint: Endpoint, event: Event, now: datetime) -> Answer:
+    """post(), and whatever else goes wrong in it a failed answer: a claimed delivery must
+    always have its attempt recorded, or it is re-sent every lease, forever, never backing off
+    and never disabling its endpoint."""
+    started = time.monotonic()
+    try:
+        return post(endpoint, event, now)
+    except Exception as exc:  # the last resort; the expected failures are caught in post()
+        log.exception("webhook delivery to endpoint %s failed unexpectedly", endpoint.pk)
+        elapsed = int((time.monotonic() - started) * 1000)
+        error = storable(f"{type(exc).__name__}: {exc}", STORED_ERROR)
+        return Answer(None, "", error, elapsed)
 
 
 def read_capped(response: object, deadline: float) -> bytes:
@@ -124,7 +148,7 @@ def attempt(delivery_id: int, now: datetime | None = None) -> str:
         )
         return "endpoint busy"
     try:
-        answer = post(endpoint, delivery.event, now)
+        answer = post_or_failure(endpoint, delivery.event, now)
     finally:
         Endpoint.objects.filter(pk=endpoint.pk).update(busy_until=None)
     return record(delivery, answer, now)
