@@ -59,3 +59,8 @@ def take(*limits: Limit) -> Limit | None:
         for limit in taken:
             _run(_GIVE_BACK, limit)
     return refused
+
+
+def seconds_left(limit: Limit) -> int:
+    """Until the limit's window ends and it allows again (at least 1: a Retry-After)."""
+    return max(1, int(get_redis().ttl(_counter(limit))))

@@ -9,6 +9,7 @@ from typing import Any
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import APIException
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,10 +19,10 @@ from accounts.roles import Perm
 from core.audit import AuditContext
 from portal.api_errors import (
     ACCOUNT_NOT_FOUND,
+    INVALID_DETAIL,
     NOT_AUTHENTICATED,
     error_example,
     error_response,
-    invalid,
 )
 from portal.http import AuthenticatedRequest
 from webhooks import delivery, endpoints, targets
@@ -104,8 +105,29 @@ NOT_FOUND = error_response(
     "No such account, endpoint or delivery, or you are not a member of the account",
     error_example("not_found", "No Endpoint matches the given query."),
 )
-INVALID_ENDPOINT = invalid(
-    url=["hooks.internal resolves to 10.0.0.7, which is not a public address."]
+INVALID_ENDPOINT = error_response(
+    "Invalid input (`errors` has the messages per field), a body that is not JSON, a URL the "
+    "account already has (`duplicate_url`), or one endpoint more than an account may have "
+    "(`too_many_endpoints`)",
+    error_example(
+        "invalid",
+        INVALID_DETAIL,
+        {"url": ["hooks.internal resolves to 10.0.0.7, which is not a public address."]},
+    ),
+    error_example("parse_error", "JSON parse error - Expecting value: line 1 column 1 (char 0)"),
+    error_example("duplicate_url", "This account already has an endpoint with this URL."),
+    error_example(
+        "too_many_endpoints",
+        "An account may have 16 webhook endpoints; delete one before adding another.",
+    ),
+)
+TOO_MANY_SENDS = error_response(
+    "Test events and resends of this endpoint came too often; `Retry-After` says when to retry",
+    error_example(
+        "too_many_sends",
+        "This endpoint has been sent as many test events and resends as it may in a minute; "
+        "try again in 42 seconds.",
+    ),
 )
 ERRORS = {401: NOT_AUTHENTICATED, 403: FORBIDDEN, 404: ACCOUNT_NOT_FOUND}
 ENDPOINT_ERRORS = {**ERRORS, 404: NOT_FOUND}
@@ -114,6 +136,20 @@ INPUT_EXAMPLE = OpenApiExample(
     value={k: ENDPOINT_EXAMPLE[k] for k in ("url", "event_types", "description")},
     request_only=True,
 )
+
+
+class EndpointRefusedError(APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid"
+
+
+class TooManySendsError(APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "too_many_sends"
+
+    def __init__(self, refused: delivery.TooManySends) -> None:
+        super().__init__(refused.message)
+        self.wait = refused.retry_after  # DRF's exception handler makes it Retry-After
 
 
 class WebhooksAPIView(GenericAPIView[Endpoint]):
@@ -162,12 +198,15 @@ class EndpointList(WebhooksAPIView):
         membership = self.account_membership()
         data = EndpointInput(data=request.data)
         data.is_valid(raise_exception=True)
-        endpoint = endpoints.create(
-            membership.account,
-            self.request.user,
-            AuditContext.of(request._request),
-            **data.validated_data,
-        )
+        try:
+            endpoint = endpoints.create(
+                membership.account,
+                self.request.user,
+                AuditContext.of(request._request),
+                **data.validated_data,
+            )
+        except endpoints.EndpointRefused as refused:
+            raise EndpointRefusedError(refused.message, refused.code) from refused
         body = {**EndpointOutput(endpoint).data, "secret": endpoint.secret}
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -200,9 +239,11 @@ class EndpointDetail(WebhooksAPIView):
         endpoint = self.endpoint()
         data = EndpointInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        endpoints.update(
-            endpoint, self.request.user, AuditContext.of(request._request), **data.validated_data
-        )
+        audit_context = AuditContext.of(request._request)
+        try:
+            endpoints.update(endpoint, self.request.user, audit_context, **data.validated_data)
+        except endpoints.EndpointRefused as refused:
+            raise EndpointRefusedError(refused.message, refused.code) from refused
         return Response(EndpointOutput(endpoint).data)
 
     @extend_schema(
@@ -243,7 +284,7 @@ class SendTest(WebhooksAPIView):
         operation_id="webhooks_send_test",
         summary="Send a `webhook.test` event to this endpoint",
         request=None,
-        responses={202: DeliveryOutput, **ENDPOINT_ERRORS},
+        responses={202: DeliveryOutput, 429: TOO_MANY_SENDS, **ENDPOINT_ERRORS},
         examples=[
             OpenApiExample(
                 "Queued",
@@ -264,7 +305,10 @@ class SendTest(WebhooksAPIView):
         tags=["webhooks"],
     )
     def post(self, request: Request, account_slug: str, endpoint_id: str) -> Response:
-        sent = delivery.send_test(self.endpoint())
+        try:
+            sent = delivery.send_test(self.endpoint())
+        except delivery.TooManySends as refused:
+            raise TooManySendsError(refused) from refused
         return Response(DeliveryOutput(sent).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -289,7 +333,7 @@ class Resend(WebhooksAPIView):
         operation_id="webhooks_deliveries_resend",
         summary="Send a delivery again now",
         request=None,
-        responses={202: DeliveryOutput, **ENDPOINT_ERRORS},
+        responses={202: DeliveryOutput, 429: TOO_MANY_SENDS, **ENDPOINT_ERRORS},
         examples=[
             OpenApiExample(
                 "Queued again",
@@ -304,6 +348,9 @@ class Resend(WebhooksAPIView):
         self, request: Request, account_slug: str, endpoint_id: str, delivery_id: int
     ) -> Response:
         found = get_object_or_404(Delivery, endpoint=self.endpoint(), pk=delivery_id)
-        delivery.resend(found)
+        try:
+            delivery.resend(found)
+        except delivery.TooManySends as refused:
+            raise TooManySendsError(refused) from refused
         found.refresh_from_db()
         return Response(DeliveryOutput(found).data, status=status.HTTP_202_ACCEPTED)

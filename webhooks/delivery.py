@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from accounts.models import Account, User
 from accounts.roles import Role
-from portal import emails
+from portal import emails, throttle
 from webhooks import signing, targets
 from webhooks.events import body, queue_on_commit
 from webhooks.models import Delivery, Endpoint, Event, EventType, new_event_id
@@ -207,8 +207,31 @@ def due_ids(now: datetime, limit: int = 500) -> list[int]:
     )
 
 
+class TooManySends(Exception):
+    """ "Send test" and "resend" of one endpoint came too often; try again in `retry_after` s."""
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        self.message = (
+            "This endpoint has been sent as many test events and resends as it may in a "
+            f"minute; try again in {retry_after} seconds."
+        )
+        super().__init__(self.message)
+
+
+def take_manual_send(endpoint: Endpoint) -> None:
+    """Each click is a POST to someone's server: a loop of them must not become a flood."""
+    limit = throttle.Limit(
+        f"webhook-sends:endpoint:{endpoint.pk}", settings.WEBHOOK_MANUAL_SENDS_PER_MINUTE, 60
+    )
+    if throttle.take(limit) is not None:
+        raise TooManySends(throttle.seconds_left(limit))
+
+
 def resend(delivery: Delivery) -> None:
-    """Send again now, whatever happened before; the backoff starts over."""
+    """Send again now, whatever happened before; the backoff starts over. TooManySends when
+    the endpoint's manual sends are used up."""
+    take_manual_send(delivery.endpoint)
     with transaction.atomic():
         Delivery.objects.filter(pk=delivery.pk).update(
             status=Delivery.Status.PENDING,
@@ -220,7 +243,9 @@ def resend(delivery: Delivery) -> None:
 
 
 def send_test(endpoint: Endpoint) -> Delivery:
-    """A `webhook.test` event to this endpoint only."""
+    """A `webhook.test` event to this endpoint only; TooManySends when its manual sends are
+    used up."""
+    take_manual_send(endpoint)
     with transaction.atomic():
         event_id = new_event_id()
         event = Event.objects.create(

@@ -2,13 +2,43 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from accounts import audit
-from accounts.models import Account, User
+from accounts.models import Account, User, lock_account
 from core.audit import AuditContext
 from webhooks.models import Endpoint
+
+
+class EndpointRefused(Exception):
+    """A registration or change the limits refuse; the message is shown to the person."""
+
+    def __init__(self, message: str, code: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.field = field  # the input it is about, if one
+
+
+def check_room(account: Account, url: str, *, changing: Endpoint | None = None) -> None:
+    """Each endpoint gets its own POST of every event: many endpoints, or one URL registered
+    many times, would let an account fan one event out into a flood at someone's server.
+    Call with the account locked, so two registrations at once cannot both pass."""
+    others = account.webhook_endpoints.all()
+    if changing is not None:
+        others = others.exclude(pk=changing.pk)
+    if others.filter(url=url).exists():
+        raise EndpointRefused(
+            "This account already has an endpoint with this URL.", "duplicate_url", "url"
+        )
+    limit = settings.WEBHOOK_ENDPOINTS_PER_ACCOUNT
+    if changing is None and others.count() >= limit:
+        raise EndpointRefused(
+            f"An account may have {limit} webhook endpoints; delete one before adding another.",
+            "too_many_endpoints",
+        )
 
 
 def create(
@@ -21,6 +51,7 @@ def create(
     description: str = "",
 ) -> Endpoint:
     with transaction.atomic():
+        check_room(lock_account(account), url)
         endpoint = Endpoint.objects.create(
             account=account,
             url=url,
@@ -49,13 +80,14 @@ def update(
     description: str | None = None,
 ) -> Endpoint:
     """Change what is given; None leaves a field as it is."""
-    if url is not None:
-        endpoint.url = url
-    if event_types is not None:
-        endpoint.event_types = sorted(set(event_types))
-    if description is not None:
-        endpoint.description = description
     with transaction.atomic():
+        if url is not None:
+            check_room(lock_account(endpoint.account), url, changing=endpoint)
+            endpoint.url = url
+        if event_types is not None:
+            endpoint.event_types = sorted(set(event_types))
+        if description is not None:
+            endpoint.description = description
         endpoint.save(update_fields=["url", "event_types", "description"])
         audit.record(
             endpoint.account,

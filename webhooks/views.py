@@ -32,10 +32,14 @@ def webhooks_page(request: AuthenticatedHttpRequest, membership: Membership) -> 
     form = EndpointForm(request.POST or None)
     context: dict[str, Any] = {"account": membership.account, "form": form}
     if request.method == "POST" and form.is_valid():
-        endpoint = endpoints.create(
-            membership.account, request.user, AuditContext.of(request), **form.cleaned_data
-        )
-        context.update(new_endpoint=endpoint, secret=endpoint.secret, form=EndpointForm())
+        try:
+            endpoint = endpoints.create(
+                membership.account, request.user, AuditContext.of(request), **form.cleaned_data
+            )
+        except endpoints.EndpointRefused as refused:
+            form.add_error(refused.field, refused.message)
+        else:
+            context.update(new_endpoint=endpoint, secret=endpoint.secret, form=EndpointForm())
     context["endpoints"] = membership.account.webhook_endpoints.order_by("-created_at")
     return render(request, "webhooks/webhooks.html", context, status=400 if form.errors else 200)
 
@@ -73,9 +77,25 @@ def send_test(
     request: AuthenticatedHttpRequest, membership: Membership, endpoint_id: str
 ) -> HttpResponse:
     endpoint = _get_endpoint(membership, endpoint_id)
-    delivery.send_test(endpoint)
+    try:
+        delivery.send_test(endpoint)
+    except delivery.TooManySends as refused:
+        return _refuse_send(request, membership, endpoint, refused)
     messages.success(request, "A test event is on its way; it appears in the log below.")
     return redirect("webhook", membership.account.slug, endpoint.public_id)
+
+
+def _refuse_send(
+    request: AuthenticatedHttpRequest,
+    membership: Membership,
+    endpoint: Endpoint,
+    refused: delivery.TooManySends,
+) -> HttpResponse:
+    messages.error(request, refused.message)
+    response = _render_endpoint(request, membership, endpoint)
+    response.status_code = 429
+    response["Retry-After"] = str(refused.retry_after)
+    return response
 
 
 @require_POST
@@ -84,7 +104,10 @@ def resend(
     request: AuthenticatedHttpRequest, membership: Membership, endpoint_id: str, delivery_id: int
 ) -> HttpResponse:
     endpoint = _get_endpoint(membership, endpoint_id)
-    delivery.resend(get_object_or_404(Delivery, endpoint=endpoint, pk=delivery_id))
+    try:
+        delivery.resend(get_object_or_404(Delivery, endpoint=endpoint, pk=delivery_id))
+    except delivery.TooManySends as refused:
+        return _refuse_send(request, membership, endpoint, refused)
     messages.success(request, "The event will be sent again.")
     return redirect("webhook", membership.account.slug, endpoint.public_id)
 

@@ -2,7 +2,23 @@ from __future__ import annotations
 
 import pytest
 
+from portal import throttle
+from portal.redis_client import get_redis
 from tests.webhooks.receiver import Receiver, make_ca_and_cert
+
+
+@pytest.fixture(autouse=True)
+def fresh_send_allowances():
+    """Manual-send allowances (portal.throttle) live in Redis, which outlives a test."""
+
+    def clear() -> None:
+        client = get_redis()
+        for key in client.scan_iter(match=throttle.KEY_PREFIX + "webhook-sends:*"):
+            client.delete(key)
+
+    clear()
+    yield
+    clear()
 
 
 @pytest.fixture(scope="session")
