@@ -51,7 +51,7 @@ def echo(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
     raw = environ["wsgi.input"].read(length) if length else b""
     try:
         body = json.loads(raw or b"null")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply to parse
         return error(start_response, "400 Bad Request", "bad_json", "The body is not JSON")
     return respond(start_response, "200 OK", {"body": body, "headers": received_headers(environ)})
 
