@@ -28,6 +28,7 @@ from catalog.models import CreditPack, Plan
 from core.links import site_url
 from portal.http import AuthenticatedHttpRequest, HtmxHttpRequest
 from portal.metrics import WEBHOOK_FAILURES
+from portal.params import lookup_value
 
 
 def _billing_url(membership: Membership) -> str:
@@ -157,7 +158,7 @@ def _upcoming(account: Account) -> dict[str, Any]:
 @require_POST
 @account_view(Perm.MANAGE_BILLING)
 def checkout(request: AuthenticatedHttpRequest, membership: Membership) -> HttpResponse:
-    plan = _plan_for_sale(request.POST.get("plan", ""))
+    plan = _plan_for_sale(lookup_value(request.POST, "plan"))
     interval = interval_for_sale(plan, request.POST.get("interval", ""))
     if Subscription.objects.current_for(membership.account):
         messages.info(request, "You already have a subscription: change its plan below.")
@@ -182,7 +183,7 @@ def checkout(request: AuthenticatedHttpRequest, membership: Membership) -> HttpR
 @account_view(Perm.MANAGE_BILLING)
 def checkout_success(request: HtmxHttpRequest, membership: Membership) -> HttpResponse:
     """Shows "activating…" until the webhook is applied: the redirect itself proves nothing."""
-    session_id = request.GET.get("session_id", "")
+    session_id = lookup_value(request.GET, "session_id")
     sub = (
         Subscription.objects.filter(
             account=membership.account, checkout_session_id=session_id
@@ -203,7 +204,7 @@ def checkout_success(request: HtmxHttpRequest, membership: Membership) -> HttpRe
 @require_POST
 @account_view(Perm.MANAGE_BILLING)
 def change_plan(request: AuthenticatedHttpRequest, membership: Membership) -> HttpResponse:
-    slug = request.POST.get("plan", "")
+    slug = lookup_value(request.POST, "plan")
     free = Plan.objects.filter(slug=slug, is_default=True, is_retired=False).first()
     if free is not None:
         return _move_to_free(request, membership, free)

@@ -2,10 +2,13 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
-from webhooks import api
+from webhooks import (
+    api,
+    converters,  # noqa: F401 - registers <endpoint_id:…>
+)
 
 base = "accounts/<slug:account_slug>/webhooks/"
-endpoint = base + "<str:endpoint_id>/"
+endpoint = base + "<endpoint_id:endpoint_id>/"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path(base, api.EndpointList.as_view(), name="api_webhooks"),
