@@ -30,9 +30,15 @@ from portal.http import AuthenticatedRequest
 from portal.pagination import MAX_OFFSET
 from usage import reports
 from usage.export import ExportQuery, Position, export_rows, position_of
-from usage.forms import ExportForm
+from usage.forms import LAST_EXPORT_DAY, TOO_LATE, ExportForm
 
 MAX_LIMIT = 10_000
+NOT_A_CURSOR = "Not a cursor this API gave out."
+LONGEST_CURSOR_PART = 200  # the longest column a cursor carries (the endpoint)
+
+
+def is_cursor_part(part: object) -> bool:
+    return isinstance(part, str) and len(part) <= LONGEST_CURSOR_PART and "\x00" not in part
 
 
 class UsageQuerySerializer(serializers.Serializer[dict[str, Any]]):
@@ -53,13 +59,22 @@ class UsageQuerySerializer(serializers.Serializer[dict[str, Any]]):
         "however deep (with the same account, start, end and by)",
     )
 
+    def validate_start(self, value: date) -> date:
+        return refuse_too_late(value)
+
+    def validate_end(self, value: date) -> date:
+        return refuse_too_late(value)
+
     def validate_cursor(self, value: str) -> list[str]:
         try:
             position = json.loads(base64.urlsafe_b64decode(value.encode()))
         except (ValueError, binascii.Error):
             position = None
         if not (isinstance(position, list) and len(position) == 6):
-            raise serializers.ValidationError("Not a cursor this API gave out.")
+            raise serializers.ValidationError(NOT_A_CURSOR)
+        if not all(is_cursor_part(part) for part in position):
+            # Its parts go into a query: NUL is text PostgreSQL refuses (a 500, not a page).
+            raise serializers.ValidationError(NOT_A_CURSOR)
         return [str(part) for part in position]
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -72,6 +87,13 @@ class UsageQuerySerializer(serializers.Serializer[dict[str, Any]]):
         return data
 
 
+def refuse_too_late(day: date) -> date:
+    """As the export form does, in the API's own field errors."""
+    if day > LAST_EXPORT_DAY:
+        raise serializers.ValidationError(TOO_LATE, code="too_late")
+    return day
+
+
 def encode_cursor(by: str, position: Position) -> str:
     parts = [by, position[0].isoformat(), *position[1:]]
     return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode()
@@ -82,7 +104,9 @@ def decode_cursor(parts: list[str]) -> Position:
     try:
         moment = datetime.fromisoformat(stamp) if by == "hour" else date.fromisoformat(stamp)
     except ValueError:
-        raise ValidationError({"cursor": ["Not a cursor this API gave out."]}) from None
+        raise ValidationError({"cursor": [NOT_A_CURSOR]}) from None
+    if isinstance(moment, datetime) and moment.tzinfo is None:  # every hour given out is UTC
+        raise ValidationError({"cursor": [NOT_A_CURSOR]})
     key_id, product, endpoint, outcome = rest
     return (moment, key_id, product, endpoint, outcome)
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from django import forms
@@ -8,12 +8,28 @@ from django import forms
 from usage.models import UsagePreferences
 
 MAX_EXPORT_DAYS = 400
+# No usage lies anywhere near it, and the export's arithmetic (the day after `end`) must not
+# run off the end of the calendar (date.max is 9999-12-31): later dates are refused.
+LAST_EXPORT_DAY = date(2999, 12, 31)
+TOO_LATE = f"Choose a date on or before {LAST_EXPORT_DAY.isoformat()}."
+
+
+def check_exportable(day: date) -> date:
+    if day > LAST_EXPORT_DAY:
+        raise forms.ValidationError(TOO_LATE, code="too_late")
+    return day
 
 
 class ExportForm(forms.Form):
     start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     by = forms.ChoiceField(choices=[("day", "By day"), ("hour", "By hour")], initial="day")
+
+    def clean_start(self) -> date:
+        return check_exportable(self.cleaned_data["start"])
+
+    def clean_end(self) -> date:
+        return check_exportable(self.cleaned_data["end"])
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
