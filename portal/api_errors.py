@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, HttpRequest, JsonResponse
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, resolve
+from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import exceptions, serializers
@@ -53,6 +55,36 @@ def _is_endpoint(path: str) -> bool:
         return resolve(path).func is not endpoint_not_found
     except Resolver404:
         return False
+
+
+# --- what Django itself answers: handler400 and handler500 (portal/urls.py) -------------------
+# A request too large (DATA_UPLOAD_MAX_MEMORY_SIZE) fails as Django reads it, before any view,
+# and an unexpected exception ends in Django's server_error: both would be HTML pages, where an
+# API client was promised {"code", "detail"}. The site's pages stay HTML.
+
+
+def is_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith("/api/")
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if not is_api(request):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        detail = "The request body is larger than the API accepts."
+        return JsonResponse({"code": "request_too_large", "detail": detail}, status=413)
+    if isinstance(exception, TooManyFieldsSent | TooManyFilesSent):
+        detail = "The request has more fields than the API accepts."
+        return JsonResponse({"code": "too_many_fields", "detail": detail}, status=400)
+    detail = "The request could not be understood."
+    return JsonResponse({"code": "bad_request", "detail": detail}, status=400)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if not is_api(request):
+        return defaults.server_error(request)
+    detail = "Something went wrong on our side; it has been logged. Please try again."
+    return JsonResponse({"code": "server_error", "detail": detail}, status=500)
 
 
 class ApiErrorSerializer(serializers.Serializer[dict[str, Any]]):

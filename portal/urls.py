@@ -13,6 +13,10 @@ from drf_spectacular.views import (
 from portal import metrics, views
 from portal.api_errors import endpoint_not_found
 
+# Under /api/ these answer the API's JSON errors; elsewhere Django's pages (portal/api_errors.py).
+handler400 = "portal.api_errors.bad_request"
+handler500 = "portal.api_errors.server_error"
+
 # Swagger UI and Redoc set inline styles as they render (scripts stay 'self'-only).
 api_reference_csp = csp_update({"style-src": ["'unsafe-inline'"], "worker-src": ["blob:"]})
 
