@@ -3,10 +3,10 @@
 An endpoint's URL is checked when it is registered and again at every delivery: HTTPS (plain
 HTTP only with DEBUG), no credentials in it, and every address its host resolves to must be a
 public one (not private, loopback, link-local, shared, reserved or multicast; IPv4-mapped,
-6to4 and Teredo IPv6 addresses are judged by the IPv4 address inside). The delivery connects to
-the address that was checked, not to the name again, so a DNS answer that changes in between
-(rebinding) cannot send it elsewhere; TLS still checks the certificate against the name (SNI),
-and the Host header carries the name. Redirects are never followed.
+6to4, Teredo and NAT64 IPv6 addresses are judged by the IPv4 address inside). The delivery
+connects to the address that was checked, not to the name again, so a DNS answer that changes
+in between (rebinding) cannot send it elsewhere; TLS still checks the certificate against the
+name (SNI), and the Host header carries the name. Redirects are never followed.
 
 `WEBHOOKS_ALLOW_PRIVATE_TARGETS` lets an operator allow private addresses (a receiver on the
 same network, or a test's loopback receiver).
@@ -61,8 +61,15 @@ def parse(url: str) -> Target:
     return Target(parts.scheme, parts.hostname, port or default_port, path)
 
 
+# A NAT64 gateway turns an address in its prefix into the IPv4 address inside, which may be a
+# private one. In RFC 6052's well-known prefix it is the last 32 bits; where it lies in RFC
+# 8215's local-use prefix depends on the network's own prefix length, so those are refused.
+NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")
+NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
 def embedded_ipv4(address: IPAddress) -> IPAddress:
-    """The IPv4 address an IPv6 address carries (mapped, 6to4, Teredo), else itself."""
+    """The IPv4 address an IPv6 address carries (mapped, 6to4, Teredo, NAT64), else itself."""
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
             return address.ipv4_mapped
@@ -70,10 +77,14 @@ def embedded_ipv4(address: IPAddress) -> IPAddress:
             return address.sixtofour
         if address.teredo is not None:
             return address.teredo[1]
+        if address in NAT64_WELL_KNOWN:
+            return ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF)
     return address
 
 
 def is_public(address: IPAddress) -> bool:
+    if address in NAT64_LOCAL_USE:
+        return False
     inner = embedded_ipv4(address)
     return all(a.is_global and not a.is_multicast for a in {address, inner})
 

@@ -32,6 +32,8 @@ PRIVATE = [
     "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1",
     "0.0.0.0", "224.0.0.1", "::1", "fe80::1", "fc00::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
     "2002:7f00:1::", "2001:0:4136:e378:8000:63bf:80ff:fffe",
+    "64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe", "64:ff9b::a00:7", "64:ff9b:1::a00:7",
+    "64:ff9b:1:ffff::808:808",
 ]  # fmt: skip
 
 
@@ -52,6 +54,12 @@ def test_one_private_address_among_public_ones_is_enough_to_refuse(monkeypatch):
 def test_a_public_address_passes(monkeypatch):
     resolving_to(monkeypatch, "93.184.216.34", "2606:2800:220:1::1")
     assert targets.check("https://hooks.example.com:8443/x?y=1").path == "/x?y=1"
+
+
+def test_a_nat64_address_of_a_public_one_passes(monkeypatch):
+    """An IPv6-only network reaches IPv4 receivers through the well-known NAT64 prefix."""
+    resolving_to(monkeypatch, "64:ff9b::5db8:d822")  # 93.184.216.34
+    assert targets.check("https://hooks.example.com/x").host == "hooks.example.com"
 
 
 @pytest.mark.parametrize(
