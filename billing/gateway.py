@@ -12,6 +12,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
 
@@ -289,12 +290,7 @@ def verify_webhook(payload: bytes, signature: str) -> dict[str, Any]:
             f"Invalid webhook: {error}", code="bad_signature", permanent=True
         ) from None
     if isinstance(event, dict) and event.get("object") == "v2.core.event":
-        # A thin notification of a v2 event: the event itself is fetched with retrieve_event_v2.
-        if not {"id", "type", "related_object"} <= event.keys():
-            raise _bad_event("not a Stripe event notification")
-        if not _is_text(event["id"], 255) or not _is_text(event["type"], 100):
-            raise _bad_event("`id` and `type` must be non-empty strings")
-        return event
+        return checked_thin_event(event)
     return checked_envelope(event)
 
 
@@ -323,6 +319,37 @@ def checked_envelope(event: Any) -> dict[str, Any]:
     if object_id != "" and not _is_text(object_id, 255):
         raise _bad_event("`data.object.id` must be a string")
     return event
+
+
+def checked_thin_event(event: dict[str, Any]) -> dict[str, Any]:
+    """A thin notification of a v2 event (the event itself is fetched with retrieve_event_v2),
+    refused like a malformed envelope unless what we store of it fits: `id`, `type`,
+    `related_object.id` (null when the event has no object) and `created`."""
+    if not {"id", "type", "related_object"} <= event.keys():
+        raise _bad_event("not a Stripe event notification")
+    if not _is_text(event["id"], 255) or not _is_text(event["type"], 100):
+        raise _bad_event("`id` and `type` must be non-empty strings")
+    related = event["related_object"]
+    if related is not None and not isinstance(related, dict):
+        raise _bad_event("`related_object` must be an object or null")
+    object_id = (related or {}).get("id", "")
+    if object_id != "" and not _is_text(object_id, 255):
+        raise _bad_event("`related_object.id` must be a string")
+    created = event.get("created")
+    if created is not None and not _is_storable_time(created):
+        raise _bad_event("`created` must be an ISO 8601 time")
+    return event
+
+
+def _is_storable_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    # A column holds years 1 to 9999 in UTC: an offset must not push it past either end.
+    return moment.tzinfo is not None and 1970 <= moment.year < 9999
 
 
 def _is_text(value: object, max_length: int) -> bool:

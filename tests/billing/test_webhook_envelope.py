@@ -124,3 +124,40 @@ def test_any_signed_envelope_gets_200_or_a_clean_400(client, path, value):
     else:
         assert response.status_code == 200
         assert StripeEvent.objects.count() == 1
+
+
+def valid_thin_event():
+    return {
+        "id": "evt_thin_envelope",
+        "object": "v2.core.event",
+        "type": "v1.billing.meter.no_meter_found",
+        "created": "2026-11-28T10:00:00.000Z",
+        "related_object": {"id": "mtr_1", "type": "billing.meter", "url": "/v1/billing/meters"},
+    }
+
+
+MALFORMED_THIN = {
+    "related object is a string": ("related_object", "mtr_1"),
+    "related object is a list": ("related_object", [{"id": "mtr_1"}]),
+    "related object id is a number": ("related_object", {"id": 12}),
+    "related object id has a NUL": ("related_object", {"id": "mtr_\x00"}),
+    "related object id too long": ("related_object", {"id": "m" * 256}),
+    "created is a number": ("created", 1764324000),
+    "created is not a time": ("created", "yesterday"),
+    "created has no time zone": ("created", "2026-11-28T10:00:00"),
+    "created is beyond year 9999 in UTC": ("created", "9999-12-31T23:59:59-14:00"),
+    "id has a NUL": ("id", "evt_\x00"),
+}
+
+
+@pytest.mark.parametrize(("field", "value"), MALFORMED_THIN.values(), ids=MALFORMED_THIN.keys())
+def test_a_malformed_thin_event_is_refused_without_writing(client, field, value):
+    response = signed_post(client, {**valid_thin_event(), field: value})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_event"
+    assert not StripeEvent.objects.exists()
+
+
+def test_a_well_formed_thin_event_is_still_stored(client):
+    assert signed_post(client, valid_thin_event()).status_code == 200
+    assert StripeEvent.objects.get().object_id == "mtr_1"
