@@ -625,8 +625,8 @@ WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", defa
 WEBHOOKS_TIMEOUT_SECONDS = env_int("WEBHOOKS_TIMEOUT_SECONDS", 5, minimum=1)
 # Every endpoint gets its own POST of each event, and "send test" and "resend" POST on demand:
 # without bounds an account could aim many endpoints, or a loop of clicks, at someone's server.
-WEBHOOK_ENDPOINTS_PER_ACCOUNT = env_int("WEBHOOK_ENDPOINTS_PER_ACCOUNT", 16, minimum=1)
-WEBHOOK_MANUAL_SENDS_PER_MINUTE = env_int("WEBHOOK_MANUAL_SENDS_PER_MINUTE", 5, minimum=1)
+WEBHOOKS_ENDPOINTS_PER_ACCOUNT = env_int("WEBHOOKS_ENDPOINTS_PER_ACCOUNT", 16, minimum=1)
+WEBHOOKS_MANUAL_SENDS_PER_MINUTE = env_int("WEBHOOKS_MANUAL_SENDS_PER_MINUTE", 5, minimum=1)
 # Deliveries wait on other people's servers: their own queue, served by a thread pool.
 CELERY_TASK_ROUTES = {"webhooks.deliver": {"queue": "webhooks"}}
 CELERY_BEAT_SCHEDULE["webhooks-send-due"] = {"task": "webhooks.send_due", "schedule": 15.0}

@@ -222,7 +222,7 @@ class TooManySends(Exception):
 def take_manual_send(endpoint: Endpoint) -> None:
     """Each click is a POST to someone's server: a loop of them must not become a flood."""
     limit = throttle.Limit(
-        f"webhook-sends:endpoint:{endpoint.pk}", settings.WEBHOOK_MANUAL_SENDS_PER_MINUTE, 60
+        f"webhook-sends:endpoint:{endpoint.pk}", settings.WEBHOOKS_MANUAL_SENDS_PER_MINUTE, 60
     )
     if throttle.take(limit) is not None:
         raise TooManySends(throttle.seconds_left(limit))

@@ -33,7 +33,7 @@ def check_room(account: Account, url: str, *, changing: Endpoint | None = None) 
         raise EndpointRefused(
             "This account already has an endpoint with this URL.", "duplicate_url", "url"
         )
-    limit = settings.WEBHOOK_ENDPOINTS_PER_ACCOUNT
+    limit = settings.WEBHOOKS_ENDPOINTS_PER_ACCOUNT
     if changing is None and others.count() >= limit:
         raise EndpointRefused(
             f"An account may have {limit} webhook endpoints; delete one before adding another.",

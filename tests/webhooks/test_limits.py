@@ -22,7 +22,7 @@ def register(team, alice, url: str) -> Endpoint:
 
 
 def test_the_api_refuses_an_endpoint_beyond_the_cap(api, alice, team, receiver, base, settings):
-    settings.WEBHOOK_ENDPOINTS_PER_ACCOUNT = 2
+    settings.WEBHOOKS_ENDPOINTS_PER_ACCOUNT = 2
     register(team, alice, receiver.url(path="/one"))
     register(team, alice, receiver.url(path="/two"))
     form = {"url": receiver.url(path="/three"), "event_types": ["key.created"]}
@@ -67,7 +67,7 @@ def test_another_account_may_register_the_same_url(alice, team, charlie, receive
 
 
 def test_the_page_says_why_it_refuses_an_endpoint(client, alice, team, receiver, settings):
-    settings.WEBHOOK_ENDPOINTS_PER_ACCOUNT = 1
+    settings.WEBHOOKS_ENDPOINTS_PER_ACCOUNT = 1
     register(team, alice, receiver.url())
     client.force_login(alice)
     page = f"/a/{team.slug}/webhooks/"
@@ -83,7 +83,7 @@ def test_the_page_says_why_it_refuses_an_endpoint(client, alice, team, receiver,
 
 
 def test_send_test_through_the_api_is_throttled(api, alice, team, receiver, base, settings):
-    settings.WEBHOOK_MANUAL_SENDS_PER_MINUTE = 2
+    settings.WEBHOOKS_MANUAL_SENDS_PER_MINUTE = 2
     endpoint = register(team, alice, receiver.url())
     api.force_login(alice)
     url = f"{base}{endpoint.public_id}/test/"
@@ -100,7 +100,7 @@ def test_send_test_through_the_api_is_throttled(api, alice, team, receiver, base
 
 
 def test_resend_through_the_api_shares_the_allowance(api, alice, team, receiver, base, settings):
-    settings.WEBHOOK_MANUAL_SENDS_PER_MINUTE = 1
+    settings.WEBHOOKS_MANUAL_SENDS_PER_MINUTE = 1
     endpoint = register(team, alice, receiver.url())
     api.force_login(alice)
     assert api.post(f"{base}{endpoint.public_id}/test/").status_code == 202
@@ -113,7 +113,7 @@ def test_resend_through_the_api_shares_the_allowance(api, alice, team, receiver,
 
 
 def test_the_pages_throttle_send_test_and_resend(client, alice, team, receiver, settings):
-    settings.WEBHOOK_MANUAL_SENDS_PER_MINUTE = 1
+    settings.WEBHOOKS_MANUAL_SENDS_PER_MINUTE = 1
     endpoint = register(team, alice, receiver.url())
     client.force_login(alice)
     page = f"/a/{team.slug}/webhooks/{endpoint.public_id}/"
