@@ -30,7 +30,7 @@ from portal.http import AuthenticatedRequest
 from portal.pagination import MAX_OFFSET
 from usage import reports
 from usage.export import ExportQuery, Position, export_rows, position_of
-from usage.forms import LAST_EXPORT_DAY, TOO_LATE, ExportForm
+from usage.forms import ExportForm, check_exportable
 
 MAX_LIMIT = 10_000
 NOT_A_CURSOR = "Not a cursor this API gave out."
@@ -59,11 +59,12 @@ class UsageQuerySerializer(serializers.Serializer[dict[str, Any]]):
         "however deep (with the same account, start, end and by)",
     )
 
+    # The export form's bound; DRF reports its Django ValidationError as the field's, code kept.
     def validate_start(self, value: date) -> date:
-        return refuse_too_late(value)
+        return check_exportable(value)
 
     def validate_end(self, value: date) -> date:
-        return refuse_too_late(value)
+        return check_exportable(value)
 
     def validate_cursor(self, value: str) -> list[str]:
         try:
@@ -75,7 +76,7 @@ class UsageQuerySerializer(serializers.Serializer[dict[str, Any]]):
         if not all(is_cursor_part(part) for part in position):
             # Its parts go into a query: NUL is text PostgreSQL refuses (a 500, not a page).
             raise serializers.ValidationError(NOT_A_CURSOR)
-        return [str(part) for part in position]
+        return position
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         cursor = data.get("cursor")
@@ -85,13 +86,6 @@ class UsageQuerySerializer(serializers.Serializer[dict[str, Any]]):
             if cursor[0] != data["by"]:
                 raise serializers.ValidationError({"cursor": "This cursor is for another `by`."})
         return data
-
-
-def refuse_too_late(day: date) -> date:
-    """As the export form does, in the API's own field errors."""
-    if day > LAST_EXPORT_DAY:
-        raise serializers.ValidationError(TOO_LATE, code="too_late")
-    return day
 
 
 def encode_cursor(by: str, position: Position) -> str:
