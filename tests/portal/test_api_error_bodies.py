@@ -66,11 +66,18 @@ def test_a_form_over_the_upload_limit_on_a_page_is_still_the_html_400(
     assert response["Content-Type"].startswith("text/html")
 
 
-def test_an_unexpected_error_under_api_is_a_json_500(api, alice, team, monkeypatch):
+@pytest.fixture
+def broken_glance(monkeypatch):
+    """The usage glance, which both the API and the usage page read, raising a bug."""
+
     def broken(*args: object) -> None:
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(reports, "glance", broken)
+
+
+@pytest.mark.usefixtures("broken_glance")
+def test_an_unexpected_error_under_api_is_a_json_500(api, alice, team):
     api.raise_request_exception = False
     api.force_login(alice)
 
@@ -81,11 +88,8 @@ def test_an_unexpected_error_under_api_is_a_json_500(api, alice, team, monkeypat
     assert "a bug" not in response.content.decode()
 
 
-def test_an_unexpected_error_on_a_page_is_still_the_html_500(client, alice, team, monkeypatch):
-    def broken(*args: object) -> None:
-        raise RuntimeError("a bug")
-
-    monkeypatch.setattr(reports, "glance", broken)
+@pytest.mark.usefixtures("broken_glance")
+def test_an_unexpected_error_on_a_page_is_still_the_html_500(client, alice, team):
     client.raise_request_exception = False
     client.force_login(alice)
 
