@@ -54,6 +54,11 @@ class ExpiringLRU(Generic[K, V]):
             pass  # evicted or forgotten meanwhile: nothing to move
         return True, value  # type: ignore[return-value]  # not _MISSING, checked above
 
+    def peek(self, key: K) -> V | None:
+        """The value held under ``key`` (expired or not), without touching its place: None
+        when there is none."""
+        return self._values.get(key)
+
     def put(self, key: K, value: V, expires_at: float, *, generation: int | None = None) -> None:
         """Store until ``expires_at`` (monotonic), unless an invalidation came since
         ``generation`` was read."""

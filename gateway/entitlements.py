@@ -19,34 +19,33 @@ key, product and half lifetime, never per call. Each token is renewed at a point
 40% and half of its lifetime (``renew_at``), a key's first between 20% and half: the tokens of
 keys first called together (a start, a deploy) would otherwise all be signed again in the same
 seconds, every half lifetime (bench (j): their waves, with the caches' reloads, took the auth
-server's CPU per call from 65 µs to 80-112 µs for two minutes). The
-cache key holds everything a claim is made of (the features through the policy's digest) and
-the signing key's id, so a plan change, a catalog change or a key rotation each gets a fresh
-token at once.
+server's CPU per call from 65 µs to 80-112 µs for two minutes). Tokens are held with the key's
+record (``KeyRecord.tokens``), each under everything else a claim is made of (the plan, the
+features through the policy's digest, the product) and the signing key's id, so a plan change,
+a catalog change or a key rotation each gets a fresh token at once; a revoked key's go with
+its record.
 """
 
 from __future__ import annotations
 
 import random
-import time
 from typing import Any
 
 import jwt
 from django.conf import settings
 
+from apikeys import records
 from apikeys.records import KeyRecord
-from core.lru import ExpiringLRU
 from gateway.policy import AccountPolicy, Product
 from gateway.signing import keys
 
 HEADER = "Tollgate-Entitlements"
 ALGORITHM = "EdDSA"
 
-# (account, key, environment, plan, features digest, product, signing kid) → (token, renew at),
-# the renewal on the same clock as the token's own iat and exp; bounded like the key cache.
-_tokens: ExpiringLRU[tuple[int, str, str, str, str, str, str], tuple[str, float]] = ExpiringLRU(
-    settings.GATEWAY_KEY_CACHE_ENTRIES
-)
+# Tokens held per key (KeyRecord.tokens), by what else a claim is made of: beyond this many
+# (many products called with one key, plan or catalog changes, rotations), those past their
+# renewal are dropped, or all of them.
+TOKENS_PER_KEY = 16
 
 
 def claims(record: KeyRecord, policy: AccountPolicy, product: Product, now: int) -> dict[str, Any]:
@@ -73,13 +72,13 @@ def renew_at(issued: int, first: bool = False) -> float:
 
 
 def token_for(record: KeyRecord, policy: AccountPolicy, product: Product, now: float) -> str:
-    """The call's token: cached, and renewed before half its lifetime is gone (renew_at)."""
+    """The call's token: held with the key's record, and renewed before half its lifetime is
+    gone (renew_at). The record is the key's, account's and environment's; the rest of the
+    claims are in the entry's name (the features through the policy's digest)."""
     ring = keys.ring()
-    cache_key = (
-        record.account_id, record.key_id, record.environment, policy.plan_slug,
-        policy.features_digest, product.slug, ring.kid,
-    )  # fmt: skip
-    _, cached = _tokens.get(cache_key)
+    held = record.tokens
+    name = (policy.plan_slug, policy.features_digest, product.slug, ring.kid)
+    cached = held.get(name)
     if cached is not None and now < cached[1]:
         return cached[0]
     issued = int(now)
@@ -89,11 +88,16 @@ def token_for(record: KeyRecord, policy: AccountPolicy, product: Product, now: f
         algorithm=ALGORITHM,
         headers={"kid": ring.kid},
     )
-    # Kept in memory a whole lifetime at most; renewed, by the wall clock, before half of it.
-    renewal = renew_at(issued, first=cached is None)
-    _tokens.put(cache_key, (token, renewal), time.monotonic() + settings.ENTITLEMENT_TOKEN_SECONDS)
+    if cached is None and len(held) >= TOKENS_PER_KEY:
+        for stale in [n for n, (_, renewal) in held.items() if renewal <= now]:
+            del held[stale]
+        if len(held) >= TOKENS_PER_KEY:
+            held.clear()
+    held[name] = (token, renew_at(issued, first=cached is None))
     return token
 
 
 def clear() -> None:
-    _tokens.clear()
+    """Forget every token: they are held with the key records, which are forgotten with them
+    (and read again on their next call)."""
+    records.cache.clear()

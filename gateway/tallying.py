@@ -88,62 +88,71 @@ class Batch:
 
 
 class Period:
-    """One batching period's tallies, by counter keys (core.redis_keys.hour_keys): calls per
-    usage field, units, and (account id, quota TTL). Plain dicts of strings and numbers, not an
-    object per entry: the collector does not track those (see Batch)."""
+    """One batching period's tallies: an entry per counter keys (core.redis_keys.hour_keys), in
+    parallel lists by entry number (its counter keys, account, quota TTL, units, and calls per
+    usage field), found through one map. Lists of strings and numbers, not an object per entry:
+    the collector does not track those (see Batch). One lookup a call: in a gateway serving
+    many accounts nearly every call starts an entry, and each of four maps keyed by the same
+    tuple of five names cost a hash of it and a miss to memory (bench (h))."""
 
-    __slots__ = ("accounts", "calls", "order", "owners", "position", "tallied", "units")
+    __slots__ = ("accounts", "calls", "index", "keys", "owners", "position", "tallied", "ttls",
+                 "units")  # fmt: skip
 
     def __init__(self) -> None:
-        self.calls: dict[tuple[str, ...], dict[str, int]] = {}
-        self.units: dict[tuple[str, ...], int] = {}
-        self.owners: dict[tuple[str, ...], tuple[int, int]] = {}
-        self.accounts: set[int] = set()
-        self.order: list[tuple[str, ...]] = []  # once closed: the entries, by counter keys
+        self.index: dict[tuple[str, ...], int] = {}  # counter keys → entry number
+        self.keys: list[tuple[str, ...]] = []
+        self.owners: list[int] = []  # each entry's account
+        self.ttls: list[int] = []
+        self.units: list[int] = []
+        self.calls: list[dict[str, int]] = []
+        self.accounts: set[int] = set()  # the accounts with an entry
         self.position = 0  # once closed: the first entry not batched yet
         self.tallied = 0  # calls
 
     def add(
         self, account_id: int, keys: tuple[str, ...], usage_field: str, cost: int, quota_ttl: int
     ) -> None:
-        calls = self.calls.get(keys)
-        if calls is None:
-            calls = self.calls[keys] = {}
-            self.units[keys] = 0
-            self.owners[keys] = (account_id, max(quota_ttl, 1))
+        entry = self.index.get(keys)
+        if entry is None:
+            entry = self.index[keys] = len(self.keys)
+            self.keys.append(keys)
+            self.owners.append(account_id)
+            self.ttls.append(max(quota_ttl, 1))
+            self.units.append(0)
+            self.calls.append({})
             self.accounts.add(account_id)
         name = f"{usage_field}|ok" if cost == 1 else f"{usage_field}|ok|{cost}"
+        calls = self.calls[entry]
         calls[name] = calls.get(name, 0) + 1
-        self.units[keys] += cost
+        self.units[entry] += cost
         self.tallied += 1
 
     def close(self) -> None:
-        self.order = list(self.calls)
         TALLIED_CALLS.inc(self.tallied)
 
     @property
     def batched(self) -> bool:
-        return self.position == len(self.order)
+        return self.position == len(self.keys)
 
     def next_batch(self, name: str) -> Batch:
         """The next entries of a closed period: at most BATCH_ENTRIES, and BATCH_FIELDS usage
         fields unless a single entry has more. (Locals, not attributes, in the loop: it runs
         once per account and second, a call's worth of work in a million-key gateway.)"""
-        order, calls_by_keys, units, owners = self.order, self.calls, self.units, self.owners
+        counter_keys, owners, ttls, units, every_calls = (
+            self.keys, self.owners, self.ttls, self.units, self.calls
+        )  # fmt: skip
         accounts: list[int] = []
         keys: list[str] = []
         args: list[str | int] = []
         fields, position = 0, self.position
-        end = min(position + BATCH_ENTRIES, len(order))
+        end = min(position + BATCH_ENTRIES, len(counter_keys))
         while position < end:
-            counter_keys = order[position]
-            calls = calls_by_keys[counter_keys]
+            calls = every_calls[position]
             if accounts and fields + len(calls) > BATCH_FIELDS:
                 break
-            account_id, quota_ttl = owners[counter_keys]
-            accounts.append(account_id)
-            keys += counter_keys[2:5]  # the quota, the usage hash, the hours set
-            args += (units[counter_keys], quota_ttl, len(calls))
+            accounts.append(owners[position])
+            keys += counter_keys[position][2:5]  # the quota, the usage hash, the hours set
+            args += (units[position], ttls[position], len(calls))
             for field_and_calls in calls.items():
                 args += field_and_calls
             fields += len(calls)
@@ -193,7 +202,7 @@ class Tallies:
     def close(self) -> None:
         """Start a new period and batch the one closed, a batch per loop iteration: batching a
         second of a hundred thousand accounts' calls at once held every call up for ~10 ms."""
-        if not self.open.calls:
+        if not self.open.keys:
             return
         self.batch_closed()  # what is left of the last one (when a second was not enough)
         self.closed, self.open = self.open, Period()
@@ -239,7 +248,7 @@ class Tallies:
 
     @property
     def settled(self) -> bool:
-        return not self.open.calls and self.closed is None and self.batches.settled
+        return not self.open.keys and self.closed is None and self.batches.settled
 
 
 active: Tallies | None = None  # this process's, set by the auth server (gateway/worker.py)

@@ -185,3 +185,46 @@ def test_a_key_that_cannot_sign_fails_the_call_before_it_is_counted(team, settin
     status, headers, _ = ask(raw)
     # The free plan's quota is 5: the failed call took none of it.
     assert (status, headers["X-Quota-Remaining"]) == (204, "4")
+
+
+def test_a_reloaded_key_record_keeps_its_tokens(team):
+    """Tokens are held with the key's record (KeyRecord.tokens); the background reload of a
+    busy key (core.refresh) carries them over, so it signs nothing again."""
+    from apikeys import records
+
+    raw, key = make_key(team)
+    first = ask(raw)[1][HEADER]
+    ((key_hash, (reloaded, expires_at, refresh_at)),) = records.reload_many([key.key_hash])
+    assert reloaded is not records.cache.peek(key.key_hash)  # a new record, read again
+    # (Ed25519 signs alike twice: what shows that nothing is signed is the token held.)
+    assert [token for token, _ in reloaded.tokens.values()] == [first]
+    since = records.cache.generation
+    assert records.cache.refreshed(key_hash, reloaded, expires_at, refresh_at, since)
+    assert records.cache.peek(key.key_hash) is reloaded
+    assert ask(raw)[1][HEADER] == first
+
+
+def test_a_key_holds_a_bounded_number_of_tokens(team, product):
+    """A key called on ever more products (or through ever more plan changes) keeps at most
+    TOKENS_PER_KEY tokens: past it, those due for renewal go, else all of them."""
+    from dataclasses import replace
+
+    from apikeys import records
+    from gateway import entitlements
+    from gateway.policy import catalog, policies
+
+    raw, _ = make_key(team)
+    assert ask(raw)[0] == 204
+    record = records.lookup(raw)
+    policy = policies.get(team.pk, time.time())
+    demo = catalog.product_for("/demo/hello")
+    now = time.time()
+    signed = {
+        entitlements.token_for(record, policy, replace(demo, slug=f"p{n}"), now)
+        for n in range(entitlements.TOKENS_PER_KEY * 3)
+    }
+    assert len(signed) == entitlements.TOKENS_PER_KEY * 3  # each product its own audience
+    assert 0 < len(record.tokens) <= entitlements.TOKENS_PER_KEY
+    # The last ones are still held: called again, each is served as it was.
+    last = replace(demo, slug=f"p{entitlements.TOKENS_PER_KEY * 3 - 1}")
+    assert entitlements.token_for(record, policy, last, now) in signed
