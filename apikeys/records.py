@@ -161,7 +161,7 @@ def reload_many(key_hashes: list[str]) -> list[tuple[str, Reload[KeyRecord | Non
     """The records of keys due for a refresh, in one query (the keys found; the others are
     dropped and read again by their next call)."""
     trusted = listener.connected
-    reloads = []
+    reloads: list[tuple[str, Reload[KeyRecord | None]]] = []
     for key_hash, record in read(key_hashes).items():
         if record is None:
             continue
