@@ -62,9 +62,11 @@ class KeyRecord:
     # The key's entitlement tokens (gateway.entitlements), kept with its record: a call finds
     # them in the object it already holds, where a cache of their own was one more map of
     # 100,000 entries to miss in (bench (h)). Carried over to a reloaded record (reload_many).
-    tokens: dict[tuple[str, ...], tuple[str, float]] = field(
-        default_factory=dict, compare=False, repr=False
-    )
+    # Name → token and name → renewal time: maps of strings and numbers only, which the cyclic
+    # collector stops tracking (a tuple in either kept the map tracked, one more object per
+    # key for every full pass to walk: see docs/architecture.md, "API keys").
+    tokens: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    renewals: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
     def is_usable_at(self, now: float) -> bool:
         if self.status != "active":
@@ -172,6 +174,7 @@ def reload_many(key_hashes: list[str]) -> list[tuple[str, Reload[KeyRecord | Non
             record.environment,
         ):
             record.tokens.update(held.tokens)  # still the same claims: no signing again
+            record.renewals.update(held.renewals)
         reloads.append((key_hash, (record, expiry(record, trusted), refresh_time(record, trusted))))
     return reloads
 

@@ -74,13 +74,13 @@ def renew_at(issued: int, first: bool = False) -> float:
 def token_for(record: KeyRecord, policy: AccountPolicy, product: Product, now: float) -> str:
     """The call's token: held with the key's record, and renewed before half its lifetime is
     gone (renew_at). The record is the key's, account's and environment's; the rest of the
-    claims are in the entry's name (the features through the policy's digest)."""
+    claims are in the token's name (the features through the policy's digest)."""
     ring = keys.ring()
-    held = record.tokens
-    name = (policy.plan_slug, policy.features_digest, product.slug, ring.kid)
-    cached = held.get(name)
-    if cached is not None and now < cached[1]:
-        return cached[0]
+    tokens, renewals = record.tokens, record.renewals
+    name = f"{policy.plan_slug} {policy.features_digest} {product.slug} {ring.kid}"
+    renewal = renewals.get(name)
+    if renewal is not None and now < renewal:
+        return tokens[name]
     issued = int(now)
     token = jwt.encode(
         claims(record, policy, product, issued),
@@ -88,12 +88,16 @@ def token_for(record: KeyRecord, policy: AccountPolicy, product: Product, now: f
         algorithm=ALGORITHM,
         headers={"kid": ring.kid},
     )
-    if cached is None and len(held) >= TOKENS_PER_KEY:
-        for stale in [n for n, (_, renewal) in held.items() if renewal <= now]:
-            del held[stale]
-        if len(held) >= TOKENS_PER_KEY:
-            held.clear()
-    held[name] = (token, renew_at(issued, first=cached is None))
+    if renewal is None and len(tokens) >= TOKENS_PER_KEY:
+        # A renewal goes before its token and comes after it: a decision on another thread
+        # that finds a renewal finds its token.
+        for stale in [n for n, due in renewals.items() if due <= now]:
+            del renewals[stale], tokens[stale]
+        if len(tokens) >= TOKENS_PER_KEY:
+            renewals.clear()
+            tokens.clear()
+    tokens[name] = token
+    renewals[name] = renew_at(issued, first=renewal is None)
     return token
 
 

@@ -89,18 +89,19 @@ class Batch:
 
 class Period:
     """One batching period's tallies: an entry per counter keys (core.redis_keys.hour_keys), in
-    parallel lists by entry number (its counter keys, account, quota TTL, units, and calls per
-    usage field), found through one map. Lists of strings and numbers, not an object per entry:
-    the collector does not track those (see Batch). One lookup a call: in a gateway serving
-    many accounts nearly every call starts an entry, and each of four maps keyed by the same
-    tuple of five names cost a hash of it and a miss to memory (bench (h))."""
+    parallel lists by entry number (its account, quota TTL, units, and calls per usage field),
+    found through one map, whose keys in order are the entries' counter keys. Lists of strings
+    and numbers, not an object per entry: the collector does not track those (see Batch). One
+    lookup a call: in a gateway serving many accounts nearly every call starts an entry, and
+    each of four maps keyed by the same tuple of five names cost a hash of it and a miss to
+    memory (bench (h))."""
 
     __slots__ = ("accounts", "calls", "index", "keys", "owners", "position", "tallied", "ttls",
                  "units")  # fmt: skip
 
     def __init__(self) -> None:
         self.index: dict[tuple[str, ...], int] = {}  # counter keys → entry number
-        self.keys: list[tuple[str, ...]] = []
+        self.keys: list[tuple[str, ...]] = []  # once closed: each entry's counter keys
         self.owners: list[int] = []  # each entry's account
         self.ttls: list[int] = []
         self.units: list[int] = []
@@ -114,8 +115,7 @@ class Period:
     ) -> None:
         entry = self.index.get(keys)
         if entry is None:
-            entry = self.index[keys] = len(self.keys)
-            self.keys.append(keys)
+            entry = self.index[keys] = len(self.owners)
             self.owners.append(account_id)
             self.ttls.append(max(quota_ttl, 1))
             self.units.append(0)
@@ -128,11 +128,12 @@ class Period:
         self.tallied += 1
 
     def close(self) -> None:
+        self.keys = list(self.index)
         TALLIED_CALLS.inc(self.tallied)
 
     @property
     def batched(self) -> bool:
-        return self.position == len(self.keys)
+        return self.position == len(self.index)
 
     def next_batch(self, name: str) -> Batch:
         """The next entries of a closed period: at most BATCH_ENTRIES, and BATCH_FIELDS usage
@@ -202,7 +203,7 @@ class Tallies:
     def close(self) -> None:
         """Start a new period and batch the one closed, a batch per loop iteration: batching a
         second of a hundred thousand accounts' calls at once held every call up for ~10 ms."""
-        if not self.open.keys:
+        if not self.open.index:
             return
         self.batch_closed()  # what is left of the last one (when a second was not enough)
         self.closed, self.open = self.open, Period()
@@ -248,7 +249,7 @@ class Tallies:
 
     @property
     def settled(self) -> bool:
-        return not self.open.keys and self.closed is None and self.batches.settled
+        return not self.open.index and self.closed is None and self.batches.settled
 
 
 active: Tallies | None = None  # this process's, set by the auth server (gateway/worker.py)

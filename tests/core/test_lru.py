@@ -147,26 +147,30 @@ def test_a_reload_does_not_bring_back_an_entry_evicted_or_dropped_meanwhile():
     assert list(cache) == ["c"] and cache.generation == since  # no invalidation counted
 
 
-def test_an_entry_handed_on_for_a_reload_still_expires_on_time():
-    """After its refresh point a hit looks no more at the entry until it expires
-    (RefreshingLRU._clear_until): then it is a miss, as before."""
+def test_an_entry_handed_on_for_a_reload_still_expires_on_time(monkeypatch):
+    """A hit past its refresh point hands the key on once and is a hit until the entry
+    expires; then it is a miss. (The cache's clock is the test's: no sleeping.)"""
+    clock = [1_000.0]
+    monkeypatch.setattr("core.lru.monotonic", lambda: clock[0])
     due: list[str] = []
     cache: RefreshingLRU[str, int] = RefreshingLRU(max_entries=10, on_due=due.append)
-    cache.put("k", 1, time.monotonic() + 0.2, refresh_at=time.monotonic() - 0.001)
+    cache.put("k", 1, 1_000.2, refresh_at=999.9)
     assert [cache.get("k"), cache.get("k")] == [(True, 1), (True, 1)] and due == ["k"]
-    time.sleep(0.25)
+    clock[0] = 1_000.25
     assert cache.get("k") == (False, None) and due == ["k"]
 
 
-def test_a_reload_sets_the_next_refresh_point_which_a_hit_then_meets():
+def test_a_reload_sets_the_next_refresh_point_which_a_hit_then_meets(monkeypatch):
+    clock = [1_000.0]
+    monkeypatch.setattr("core.lru.monotonic", lambda: clock[0])
     due: list[str] = []
     cache: RefreshingLRU[str, int] = RefreshingLRU(max_entries=10, on_due=due.append)
-    cache.put("k", 1, later(), refresh_at=time.monotonic() - 0.001)
+    cache.put("k", 1, 1_060.0, refresh_at=999.9)
     assert cache.get("k") == (True, 1) and due == ["k"]
     since = cache.generation
-    assert cache.refreshed("k", 2, later(), time.monotonic() + 0.1, since)
+    assert cache.refreshed("k", 2, 1_060.0, 1_000.1, since)
     assert cache.get("k") == (True, 2) and due == ["k"]  # not due yet
-    time.sleep(0.15)
+    clock[0] = 1_000.15
     assert cache.get("k") == (True, 2) and due == ["k", "k"]
     cache.clear()
     assert cache.get("k") == (False, None)

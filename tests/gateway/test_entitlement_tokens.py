@@ -197,7 +197,7 @@ def test_a_reloaded_key_record_keeps_its_tokens(team):
     ((key_hash, (reloaded, expires_at, refresh_at)),) = records.reload_many([key.key_hash])
     assert reloaded is not records.cache.peek(key.key_hash)  # a new record, read again
     # (Ed25519 signs alike twice: what shows that nothing is signed is the token held.)
-    assert [token for token, _ in reloaded.tokens.values()] == [first]
+    assert list(reloaded.tokens.values()) == [first] and len(reloaded.renewals) == 1
     since = records.cache.generation
     assert records.cache.refreshed(key_hash, reloaded, expires_at, refresh_at, since)
     assert records.cache.peek(key.key_hash) is reloaded
@@ -228,3 +228,18 @@ def test_a_key_holds_a_bounded_number_of_tokens(team, product):
     # The last ones are still held: called again, each is served as it was.
     last = replace(demo, slug=f"p{entitlements.TOKENS_PER_KEY * 3 - 1}")
     assert entitlements.token_for(record, policy, last, now) in signed
+
+
+def test_a_keys_tokens_leave_nothing_for_the_garbage_collector(team):
+    """A key's held tokens are strings and numbers in two maps, which the collector stops
+    tracking: a tracked map per key was one more object per cached key for each full pass."""
+    import gc
+
+    from apikeys import records
+
+    raw, key = make_key(team)
+    ask(raw)
+    record = records.cache.peek(key.key_hash)
+    assert record is not None and record.tokens
+    gc.collect()
+    assert not gc.is_tracked(record.tokens) and not gc.is_tracked(record.renewals)
