@@ -37,7 +37,7 @@ from core.prepared import PreparedRead
 from core.refresh import Refresher, Reload
 from credits.models import CreditWallet, TimePass
 from credits.terms import prepaid_terms
-from usage.caps import period_limit
+from usage.caps import period_limit, spend_cap_of
 
 NO_LIMIT = -1
 T = TypeVar("T")
@@ -107,10 +107,12 @@ def test_key_limits() -> Limits:
 
 
 def open_accounts(**lookup: Any) -> QuerySet[Account]:
-    """Accounts not closed, with whether each holds a pass or credits (credits.terms)."""
+    """Accounts not closed, with whether each holds a pass or credits (credits.terms), and its
+    spend cap (usage.caps)."""
     return Account.objects.filter(closed_at__isnull=True, **lookup).annotate(
         has_pass=Exists(TimePass.objects.filter(account=OuterRef("pk"))),
         has_wallet=Exists(CreditWallet.objects.filter(account=OuterRef("pk"))),
+        spend_cap=spend_cap_of(OuterRef("pk")),
     )
 
 
@@ -175,7 +177,8 @@ def policy_of(
     if prepaid is not None and prepaid.period is not None:
         standing = Standing(*prepaid.period, payment_required=False)
     terms = plans.terms(plan)
-    per_period, hard_cap = period_limit(account, plan)  # the plan's quota, or the spend cap
+    # The plan's quota, or the spend cap (annotated by open_accounts).
+    per_period, hard_cap = period_limit(plan, account.spend_cap)  # type: ignore[attr-defined]
     expires_at, refresh_at = expiry(standing.changes_at)
     return AccountPolicy(
         account_id=account.pk,

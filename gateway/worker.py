@@ -31,6 +31,7 @@ import os
 import resource
 import signal
 import socket
+import sys
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -70,6 +71,13 @@ SWEEP_SECONDS = 5.0
 # can neither accept nginx's connections (libuv resets them) nor reconnect to Redis.
 FDS_KEPT_FREE_BASE, FDS_KEPT_FREE_PER_THREAD = 32, 4
 STOP_SECONDS = 10.0  # on SIGTERM: how long calls in flight may take to finish
+# How long another thread (a cache's background reloads, a first load, a decision on a thread)
+# may hold the interpreter once the loop asks for it back (CPython: 5 ms). The loop lets go of
+# it at every socket call, and a reload waiting then takes it: with 5 ms turns every call in
+# flight waited out each one while nginx and the other core had nothing to do. Measured on bench
+# (j) (100,000 hot keys, their records and policies reloaded every few minutes) on a slow VM:
+# 3,691-3,931 calls a second with 5 ms, 5,468 with 0.5 ms.
+SWITCH_INTERVAL_SECONDS = 0.0005
 
 REASONS = {200: "OK", 204: "No Content", 401: "Unauthorized", 403: "Forbidden",
            404: "Not Found", 405: "Method Not Allowed", 413: "Content Too Large",
@@ -505,6 +513,7 @@ def serve(sock: socket.socket, threads: int) -> None:
     worker = Worker(loop, threads)
     prepare_process()
     collector.tune_for_long_caches()  # last: what was made until now lives as long as we do
+    sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
     server = loop.run_until_complete(
         loop.create_server(lambda: Connection(worker), sock=sock, backlog=2048)
     )
