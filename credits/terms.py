@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from accounts.models import Account
 from catalog.models import Plan
 from credits.models import CreditWallet, TimePass
 
@@ -23,22 +22,25 @@ class Terms:
     pass_expired: bool = False  # live calls are refused: the pass ran out
 
 
-def prepaid_terms(account: Account, now: datetime) -> Terms | None:
-    """None when the account is on its subscription's (or the default) plan."""
-    if account.plan_id is not None:
+def prepaid_terms(account_id: int, plan_id: int | None, now: datetime) -> Terms | None:
+    """None when the account is on its subscription's (or the default) plan; ``plan_id`` is the
+    account's own (Account.plan)."""
+    if plan_id is not None:
         return None
     # Most accounts have neither: two cheap EXISTS spare them the three joined reads below
     # (each first sight of an account in the gateway pays this).
     if not (
-        TimePass.objects.filter(account=account).exists()
-        or CreditWallet.objects.filter(account=account).exists()
+        TimePass.objects.filter(account_id=account_id).exists()
+        or CreditWallet.objects.filter(account_id=account_id).exists()
     ):
         return None
-    latest = TimePass.objects.filter(account=account, starts_at__lte=now).select_related("plan")
+    latest = TimePass.objects.filter(account_id=account_id, starts_at__lte=now).select_related(
+        "plan"
+    )
     running = latest.filter(ends_at__gt=now).first()
     if running is not None:
         return Terms(running.plan, (running.starts_at, running.ends_at))
-    wallet = CreditWallet.objects.filter(account=account).select_related("plan").first()
+    wallet = CreditWallet.objects.filter(account_id=account_id).select_related("plan").first()
     if wallet is not None:
         return Terms(wallet.plan, None, credits=True)
     expired = latest.first()

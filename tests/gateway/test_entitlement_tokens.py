@@ -189,18 +189,24 @@ def test_a_key_that_cannot_sign_fails_the_call_before_it_is_counted(team, settin
 
 def test_a_reloaded_key_record_keeps_its_tokens(team):
     """Tokens are held with the key's record (KeyRecord.tokens); the background reload of a
-    busy key (core.refresh) carries them over, so it signs nothing again."""
+    busy key (core.refresh) keeps the record held when the key is unchanged, and carries the
+    tokens over to a changed one, so it signs nothing again."""
     from apikeys import records
+    from apikeys.models import ApiKey
 
     raw, key = make_key(team)
     first = ask(raw)[1][HEADER]
+    held = records.cache.peek(key.key_hash)
     ((key_hash, (reloaded, expires_at, refresh_at)),) = records.reload_many([key.key_hash])
-    assert reloaded is not records.cache.peek(key.key_hash)  # a new record, read again
+    assert reloaded is held  # read again as it is held: nothing new to keep
+    ApiKey.objects.filter(pk=key.pk).update(allowed_methods=["GET"])  # no invalidation sent
+    ((_, (changed, expires_at, refresh_at)),) = records.reload_many([key.key_hash])
+    assert changed is not held and changed.allowed_methods == ("GET",)
     # (Ed25519 signs alike twice: what shows that nothing is signed is the token held.)
-    assert list(reloaded.tokens.values()) == [first] and len(reloaded.renewals) == 1
+    assert list(changed.tokens.values()) == [first] and len(changed.renewals) == 1
     since = records.cache.generation
-    assert records.cache.refreshed(key_hash, reloaded, expires_at, refresh_at, since)
-    assert records.cache.peek(key.key_hash) is reloaded
+    assert records.cache.refreshed(key_hash, changed, expires_at, refresh_at, since)
+    assert records.cache.peek(key.key_hash) is changed
     assert ask(raw)[1][HEADER] == first
 
 

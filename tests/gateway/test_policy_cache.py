@@ -184,3 +184,51 @@ def test_policies_first_loaded_together_come_due_over_most_of_a_cycle(team, alic
     # A policy lives 240-300 s, is reloaded from 60-80% of that, and first from a third of it.
     assert all(0.6 * 240 / 3 - 1 <= point <= 0.8 * 300 for point in points)
     assert min(points) < 0.6 * 240  # P(none of 20 below) < 1e-9
+
+
+def test_a_batch_of_policies_reads_as_each_account_alone(team, alice, product):
+    """Reloads and first loads read policies in batches, from the accounts' plain rows (not
+    model instances): each policy must be the one its account's own read makes, whatever the
+    account holds (a comp plan, a pass, credits, an expired pass, a spend cap, nothing), and a
+    closed account has none."""
+    from dataclasses import replace
+    from decimal import Decimal
+
+    from credits.models import CreditWallet, TimePass
+    from tests.gateway.support import make_plan
+    from usage.models import UsagePreferences
+
+    now = datetime.now(UTC)
+    comp = make_plan("comp", [product], requests_per_second=7)
+    prepaid = make_plan("prepaid", [product], requests_per_period=1000)
+    metered = make_plan("metered", [product], requests_per_period=5,
+                        overage_price_per_1000=Decimal("1.00"))  # fmt: skip
+    kinds = ["plain", "comp", "pass", "credits", "expired pass", "capped", "closed"]
+    accounts = {kind: Account.objects.create_with_owner(kind, alice) for kind in kinds}
+    Account.objects.filter(pk=accounts["comp"].pk).update(plan=comp)
+    Account.objects.filter(pk=accounts["capped"].pk).update(plan=metered)
+    UsagePreferences.objects.create(account=accounts["capped"], spend_cap=Decimal("0.02"))
+    Account.objects.filter(pk=accounts["closed"].pk).update(closed_at=now)
+    for kind, ends in (("pass", now + timedelta(days=1)), ("expired pass", now)):
+        TimePass.objects.create(account=accounts[kind], plan=prepaid, checkout_session_id=kind,
+                                starts_at=now - timedelta(days=1), ends_at=ends)  # fmt: skip
+    CreditWallet.objects.create(account=accounts["credits"], plan=prepaid)
+    ids = [account.pk for account in accounts.values()]
+
+    at = now.timestamp()
+    batch = policy.read_policies(ids, at)
+    alone = {account_id: policy.read_policies([account_id], at)[account_id] for account_id in ids}
+
+    def comparable(read):  # each read draws its own expiry
+        return read and replace(read, expires_at=0.0, refresh_at=None)
+
+    assert {k: comparable(p) for k, p in batch.items()} == {
+        k: comparable(p) for k, p in alone.items()
+    }
+    by_kind = {kind: batch[accounts[kind].pk] for kind in kinds}
+    assert by_kind["closed"] is None
+    assert by_kind["comp"].plan_slug == "comp" and by_kind["comp"].live.per_second == 7
+    assert by_kind["pass"].plan_slug == "prepaid" and not by_kind["pass"].credits
+    assert by_kind["credits"].credits and by_kind["expired pass"].pass_expired
+    assert by_kind["capped"].live.per_period == 25 and by_kind["capped"].live.hard_cap
+    assert by_kind["plain"].plan_slug == "free"
