@@ -174,3 +174,34 @@ def test_a_reload_sets_the_next_refresh_point_which_a_hit_then_meets(monkeypatch
     assert cache.get("k") == (True, 2) and due == ["k", "k"]
     cache.clear()
     assert cache.get("k") == (False, None)
+
+
+def test_a_refresh_point_at_or_past_the_expiry_is_never_met(monkeypatch):
+    """An entry's hits look at the first of its refresh point and its expiry: a point the
+    entry does not live to see hands nothing on, and the entry expires as any other."""
+    clock = [1_000.0]
+    monkeypatch.setattr("core.lru.monotonic", lambda: clock[0])
+    due: list[str] = []
+    cache: RefreshingLRU[str, int] = RefreshingLRU(max_entries=10, on_due=due.append)
+    cache.put("k", 1, 1_000.2, refresh_at=1_000.2)
+    assert cache.refresh_point("k") is None
+    clock[0] = 1_000.1
+    assert cache.get("k") == (True, 1)
+    clock[0] = 1_000.2
+    assert cache.get("k") == (False, None) and due == []
+
+
+def test_an_entry_forgotten_or_evicted_past_its_refresh_point_is_a_miss(monkeypatch):
+    clock = [1_000.0]
+    monkeypatch.setattr("core.lru.monotonic", lambda: clock[0])
+    due: list[str] = []
+    cache: RefreshingLRU[str, int] = RefreshingLRU(max_entries=2, on_due=due.append)
+    cache.put("gone", 1, 1_060.0, refresh_at=1_000.1)
+    cache.put("old", 2, 1_060.0, refresh_at=1_000.1)
+    assert cache.refresh_point("gone") == 1_000.1
+    cache.forget("gone")
+    cache.put("b", 3, 1_060.0)
+    cache.put("c", 4, 1_060.0)  # "old" is evicted
+    clock[0] = 1_000.2
+    assert [cache.get(k) for k in ("gone", "old")] == [(False, None)] * 2 and due == []
+    assert cache.refresh_point("gone") is None and list(cache) == ["b", "c"]
