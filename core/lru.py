@@ -158,6 +158,8 @@ class RefreshingLRU(ExpiringLRU[K, V]):
     def _past_point(self, key: K, now: float) -> tuple[bool, V | None]:
         """A hit past its entry's time: its expiry (a miss), or its refresh point, met once:
         the key goes to ``on_due`` and the entry lives on until its expiry."""
+        if key not in self._later:
+            return False, None  # expired, or not held: a miss takes no lock
         with self._lock:  # once per entry and reload: a hit racing a store or a forget
             expires_at = self._later.pop(key, None)
             if expires_at is None or expires_at <= now or key not in self._values:
