@@ -14,6 +14,17 @@ def later(seconds: float = 60.0) -> float:
     return time.monotonic() + seconds
 
 
+def on_a_clock(
+    monkeypatch, max_entries: int
+) -> tuple[list[float], list[str], RefreshingLRU[str, int]]:
+    """A RefreshingLRU on the test's own clock (set ``clock[0]``: no sleeping), and the keys it
+    hands on for reloads, in order."""
+    clock = [1_000.0]
+    monkeypatch.setattr("core.lru.monotonic", lambda: clock[0])
+    due: list[str] = []
+    return clock, due, RefreshingLRU(max_entries=max_entries, on_due=due.append)
+
+
 def test_it_drops_the_least_recently_used_entry_to_make_room():
     cache: ExpiringLRU[str, int] = ExpiringLRU(max_entries=2)
     cache.put("a", 1, later())
@@ -150,10 +161,7 @@ def test_a_reload_does_not_bring_back_an_entry_evicted_or_dropped_meanwhile():
 def test_an_entry_handed_on_for_a_reload_still_expires_on_time(monkeypatch):
     """A hit past its refresh point hands the key on once and is a hit until the entry
     expires; then it is a miss. (The cache's clock is the test's: no sleeping.)"""
-    clock = [1_000.0]
-    monkeypatch.setattr("core.lru.monotonic", lambda: clock[0])
-    due: list[str] = []
-    cache: RefreshingLRU[str, int] = RefreshingLRU(max_entries=10, on_due=due.append)
+    clock, due, cache = on_a_clock(monkeypatch, max_entries=10)
     cache.put("k", 1, 1_000.2, refresh_at=999.9)
     assert [cache.get("k"), cache.get("k")] == [(True, 1), (True, 1)] and due == ["k"]
     clock[0] = 1_000.25
@@ -161,10 +169,7 @@ def test_an_entry_handed_on_for_a_reload_still_expires_on_time(monkeypatch):
 
 
 def test_a_reload_sets_the_next_refresh_point_which_a_hit_then_meets(monkeypatch):
-    clock = [1_000.0]
-    monkeypatch.setattr("core.lru.monotonic", lambda: clock[0])
-    due: list[str] = []
-    cache: RefreshingLRU[str, int] = RefreshingLRU(max_entries=10, on_due=due.append)
+    clock, due, cache = on_a_clock(monkeypatch, max_entries=10)
     cache.put("k", 1, 1_060.0, refresh_at=999.9)
     assert cache.get("k") == (True, 1) and due == ["k"]
     since = cache.generation
@@ -179,10 +184,7 @@ def test_a_reload_sets_the_next_refresh_point_which_a_hit_then_meets(monkeypatch
 def test_a_refresh_point_at_or_past_the_expiry_is_never_met(monkeypatch):
     """An entry's hits look at the first of its refresh point and its expiry: a point the
     entry does not live to see hands nothing on, and the entry expires as any other."""
-    clock = [1_000.0]
-    monkeypatch.setattr("core.lru.monotonic", lambda: clock[0])
-    due: list[str] = []
-    cache: RefreshingLRU[str, int] = RefreshingLRU(max_entries=10, on_due=due.append)
+    clock, due, cache = on_a_clock(monkeypatch, max_entries=10)
     cache.put("k", 1, 1_000.2, refresh_at=1_000.2)
     assert cache.refresh_point("k") is None
     clock[0] = 1_000.1
@@ -192,10 +194,7 @@ def test_a_refresh_point_at_or_past_the_expiry_is_never_met(monkeypatch):
 
 
 def test_an_entry_forgotten_or_evicted_past_its_refresh_point_is_a_miss(monkeypatch):
-    clock = [1_000.0]
-    monkeypatch.setattr("core.lru.monotonic", lambda: clock[0])
-    due: list[str] = []
-    cache: RefreshingLRU[str, int] = RefreshingLRU(max_entries=2, on_due=due.append)
+    clock, due, cache = on_a_clock(monkeypatch, max_entries=2)
     cache.put("gone", 1, 1_060.0, refresh_at=1_000.1)
     cache.put("old", 2, 1_060.0, refresh_at=1_000.1)
     assert cache.refresh_point("gone") == 1_000.1
