@@ -24,15 +24,9 @@ class Terms:
 
 def prepaid_terms(account_id: int, plan_id: int | None, now: datetime) -> Terms | None:
     """None when the account is on its subscription's (or the default) plan; ``plan_id`` is the
-    account's own (Account.plan)."""
+    account's own (Account.plan). Up to three joined reads: ask only for an account that holds a
+    pass or a wallet (the gateway's account query says which, gateway.policy.open_accounts)."""
     if plan_id is not None:
-        return None
-    # Most accounts have neither: two cheap EXISTS spare them the three joined reads below
-    # (each first sight of an account in the gateway pays this).
-    if not (
-        TimePass.objects.filter(account_id=account_id).exists()
-        or CreditWallet.objects.filter(account_id=account_id).exists()
-    ):
         return None
     latest = TimePass.objects.filter(account_id=account_id, starts_at__lte=now).select_related(
         "plan"
