@@ -14,13 +14,12 @@ place of anything the client sent under that name. Claims (docs/entitlements.md)
     iat, exp  issued now, valid ENTITLEMENT_TOKEN_SECONDS
 
 Nothing of the request itself (path, address, time of the call) is in it: the same token serves
-every call of a key on a product until it is renewed, so signing (``KeyRing.sign``, 30-70 µs by
-the machine) happens once per key, product and half lifetime, never per call. Each token is
-renewed at a point drawn between 40% and half of its lifetime (``renew_at``), a key's first
-between 20% and half: the tokens of keys first called together (a start, a deploy) would
-otherwise all be signed again in the same seconds, every half lifetime (bench (j): their waves,
-with the caches' reloads, took the auth server's CPU per call from 65 µs to 80-112 µs for two
-minutes). Tokens are held with the key's
+every call of a key on a product until it is renewed, so signing (about 60 µs) happens once per
+key, product and half lifetime, never per call. Each token is renewed at a point drawn between
+40% and half of its lifetime (``renew_at``), a key's first between 20% and half: the tokens of
+keys first called together (a start, a deploy) would otherwise all be signed again in the same
+seconds, every half lifetime (bench (j): their waves, with the caches' reloads, took the auth
+server's CPU per call from 65 µs to 80-112 µs for two minutes). Tokens are held with the key's
 record (``KeyRecord.tokens``), each under everything else a claim is made of (the plan, the
 features through the policy's digest, the product) and the signing key's id, so a plan change,
 a catalog change or a key rotation each gets a fresh token at once; a revoked key's go with
@@ -32,6 +31,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import jwt
 from django.conf import settings
 
 from apikeys import records
@@ -40,6 +40,7 @@ from gateway.policy import AccountPolicy, Product
 from gateway.signing import keys
 
 HEADER = "Tollgate-Entitlements"
+ALGORITHM = "EdDSA"
 
 # Tokens held per key (KeyRecord.tokens), by what else a claim is made of: beyond this many
 # (many products called with one key, plan or catalog changes, rotations), those past their
@@ -81,7 +82,12 @@ def token_for(record: KeyRecord, policy: AccountPolicy, product: Product, now: f
     if renewal is not None and now < renewal:
         return tokens[name]
     issued = int(now)
-    token = ring.sign(claims(record, policy, product, issued))
+    token = jwt.encode(
+        claims(record, policy, product, issued),
+        ring.private,
+        algorithm=ALGORITHM,
+        headers={"kid": ring.kid},
+    )
     if renewal is None and len(tokens) >= TOKENS_PER_KEY:
         # A renewal goes before its token and comes after it: a decision on another thread
         # that finds a renewal finds its token.

@@ -6,12 +6,6 @@ old one beside it as ``<file>.previous``, whose public key the JWKS keeps publis
 token lifetime (and a margin), so every token signed before the rotation still verifies until it
 expires. Each process notices a rotation within ``RELOAD_CHECK_SECONDS`` (one ``stat`` of the
 file, not per call).
-
-A token is signed here (``KeyRing.sign``) rather than with ``jwt.encode``: it makes the same
-bytes (Ed25519 is deterministic; tests/gateway compares the two), but half of ``jwt.encode``'s
-time went to checking its arguments and building the same header again for every token, and a
-gateway with 100,000 busy keys signs hundreds of tokens a second (bench (j), on a slow VM: 115 µs
-a token with ``jwt.encode``, 66 µs here). Tokens are verified with PyJWT (docs/entitlements.md).
 """
 
 from __future__ import annotations
@@ -51,7 +45,7 @@ def public_jwk(public: Ed25519PublicKey) -> dict[str, str]:
     """The key as a JWK, its kid the RFC 7638 thumbprint (so a kid names one key forever)."""
     x = _b64(public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
     members = {"crv": "Ed25519", "kty": "OKP", "x": x}
-    canonical = compact_json(members, sort_keys=True)
+    canonical = json.dumps(members, separators=(",", ":"), sort_keys=True).encode()
     kid = _b64(hashlib.sha256(canonical).digest())
     return {**members, "kid": kid, "alg": "EdDSA", "use": "sig"}
 
@@ -75,31 +69,12 @@ def write_private_file(path: Path, data: bytes) -> None:
     os.replace(temporary, path)
 
 
-ALGORITHM = "EdDSA"
-
-
-def compact_json(value: Any, *, sort_keys: bool = False) -> bytes:
-    return json.dumps(value, separators=(",", ":"), sort_keys=sort_keys).encode()
-
-
 @dataclass(frozen=True)
 class KeyRing:
     private: Ed25519PrivateKey
     kid: str
     jwks: dict[str, Any]  # {"keys": [current, previous while still published]}
     stamp: tuple[tuple[int, int, int], ...]  # the files' (inode, mtime, size)
-    header: bytes  # a token's first part, base64url: {"alg": "EdDSA", "kid": kid, "typ": "JWT"}
-
-    def sign(self, claims: dict[str, Any]) -> str:
-        """A JWT (RFC 7519) of ``claims`` in JWS compact serialisation, signed with the key."""
-        signing_input = self.header + b"." + _b64(compact_json(claims)).encode()
-        signature = _b64(self.private.sign(signing_input))
-        return f"{signing_input.decode()}.{signature}"
-
-
-def token_header(kid: str) -> bytes:
-    # The members sorted, as PyJWT writes them: a token signed here is byte for byte its own.
-    return _b64(compact_json({"alg": ALGORITHM, "kid": kid, "typ": "JWT"}, sort_keys=True)).encode()
 
 
 def _stamp(*paths: Path) -> tuple[tuple[int, int, int], ...]:
@@ -128,8 +103,7 @@ def load(path: Path, now: float) -> KeyRing:
         old = public_jwk(read_private_key(previous).public_key())
         if old["kid"] != current["kid"]:
             keys.append(old)
-    kid = current["kid"]
-    return KeyRing(private, kid, {"keys": keys}, _stamp(path, previous), token_header(kid))
+    return KeyRing(private, current["kid"], {"keys": keys}, _stamp(path, previous))
 
 
 class Keys:
