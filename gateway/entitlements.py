@@ -36,9 +36,8 @@ from django.conf import settings
 
 from apikeys import records
 from apikeys.records import KeyRecord
-from gateway import renewing
 from gateway.policy import AccountPolicy, Product
-from gateway.signing import KeyRing, keys
+from gateway.signing import keys
 
 HEADER = "Tollgate-Entitlements"
 ALGORITHM = "EdDSA"
@@ -49,8 +48,7 @@ ALGORITHM = "EdDSA"
 TOKENS_PER_KEY = 16
 
 
-def claims(record: KeyRecord, policy: AccountPolicy, product: Product) -> dict[str, Any]:
-    """A token's claims but its times (``signed`` adds them)."""
+def claims(record: KeyRecord, policy: AccountPolicy, product: Product, now: int) -> dict[str, Any]:
     return {
         "iss": settings.SITE_URL,
         "aud": product.slug,
@@ -59,64 +57,48 @@ def claims(record: KeyRecord, policy: AccountPolicy, product: Product) -> dict[s
         "plan": policy.plan_slug,
         "env": record.environment,
         "features": policy.features,
+        "iat": now,
+        "exp": now + settings.ENTITLEMENT_TOKEN_SECONDS,
     }
-
-
-def signed(claims: dict[str, Any], issued: int, lifetime: int, ring: KeyRing) -> str:
-    timed = {**claims, "iat": issued, "exp": issued + lifetime}
-    return jwt.encode(timed, ring.private, algorithm=ALGORITHM, headers={"kid": ring.kid})
 
 
 def renew_at(issued: int, first: bool = False) -> float:
     """When a token issued at ``issued`` (unix seconds) is signed again: by half its lifetime,
-    so the upstream always receives one with at least half its lifetime left, less the grace a
-    renewal signed beside the loop may take (gateway.renewing); the first of its cache key from
-    a fifth of it on, so that the tokens of keys first called together spread (at the cost of
-    one early signing per key and process)."""
+    so the upstream always receives one with at least half its lifetime left; the first of its
+    cache key from a fifth of it on, so that the tokens of keys first called together spread
+    (at the cost of one early signing per key and process)."""
     earliest = 0.2 if first else 0.4
-    latest = 0.5 - renewing.GRACE_SHARE
-    return issued + settings.ENTITLEMENT_TOKEN_SECONDS * random.uniform(earliest, latest)
+    return issued + settings.ENTITLEMENT_TOKEN_SECONDS * random.uniform(earliest, 0.5)
 
 
 def token_for(record: KeyRecord, policy: AccountPolicy, product: Product, now: float) -> str:
     """The call's token: held with the key's record, and renewed before half its lifetime is
     gone (renew_at). The record is the key's, account's and environment's; the rest of the
-    claims are in the token's name (the features through the policy's digest). On the auth
-    server's loop, a token past its renewal point is renewed by the signing process while the
-    calls go on with it, until its grace bound (gateway.renewing)."""
+    claims are in the token's name (the features through the policy's digest)."""
     ring = keys.ring()
     tokens, renewals = record.tokens, record.renewals
     name = f"{policy.plan_slug} {policy.features_digest} {product.slug} {ring.kid}"
     renewal = renewals.get(name)
     if renewal is not None and now < renewal:
         return tokens[name]
-    lifetime = settings.ENTITLEMENT_TOKEN_SECONDS
-    if renewal is not None and now < renewal + lifetime * renewing.GRACE_SHARE:
-        renewer = renewing.current()
-        if renewer is not None:
-            renewer.renew(record, name, claims(record, policy, product), lifetime, ring.kid)
-            return tokens[name]
     issued = int(now)
-    token = signed(claims(record, policy, product), issued, lifetime, ring)
+    token = jwt.encode(
+        claims(record, policy, product, issued),
+        ring.private,
+        algorithm=ALGORITHM,
+        headers={"kid": ring.kid},
+    )
     if renewal is None and len(tokens) >= TOKENS_PER_KEY:
         # A renewal goes before its token and comes after it: a decision on another thread
-        # that finds a renewal finds its token. (The list is made at once: another thread may
-        # add to the map meanwhile.)
-        for stale in [n for n, due in list(renewals.items()) if due <= now]:
-            renewals.pop(stale, None)
-            tokens.pop(stale, None)
+        # that finds a renewal finds its token.
+        for stale in [n for n, due in renewals.items() if due <= now]:
+            del renewals[stale], tokens[stale]
         if len(tokens) >= TOKENS_PER_KEY:
             renewals.clear()
             tokens.clear()
-    store(record, name, token, issued, first=renewal is None)
+    tokens[name] = token
+    renewals[name] = renew_at(issued, first=renewal is None)
     return token
-
-
-def store(record: KeyRecord, name: str, token: str, issued: int, first: bool = False) -> None:
-    """A token signed, and its next renewal point, held with the key's record: the token goes
-    before its renewal (a decision on another thread that finds a renewal finds its token)."""
-    record.tokens[name] = token
-    record.renewals[name] = renew_at(issued, first)
 
 
 def clear() -> None:

@@ -45,7 +45,7 @@ from django.conf import settings
 from django.core.exceptions import SynchronousOnlyOperation
 
 from core import collector, first_loads
-from gateway import leasing, pipelining, renewing, tallying
+from gateway import leasing, pipelining, tallying
 from gateway.decide import Decision, refuse
 from gateway.wsgi import AUTH_PATH, decision_for, has_gateway_secret, prepare_process
 from portal.health import LIVEZ_PATH, PROBE_PATHS, probe_application
@@ -147,10 +147,7 @@ class Worker:
         self.pipeline = self.make_pipeline()
         self.leases: leasing.Leases | None = None
         self.tallies: tallying.Tallies | None = None
-        self.renewer: renewing.Renewer | None = None
         if self.pipeline is not None:
-            # Forked now, before this process starts a thread of its own (gateway/renewing.py).
-            self.renewer = renewing.active = renewing.Renewer(loop)
             self.tallies = tallying.active = tallying.Tallies(self.pipeline)
             # A miss parks its decision and is read with the others' (core.first_loads).
             first_loads.running = first_loads.Loop(loop, self.executor, pipelining.on_loop)
@@ -273,16 +270,13 @@ class Worker:
 
     def tick(self) -> None:
         """Every 100 ms: add the decisions to the metrics, send the tallied calls
-        (gateway/tallying.py), close the leases whose term is over (gateway/leasing.py), send
-        the tokens due for renewal to the signer (gateway/renewing.py)."""
+        (gateway/tallying.py), close the leases whose term is over (gateway/leasing.py)."""
         now = time.time()
         self.tally.flush()
         if self.tallies is not None:
             self.tallies.tick(now)
         if self.leases is not None:
             self.leases.tick(now)
-        if self.renewer is not None:
-            self.renewer.send()
         self.loop.call_later(leasing.next_tick_delay(now), self.tick)
 
     def sweep(self) -> None:
@@ -553,8 +547,6 @@ def serve(sock: socket.socket, threads: int) -> None:
                 await asyncio.sleep(0.01)
                 worker.tallies.flush()
         worker.tally.flush()
-        if worker.renewer is not None:
-            worker.renewer.close()
         loop.stop()
 
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -84,17 +84,16 @@ def test_a_first_token_is_reused_until_a_fifth_of_its_life_a_renewal_until_40_pe
 
 def test_tokens_issued_together_are_renewed_at_different_times(settings):
     """Keys first called together (a start, a deploy) are not all signed again together: their
-    first renewals are spread over 20-47% of a lifetime, later ones over 40-47% (the last 3%
-    before half the lifetime are a renewal's grace: gateway.renewing)."""
+    first renewals are spread over 20-50% of a lifetime, later ones over 40-50%."""
     from gateway.entitlements import renew_at
 
     life = settings.ENTITLEMENT_TOKEN_SECONDS
     firsts = [renew_at(1_000_000, first=True) - 1_000_000 for _ in range(1000)]
-    assert all(0.2 * life <= point <= 0.47 * life for point in firsts)
-    assert max(firsts) - min(firsts) > 0.22 * life  # most of the window
+    assert all(0.2 * life <= point <= 0.5 * life for point in firsts)
+    assert max(firsts) - min(firsts) > 0.25 * life  # most of the window
     later = [renew_at(1_000_000) - 1_000_000 for _ in range(1000)]
-    assert all(0.4 * life <= point <= 0.47 * life for point in later)
-    assert max(later) - min(later) > 0.05 * life
+    assert all(0.4 * life <= point <= 0.5 * life for point in later)
+    assert max(later) - min(later) > 0.08 * life
 
 
 def test_each_key_and_each_feature_change_gets_its_own_token(team):
