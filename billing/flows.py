@@ -234,12 +234,16 @@ def set_cancel_at_period_end(account: Account, user: User, cancel: bool) -> None
         raise gateway.BillingError(
             "There is no subscription to cancel.", code="no_subscription", permanent=True
         )
-    if cancel and sub.scheduled_plan_id:
-        # Ending the subscription replaces a downgrade planned for the same day.
+    if cancel:
+        # Stripe refuses to change the end of a subscription a schedule manages: a downgrade
+        # planned for the period end, and the same schedule for the whole period after the
+        # switch (its last phase). Ending the subscription replaces that plan: the schedule
+        # is released first, whether or not we still list the downgrade as planned.
         schedule = gateway.retrieve_subscription(sub.stripe_id).get("schedule")
         if schedule:
             gateway.release_subscription_schedule(str(schedule))
-        Subscription.objects.filter(pk=sub.pk).update(scheduled_plan=None, scheduled_for=None)
+        if sub.scheduled_plan_id:
+            Subscription.objects.filter(pk=sub.pk).update(scheduled_plan=None, scheduled_for=None)
     gateway.update_subscription(sub.stripe_id, {"cancel_at_period_end": cancel})
     audit.record(
         account, "billing.cancel_requested" if cancel else "billing.cancel_withdrawn", actor=user

@@ -147,6 +147,15 @@ def update(store: Store, sub_id: str, p: dict[str, Any]) -> dict[str, Any]:
     sub = store.get("subscription", sub_id)
     if sub["status"] == "canceled":
         raise StripeError(400, "A canceled subscription can't be updated", "subscription_canceled")
+    if "cancel_at_period_end" in p and sub.get("schedule"):
+        # Stripe's answer: while a schedule manages the subscription, its end is the
+        # schedule's to change (update or release the schedule first).
+        raise StripeError(
+            400,
+            f"The subscription is managed by the subscription schedule `{sub['schedule']}`, and "
+            "updating any cancelation behavior directly is not allowed. Please update the "
+            "schedule instead.",
+        )
     before = copy.deepcopy(sub)
     if "cancel_at_period_end" in p:
         sub["cancel_at_period_end"] = p["cancel_at_period_end"] == "true"

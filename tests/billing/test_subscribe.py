@@ -134,6 +134,23 @@ def test_it_downgrades_at_the_period_end(client, plans, team, alice, sim):
     assert renewal["amount_due"] == 1000
 
 
+def test_it_cancels_in_the_period_after_a_downgrade(client, plans, team, alice, sim):
+    """After the switch, the schedule still manages the subscription (its last phase), which
+    Stripe says forbids changing the subscription's end: cancelling releases it first."""
+    sub_id = subscribe(sim, client, team, plans["pro"], alice)
+    run_and_deliver(sim, client, lambda: flows.change_plan(
+        team, plans["starter"], alice, downgrade_at_period_end=True))  # fmt: skip
+    run_and_deliver(sim, client, lambda: sim.control(f"subscriptions/{sub_id}/advance"))
+    assert Subscription.objects.get(stripe_id=sub_id).scheduled_plan is None
+    assert gateway.retrieve_subscription(sub_id)["schedule"]  # the switch's phase runs on
+    run_and_deliver(sim, client, lambda: flows.set_cancel_at_period_end(team, alice, cancel=True))
+    data = gateway.retrieve_subscription(sub_id)
+    assert data["cancel_at_period_end"] is True and data["schedule"] is None
+    assert Subscription.objects.get(stripe_id=sub_id).cancel_at_period_end is True
+    team.refresh_from_db()
+    assert team.plan == plans["starter"]
+
+
 def test_an_upgrade_replaces_a_planned_downgrade(client, plans, team, alice, sim):
     sub_id = subscribe(sim, client, team, plans["pro"], alice)
     flows.change_plan(team, plans["starter"], alice, downgrade_at_period_end=True)

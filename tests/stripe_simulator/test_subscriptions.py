@@ -86,6 +86,36 @@ def test_a_downgrade_scheduled_for_the_period_end_renews_at_the_new_price(stripe
     assert stripe.ok("GET", f"/v1/subscriptions/{sub['id']}")["schedule"] is None
 
 
+def test_a_subscription_a_schedule_manages_refuses_a_change_of_its_end(stripe):
+    """Stripe: "updating any cancelation behavior directly is not allowed" while a schedule
+    manages the subscription, in its first phase and in its last (after the switch); once the
+    schedule is released, the subscription's end is its own again."""
+    prices = stripe.catalog()
+    sub = stripe.subscribe(prices["business"])
+    start, end = (
+        sub["items"]["data"][0][k] for k in ("current_period_start", "current_period_end")
+    )
+    schedule = stripe.ok("POST", "/v1/subscription_schedules", {"from_subscription": sub["id"]})
+    cancel = {"cancel_at_period_end": "true"}
+    error = stripe.error("POST", f"/v1/subscriptions/{sub['id']}", cancel)
+    assert error["type"] == "invalid_request_error" and schedule["id"] in error["message"]
+    stripe.ok("POST", f"/v1/subscription_schedules/{schedule['id']}", [
+        ("end_behavior", "release"),
+        ("phases[0][items][0][price]", prices["business"]),
+        ("phases[0][start_date]", str(start)), ("phases[0][end_date]", str(end)),
+        ("phases[1][items][0][price]", prices["pro"]),
+        ("phases[1][duration][interval]", "month")])  # fmt: skip
+    stripe.ok("POST", f"/_sim/subscriptions/{sub['id']}/advance")  # into the last phase
+    assert (
+        stripe.error("POST", f"/v1/subscriptions/{sub['id']}", cancel)["message"]
+        == error["message"]
+    )
+    assert stripe.ok("GET", f"/v1/subscriptions/{sub['id']}")["cancel_at_period_end"] is False
+    stripe.ok("POST", f"/v1/subscription_schedules/{schedule['id']}/release")
+    ended = stripe.ok("POST", f"/v1/subscriptions/{sub['id']}", cancel)
+    assert ended["cancel_at_period_end"] is True
+
+
 def test_a_schedule_keeps_the_current_phase_start_and_can_be_released(stripe):
     prices = stripe.catalog()
     sub = stripe.subscribe(prices["business"])
