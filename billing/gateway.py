@@ -184,8 +184,23 @@ def list_invoices(customer_id: str) -> list[dict[str, Any]]:
 
 
 def preview_invoice(customer_id: str, subscription_id: str) -> dict[str, Any]:
+    """The subscription's next invoice, with all its lines."""
     params = {"customer": customer_id, "subscription": subscription_id}
-    return _call(client().v1.invoices.create_preview, params=params)
+    return with_all_lines(_call(client().v1.invoices.create_preview, params=params))
+
+
+def with_all_lines(invoice: dict[str, Any]) -> dict[str, Any]:
+    """Stripe embeds an invoice's first lines only (ten); `has_more` says the rest are to be
+    listed, which a preview's id allows too. A sum over `lines.data` needs them all."""
+    lines = invoice["lines"]
+    if lines["has_more"]:
+        with _translated():
+            page = client().v1.invoices.line_items.list(
+                invoice["id"], params={"limit": 100, "starting_after": lines["data"][-1]["id"]}
+            )
+            rest = [line.to_dict() for line in page.auto_paging_iter()]
+        invoice["lines"] = {**lines, "data": lines["data"] + rest, "has_more": False}
+    return invoice
 
 
 # --- catalog: products, prices, the meter ---------------------------------------------------

@@ -24,6 +24,7 @@ from stripe_simulator import (
     checkout,
     coupons,
     customers,
+    invoices,
     meters,
     params,
     payment_intents,
@@ -231,6 +232,8 @@ API: list[tuple[str, str, params.Spec | None, Handler]] = [
     ("POST", r"/v1/invoices/create_preview", {"customer": STR, "subscription": STR, **EXPAND},
      lambda s, p, m: subscriptions.preview_invoice(s, p)),
     ("GET", r"/v1/invoices/([\w-]+)", EXPAND, lambda s, p, m: s.get("invoice", m[1])),
+    ("GET", r"/v1/invoices/([\w-]+)/lines", LIST, lambda s, p, m: paginate(
+        invoices.all_lines(s, m[1]), p, f"/v1/invoices/{m[1]}/lines")),
     ("GET", r"/v1/invoiceitems", {"customer": STR, "pending": BOOL, **LIST},
      listed("invoiceitem", "/v1/invoiceitems")),
     ("GET", r"/v1/events", {"type": STR, **LIST},

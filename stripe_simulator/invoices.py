@@ -7,8 +7,16 @@ from typing import Any
 
 from stripe_simulator import coupons, meters, taxes
 from stripe_simulator.catalog import product_name
+from stripe_simulator.errors import missing
 from stripe_simulator.shapes import list_object, new_id, shape
 from stripe_simulator.store import Store, now
+
+# An invoice embeds its first lines only (`lines.has_more` says when there are others); all of
+# them are listed at `lines.url`, /v1/invoices/{id}/lines, a preview's as well as a saved one's.
+EMBEDDED_LINES = 10
+LINES = "_invoice_lines"  # the store's kind for each invoice's whole list of lines
+KEPT_PREVIEWS = 100  # previews whose lines stay listable (Stripe keeps a preview's for a while)
+PREVIEW_PREFIX = "upcoming_"  # a preview's id: upcoming_in_...
 
 
 @dataclass(frozen=True)
@@ -83,9 +91,19 @@ def _lines(
     usage_from: tuple[int, int] | None,
     which: Which,
 ) -> list[dict[str, Any]]:
-    """The invoice's lines: the licensed items for the period (0 during a trial), the metered
-    ones for the usage of `usage_from`, then the pending invoice items (prorations)."""
+    """The invoice's lines in Stripe's order: the pending invoice items (prorations), newest
+    first, then the subscription's items: the licensed ones for the period (0 during a trial),
+    the metered ones for the usage of `usage_from`."""
     lines = []
+    # Newest first by time; the credit and the charge of one change keep their order.
+    for ii in sorted(pending_items(store, sub["id"]), key=lambda ii: -ii["date"]):
+        price = store.get("price", ii["pricing"]["price_details"]["price"])
+        item_id = ii["parent"]["subscription_details"]["subscription_item"]
+        line = _line(store, price, 1, ii["amount"], ii["period"], sub["id"], item_id)
+        details = line["parent"]["subscription_item_details"]
+        details.update(invoice_item=ii["id"], proration=True)
+        line.update(description=ii["description"], discountable=False)
+        lines.append(line)
     items = sub["items"]["data"]
     licensed = [i for i in items if i["price"]["recurring"]["usage_type"] == "licensed"]
     metered = [
@@ -108,14 +126,29 @@ def _lines(
             amount = round(float(price["unit_amount_decimal"]) * quantity)
             period = {"start": used_from, "end": used_to}
             lines.append(_line(store, price, quantity, amount, period, sub["id"], item["id"]))
-    for ii in pending_items(store, sub["id"]):
-        price = store.get("price", ii["pricing"]["price_details"]["price"])
-        item_id = ii["parent"]["subscription_details"]["subscription_item"]
-        line = _line(store, price, 1, ii["amount"], ii["period"], sub["id"], item_id)
-        details = line["parent"]["subscription_item_details"]
-        details.update(invoice_item=ii["id"], proration=True)
-        line.update(description=ii["description"], discountable=False)
-        lines.append(line)
+    return lines
+
+
+def embedded_lines(store: Store, invoice_id: str, lines: list[dict[str, Any]]) -> dict[str, Any]:
+    """The invoice's `lines` list object; the whole list is kept for /v1/invoices/{id}/lines."""
+    store.put({"id": invoice_id, "object": LINES, "data": lines})
+    kept = store.objects[LINES]
+    previews = [key for key in kept if key.startswith(PREVIEW_PREFIX)]
+    for old in previews[: max(0, len(previews) - KEPT_PREVIEWS)]:
+        del kept[old]
+    url = f"/v1/invoices/{invoice_id}/lines"
+    return list_object(lines[:EMBEDDED_LINES], url, has_more=len(lines) > EMBEDDED_LINES)
+
+
+def all_lines(store: Store, invoice_id: str) -> list[dict[str, Any]]:
+    kept = store.objects.get(LINES, {}).get(invoice_id)
+    if kept is None:
+        # An invoice from a state file of an earlier release embedded all its lines.
+        invoice = store.objects.get("invoice", {}).get(invoice_id)
+        if invoice is None:
+            raise missing("invoice", invoice_id, "invoice")
+        kept = invoice["lines"]
+    lines: list[dict[str, Any]] = kept["data"]
     return lines
 
 
@@ -176,6 +209,10 @@ def _invoice_object(
     invoice_id: str,
     which: Which,
 ) -> dict[str, Any]:
+    """An invoice billing the period `start`-`end` (its licensed lines') and the usage of
+    `usage_from`. Its own `period_start`/`period_end` are, as Stripe defines them, the period in
+    which its items were added: the usage period looked back on, or its creation for a first
+    invoice."""
     lines = _lines(store, sub, start, end, usage_from, which)
     subtotal = sum(line["amount"] for line in lines)
     for line in lines:
@@ -207,10 +244,10 @@ def _invoice_object(
             **taxes.automatic_tax(automatic_tax, "invoice"),
             "status": "complete" if automatic_tax else None,
         },
-        period_start=start,
-        period_end=end,
+        period_start=usage_from[0] if usage_from else now(),
+        period_end=usage_from[1] if usage_from else now(),
         status="draft",
-        lines=list_object(lines, f"/v1/invoices/{invoice_id}/lines"),
+        lines=embedded_lines(store, invoice_id, lines),
         attempt_count=0,
         attempted=False,
         hosted_invoice_url=None,
@@ -304,7 +341,7 @@ def preview(
     usage_items: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     start, end = period
-    # A preview is not saved: its id names no invoice that can be fetched.
-    preview_id = f"upcoming_{new_id('in')}"
+    # A preview is not saved: its id names no invoice that can be fetched, only its lines.
+    preview_id = f"{PREVIEW_PREFIX}{new_id('in')}"
     which = Which(usage_items=usage_items)
     return _invoice_object(store, sub, "upcoming", end, next_end, (start, end), preview_id, which)

@@ -120,6 +120,23 @@ def test_the_upcoming_invoice_comes_from_stripe_with_the_overage(api, plans, tea
     assert after["amount_due"] == 1075
 
 
+def test_the_overage_counts_when_plan_changes_push_it_past_the_first_ten_lines(
+    client, plans, team, alice, sim
+):
+    """Stripe embeds ten lines of an invoice, prorations first: six plan changes make twelve,
+    and the overage line is only in the rest, which the portal lists."""
+    subscribe(sim, client, team, plans["starter"], alice)
+    sub = team.subscriptions.get()
+    metering.report_overage(team, sub.current_period_start, "batch-1", 1500, datetime.now(UTC))
+    for n in range(6):
+        plan = plans["pro"] if n % 2 == 0 else plans["starter"]
+        run_and_deliver(sim, client, lambda plan=plan: flows.change_plan(
+            team, plan, alice, downgrade_at_period_end=False))  # fmt: skip
+    upcoming = flows.upcoming_invoice(team)
+    assert upcoming is not None
+    assert upcoming.overage_amount == 75  # 1.5 thousand calls at 0.50 USD
+
+
 def test_the_api_and_the_billing_page_agree(api, client, plans, team, alice, sim):
     subscribe(sim, client, team, plans["starter"], alice)
     upcoming = flows.upcoming_invoice(team)

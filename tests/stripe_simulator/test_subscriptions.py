@@ -26,7 +26,12 @@ def test_a_trial_invoices_zero_at_the_start_and_charges_when_it_ends(stripe):
     assert ended["status"] == "active"
     charged = stripe.invoices(sub["id"])[0]
     assert (charged["amount_due"], charged["status"]) == (2900, "paid")
-    assert charged["period_start"] == sub["trial_end"] - 11 * DAY - 120
+    # Its period is the one its items were added in, the trial (Stripe: "use the line item
+    # period to get the service period"); its line bills the month from the trial's end.
+    moved = 11 * DAY + 120
+    trial = (sub["trial_start"] - moved, sub["trial_end"] - moved)
+    assert (charged["period_start"], charged["period_end"]) == trial
+    assert charged["lines"]["data"][0]["period"]["start"] == trial[1]
 
 
 def test_a_short_trial_warns_at_once(stripe):
