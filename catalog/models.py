@@ -319,8 +319,9 @@ class CouponDuration(models.TextChoices):
     FOREVER = "forever", "every invoice"
 
 
-# What Stripe accepts as a promotion code: letters, digits and - or _, case-insensitive.
-PROMOTION_CODE_RULE = re.compile(r"[A-Za-z0-9_-]{1,50}")
+# What Stripe accepts as a promotion code (PromotionCodeCreateParams.code): "lower case letters
+# (a-z), upper case letters (A-Z), digits (0-9), and dashes (-)", matched whatever the case.
+PROMOTION_CODE_RULE = re.compile(r"[A-Za-z0-9-]{1,50}")
 
 
 class Coupon(models.Model):
@@ -358,7 +359,7 @@ class Coupon(models.Model):
             isinstance(c, str) and PROMOTION_CODE_RULE.fullmatch(c) for c in codes
         ):
             raise ValidationError(
-                {"promotion_codes": "A list of codes of letters, digits, - and _ (50 at most)."}
+                {"promotion_codes": "A list of codes of letters, digits and - (50 at most)."}
             )
         if len({c.upper() for c in codes}) != len(codes):
             raise ValidationError({"promotion_codes": "A code is listed twice."})

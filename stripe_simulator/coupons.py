@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from stripe_simulator.errors import StripeError, invalid
 from stripe_simulator.shapes import new_id, shape
 from stripe_simulator.store import Store, add_month, now
+
+CODE = re.compile(r"[A-Za-z0-9-]+")  # PromotionCodeCreateParams.code's valid characters
 
 
 def create_coupon(store: Store, p: dict[str, Any]) -> dict[str, Any]:
@@ -50,6 +53,12 @@ def create_promotion_code(store: Store, p: dict[str, Any]) -> dict[str, Any]:
     promotion = p.get("promotion") or {}
     coupon = store.get("coupon", promotion.get("coupon", ""), "promotion[coupon]")
     code = p.get("code") or new_id("")[1:9].upper()
+    if not CODE.fullmatch(code):
+        raise invalid(
+            "code",
+            "Invalid code: a promotion code can only contain letters (a-z, A-Z), digits (0-9) "
+            "and dashes (-).",
+        )
     if find_code(store, code) is not None:
         raise StripeError(
             400,

@@ -129,6 +129,8 @@ def test_an_unknown_code_is_refused_and_nothing_is_bought(plans, team, alice, la
         {"percent_off": "10", "duration": "once", "duration_in_months": 2},
         {"percent_off": "10", "duration": "sometimes"},
         {"percent_off": "10", "promotion_codes": ["has space"]},
+        {"percent_off": "10", "promotion_codes": ["LAUNCH_20"]},  # Stripe: letters, digits, -
+        {"percent_off": "10", "promotion_codes": ["été"]},
         {"percent_off": "10", "promotion_codes": ["A", "a"]},
         {"percent_off": "10", "promotion_codes": "LAUNCH"},
         {"percent_off": "ten"},

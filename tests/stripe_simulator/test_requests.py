@@ -195,3 +195,15 @@ def test_expand_replaces_ids_and_refuses_what_cannot_be_expanded(stripe):
     assert listed["data"][0]["customer"]["object"] == "customer"
     error = stripe.error("GET", f"/v1/subscriptions/{sub['id']}", {"expand[]": "a.b.c.d.e"})
     assert error["message"] == "You cannot expand more than 4 levels of a property."
+
+
+@pytest.mark.parametrize("code", ["LAUNCH_20", "SPRING 2026", "été", "a+b"])
+def test_a_promotion_code_of_other_characters_than_stripes_is_refused(stripe, code):
+    """PromotionCodeCreateParams.code: letters (a-z, A-Z), digits (0-9) and dashes (-)."""
+    coupon = stripe.ok("POST", "/v1/coupons", {"percent_off": "10", "duration": "once"})
+    promotion = [("promotion[type]", "coupon"), ("promotion[coupon]", coupon["id"])]
+    assert stripe.error("POST", "/v1/promotion_codes", [*promotion, ("code", code)])["param"] == (
+        "code"
+    )
+    made = stripe.ok("POST", "/v1/promotion_codes", [*promotion, ("code", "Spring-2026")])
+    assert made["code"] == "Spring-2026"
