@@ -76,7 +76,9 @@ def create_session(store: Store, p: dict[str, Any]) -> dict[str, Any]:
         billing_address_collection=p.get("billing_address_collection"),
     )
     if mode == "payment":
+        # Before the customer's address is known, no tax: it is computed on the hosted page.
         session.update(amount_subtotal=amount, amount_total=amount, invoice=None)
+        session["total_details"] = {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0}
     if (p.get("tax_id_collection") or {}).get("enabled") == "true":
         session["tax_id_collection"] = {"enabled": True, "required": "never"}  # optional field
     store.put(
@@ -116,10 +118,7 @@ def pay(store: Store, session_id: str, card: str, promotion_code: str = "") -> d
     method = payment_methods.attach_card(store, session["customer"], card)
     data = request["subscription_data"]
     trial_days = int(data.get("trial_period_days") or 0)
-    if request.get("collects_address"):
-        # The hosted page's address form, filled in with the simulator's one test address.
-        store.get("customer", session["customer"])["address"] = dict(taxes.TEST_ADDRESS)
-        session["customer_details"]["address"] = dict(taxes.TEST_ADDRESS)
+    collect_address(store, session, request)
     sub = subscriptions.create(
         store, session["customer"], request["line_items"], data.get("metadata", {}), trial_days,
         method["id"], automatic_tax=bool(request.get("automatic_tax")),
@@ -132,11 +131,27 @@ def pay(store: Store, session_id: str, card: str, promotion_code: str = "") -> d
     return session
 
 
+def collect_address(store: Store, session: dict[str, Any], request: dict[str, Any]) -> None:
+    """The hosted page's address form, filled in with the simulator's one test address, saved
+    on the customer (the session's `customer_update[address]=auto`)."""
+    if request.get("collects_address"):
+        store.get("customer", session["customer"])["address"] = dict(taxes.TEST_ADDRESS)
+        session["customer_details"]["address"] = dict(taxes.TEST_ADDRESS)
+
+
 def pay_once(
     store: Store, session: dict[str, Any], request: dict[str, Any], card: str
 ) -> dict[str, Any]:
     """Payment mode: the card is attached and charged once by a PaymentIntent (a declined
-    charge leaves the session open, as the hosted page lets the customer try another card)."""
+    charge leaves the session open, as the hosted page lets the customer try another card).
+    With automatic tax, the tax on the address entered is added to what is charged:
+    `amount_total` is "after discounts and taxes" (Checkout.Session)."""
+    collect_address(store, session, request)
+    if request.get("automatic_tax"):
+        tax = taxes.tax_on(session["amount_subtotal"])
+        session["total_details"]["amount_tax"] = tax
+        session["amount_total"] = session["amount_subtotal"] + tax
+        session["automatic_tax"]["status"] = "complete"
     method = payment_methods.attach_card(store, session["customer"], card)
     intent = payment_intents.pay_in_checkout(
         store, session["customer"], method["id"], session["amount_total"], session["currency"],

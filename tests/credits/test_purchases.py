@@ -3,14 +3,18 @@ webhooks signed as Stripe signs them; automatic top-ups as off-session PaymentIn
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.core import mail
 from django.test import TestCase
 
+from billing import gateway
 from billing.catalog_sync import sync_catalog
 from credits import balance, purchases
 from credits.models import CreditEntry, CreditWallet, EntryKind, TimePass, TopUp
 from credits.tasks import flush as flush_task
+from stripe_simulator import taxes
 from tests.billing.conftest import deliver
 from tests.gateway.support import ask, make_key
 
@@ -48,6 +52,25 @@ def test_a_pack_bought_in_checkout_is_granted_once(sim, client, for_sale, team, 
     deliver(client, events)  # Stripe delivers at least once
     assert CreditEntry.objects.filter(account=team).balance() == 10
     assert balance.balance_of(team.pk) == 10
+
+
+def test_with_stripe_tax_the_pack_is_charged_with_its_tax_and_recorded_so(
+    sim, client, for_sale, team, alice, redis_db, settings
+):
+    """Checkout's amount_total is "after discounts and taxes": what the card is charged, and
+    what the ledger shows as paid; the price before tax is the session's amount_subtotal."""
+    settings.STRIPE_AUTOMATIC_TAX = True
+    pack, _ = for_sale
+    session, _ = buy(sim, client, team, alice, "credits", pack)
+    tax = taxes.tax_on(100)
+    assert session["automatic_tax"]["status"] == "complete"
+    assert (session["amount_subtotal"], session["total_details"]["amount_tax"]) == (100, tax)
+    assert session["amount_total"] == 100 + tax
+    intent = gateway.retrieve_payment_intent(session["payment_intent"])
+    assert intent["amount"] == 100 + tax
+    assert session["customer_details"]["address"] == taxes.TEST_ADDRESS  # saved on the customer
+    entry = CreditEntry.objects.get(account=team)
+    assert (entry.units, entry.amount) == (10, Decimal(100 + tax) / 100)
 
 
 def test_a_declined_card_buys_nothing(sim, client, for_sale, team, alice, redis_db):
