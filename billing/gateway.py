@@ -245,7 +245,9 @@ def create_meter(params: dict[str, Any], key: str) -> dict[str, Any]:
 def create_meter_event(
     event_name: str, customer_id: str, value: int, identifier: str, timestamp: int
 ) -> dict[str, Any]:
-    """Stripe dedupes meter events on `identifier`; the same identifier is its idempotency key."""
+    """Stripe dedupes meter events on `identifier`; the same identifier is its idempotency key.
+    A resend Stripe refuses as a duplicate (after the idempotency key's 24 hours: "An event
+    already exists with identifier ...", a 400 with no code) was delivered before."""
     params = {
         "event_name": event_name,
         "identifier": identifier,
@@ -255,9 +257,12 @@ def create_meter_event(
     try:
         return _create(client().v1.billing.meter_events, params, f"meter-event:{identifier}")
     except BillingError as error:
-        if error.code == "resource_already_exists":
+        if error.code == "resource_already_exists" or str(error).startswith(DUPLICATE_EVENT):
             return {"identifier": identifier, "duplicate": True}
         raise
+
+
+DUPLICATE_EVENT = "An event already exists with identifier"
 
 
 # --- catalog: coupons and promotion codes ---------------------------------------------------

@@ -45,8 +45,9 @@ def create_meter(store: Store, p: dict[str, Any]) -> dict[str, Any]:
 def create_event(store: Store, p: dict[str, Any]) -> dict[str, Any]:
     identifier = p.get("identifier") or new_id("mev")
     if identifier in store.meter_events:
-        # Stripe enforces identifier uniqueness for at least 24 hours: a resend is a no-op.
-        return store.meter_events[identifier]
+        # Stripe enforces identifier uniqueness for at least 24 hours by refusing the resend
+        # (400, no code; only a replay of the same Idempotency-Key answers 200 again).
+        raise StripeError(400, f"An event already exists with identifier {identifier}.")
     timestamp = int(p.get("timestamp") or now())
     if timestamp < now() - MAX_AGE:
         raise invalid("timestamp", "Timestamp must be within the past 35 calendar days.")

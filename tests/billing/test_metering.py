@@ -108,3 +108,22 @@ def test_an_idempotency_error_is_recorded_as_sent_not_retried_as_an_outage(
     assert MeterReport.objects.filter(identifier=identifier).exists()
     assert "sent before with other parameters" in caplog.text
     assert upcoming_overage_calls(team) == 400  # billed once
+
+
+def test_a_resend_stripe_refuses_as_a_duplicate_is_recorded_as_sent(
+    client, plans, team, alice, sim
+):
+    """Past its idempotency key's 24 hours, Stripe answers a meter event resent under the same
+    identifier with a 400 naming it: that batch was billed, so it is recorded, not retried."""
+    subscribe(sim, client, team, plans["starter"], alice)
+    team.refresh_from_db()
+    period = datetime(2026, 11, 1, tzinfo=UTC)
+    identifier = metering.meter_identifier(team, period, "b6")
+    sent = int(datetime.now(UTC).timestamp())
+    gateway.create_meter_event(
+        "tollgate_api_calls", team.billing_customer.stripe_id, 300, identifier, sent
+    )
+    sim.app.store.idempotent.clear()  # a day later: Stripe has forgotten the key
+    assert metering.report_overage(team, period, "b6", 300, datetime.now(UTC)) is True
+    assert MeterReport.objects.filter(identifier=identifier).exists()
+    assert upcoming_overage_calls(team) == 300  # billed once

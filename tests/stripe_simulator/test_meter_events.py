@@ -34,7 +34,11 @@ def test_an_identifier_is_billed_once_and_timestamps_stay_in_stripes_window(stri
     prices = stripe.catalog()
     sub = stripe.subscribe(prices["pro"], extra=[("line_items[1][price]", prices["overage"])])
     assert meter_event(stripe, sub["customer"], "b", "5")[0] == 200
-    assert meter_event(stripe, sub["customer"], "b", "5")[0] == 200
+    status, body, _ = meter_event(stripe, sub["customer"], "b", "5")  # refused, not billed
+    assert status == 400 and body["error"] == {
+        "type": "invalid_request_error",
+        "message": "An event already exists with identifier b.",
+    }
     preview = stripe.ok("POST", "/v1/invoices/create_preview", {"subscription": sub["id"]})
     assert [line["quantity"] for line in preview["lines"]["data"] if line["quantity"] != 1] == [5]
     old = str(int(time.time()) - 36 * 86400)
