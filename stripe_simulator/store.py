@@ -199,17 +199,7 @@ class Store:
             self.emit(event_type, obj, before)
 
     def list_for(self, kind: str, p: dict[str, Any]) -> list[dict[str, Any]]:
-        found = self.all(kind)
-        if p.get("customer"):
-            found = [o for o in found if o.get("customer") == p["customer"]]
-        if kind == "subscription" and p.get("status", "all") != "all":
-            found = [o for o in found if o["status"] == p["status"]]
-        elif kind == "subscription" and "status" not in p:
-            found = [o for o in found if o["status"] != "canceled"]
-        if kind == "invoice" and p.get("subscription"):
-            found = [
-                o
-                for o in found
-                if o["parent"]["subscription_details"]["subscription"] == p["subscription"]
-            ]
-        return found
+        """What `GET /v1/<kind>s` lists for the filters `p` (before paging)."""
+        from stripe_simulator.lists import matching
+
+        return matching(self, kind, p)

@@ -195,3 +195,22 @@ def test_expand_replaces_ids_and_refuses_what_cannot_be_expanded(stripe):
     assert listed["data"][0]["customer"]["object"] == "customer"
     error = stripe.error("GET", f"/v1/subscriptions/{sub['id']}", {"expand[]": "a.b.c.d.e"})
     assert error["message"] == "You cannot expand more than 4 levels of a property."
+
+
+def test_a_preview_names_what_it_previews(stripe):
+    """Since 2025-03-31.basil a preview needs a subscription (or items, a schedule): a customer
+    alone no longer previews their next invoice across subscriptions."""
+    prices = stripe.catalog()
+    sub = stripe.subscribe(prices["pro"])
+    error = stripe.error("POST", "/v1/invoices/create_preview", {"customer": sub["customer"]})
+    assert error["message"].startswith("You must provide at least one of `subscription`")
+    preview = stripe.ok("POST", "/v1/invoices/create_preview",
+                        {"customer": sub["customer"], "subscription": sub["id"]})  # fmt: skip
+    assert preview["amount_due"] == 2900
+    other = stripe.ok("POST", "/v1/customers", {"email": "b@example.com"})
+    error = stripe.error("POST", "/v1/invoices/create_preview",
+                         {"customer": other["id"], "subscription": sub["id"]})  # fmt: skip
+    assert error["param"] == "subscription"
+    error = stripe.error("POST", "/v1/invoices/create_preview",
+                         {"customer": "cus_nope", "subscription": sub["id"]}, 404)  # fmt: skip
+    assert error["param"] == "customer"
