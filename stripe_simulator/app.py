@@ -24,6 +24,7 @@ from stripe_simulator import (
     checkout,
     coupons,
     customers,
+    expansion,
     invoices,
     meters,
     params,
@@ -33,7 +34,7 @@ from stripe_simulator import (
     stripe_params,
     subscriptions,
 )
-from stripe_simulator.errors import StripeError, invalid, missing
+from stripe_simulator.errors import StripeError, invalid, missing, unimplemented
 from stripe_simulator.shapes import list_object
 from stripe_simulator.store import Store
 from stripe_simulator.webhooks import Deliverer
@@ -71,28 +72,6 @@ def _listify(node: Any) -> Any:
     return node
 
 
-def expand(store: Store, obj: Any, path: list[str], shown: str) -> Any:
-    """Replace the id at `path` by its object, as Stripe's `expand[]` does."""
-    if not path or obj is None:
-        return obj
-    if isinstance(obj, list):
-        return [expand(store, item, path, shown) for item in obj]
-    head, rest = path[0], path[1:]
-    value = obj.get(head) if isinstance(obj, dict) else None
-    if isinstance(value, str):
-        target = store.find(value)
-        if target is None:
-            raise invalid("expand", f"This property cannot be expanded ({shown}).")
-        value = copy.deepcopy(target)
-    elif not isinstance(value, dict | list) or head in ("metadata", "object"):
-        hint = ""
-        if obj.get("object") == "list":
-            hint = f" You may want to try expanding 'data.{shown}' instead."
-        raise invalid("expand", f"This property cannot be expanded ({shown}).{hint}")
-    obj[head] = expand(store, value, rest, shown)
-    return obj
-
-
 def paginate(found: list[dict[str, Any]], p: dict[str, Any], url: str) -> dict[str, Any]:
     """Stripe's cursor pagination: newest first, `starting_after`/`ending_before` an id."""
     size = params.limit(p)
@@ -111,16 +90,19 @@ def paginate(found: list[dict[str, Any]], p: dict[str, Any], url: str) -> dict[s
 
 
 def listed(kind: str, url: str) -> Handler:
+    """A list endpoint: the objects of `kind` its filters match (lists.py), a page of them."""
     return lambda s, p, m: paginate(s.list_for(kind, p), p, url)
 
 
 STR, INT, BOOL, DEC = params.STRING, params.INTEGER, params.BOOLEAN, params.DECIMAL
-META = params.METADATA
+META, RANGE = params.METADATA, params.RANGE
 EXPAND, LIST = params.EXPAND, params.LIST
 INTERVAL = ("day", "week", "month", "year")
 PRORATION = ("always_invoice", "create_prorations", "none")
 SUB_STATUS = ("active", "all", "canceled", "ended", "incomplete", "incomplete_expired",
               "past_due", "paused", "trialing", "unpaid")  # fmt: skip
+INVOICE_STATUS = ("draft", "open", "paid", "uncollectible", "void")
+COLLECTION = ("charge_automatically", "send_invoice")
 PRODUCT: params.Spec = {"name": STR, "description": STR, "active": BOOL, "metadata": META, **EXPAND}
 PHASE: params.Spec = {
     "+items": [{"+price": STR, "quantity": INT}],
@@ -128,7 +110,6 @@ PHASE: params.Spec = {
     "end_date": STR,
     "duration": {"+interval": INTERVAL, "interval_count": INT},
     "proration_behavior": PRORATION,
-    "metadata": META,
 }
 
 # (method, path, accepted parameters (None: a test control, outside Stripe's API), handler)
@@ -148,11 +129,16 @@ API: list[tuple[str, str, params.Spec | None, Handler]] = [
         "lookup_key": STR, "transfer_lookup_key": BOOL, "nickname": STR, "active": BOOL,
         "metadata": META, **EXPAND,
     }, lambda s, p, m: catalog.create_price(s, p)),
-    ("GET", r"/v1/prices", {"lookup_keys": [STR], "active": BOOL, "product": STR, **LIST},
-     lambda s, p, m: paginate(catalog.list_prices(s, p), p, "/v1/prices")),
+    ("GET", r"/v1/prices", {
+        "lookup_keys": [STR], "active": BOOL, "product": STR, "currency": STR,
+        "type": ("one_time", "recurring"), "created": RANGE,
+        "recurring": {"interval": INTERVAL, "usage_type": ("licensed", "metered"), "meter": STR},
+        **LIST,
+    }, listed("price", "/v1/prices")),
     ("GET", r"/v1/prices/([\w-]+)", EXPAND, lambda s, p, m: s.get("price", m[1])),
     ("POST", r"/v1/prices/([\w-]+)",
-     {"active": BOOL, "nickname": STR, "lookup_key": STR, "metadata": META, **EXPAND},
+     {"active": BOOL, "nickname": STR, "lookup_key": STR, "transfer_lookup_key": BOOL,
+      "metadata": META, **EXPAND},
      lambda s, p, m: catalog.update(s, "price", m[1], p)),
     ("POST", r"/v1/coupons", {
         "id": STR, "name": STR, "percent_off": DEC, "amount_off": INT, "currency": STR,
@@ -164,18 +150,18 @@ API: list[tuple[str, str, params.Spec | None, Handler]] = [
         "+promotion": {"+type": ("coupon",), "+coupon": STR}, "code": STR, "active": BOOL,
         "metadata": META, **EXPAND,
     }, lambda s, p, m: coupons.create_promotion_code(s, p)),
-    ("GET", r"/v1/promotion_codes", {"code": STR, "active": BOOL, "coupon": STR, **LIST},
-     lambda s, p, m: paginate(coupons.list_promotion_codes(s, p), p, "/v1/promotion_codes")),
+    ("GET", r"/v1/promotion_codes", {
+        "code": STR, "active": BOOL, "coupon": STR, "customer": STR, "created": RANGE, **LIST,
+    }, listed("promotion_code", "/v1/promotion_codes")),
     ("POST", r"/v1/promotion_codes/([\w-]+)", {"active": BOOL, "metadata": META, **EXPAND},
      lambda s, p, m: coupons.update_promotion_code(s, m[1], p)),
     ("POST", r"/v1/billing/meters", {
-        "+display_name": STR, "+event_name": STR, "+default_aggregation": {
-            "+formula": ("count", "last", "sum")},
+        "+display_name": STR, "+event_name": STR, "+default_aggregation": {"+formula": ("sum",)},
         "customer_mapping": {"+event_payload_key": STR, "+type": ("by_id",)},
         "value_settings": {"+event_payload_key": STR}, **EXPAND,
     }, lambda s, p, m: meters.create_meter(s, p)),
     ("GET", r"/v1/billing/meters", {"status": ("active", "inactive"), **LIST},
-     lambda s, p, m: paginate(s.all("billing.meter"), p, "/v1/billing/meters")),
+     listed("billing.meter", "/v1/billing/meters")),
     ("POST", r"/v1/billing/meter_events",
      {"+event_name": STR, "+payload": META, "identifier": STR, "timestamp": INT, **EXPAND},
      lambda s, p, m: meters.create_event(s, p)),
@@ -208,36 +194,42 @@ API: list[tuple[str, str, params.Spec | None, Handler]] = [
      lambda s, p, m: payment_intents.confirm(s, m[1], p)),
     ("GET", r"/v1/payment_methods/([\w-]+)", EXPAND,
      lambda s, p, m: s.get("payment_method", m[1])),
-    ("GET", r"/v1/subscriptions", {"customer": STR, "status": SUB_STATUS, "price": STR, **LIST},
-     listed("subscription", "/v1/subscriptions")),
+    ("GET", r"/v1/subscriptions", {
+        "customer": STR, "status": SUB_STATUS, "price": STR, "plan": STR, "created": RANGE,
+        "current_period_start": RANGE, "current_period_end": RANGE,
+        "automatic_tax": {"+enabled": BOOL}, "collection_method": COLLECTION, **LIST,
+    }, listed("subscription", "/v1/subscriptions")),
     ("GET", r"/v1/subscriptions/([\w-]+)", EXPAND, lambda s, p, m: s.get("subscription", m[1])),
     ("POST", r"/v1/subscriptions/([\w-]+)", {
         "items": [{"id": STR, "price": STR, "quantity": INT, "deleted": BOOL}],
         "proration_behavior": PRORATION, "cancel_at_period_end": BOOL, "metadata": META, **EXPAND,
-    }, lambda s, p, m: subscriptions.update(s, m[1], p)),
+    }, lambda s, p, m: subscriptions.update(s, m[1], _quantity_one(p))),
     ("DELETE", r"/v1/subscriptions/([\w-]+)", {"invoice_now": BOOL, "prorate": BOOL, **EXPAND},
-     lambda s, p, m: subscriptions.cancel(s, m[1])),
+     lambda s, p, m: subscriptions.cancel(s, m[1], p)),
     ("POST", r"/v1/subscription_schedules", {"+from_subscription": STR, "metadata": META, **EXPAND},
      lambda s, p, m: schedules.create(s, p)),
     ("GET", r"/v1/subscription_schedules/([\w-]+)", EXPAND,
      lambda s, p, m: s.get("subscription_schedule", m[1])),
     ("POST", r"/v1/subscription_schedules/([\w-]+)", {
-        "phases": [PHASE], "end_behavior": ("cancel", "none", "release", "renew"),
+        "phases": [PHASE], "end_behavior": ("release",),
         "proration_behavior": PRORATION, "metadata": META, **EXPAND,
     }, lambda s, p, m: schedules.update(s, m[1], p)),
     ("POST", r"/v1/subscription_schedules/([\w-]+)/release",
      {"preserve_cancel_date": BOOL, **EXPAND}, lambda s, p, m: schedules.release(s, m[1])),
-    ("GET", r"/v1/invoices", {"customer": STR, "subscription": STR, "status": STR, **LIST},
-     listed("invoice", "/v1/invoices")),
+    ("GET", r"/v1/invoices", {
+        "customer": STR, "subscription": STR, "status": INVOICE_STATUS, "created": RANGE,
+        "collection_method": COLLECTION, "due_date": RANGE, **LIST,
+    }, listed("invoice", "/v1/invoices")),
     ("POST", r"/v1/invoices/create_preview", {"customer": STR, "subscription": STR, **EXPAND},
-     lambda s, p, m: subscriptions.preview_invoice(s, p)),
+     lambda s, p, m: _preview(s, p)),
     ("GET", r"/v1/invoices/([\w-]+)", EXPAND, lambda s, p, m: s.get("invoice", m[1])),
     ("GET", r"/v1/invoices/([\w-]+)/lines", LIST, lambda s, p, m: paginate(
         invoices.all_lines(s, m[1]), p, f"/v1/invoices/{m[1]}/lines")),
-    ("GET", r"/v1/invoiceitems", {"customer": STR, "pending": BOOL, **LIST},
-     listed("invoiceitem", "/v1/invoiceitems")),
-    ("GET", r"/v1/events", {"type": STR, **LIST},
-     lambda s, p, m: paginate(list(reversed(s.events)), p, "/v1/events")),
+    ("GET", r"/v1/invoiceitems", {
+        "customer": STR, "pending": BOOL, "invoice": STR, "created": RANGE, **LIST,
+    }, listed("invoiceitem", "/v1/invoiceitems")),
+    ("GET", r"/v1/events", {"type": STR, "types": [STR], "created": RANGE, **LIST},
+     listed("event", "/v1/events")),
     ("GET", r"/v1/events/([\w-]+)", EXPAND, lambda s, p, m: _event(s, m[1])),
     ("GET", r"/v2/core/events/([\w-]+)", {}, lambda s, p, m: meters.v2_event(s, m[1])),
     # Test controls, outside Stripe's API.
@@ -255,6 +247,34 @@ API: list[tuple[str, str, params.Spec | None, Handler]] = [
      lambda s, p, m: checkout.pay(s, m[1], p.get("card", ""), p.get("promotion_code", ""))),
     ("POST", r"/_sim/meter_errors/report", None, lambda s, p, m: meters.report_errors(s)),
 ]  # fmt: skip
+
+
+def _quantity_one(p: dict[str, Any]) -> dict[str, Any]:
+    """The simulator's subscription items have quantity 1 (it bills every item once)."""
+    for index, item in enumerate(p.get("items") or []):
+        if item.get("quantity", "1") != "1":
+            raise unimplemented(f"items[{index}][quantity]", "A quantity other than 1")
+    return p
+
+
+def _preview(store: Store, p: dict[str, Any]) -> dict[str, Any]:
+    """Stripe's rule since 2025-03-31.basil: a preview names what it previews (`subscription`,
+    here); a customer alone no longer previews their next invoice across subscriptions."""
+    if not p.get("subscription"):
+        raise invalid(
+            "subscription",
+            "You must provide at least one of `subscription`, `subscription_details.items`, "
+            "`schedule`, `schedule_details.phases` or `invoice_items` to preview an invoice.",
+        )
+    if p.get("customer"):
+        customer = store.get("customer", p["customer"], "customer")
+        sub = store.get("subscription", p["subscription"], "subscription")
+        if sub["customer"] != customer["id"]:
+            raise invalid(
+                "subscription",
+                f"The subscription {sub['id']} does not belong to the customer {customer['id']}.",
+            )
+    return subscriptions.preview_invoice(store, p)
 
 
 def _event(store: Store, event_id: str) -> dict[str, Any]:
@@ -390,7 +410,7 @@ class SimulatorApp:
                                 )
                     result = copy.deepcopy(handler(self.store, params_, match))
                     for path_ in params_.get("expand") or []:
-                        result = expand(self.store, result, path_.split("."), path_)
+                        result = expansion.expand(self.store, result, path_)
                 except StripeError as error:
                     return error.status, error.body, error.executed
                 return 200, result, True

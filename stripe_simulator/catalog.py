@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from stripe_simulator.errors import StripeError, invalid
+from stripe_simulator.errors import StripeError, invalid, unimplemented
 from stripe_simulator.shapes import new_id, shape
 from stripe_simulator.store import Store, now
 
@@ -38,6 +38,9 @@ def create_product(store: Store, p: dict[str, Any]) -> dict[str, Any]:
 
 def update(store: Store, kind: str, object_id: str, p: dict[str, Any]) -> dict[str, Any]:
     obj = store.get(kind, object_id)
+    if kind == "price" and "lookup_key" in p:
+        _take_lookup_key(store, p["lookup_key"] or None, p.get("transfer_lookup_key") == "true")
+        obj["lookup_key"] = p["lookup_key"] or None
     for field in ("name", "description", "active", "nickname"):
         if field in p and field in obj:
             obj[field] = (p[field] != "false") if field == "active" else p[field]
@@ -50,15 +53,10 @@ def update(store: Store, kind: str, object_id: str, p: dict[str, Any]) -> dict[s
 def create_price(store: Store, p: dict[str, Any]) -> dict[str, Any]:
     store.get("product", p.get("product", ""), "product")
     lookup_key = p.get("lookup_key")
-    if lookup_key:
-        for other in store.all("price"):
-            if other["lookup_key"] == lookup_key:
-                if p.get("transfer_lookup_key") != "true":
-                    raise StripeError(
-                        400, "A price with this lookup_key exists", "lookup_key_exists"
-                    )
-                other["lookup_key"] = None
+    _take_lookup_key(store, lookup_key, p.get("transfer_lookup_key") == "true")
     recurring = p.get("recurring") or {}
+    if recurring.get("interval_count", "1") != "1":
+        raise unimplemented("recurring[interval_count]", "An interval_count other than 1")
     if recurring.get("usage_type") == "metered":
         if not recurring.get("meter"):
             raise invalid(
@@ -87,6 +85,7 @@ def create_price(store: Store, p: dict[str, Any]) -> dict[str, Any]:
             unit_amount_decimal=str(decimal),
             lookup_key=lookup_key,
             nickname=p.get("nickname"),
+            active=p.get("active", "true") != "false",
             metadata=p.get("metadata", {}),
             custom_unit_amount=None,
             transform_quantity=None,
@@ -105,14 +104,15 @@ def create_price(store: Store, p: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def list_prices(store: Store, p: dict[str, Any]) -> list[dict[str, Any]]:
-    keys = p.get("lookup_keys")
-    prices = store.all("price")
-    if keys:
-        prices = [x for x in prices if x["lookup_key"] in keys]
-    if "active" in p:
-        prices = [x for x in prices if x["active"] == (p["active"] == "true")]
-    return prices
+def _take_lookup_key(store: Store, lookup_key: str | None, transfer: bool) -> None:
+    """A lookup key names one price: taken from another price only with `transfer_lookup_key`."""
+    if not lookup_key:
+        return
+    for other in store.all("price"):
+        if other["lookup_key"] == lookup_key:
+            if not transfer:
+                raise StripeError(400, "A price with this lookup_key exists", "lookup_key_exists")
+            other["lookup_key"] = None
 
 
 def product_name(store: Store, price: dict[str, Any]) -> str:

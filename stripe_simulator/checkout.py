@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from stripe_simulator import coupons, payment_intents, payment_methods, subscriptions, taxes
+from stripe_simulator import (
+    checkout_details,
+    coupons,
+    payment_intents,
+    payment_methods,
+    subscriptions,
+    taxes,
+)
 from stripe_simulator.errors import StripeError, invalid
 from stripe_simulator.schedules import inactive_price
 from stripe_simulator.shapes import new_id, shape
@@ -37,6 +44,7 @@ def create_session(store: Store, p: dict[str, Any]) -> dict[str, Any]:
                 "`subscription` mode or use only one-time prices.",
             )
         amount += int(price["unit_amount"] or 0) * int(item.get("quantity") or 1)
+    checkout_details.check_line_items(store, mode, items)
     if mode == "subscription" and p.get("payment_intent_data"):
         raise invalid(
             "payment_intent_data",
@@ -93,6 +101,7 @@ def create_session(store: Store, p: dict[str, Any]) -> dict[str, Any]:
             "collects_address": automatic_tax or p.get("billing_address_collection") == "required",
         }
     )
+    checkout_details.at_creation(store, session, p)
     return store.put(session)
 
 
@@ -111,6 +120,7 @@ def pay(store: Store, session_id: str, card: str, promotion_code: str = "") -> d
         raise StripeError(400, "This session accepts no promotion codes.", param="code")
     if promotion_code and coupons.find_code(store, promotion_code) is None:
         raise StripeError(400, "This code is invalid.", "promotion_code_invalid", "code")
+    checkout_details.at_payment(store, session)
     if session["mode"] == "payment":
         return pay_once(store, session, request, card)
     if payment_methods.check_card(card) == payment_methods.ATTACHES_THEN_DECLINES:
@@ -127,6 +137,7 @@ def pay(store: Store, session_id: str, card: str, promotion_code: str = "") -> d
     if request.get("automatic_tax"):
         session["automatic_tax"]["status"] = "complete"
     session.update(status="complete", payment_status="paid", subscription=sub["id"])
+    checkout_details.at_completion(store, session, sub)
     store.emit("checkout.session.completed", session)
     return session
 

@@ -92,17 +92,6 @@ def find_code(store: Store, code: str) -> dict[str, Any] | None:
     )
 
 
-def list_promotion_codes(store: Store, p: dict[str, Any]) -> list[dict[str, Any]]:
-    found = store.all("promotion_code")
-    if "code" in p:
-        found = [x for x in found if x["code"].upper() == p["code"].upper()]
-    if "active" in p:
-        found = [x for x in found if x["active"] == (p["active"] == "true")]
-    if "coupon" in p:
-        found = [x for x in found if x["promotion"]["coupon"] == p["coupon"]]
-    return found
-
-
 def update_promotion_code(store: Store, promo_id: str, p: dict[str, Any]) -> dict[str, Any]:
     promo = store.get("promotion_code", promo_id)
     if "active" in p:

@@ -16,6 +16,7 @@ def create(store: Store, p: dict[str, Any]) -> dict[str, Any]:
             created=now(),
             email=p.get("email"),
             name=p.get("name"),
+            description=p.get("description"),
             metadata=p.get("metadata", {}),
             discount=None,
             address=None,

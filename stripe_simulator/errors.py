@@ -38,3 +38,8 @@ def missing(kind: str, object_id: str, param: str = "id") -> StripeError:
 def invalid(param: str, message: str, code: str = "") -> StripeError:
     """A request refused before the endpoint ran (bad or unknown parameters)."""
     return StripeError(400, message, code, param, executed=False)
+
+
+def unimplemented(param: str, what: str) -> StripeError:
+    """A value Stripe accepts that the simulator does not implement: refused, never ignored."""
+    return invalid(param, f"{what}: Stripe accepts it; the Stripe simulator does not implement it.")

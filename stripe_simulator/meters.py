@@ -1,25 +1,36 @@
 """Billing meters and meter events.
 
-Stripe accepts a meter event at once and checks it later: an event it cannot bill (no meter
-for its name, a customer it does not know) is left out of the usage and reported, in a batch,
+Stripe accepts a meter event at once and checks it later ("Stripe processes meter events
+asynchronously"): an event it cannot bill (no meter for its name, a value that is not a whole
+number, a customer it does not know) is left out of the usage and reported, in a batch,
 by a `v1.billing.meter.error_report_triggered` event (a v2 event: the webhook carries a thin
 notification, the portal fetches the whole event from /v2/core/events/{id}).
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
-from stripe_simulator.errors import StripeError, invalid, missing
+from stripe_simulator.errors import StripeError, invalid, missing, unimplemented
 from stripe_simulator.shapes import new_id, shape
 from stripe_simulator.store import Store, now
 
 MAX_AGE = 35 * 86400
+WHOLE_NUMBER = re.compile(r"-?\d{1,15}")
 MAX_AHEAD = 5 * 60
 
 
+# The payload keys every meter reads: Stripe's defaults, the only ones the simulator implements.
+PAYLOAD_KEYS = {"customer_mapping": "stripe_customer_id", "value_settings": "value"}
+
+
 def create_meter(store: Store, p: dict[str, Any]) -> dict[str, Any]:
+    for setting, key in PAYLOAD_KEYS.items():
+        given = (p.get(setting) or {}).get("event_payload_key", key)
+        if given != key:
+            raise unimplemented(f"{setting}[event_payload_key]", f"A payload key other than {key}")
     if any(m["event_name"] == p.get("event_name") for m in store.all("billing.meter")):
         raise StripeError(400, "A meter with this event_name exists", "meter_exists")
     created = now()
@@ -77,6 +88,9 @@ def create_event(store: Store, p: dict[str, Any]) -> dict[str, Any]:
 def _problem(store: Store, event: dict[str, Any]) -> dict[str, str] | None:
     if not any(m["event_name"] == event["event_name"] for m in store.all("billing.meter")):
         return {"code": "no_meter", "message": f"No meter for event_name {event['event_name']}"}
+    value = event["payload"].get("value", "")
+    if not WHOLE_NUMBER.fullmatch(value):  # Stripe takes whole numbers only, checked later
+        return {"code": "meter_event_invalid_value", "message": f"Invalid value {value!r}"}
     customer = event["payload"].get("stripe_customer_id", "")
     if not customer:
         return {"code": "meter_event_no_customer_defined", "message": "No customer in payload"}
@@ -92,7 +106,7 @@ def billable(store: Store, event: dict[str, Any]) -> bool:
 
 def usage(store: Store, customer: str, start: int, end: int) -> int:
     return sum(
-        int(float(e["payload"].get("value", 0)))
+        int(e["payload"]["value"])
         for e in store.meter_events.values()
         if e["payload"].get("stripe_customer_id") == customer
         and start <= e["timestamp"] < end

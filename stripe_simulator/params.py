@@ -3,7 +3,8 @@
 Stripe's own rules come first (stripe_params.py, from Stripe's API description); this spec then
 says what the simulator implements of what Stripe accepts. It maps a parameter to its type:
 STRING, INTEGER, BOOLEAN, DECIMAL, METADATA (a hash of strings), a tuple of allowed values, a
-nested spec (a hash), or a one-element list (an array of that). A name starting with "+" is
+nested spec (a hash), a one-element list (an array of that), or RANGE (a timestamp or its
+bounds, as list filters take `created`). A name starting with "+" is
 required. A parameter Stripe accepts but the simulator does not implement is refused, saying
 so: the simulator never silently ignores what it cannot do. A test keeps every name and value
 here one that Stripe has (tests/billing/test_request_params.py).
@@ -17,7 +18,10 @@ from typing import Any
 from stripe_simulator.errors import invalid
 
 STRING, INTEGER, BOOLEAN, DECIMAL, METADATA = "string", "integer", "boolean", "decimal", "metadata"
+# A list filter on a timestamp: one (`created=...`) or bounds (`created[gte]=...`).
+RANGE = "range"
 Spec = dict[str, Any]
+BOUNDS = ("gt", "gte", "lt", "lte")
 
 EXPAND: Spec = {"expand": [STRING]}
 LIST: Spec = {"limit": INTEGER, "starting_after": STRING, "ending_before": STRING, **EXPAND}
@@ -50,7 +54,12 @@ def _check_value(kind: Any, value: Any, name: str) -> None:
             "from your request or supply a non-empty value.",
             "parameter_invalid_empty",
         )
-    if isinstance(kind, dict):
+    if kind == RANGE:
+        if isinstance(value, dict):
+            check({bound: INTEGER for bound in BOUNDS}, value, name)
+        else:
+            _check_value(INTEGER, value, name)
+    elif isinstance(kind, dict):
         if not isinstance(value, dict):
             raise invalid(name, f"Invalid object: {name} must be a hash")
         check(kind, value, name)

@@ -127,6 +127,7 @@ def pay_in_checkout(
     params = {"customer": customer_id, "amount": str(amount), "currency": currency,
               "payment_method": method_id, "confirm": "true",
               "metadata": data.get("metadata") or {}}  # fmt: skip
-    if data.get("setup_future_usage"):
-        params["setup_future_usage"] = data["setup_future_usage"]
+    for name in ("setup_future_usage", "description"):
+        if data.get(name):
+            params[name] = data[name]
     return create(store, params)

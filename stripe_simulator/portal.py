@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from stripe_simulator.errors import missing
 from stripe_simulator.shapes import new_id, shape
 from stripe_simulator.store import Store, now
 
 
 def create_session(store: Store, p: dict[str, Any]) -> dict[str, Any]:
     customer = store.get("customer", p.get("customer", ""), "customer")
+    if p.get("configuration", store.portal_configuration) != store.portal_configuration:
+        # The simulator has one configuration, the account's default.
+        raise missing("billing_portal.configuration", p["configuration"], "configuration")
     session_id = new_id("bps")
     return store.put(
         shape(

@@ -12,7 +12,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from stripe_simulator.errors import StripeError, invalid
+from stripe_simulator.errors import StripeError, invalid, unimplemented
+from stripe_simulator.shapes import item as shaped_item
 from stripe_simulator.shapes import new_id, shape
 from stripe_simulator.store import Store, add_interval, now
 
@@ -22,20 +23,21 @@ def _phase(
 ) -> dict[str, Any]:
     from stripe_simulator.subscriptions import plan_of
 
-    template: dict[str, Any] = copy.deepcopy(shape("subscription_schedule")["phases"][0])
     phase_items = []
     for index, item in enumerate(items):
         price = store.get("price", item.get("price", ""), f"{where}[items][{index}][price]")
         if not price["active"]:
             raise inactive_price(f"{where}[items][{index}][price]")
-        phase_item = copy.deepcopy(template["items"][0])
-        phase_item.update(price=price["id"], plan=plan_of(price), billing_thresholds=None)
+        phase_item = shaped_item("subscription_schedule", "phases.items", price=price["id"],
+                                 plan=plan_of(price), billing_thresholds=None)  # fmt: skip
         if price["recurring"]["usage_type"] == "licensed":
             phase_item["quantity"] = int(item.get("quantity") or 1)
         else:
             del phase_item["quantity"]
         phase_items.append(phase_item)
-    template.update(
+    return shaped_item(
+        "subscription_schedule",
+        "phases",
         items=phase_items,
         start_date=start,
         end_date=end,
@@ -45,7 +47,6 @@ def _phase(
         invoice_settings=None,
         proration_behavior="create_prorations",
     )
-    return template
 
 
 def inactive_price(param: str) -> StripeError:
@@ -121,6 +122,7 @@ def _phases(
             "phases[0][start_date]",
             "You can not modify the start date of the current phase.",
         )
+    _check_items(schedule, given)
     for index, phase in enumerate(given):
         where = f"phases[{index}]"
         end = _timestamp(phase.get("end_date"), f"{where}[end_date]")
@@ -135,6 +137,24 @@ def _phases(
         phases.append(_phase(store, phase["items"], start, end, where))
         start = end
     return phases
+
+
+def _check_items(schedule: dict[str, Any], given: list[dict[str, Any]]) -> None:
+    """What the simulator implements of phases: quantity 1, and the current phase keeping the
+    subscription's prices (a schedule here plans changes for its next phases)."""
+    for index, phase in enumerate(given):
+        for number, item in enumerate(phase["items"]):
+            if item.get("quantity", "1") != "1":
+                where = f"phases[{index}][items][{number}][quantity]"
+                raise unimplemented(where, "A quantity other than 1")
+    start = schedule["current_phase"]["start_date"]
+    current: dict[str, Any] = next(
+        (p for p in schedule["phases"] if p["start_date"] == start), {"items": []}
+    )
+    if sorted(i["price"] for i in given[0]["items"]) != sorted(
+        i["price"] for i in current["items"]
+    ):
+        raise unimplemented("phases[0][items]", "Changing the prices of the current phase")
 
 
 def _timestamp(value: str | None, param: str) -> int | None:

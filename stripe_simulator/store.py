@@ -147,9 +147,11 @@ class Store:
         return obj
 
     def find(self, object_id: str) -> dict[str, Any] | None:
-        """The object with this id, whatever its kind (for `expand`)."""
-        for kind in self.objects.values():
-            if object_id in kind:
+        """The API object with this id, whatever its kind (for `expand`). The simulator's own
+        records (kinds named `_...`: a session's request, an invoice's lines) share their
+        object's id and are never answered."""
+        for name, kind in self.objects.items():
+            if object_id in kind and not name.startswith("_"):
                 return kind[object_id]
         return None
 
@@ -199,17 +201,7 @@ class Store:
             self.emit(event_type, obj, before)
 
     def list_for(self, kind: str, p: dict[str, Any]) -> list[dict[str, Any]]:
-        found = self.all(kind)
-        if p.get("customer"):
-            found = [o for o in found if o.get("customer") == p["customer"]]
-        if kind == "subscription" and p.get("status", "all") != "all":
-            found = [o for o in found if o["status"] == p["status"]]
-        elif kind == "subscription" and "status" not in p:
-            found = [o for o in found if o["status"] != "canceled"]
-        if kind == "invoice" and p.get("subscription"):
-            found = [
-                o
-                for o in found
-                if o["parent"]["subscription_details"]["subscription"] == p["subscription"]
-            ]
-        return found
+        """What `GET /v1/<kind>s` lists for the filters `p` (before paging)."""
+        from stripe_simulator.lists import matching
+
+        return matching(self, kind, p)

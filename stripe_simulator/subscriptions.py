@@ -253,14 +253,45 @@ def _prorate(store: Store, sub: dict[str, Any], item: dict[str, Any], new: dict[
         )
 
 
-def cancel(store: Store, sub_id: str) -> dict[str, Any]:
+def cancel(store: Store, sub_id: str, p: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Cancel now. `prorate`: credit the unused time of the licensed items (a pending invoice
+    item); `invoice_now`: a final invoice for the metered usage so far and the pending
+    prorations. Without them the usage is discarded and nothing is credited, as Stripe does."""
+    p = p or {}
     sub = store.get("subscription", sub_id)
     if sub["status"] != "canceled":
         moment = now()
+        if p.get("prorate") == "true":
+            _credit_unused(store, sub, moment)
+        if p.get("invoice_now") == "true":
+            start, _ = period(sub)
+            invoice = invoices.create(
+                store, sub, "subscription_update", start, moment, paid=True,
+                usage_from=(start, moment + 1),  # the usage until now, this second's included
+                which=invoices.Which(licensed=False),
+            )  # fmt: skip
+            sub["latest_invoice"] = invoice["id"]
         sub.update(status="canceled", canceled_at=moment, ended_at=moment)
         sub["cancellation_details"]["reason"] = "cancellation_requested"
         store.emit("customer.subscription.deleted", sub)
     return sub
+
+
+def _credit_unused(store: Store, sub: dict[str, Any], moment: int) -> None:
+    """A credit for each licensed item's time left in the period (none during a trial)."""
+    today = datetime.fromtimestamp(moment, UTC)
+    for item in sub["items"]["data"]:
+        start, end = item["current_period_start"], item["current_period_end"]
+        price = item["price"]
+        licensed = price["recurring"]["usage_type"] == "licensed"
+        if sub["status"] == "trialing" or not licensed or not start <= moment < end:
+            continue
+        left = (end - moment) / (end - start)
+        amount = -round(float(price["unit_amount_decimal"]) * left)
+        description = f"Unused time on {product_name(store, price)} after {today.day} {today:%b %Y}"
+        invoices.add_proration(
+            store, sub, item, price, amount, description, {"start": moment, "end": end}
+        )
 
 
 def advance(store: Store, sub_id: str) -> dict[str, Any]:

@@ -8,7 +8,10 @@ where Stripe never sends null, a value outside an enum, a wrong type.
 
 `simulator_params()` is the part the simulator checks requests against at runtime (the
 parameters of the endpoints it serves), checked in as stripe_simulator/stripe_params.json so
-that `make run` needs no node. Regenerate it with `.venv/bin/python -m tests.billing.reference`.
+that `make run` needs no node; `simulator_objects()` is what it builds its answers from
+(stripe_simulator/stripe_objects.json): each object kind it returns with every field at the
+value Stripe gives when that feature is not used, and the fields of each kind the description
+marks expandable. Regenerate both with `.venv/bin/python -m tests.billing.reference`.
 """
 
 from __future__ import annotations
@@ -190,12 +193,186 @@ def params_file_text() -> str:
     return json.dumps(simulator_params(), indent=1, sort_keys=True) + "\n"
 
 
+def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
+    definitions = reference()["definitions"]
+    while "$ref" in schema:
+        schema = definitions[schema["$ref"]]
+    return schema
+
+
+def _options(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """The alternatives of a schema (its anyOf, flattened), each resolved."""
+    schema = _resolve(schema)
+    if "anyOf" not in schema:
+        return [schema]
+    return [option for member in schema["anyOf"] for option in _options(member)]
+
+
+def _options_raw(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """The alternatives of a schema, each a resource's `$ref` left as it is."""
+    kinds = set(reference()["resources"].values())
+    if schema.get("$ref") in kinds:
+        return [schema]
+    if "$ref" in schema:
+        return _options_raw(reference()["definitions"][schema["$ref"]])
+    return [
+        o
+        for member in schema.get("anyOf", [schema])
+        for o in (_options_raw(member) if member is not schema else [member])
+    ]
+
+
+def _is_list(schema: dict[str, Any]) -> bool:
+    """Stripe's `ApiList<T>`: {object: "list", data: [T], has_more, url}."""
+    tag = _resolve(schema).get("properties", {}).get("object")
+    return tag is not None and _resolve(tag).get("enum") == ["list"]
+
+
+def unused(schema: dict[str, Any], sample: Any) -> Any:
+    """The value of a field when its feature is not used, as the description allows it: null
+    where Stripe may send null; otherwise an empty list or hash, 0, false, and a hash's own
+    fields each at theirs. A string Stripe never sends as null keeps the fixture's value (an
+    enum's, a currency), since the description gives no other; a field the fixture lacks
+    and the description requires is added, one it no longer has dropped."""
+    options = _options(schema)
+    kinds = {option.get("type") for option in options}
+    if "null" in kinds or None in kinds:
+        return None
+    if isinstance(sample, str) and "string" in kinds:  # an id that can be expanded
+        return sample
+    hashes = [option for option in options if option.get("type") == "object"]
+    if hashes:
+        shape = hashes[0]
+        if not shape.get("properties"):
+            return {}
+        given = sample if isinstance(sample, dict) else {}
+        return {
+            name: unused(field, given.get(name))
+            for name, field in shape["properties"].items()
+            if name in given or name in shape.get("required", [])
+        }
+    if "array" in kinds:
+        return []
+    if "boolean" in kinds:
+        return False
+    if "number" in kinds:
+        return 0
+    if isinstance(sample, str):
+        return sample
+    enums = [value for option in options for value in option.get("enum", [])]
+    return enums[0] if enums else ""
+
+
+def unused_items(schema: dict[str, Any], sample: Any, path: str, found: dict[str, Any]) -> None:
+    """`unused()` of the first element of each array of hashes in the fixture (by its path,
+    arrays left out): the template of an element the simulator adds (a schedule's phase)."""
+    options = _options(schema)
+    if isinstance(sample, list) and sample and isinstance(sample[0], dict):
+        arrays = [option for option in options if option.get("type") == "array"]
+        if arrays:
+            found[path] = unused(arrays[0]["items"], sample[0])
+            unused_items(arrays[0]["items"], sample[0], path, found)
+    elif isinstance(sample, dict):
+        for option in options:
+            if option.get("type") == "object" and option.get("properties"):
+                for name, field in option["properties"].items():
+                    if name in sample:
+                        unused_items(field, sample[name], f"{path}.{name}" if path else name, found)
+                return
+
+
+def expandable(ref: str) -> tuple[dict[str, Any], set[str]]:
+    """The fields of a resource the description marks expandable, by path inside it (through
+    its own hashes, arrays and lists, not into the resources it embeds): `string | T` ids, as
+    {"expand": [kinds of T]}, and an optional `ApiList<T>` (included only when expanded, as
+    Checkout's `line_items`), as {"include": kind of T}. Also the resource kinds it embeds or
+    can expand to."""
+    kinds = {value: kind for kind, value in reference()["resources"].items()}
+    found: dict[str, Any] = {}
+    reached: set[str] = set()
+
+    def walk(schema: dict[str, Any], path: str, depth: int) -> None:
+        if path and schema.get("$ref") in kinds:  # an embedded resource: its own fields
+            reached.add(kinds[schema["$ref"]])
+            return
+        schema = _resolve(schema)
+        if "anyOf" in schema:
+            members = schema["anyOf"]
+            targets = sorted({kinds[m["$ref"]] for m in members if m.get("$ref") in kinds})
+            if targets and any(_resolve(m).get("type") == "string" for m in members):
+                found[path] = {"expand": targets}
+                reached.update(targets)
+                return
+            for member in members:
+                walk(member, path, depth + 1)
+        elif depth > 8:
+            return
+        elif schema.get("type") == "array":
+            walk(schema["items"], path, depth + 1)
+        elif schema.get("type") == "object":
+            required = schema.get("required", [])
+            for name, field in schema.get("properties", {}).items():
+                full = f"{path}.{name}" if path else name
+                if not path and name not in required and _is_list(field):
+                    item = _resolve(field)["properties"]["data"]["items"]
+                    included = [
+                        kinds[o["$ref"]] for o in _options_raw(item) if o.get("$ref") in kinds
+                    ]
+                    found[full] = {"include": sorted(set(included))}
+                    reached.update(included)
+                else:
+                    walk(field, full, depth + 1)
+
+    walk({"$ref": ref}, "", 0)
+    return found, reached
+
+
+def simulator_objects() -> dict[str, Any]:
+    """What the simulator builds its answers from: `defaults`, each kind it makes (shapes.SHAPED)
+    from its fixture with every field at `unused()`'s value; `items`, the same for the elements
+    of its arrays of hashes ("<kind> <path>"); `expandable`, for each kind it makes and each
+    kind those embed or expand to, the paths `expandable()` finds."""
+    from stripe_simulator.shapes import SHAPED, fixtures
+
+    ref = reference()
+    defaults: dict[str, Any] = {}
+    items: dict[str, Any] = {}
+    for kind in SHAPED:
+        schema = {"$ref": ref["resources"][kind]}
+        defaults[kind] = unused(schema, fixtures()[kind])
+        found: dict[str, Any] = {}
+        unused_items(schema, fixtures()[kind], "", found)
+        items.update({f"{kind} {path}": value for path, value in found.items()})
+    maps: dict[str, Any] = {}
+    pending = list(SHAPED)
+    while pending:
+        kind = pending.pop()
+        if kind in maps:
+            continue
+        maps[kind], reached = expandable(ref["resources"][kind])
+        pending += sorted(reached - set(maps))
+    expandable_by_kind = {kind: paths for kind, paths in maps.items() if paths}
+    return {
+        "api_version": ref["api_version"],
+        "defaults": defaults,
+        "items": items,
+        "expandable": expandable_by_kind,
+    }
+
+
+def objects_file_text() -> str:
+    return json.dumps(simulator_objects(), indent=1, sort_keys=True) + "\n"
+
+
 if __name__ == "__main__":
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     import django
 
     django.setup()
+    from stripe_simulator.shapes import OBJECTS_FILE
     from stripe_simulator.stripe_params import PARAMS_FILE
 
     PARAMS_FILE.write_text(params_file_text())
     print(f"wrote {PARAMS_FILE}")
+    OBJECTS_FILE.write_text(objects_file_text())
+    print(f"wrote {OBJECTS_FILE}")

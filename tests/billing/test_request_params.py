@@ -15,14 +15,21 @@ from typing import Any
 import pytest
 
 from stripe_simulator.app import API
-from stripe_simulator.params import Spec
+from stripe_simulator.params import RANGE, Spec
+from stripe_simulator.shapes import OBJECTS_FILE
 from stripe_simulator.stripe_params import PARAMS_FILE, Checker, endpoint
-from tests.billing.reference import params_file_text, reference
+from tests.billing.reference import objects_file_text, params_file_text, reference
 
 
 def test_the_checked_in_parameters_are_the_current_reference():
     assert PARAMS_FILE.read_text() == params_file_text(), (
         "stripe_simulator/stripe_params.json is stale: .venv/bin/python -m tests.billing.reference"
+    )
+
+
+def test_the_checked_in_object_templates_are_the_current_reference():
+    assert OBJECTS_FILE.read_text() == objects_file_text(), (
+        "stripe_simulator/stripe_objects.json is stale: .venv/bin/python -m tests.billing.reference"
     )
 
 
@@ -50,6 +57,10 @@ def differences(spec: Any, schema: dict[str, Any], name: str, checker: Checker) 
         if not arrays:
             return [f"{name}: Stripe has no array here"]
         return differences(spec[0], arrays[0]["items"], f"{name}[0]", checker)
+    if spec == RANGE:
+        kinds = {o.get("type") for o in options}
+        bounds = [o for o in options if "gte" in o.get("properties", {})]
+        return [] if "number" in kinds and bounds else [f"{name}: Stripe has no range here"]
     if isinstance(spec, tuple):
         allowed = {value for o in options for value in o.get("enum", [])}
         return [f"{name}: Stripe has no value {value!r}" for value in spec if value not in allowed]

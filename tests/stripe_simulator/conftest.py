@@ -59,7 +59,8 @@ class Stripe:
     def subscribe(self, price: str, trial_days: int = 0, extra=()) -> dict:
         customer = self.ok("POST", "/v1/customers", {"email": "a@example.com"})
         data = [("mode", "subscription"), ("customer", customer["id"]),
-                ("line_items[0][price]", price), ("success_url", "http://t/s"), *extra]  # fmt: skip
+                ("line_items[0][price]", price), ("line_items[0][quantity]", "1"),
+                ("success_url", "http://t/s"), *extra]  # fmt: skip
         if trial_days:
             data.append(("subscription_data[trial_period_days]", str(trial_days)))
         session = self.ok("POST", "/v1/checkout/sessions", data)

@@ -207,3 +207,22 @@ def test_a_promotion_code_of_other_characters_than_stripes_is_refused(stripe, co
     )
     made = stripe.ok("POST", "/v1/promotion_codes", [*promotion, ("code", "Spring-2026")])
     assert made["code"] == "Spring-2026"
+
+
+def test_a_preview_names_what_it_previews(stripe):
+    """Since 2025-03-31.basil a preview needs a subscription (or items, a schedule): a customer
+    alone no longer previews their next invoice across subscriptions."""
+    prices = stripe.catalog()
+    sub = stripe.subscribe(prices["pro"])
+    error = stripe.error("POST", "/v1/invoices/create_preview", {"customer": sub["customer"]})
+    assert error["message"].startswith("You must provide at least one of `subscription`")
+    preview = stripe.ok("POST", "/v1/invoices/create_preview",
+                        {"customer": sub["customer"], "subscription": sub["id"]})  # fmt: skip
+    assert preview["amount_due"] == 2900
+    other = stripe.ok("POST", "/v1/customers", {"email": "b@example.com"})
+    error = stripe.error("POST", "/v1/invoices/create_preview",
+                         {"customer": other["id"], "subscription": sub["id"]})  # fmt: skip
+    assert error["param"] == "subscription"
+    error = stripe.error("POST", "/v1/invoices/create_preview",
+                         {"customer": "cus_nope", "subscription": sub["id"]}, 404)  # fmt: skip
+    assert error["param"] == "customer"
