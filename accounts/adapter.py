@@ -8,6 +8,7 @@ from allauth.account.models import EmailConfirmation, EmailConfirmationHMAC
 from django.http import HttpRequest
 from django.urls import reverse
 
+from accounts.addresses import canonical_email
 from core.links import site_url
 from portal.emails import send
 
@@ -54,6 +55,11 @@ class AccountAdapter(DefaultAccountAdapter):
             or landing_url(request)
             or super().get_signup_redirect_url(request)
         )
+
+    def clean_email(self, email: str) -> str:
+        # Sign-up, added addresses and password resets: one spelling per mailbox, so that
+        # allauth's uniqueness checks and its per-address limits count mailboxes.
+        return canonical_email(super().clean_email(email))
 
     def get_email_confirmation_url(
         self,

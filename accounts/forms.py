@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from accounts.addresses import canonical_email
 from accounts.models import Account, Membership, User
 from accounts.roles import Role
 
@@ -62,8 +63,16 @@ class SignupForm(AllauthSignupForm):
             return super().save(request)
 
 
+class CanonicalEmailField(forms.EmailField):
+    """An email field whose value is the address's one spelling (accounts.addresses)."""
+
+    def clean(self, value: Any) -> str:
+        address: str = super().clean(value)
+        return canonical_email(address) if address else address
+
+
 class InviteForm(forms.Form):
-    email = forms.EmailField(label="Email address", max_length=254)
+    email = CanonicalEmailField(label="Email address", max_length=254)
     role = forms.ChoiceField(choices=Role.choices, initial=Role.DEVELOPER)
 
     def __init__(self, *args: Any, membership: Membership, **kwargs: Any) -> None:

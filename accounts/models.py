@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django.utils.text import slugify
 
+from accounts.addresses import canonical_email, validate_canonical_email
 from accounts.roles import Perm, Role, role_allows
 from core.audit import AuditContext
 from core.links import site_url
@@ -30,7 +31,7 @@ class UserManager(BaseUserManager["User"]):
     def _create(self, email: str, password: str | None, **fields: Any) -> User:
         if not email:
             raise ValueError("An email address is required")
-        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user = self.model(email=canonical_email(email), **fields)
         user.set_password(password)
         user.save(using=self._db)
         return user
@@ -50,7 +51,7 @@ class User(AbstractUser):
 
     # Email is the login: no username field (the stubs cannot express removing a field).
     username = None  # type: ignore[assignment]
-    email = models.EmailField("email address", unique=True)
+    email = models.EmailField("email address", unique=True, validators=[validate_canonical_email])
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []
@@ -191,7 +192,7 @@ class Account(models.Model):
         """Invite `email` with `role`; a new invitation replaces a pending one to the same address.
         The email goes out once the transaction commits."""
 
-        email = email.strip().lower()
+        email = canonical_email(email)  # the per-recipient limit counts mailboxes, not spellings
         lock_account(self)
         by.require_may_grant(role)
         if self.memberships.filter(user__email__iexact=email).exists():
@@ -542,7 +543,7 @@ class Invitation(models.Model):
     """An email invitation to join an account with a role, accepted through a signed link."""
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="invitations")
-    email = models.EmailField()
+    email = models.EmailField(validators=[validate_canonical_email])
     role = models.CharField(max_length=20, choices=Role.choices)
     invited_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

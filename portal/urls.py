@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from allauth.account.decorators import secure_admin_login
 from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import include, path, re_path
@@ -19,6 +20,10 @@ handler500 = "portal.api_errors.server_error"
 
 # Swagger UI and Redoc set inline styles as they render (scripts stay 'self'-only).
 api_reference_csp = csp_update({"style-src": ["'unsafe-inline'"], "worker-src": ["blob:"]})
+
+# Django's own admin login form would skip allauth's MFA step and its failed-login rate limits:
+# /admin/login/ sends the visitor to allauth's login instead, and back to the admin after it.
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign,no-untyped-call]
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -86,3 +86,30 @@ def test_the_counters_are_atomic_under_concurrency():
     for thread in threads:
         thread.join()
     assert results.count(True) == 15
+
+
+QUOTED_SPELLINGS = ['"victim"@example.com', '"\\victim"@example.com', '"v\\ictim"@example.com',
+                    '"vic\\tim"@example.com']  # fmt: skip
+
+
+def test_another_spelling_of_an_address_meets_its_limit(
+    client, alice, team, settings, django_capture_on_commit_callbacks
+):
+    """SMTP delivers every one of these to victim@example.com: none may start a count of its own."""
+    settings.INVITATIONS_PER_RECIPIENT_PER_DAY = 3
+    client.force_login(alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        statuses = [invite(client, team, "victim@example.com").status_code for _ in range(3)]
+        assert statuses == [302, 302, 302]
+        for spelling in QUOTED_SPELLINGS:
+            refused = invite(client, team, spelling)
+            assert refused.status_code == 400
+            assert "without quotation marks or backslashes" in refused.content.decode()
+        for spelling in ["VICTIM@example.com", "victim@EXAMPLE.com", "victim@\uff45xample.com"]:
+            refused = invite(client, team, spelling)
+            assert refused.status_code == 400
+            assert "victim@example.com has received as many invitations" in (
+                refused.content.decode()
+            )
+    assert [message.to for message in mail.outbox] == [["victim@example.com"]] * 3
+    assert set(Invitation.objects.values_list("email", flat=True)) == {"victim@example.com"}

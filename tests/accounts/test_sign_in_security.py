@@ -156,3 +156,50 @@ def test_production_cookies_are_secure_and_host_prefixed(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
                             text=True, check=True)  # fmt: skip
     assert result.stdout.strip() == str(["__Host-sessionid", True, True, "Lax", True, "Lax", 1, 0])
+
+
+@pytest.fixture
+def staff_with_totp(user_factory):
+    staff = user_factory("staff@example.com", is_staff=True, is_superuser=True)
+    EmailAddress.objects.create(user=staff, email=staff.email, verified=True, primary=True)
+    secret = generate_totp_secret()
+    TOTP.activate(staff, secret)
+    return staff, secret
+
+
+def admin_login(client, email, password):
+    return client.post("/admin/login/?next=/admin/", {"username": email, "password": password})
+
+
+def test_a_staff_password_alone_gives_no_admin_session_when_totp_is_on(client, staff_with_totp):
+    staff, secret = staff_with_totp
+    response = admin_login(client, staff.email, "password")
+    # The admin's own form checks no password: staff sign in through allauth's login.
+    assert response.status_code == 302
+    assert response.url == "/accounts/login/?next=%2Fadmin%2F"
+    assert "_auth_user_id" not in client.session
+    response = client.post(response.url, {"login": staff.email, "password": "password"})
+    assert response.url.startswith("/accounts/2fa/authenticate/")
+    assert "_auth_user_id" not in client.session
+    assert client.get("/admin/").status_code == 302
+    if time.time() % 30 > 28:  # the server accepts only the current 30 s step
+        time.sleep(30 - time.time() % 30 + 0.1)
+    code = format_hotp_value(hotp_value(secret, int(time.time()) // 30))
+    response = client.post("/accounts/2fa/authenticate/", {"code": code})
+    assert response.status_code == 302 and response.url == "/admin/"
+    assert "Site administration" in client.get("/admin/").content.decode()
+
+
+def test_wrong_admin_passwords_meet_allauths_rate_limit(client, staff_with_totp):
+    staff, _ = staff_with_totp
+    for attempt in range(30):  # the admin's own form checks none of them
+        assert admin_login(client, staff.email, f"wrong{attempt}").status_code == 302
+    for attempt in range(5):  # the login the admin sends staff to counts every one
+        login(client, staff.email, f"wrong{attempt}")
+    assert TOO_MANY in login(client, staff.email, "password").content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_signed_in_customer_is_refused_the_admin_login(client, alice):
+    client.force_login(alice)
+    assert client.get("/admin/login/?next=/admin/").status_code == 403

@@ -8,6 +8,7 @@ import time
 import pytest
 import requests
 
+from catalog.models import ApiProduct
 from tests.gateway.stack import GatewayStack, hammer
 from tests.gateway.support import make_key, make_plan, make_product
 
@@ -119,6 +120,85 @@ def test_it_decides_on_the_real_method_and_never_passes_an_override_upstream(sta
     get_only, _ = make_key(team, allowed_methods=["GET"])
     override = {"X-API-Key": get_only, "X-HTTP-Method-Override": "GET"}
     assert requests.post(f"{stack.url}/demo/echo", json={}, headers=override).status_code == 403
+
+
+# Headers a client may send to tell an upstream who, where and what the call is.
+MADE_UP = {
+    "X-Forwarded-For": "6.6.6.6",
+    "X-Real-IP": "6.6.6.6",
+    "X-Forwarded-Host": "evil.example",
+    "X-Forwarded-Proto": "https",
+    "X-Forwarded-Port": "443",
+    "X-Forwarded-Server": "evil.example",
+    "Forwarded": "for=6.6.6.6;host=evil.example;proto=https",
+    "X-Original-URL": "/demo/admin",
+    "X-Rewrite-URL": "/demo/admin",
+    "X-Original-Host": "evil.example",
+    "X-Host": "evil.example",
+    "X-Original-Method": "DELETE",
+    "X-Client-IP": "6.6.6.6",
+    "True-Client-IP": "6.6.6.6",
+    "X-Endpoint-Group": "free",
+}
+SET_BY_NGINX = {"x-forwarded-for", "x-real-ip", "x-forwarded-host", "x-forwarded-proto"}
+
+
+def echo(stack, raw_key, headers, source="127.0.0.1"):
+    """POST /demo/echo from the local address `source`: what the upstream received, and the
+    environment that answered."""
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", stack.port, timeout=10, source_address=(source, 0)
+    )
+    try:
+        connection.request("POST", "/demo/echo", body=b"{}", headers={
+            "X-API-Key": raw_key, "Content-Type": "application/json", **headers})  # fmt: skip
+        answer = connection.getresponse()
+        body = json.loads(answer.read())
+    finally:
+        connection.close()
+    assert answer.status == 200, body
+    received = {name.lower(): value for name, value in body["headers"].items()}
+    return received, answer.getheader("Tollgate-Environment")
+
+
+def test_an_upstream_receives_only_what_nginx_says_of_the_call(tmp_path, redis_db, team):
+    running = GatewayStack(tmp_path)
+    # Test keys' calls go to a sandbox, the demo API again: both echo what they received.
+    make_product(test_route=f"http://127.0.0.1:{running.demo_port}")
+    make_plan("free", ApiProduct.objects.all(), is_default=True)
+    running.start()
+    try:
+        answers = [echo(running, make_key(team, environment)[0], MADE_UP)
+                   for environment in ("live", "test")]  # fmt: skip
+    finally:
+        running.stop()
+    assert [environment for _, environment in answers] == ["live", "sandbox"]
+    for received, _ in answers:
+        assert {name: received.get(name) for name in SET_BY_NGINX} == {
+            "x-forwarded-for": "127.0.0.1", "x-real-ip": "127.0.0.1",
+            "x-forwarded-host": "127.0.0.1", "x-forwarded-proto": "http"}  # fmt: skip
+        made_up_and_passed = {name.lower() for name in MADE_UP} & set(received) - SET_BY_NGINX
+        assert not made_up_and_passed, received
+
+
+def test_behind_a_trusted_proxy_an_upstream_receives_the_client_it_named(
+    tmp_path, redis_db, team, settings
+):
+    settings.GATEWAY_TRUSTED_PROXIES = ["127.0.0.1/32"]  # the load balancer
+    make_plan("free", [make_product()], is_default=True)
+    running = GatewayStack(tmp_path).start()
+    try:
+        raw, _ = make_key(team)
+        # The client wrote 6.6.6.6; the balancer appended the address it saw, and the scheme.
+        forwarded = {"X-Forwarded-For": "6.6.6.6, 203.0.113.9", "X-Forwarded-Proto": "https"}
+        via_balancer, _ = echo(running, raw, forwarded)
+        # A client that reaches nginx around the balancer: its headers name nothing.
+        around, _ = echo(running, raw, forwarded, source="127.0.0.2")
+    finally:
+        running.stop()
+    client = ("x-forwarded-for", "x-real-ip", "x-forwarded-proto")
+    assert [via_balancer[name] for name in client] == ["203.0.113.9", "203.0.113.9", "https"]
+    assert [around[name] for name in client] == ["127.0.0.2", "127.0.0.2", "http"]
 
 
 def test_it_refuses_a_revoked_key_within_one_second(stack, team):
