@@ -382,10 +382,10 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
-    # Load balancers and orchestrators probe over plain HTTP: a 301 would read as "down".
-    # The probes, and the JWKS for upstreams on the stack's own network (public keys; where
-    # the network is not yours, upstreams fetch it over HTTPS through nginx).
-    SECURE_REDIRECT_EXEMPT = [r"^(healthz|livez|readyz)$", r"^\.well-known/jwks\.json$"]
+    # The probes never reach this (portal/wsgi.py answers them first); the JWKS is fetched
+    # over plain HTTP by upstreams on the stack's own network (public keys; where the network
+    # is not yours, upstreams fetch it over HTTPS through nginx).
+    SECURE_REDIRECT_EXEMPT = [r"^\.well-known/jwks\.json$"]
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=True)

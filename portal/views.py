@@ -1,12 +1,9 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-
-from portal import health
 
 
 @require_GET
@@ -35,11 +32,3 @@ def ink_for(colour: str) -> str:
     luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
     # Contrast with white is (1.05) / (L + 0.05); with #1d2433 it is about (L + 0.05) / 0.067.
     return "#ffffff" if 1.05 / (luminance + 0.05) >= (luminance + 0.05) / 0.067 else "#1d2433"
-
-
-@never_cache
-@require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
-    """The status page: readiness plus "a Celery worker answers", from the cached round."""
-    code, body = health.report(health.status.get())
-    return JsonResponse(body, status=code)
