@@ -27,6 +27,7 @@ from portal.env import (
     env_choice,
     env_colour,
     env_dir,
+    env_dotted_path,
     env_int,
     env_list,
     env_network,
@@ -294,19 +295,22 @@ for _provider in ("github", "google"):
             "APPS": [{"client_id": _client_id, "secret": _secret, "key": ""}]
         }
 
-# --- Email: files under var/mail in development, SMTP when EMAIL_HOST is set -----------------
+# --- Email: SMTP when EMAIL_HOST is set, or the backend EMAIL_BACKEND names; else files -------
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Tollgate <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_HOST = env_str("EMAIL_HOST")
-if EMAIL_HOST:
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
-    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
-    EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD")
-    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=True)
-else:
-    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-    EMAIL_FILE_PATH = VAR_DIR / "mail"
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=True)
+EMAIL_FILE_PATH = VAR_DIR / "mail"
+EMAIL_BACKEND = env_dotted_path("EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else ""
+)
+# Neither: development's files under var/mail, which production refuses (portal/production.py):
+# there no sign-up confirmation would ever leave the machine.
+MAIL_IS_LOCAL = not EMAIL_BACKEND
+EMAIL_BACKEND = EMAIL_BACKEND or "django.core.mail.backends.filebased.EmailBackend"
 
 # --- REST API and its schema ----------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -451,8 +455,9 @@ GATEWAY_ON_REDIS_DOWN = env_choice("GATEWAY_ON_REDIS_DOWN", "deny", ("deny", "al
 # The gateway: nginx sends GATEWAY_SECRET with every auth_request (see deploy/nginx/). Unset, it
 # is derived from SECRET_KEY (so production needs no extra secret); re-render the nginx config
 # with `manage.py gateway_config` after changing either.
+_GIVEN_GATEWAY_SECRET = env_secret("GATEWAY_SECRET")
 GATEWAY_SECRET = (
-    env_secret("GATEWAY_SECRET")
+    _GIVEN_GATEWAY_SECRET
     or hmac.new(SECRET_KEY.encode(), b"tollgate.gateway-secret", hashlib.sha256).hexdigest()
 )
 # The auth server (gateway/server.py): where nginx's auth_request goes, and where `make run`
@@ -652,8 +657,24 @@ if not DEBUG:
             redis_is_embedded=REDIS_IS_EMBEDDED,
             stripe_uses_simulator=STRIPE_USES_SIMULATOR,
             stripe_webhook_secret=STRIPE_WEBHOOK_SECRET,
+            mail_is_local=MAIL_IS_LOCAL,
         ),
         ALLOW_DEMO_BACKENDS,
+        addresses={name: env_str(name) for name in production.REQUIRED_ADDRESSES},
+        # Those that are set: a derived GATEWAY_SECRET and the simulator's key are not secrets.
+        secrets={
+            name: value
+            for name, value in {
+                "SECRET_KEY": SECRET_KEY,
+                "APIKEY_PEPPER": APIKEY_PEPPER,
+                "GATEWAY_SECRET": _GIVEN_GATEWAY_SECRET,
+                "METRICS_TOKEN": METRICS_TOKEN,
+                "STRIPE_SECRET_KEY": "" if STRIPE_USES_SIMULATOR else STRIPE_SECRET_KEY,
+                "STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
+                "EMAIL_HOST_PASSWORD": EMAIL_HOST_PASSWORD,
+            }.items()
+            if value
+        },
     )
     if _refusals:
         raise ImproperlyConfigured(production.message(_refusals))

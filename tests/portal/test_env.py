@@ -11,6 +11,7 @@ from portal.env import (
     env_address,
     env_bool,
     env_choice,
+    env_dotted_path,
     env_int,
     env_list,
     env_secret,
@@ -33,11 +34,20 @@ def test_it_reads_booleans():
         (lambda env: env_int("SOME_FLAG", 1, env, minimum=1), "0"),
         (lambda env: env_choice("SOME_FLAG", "deny", ("deny", "allow"), env), "sometimes"),
         (lambda env: env_url("SOME_FLAG", "sqlite://", env), "not a url"),
+        (lambda env: env_dotted_path("SOME_FLAG", env), "smtp"),
+        (lambda env: env_dotted_path("SOME_FLAG", env), "no_such_package.backends.Backend"),
+        (lambda env: env_dotted_path("SOME_FLAG", env), "django.core.mail.backends.nope.X"),
     ],
 )
 def test_it_rejects_bad_values_naming_the_variable(reader, value):
     with pytest.raises(ImproperlyConfigured, match="SOME_FLAG"):
         reader({"SOME_FLAG": value})
+
+
+def test_it_reads_import_paths_without_importing_them():
+    smtp = "django.core.mail.backends.smtp.EmailBackend"
+    assert env_dotted_path("BACKEND", {"BACKEND": f" {smtp} "}) == smtp
+    assert env_dotted_path("BACKEND", {}) == ""
 
 
 def test_it_reads_lists():
