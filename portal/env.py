@@ -42,6 +42,7 @@ def env_int(
     default: int,
     environ: Mapping[str, str] = os.environ,
     minimum: int | None = None,
+    maximum: int | None = None,
 ) -> int:
     raw = environ.get(name)
     if raw is None or raw == "":
@@ -52,6 +53,8 @@ def env_int(
         raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}") from None
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum}, not {value}")
     return value
 
 

@@ -71,7 +71,14 @@ SECRET_KEY = _required_secret("SECRET_KEY")
 # Keys are hashed with a pepper kept apart from SECRET_KEY, so rotating one never breaks the other.
 APIKEY_PEPPER = _required_secret("APIKEY_PEPPER")
 
-SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Where `make run` (manage.py runstack) serves the portal, and nginx and the demo API beside it:
+# moving the portal (PORTAL_PORT) moves the rest, and the addresses below that default to them,
+# so a second stack on one machine links, redirects and sends webhooks to itself.
+PORTAL_PORT = env_int("PORTAL_PORT", 8000, minimum=1, maximum=65535)
+GATEWAY_PORT = env_int("GATEWAY_PORT", PORTAL_PORT + 80, minimum=1, maximum=65535)
+DEMO_API_PORT = env_int("DEMO_API_PORT", PORTAL_PORT + 81, minimum=1, maximum=65535)
+
+SITE_URL = env_url("SITE_URL", f"http://127.0.0.1:{PORTAL_PORT}").rstrip("/")
 ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", urlsplit(SITE_URL).hostname or ""]
 )
@@ -445,7 +452,7 @@ INVITATIONS_PER_RECIPIENT_PER_DAY = env_int("INVITATIONS_PER_RECIPIENT_PER_DAY",
 # Free-plan accounts one person may own, their personal account included: each new account
 # starts free with its own quota, so more would multiply it.
 FREE_ACCOUNTS_PER_OWNER = env_int("FREE_ACCOUNTS_PER_OWNER", 2, minimum=1)
-GATEWAY_PUBLIC_URL = env_url("GATEWAY_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/")
+GATEWAY_PUBLIC_URL = env_url("GATEWAY_PUBLIC_URL", f"http://127.0.0.1:{GATEWAY_PORT}").rstrip("/")
 GATEWAY_ACCESS_LOG = Path(env_str("GATEWAY_ACCESS_LOG", str(VAR_DIR / "nginx" / "access.log")))
 # Records in each gateway process's API key cache (least recently used dropped beyond it).
 GATEWAY_KEY_CACHE_ENTRIES = env_int("GATEWAY_KEY_CACHE_ENTRIES", 100_000, minimum=1)
@@ -463,14 +470,10 @@ GATEWAY_SECRET = (
 # The auth server (gateway/server.py): where nginx's auth_request goes, and where `make run`
 # starts it (beside the portal at PORTAL_PORT + 2, so a moved portal moves it too), or
 # unix:/path for a unix socket (nginx on the same host: ~20 µs of CPU a call less).
-AUTH_SERVER_ADDRESS = env_address(
-    "AUTH_SERVER_ADDRESS", f"127.0.0.1:{env_int('PORTAL_PORT', 8000, minimum=1) + 2}", unix=True
-)
+AUTH_SERVER_ADDRESS = env_address("AUTH_SERVER_ADDRESS", f"127.0.0.1:{PORTAL_PORT + 2}", unix=True)
 # The mock server (sandbox/server.py): where nginx sends test keys' calls to products whose
 # test_route is `mock`, and where `make run` starts it (PORTAL_PORT + 82, beside the demo API).
-MOCK_SERVER_ADDRESS = env_address(
-    "MOCK_SERVER_ADDRESS", f"127.0.0.1:{env_int('PORTAL_PORT', 8000, minimum=1) + 82}"
-)
+MOCK_SERVER_ADDRESS = env_address("MOCK_SERVER_ADDRESS", f"127.0.0.1:{PORTAL_PORT + 82}")
 # nginx in production (rendered by `manage.py gateway_config`): TLS for the gateway and the
 # portal, the proxies whose X-Forwarded-Proto is believed, the CAs that vouch for HTTPS upstreams.
 GATEWAY_TLS_CERTIFICATE = env_str("GATEWAY_TLS_CERTIFICATE")
