@@ -234,8 +234,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 USAGE_FLUSH_SECONDS = env_int("USAGE_FLUSH_SECONDS", 30, minimum=1)
 # rate_limit.sustained (usage/sustained.py): an account's live calls refused for rate limits for
-# this long (5 minutes), with no gap between flushes that saw a refusal longer than the gap
-# (three flushes by default, so one slow flush does not end an episode).
+# this long (60 s by default), with no gap between flushes that saw a refusal longer than the
+# gap (three flushes by default, so one slow flush does not end an episode).
 RATE_LIMIT_SUSTAINED_SECONDS = env_int("RATE_LIMIT_SUSTAINED_SECONDS", 60, minimum=1)
 RATE_LIMIT_SUSTAINED_GAP_SECONDS = env_int(
     "RATE_LIMIT_SUSTAINED_GAP_SECONDS", 3 * USAGE_FLUSH_SECONDS, minimum=1
@@ -533,6 +533,10 @@ ENTITLEMENT_TOKEN_SECONDS = env_int("ENTITLEMENT_TOKEN_SECONDS", 300, minimum=30
 # LOG_FORMAT=json: one JSON object a line for log shippers; both formats carry the request id
 # nginx sent (X-Request-Id), so a line can be matched with nginx's access log.
 LOG_FORMAT = env_choice("LOG_FORMAT", "plain", ("plain", "json"))
+# Checked here: logging.config would only say "Unable to configure root logger".
+LOG_LEVEL = env_choice(
+    "LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")
+).upper()
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -552,7 +556,7 @@ LOGGING: dict[str, Any] = {
             "filters": ["request_id"],
         }
     },
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # Django's own console handler would print every django.* line a second time, unformatted.
         "django": {"handlers": [], "level": "INFO", "propagate": True},
@@ -569,13 +573,19 @@ METRICS_TOKEN = env_secret("METRICS_TOKEN")
 SENTRY_DSN = env_secret("SENTRY_DSN")
 if SENTRY_DSN:
     import sentry_sdk
+    from sentry_sdk.utils import BadDsn
 
-    sentry_sdk.init(
-        dsn=SENTRY_DSN,
-        environment=env_str("SENTRY_ENVIRONMENT", "development" if DEBUG else "production"),
-        traces_sample_rate=0.0,  # errors only: tracing would sit on the gateway's hot path
-        send_default_pii=False,
-    )
+    try:
+        sentry_sdk.init(
+            dsn=SENTRY_DSN,
+            environment=env_str("SENTRY_ENVIRONMENT", "development" if DEBUG else "production"),
+            traces_sample_rate=0.0,  # errors only: tracing would sit on the gateway's hot path
+            send_default_pii=False,
+        )
+    except BadDsn as error:  # its message names the part that is wrong, never the key
+        raise ImproperlyConfigured(
+            f"SENTRY_DSN is not a Sentry DSN (https://KEY@HOST/PROJECT): {error}"
+        ) from None
 
 # --- Billing (Stripe) -----------------------------------------------------------------------
 # With no STRIPE_SECRET_KEY the portal talks to the bundled Stripe simulator (`manage.py

@@ -81,6 +81,26 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     assert "ImproperlyConfigured: SECRET_KEY must be set" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("LOG_LEVEL", "verbose", "LOG_LEVEL must be one of debug, info, warning, error, critical"),
+        ("SENTRY_DSN", "not-a-dsn", "SENTRY_DSN is not a Sentry DSN (https://KEY@HOST/PROJECT)"),
+        ("SENTRY_DSN", "https://o1.ingest.example.com/1", "SENTRY_DSN is not a Sentry DSN"),
+    ],
+)
+def test_a_malformed_log_level_or_sentry_dsn_names_the_variable(tmp_path, name, value, message):
+    result = load_settings(tmp_path, **{name: value})
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: {message}" in result.stderr
+    assert "Unable to configure" not in result.stderr
+
+
+def test_log_levels_are_read_in_any_case(tmp_path):
+    assert load_settings(tmp_path, LOG_LEVEL="warning").returncode == 0
+    assert load_settings(tmp_path, LOG_LEVEL="ERROR").returncode == 0
+
+
 def test_a_bad_database_url_names_the_variable(tmp_path):
     result = load_settings(tmp_path, DATABASE_URL="nonsense")
     assert "DATABASE_URL" in result.stderr and result.returncode != 0
