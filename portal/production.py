@@ -34,6 +34,11 @@ ISSUED_BY = {
     "STRIPE_WEBHOOK_SECRET": "your Stripe dashboard",
     "EMAIL_HOST_PASSWORD": "your mail provider",
 }
+# What replacing a secret costs, said where production asks for a new one.
+CONSEQUENCES = {
+    "SECRET_KEY": " (everyone is signed out, and a GATEWAY_SECRET derived from it changes)",
+    "APIKEY_PEPPER": " (every API key issued so far stops working: they must be issued again)",
+}
 # What the example files put where a secret goes: change-me-…, or an ellipsis (sk_live_…).
 PLACEHOLDER_PREFIX, PLACEHOLDER_MARK = "change-me", "…"
 
@@ -107,7 +112,7 @@ def secret_refusals(secrets: Mapping[str, str]) -> list[str]:
             f"use the one from {ISSUED_BY[name]}"
             if name in ISSUED_BY
             else f"generate one with {GENERATE}"
-        )
+        ) + CONSEQUENCES.get(name, "")
         if is_placeholder(value):
             problems.append(f"{name} is the example file's placeholder: {remedy}")
         elif len(value) < MINIMUM_LENGTHS.get(name, 0):

@@ -393,10 +393,11 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
-    # The probes never reach this (portal/wsgi.py answers them first); the JWKS is fetched
-    # over plain HTTP by upstreams on the stack's own network (public keys; where the network
-    # is not yours, upstreams fetch it over HTTPS through nginx).
-    SECURE_REDIRECT_EXEMPT = [r"^\.well-known/jwks\.json$"]
+    # Load balancers and orchestrators probe over plain HTTP: a 301 would read as "down"
+    # (portal/wsgi.py answers the probes before this; /healthz is exempt where Django routes
+    # it itself). The JWKS is fetched over plain HTTP by upstreams on the stack's own network
+    # (public keys; where the network is not yours, upstreams fetch it over HTTPS via nginx).
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^\.well-known/jwks\.json$"]
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=True)

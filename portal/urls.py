@@ -22,6 +22,7 @@ api_reference_csp = csp_update({"style-src": ["'unsafe-inline'"], "worker-src": 
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
     path("metrics", metrics.metrics, name="metrics"),
     path("branding.css", views.branding_css, name="branding_css"),
     # Browsers ask for /favicon.ico whatever the page's <link rel="icon"> says.

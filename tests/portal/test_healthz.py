@@ -96,3 +96,11 @@ def test_it_asks_the_workers_once_per_round_however_many_ask_it(stack_on, monkey
 
 def test_the_status_link_points_at_it(client):
     assert b'href="/healthz"' in client.get("/").content
+
+
+def test_django_routes_it_to_the_same_answer(client, stack_on):
+    """Where no portal/wsgi.py stands in front (the ASGI entry, the test client)."""
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["down"] == ["worker"]
+    assert client.post("/healthz").status_code == 405

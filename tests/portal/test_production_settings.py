@@ -92,6 +92,8 @@ def test_placeholder_and_short_secrets_are_refused_even_in_a_demo(name, value, w
         else:
             assert "generate one with python3 -c 'import secrets;" in problem
         assert value not in problem  # a message never repeats a secret
+        if name == "APIKEY_PEPPER":
+            assert "every API key issued so far stops working" in problem
 
 
 def test_secrets_issued_elsewhere_have_no_length_of_ours():
