@@ -3,7 +3,9 @@
 Every variable has a safe development default (SQLite and an embedded Redis under ``var/``,
 mail written to ``var/mail/``, the bundled Stripe simulator), so ``make run`` needs nothing set.
 Production sets ``DEBUG=false`` and at least ``SECRET_KEY``, ``APIKEY_PEPPER``,
-``ALLOWED_HOSTS``, ``SITE_URL``, ``DATABASE_URL`` and ``REDIS_URL``; see the README's table.
+``ALLOWED_HOSTS``, ``SITE_URL``, ``DATABASE_URL``, ``REDIS_URL``, the Stripe keys, the
+entitlement signing key and outgoing mail; portal/production.py lists what it refuses, and the
+README's table every setting.
 """
 
 from __future__ import annotations
