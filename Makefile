@@ -6,7 +6,10 @@ export UV_LINK_MODE := copy
 # process (pytest, granian, celery, the simulator) would otherwise compile its imports at start.
 export UV_COMPILE_BYTECODE := 1
 PYTHON ?= python3.11
-UV := $(PYTHON) -m uv
+export PYTHON
+# uv from $(PYTHON), from PATH, or installed once into a private virtualenv under .tools/ (never
+# by pip into the system's Python, which Debian forbids: PEP 668). See deploy/uv.sh.
+UV := deploy/uv.sh
 RUN := $(UV) run --frozen
 # djade (templates) and django-upgrade (Python), as in .pre-commit-config.yaml; + --check to check.
 DJADE = find templates \( -name '*.html' -o -name '*.txt' \) -print0 \
@@ -20,13 +23,11 @@ DJANGO_UPGRADE = find . -name '*.py' -not -path './.venv/*' -not -path './var/*'
 setup: .venv/.synced
 
 .venv/.synced: pyproject.toml uv.lock
-	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
 	$(UV) sync --locked --all-groups --python $(PYTHON)
 	@touch $@
 
 # Production: the locked runtime dependencies only (no test, lint or benchmark tools).
 install-production:
-	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
 	$(UV) sync --locked --no-dev --python $(PYTHON)
 
 run: setup

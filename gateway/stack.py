@@ -6,17 +6,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from portal.stack import PORTAL_ADDRESS, Service, python_bin
-
-
-def gateway_ports() -> tuple[int, int]:
-    """nginx and the demo API: 8080 and 8081 beside the default portal port, and always next to
-    a moved portal (PORTAL_PORT), so two stacks on one machine never collide."""
-    portal_port = PORTAL_ADDRESS[1]
-    return (
-        int(os.environ.get("GATEWAY_PORT", portal_port + 80)),
-        int(os.environ.get("DEMO_API_PORT", portal_port + 81)),
-    )
+from portal.stack import HOST, Service, python_bin
 
 
 def auth_service() -> Service:
@@ -57,8 +47,9 @@ def mock_service() -> Service:
 
 
 def gateway_services() -> list[Service]:
-    host, portal_port = PORTAL_ADDRESS
-    gateway_port, demo_port = gateway_ports()
+    # nginx and the demo API beside the portal (settings: GATEWAY_PORT, DEMO_API_PORT).
+    host, portal_port = HOST, settings.PORTAL_PORT
+    gateway_port, demo_port = settings.GATEWAY_PORT, settings.DEMO_API_PORT
     demo = Service(
         name="demo-api",
         argv=[python_bin("granian"), "--interface", "wsgi", "--host", host,

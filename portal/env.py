@@ -8,6 +8,7 @@ orchestrators mount them.
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import os
 import re
@@ -41,6 +42,7 @@ def env_int(
     default: int,
     environ: Mapping[str, str] = os.environ,
     minimum: int | None = None,
+    maximum: int | None = None,
 ) -> int:
     raw = environ.get(name)
     if raw is None or raw == "":
@@ -51,6 +53,8 @@ def env_int(
         raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}") from None
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum}, not {value}")
     return value
 
 
@@ -86,6 +90,30 @@ def env_dir(name: str, environ: Mapping[str, str] = os.environ) -> str:
     raw = (environ.get(name) or "").strip()
     if raw and not os.path.isdir(raw):
         raise ImproperlyConfigured(f"{name} must be an existing directory, not {raw!r}")
+    return raw
+
+
+DOTTED_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
+
+
+def env_dotted_path(name: str, environ: Mapping[str, str] = os.environ) -> str:
+    """A class named by its import path (package.module.Class), whose module exists; "" when
+    unset. The module is found, not imported: settings load before any app."""
+    raw = (environ.get(name) or "").strip()
+    if not raw:
+        return ""
+    module = raw.rpartition(".")[0]
+    try:
+        found = DOTTED_PATH.fullmatch(raw) is not None and (
+            importlib.util.find_spec(module) is not None
+        )
+    except ImportError:
+        found = False
+    if not found:
+        raise ImproperlyConfigured(
+            f"{name} must be the import path of a class, such as "
+            f"django.core.mail.backends.smtp.EmailBackend, not {raw!r}"
+        )
     return raw
 
 

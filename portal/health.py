@@ -6,7 +6,8 @@
 - ``/healthz`` (the portal's status page): the same checks plus "a Celery worker answers".
 
 Both servers (the portal and the auth server, ``gateway/server.py``) answer ``/livez`` and
-``/readyz`` here, before Django's middleware, so probes need no ``ALLOWED_HOSTS`` entry.
+``/readyz`` here, and the portal ``/healthz`` too, before Django's middleware: probes by IP
+address need no ``ALLOWED_HOSTS`` entry and are never redirected to HTTPS.
 
 Anyone may ask, as often as they like: each process runs a round of checks at most once per
 ``CHECK_CACHE_SECONDS``, and while one thread runs them the others answer from the previous
@@ -30,8 +31,11 @@ from portal.redis_client import get_redis
 
 CHECK_CACHE_SECONDS = 5.0
 CHECK_TIMEOUT_SECONDS = 1
-LIVEZ_PATH, READYZ_PATH = "/livez", "/readyz"
+LIVEZ_PATH, READYZ_PATH, HEALTHZ_PATH = "/livez", "/readyz", "/healthz"
+# What every server answers before anything else (the auth server too).
 PROBE_PATHS = frozenset({LIVEZ_PATH, READYZ_PATH})
+# The portal adds its status page: it asks for a Celery worker, which the auth server never needs.
+PORTAL_PROBE_PATHS = PROBE_PATHS | {HEALTHZ_PATH}
 
 Results = dict[str, str | None]  # check name → None when healthy, else a short reason
 T = TypeVar("T")
@@ -135,16 +139,24 @@ def report(results: Results) -> tuple[int, dict[str, Any]]:
 STATUS_LINES = {200: "200 OK", 405: "405 Method Not Allowed", 503: "503 Service Unavailable"}
 
 
+def probe_answer(path: str) -> tuple[int, dict[str, Any]]:
+    """The status and body of one probe: ``/livez`` asks nothing, ``/healthz`` the status
+    checks, anything else the readiness checks."""
+    if path == LIVEZ_PATH:
+        return 200, {"status": "ok"}
+    results = status.get() if path == HEALTHZ_PATH else readiness.get()
+    # Outside Django's request cycle: close a broken or expired connection as it would.
+    close_old_connections()
+    return report(results)
+
+
 def probe_application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-    """``/livez`` and ``/readyz`` as a plain WSGI callable (no middleware, no URL resolver)."""
+    """The probes as a plain WSGI callable (no middleware, no URL resolver); each server
+    routes only its own probe paths here."""
     if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
         code, body = 405, {"code": "method_not_allowed", "detail": "Use GET."}
-    elif environ.get("PATH_INFO") == LIVEZ_PATH:
-        code, body = 200, {"status": "ok"}
     else:
-        code, body = report(readiness.get())
-        # Outside Django's request cycle: close a broken or expired connection as it would.
-        close_old_connections()
+        code, body = probe_answer(environ.get("PATH_INFO", ""))
     payload = json.dumps(body).encode()
     headers = [
         ("Content-Type", "application/json"),

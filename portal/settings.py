@@ -3,7 +3,9 @@
 Every variable has a safe development default (SQLite and an embedded Redis under ``var/``,
 mail written to ``var/mail/``, the bundled Stripe simulator), so ``make run`` needs nothing set.
 Production sets ``DEBUG=false`` and at least ``SECRET_KEY``, ``APIKEY_PEPPER``,
-``ALLOWED_HOSTS``, ``SITE_URL``, ``DATABASE_URL`` and ``REDIS_URL``; see the README's table.
+``ALLOWED_HOSTS``, ``SITE_URL``, ``DATABASE_URL``, ``REDIS_URL``, the Stripe keys, the
+entitlement signing key and outgoing mail; portal/production.py lists what it refuses, and the
+README's table every setting.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from portal.env import (
     env_choice,
     env_colour,
     env_dir,
+    env_dotted_path,
     env_int,
     env_list,
     env_network,
@@ -70,7 +73,14 @@ SECRET_KEY = _required_secret("SECRET_KEY")
 # Keys are hashed with a pepper kept apart from SECRET_KEY, so rotating one never breaks the other.
 APIKEY_PEPPER = _required_secret("APIKEY_PEPPER")
 
-SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Where `make run` (manage.py runstack) serves the portal, and nginx and the demo API beside it:
+# moving the portal (PORTAL_PORT) moves the rest, and the addresses below that default to them,
+# so a second stack on one machine links, redirects and sends webhooks to itself.
+PORTAL_PORT = env_int("PORTAL_PORT", 8000, minimum=1, maximum=65535)
+GATEWAY_PORT = env_int("GATEWAY_PORT", PORTAL_PORT + 80, minimum=1, maximum=65535)
+DEMO_API_PORT = env_int("DEMO_API_PORT", PORTAL_PORT + 81, minimum=1, maximum=65535)
+
+SITE_URL = env_url("SITE_URL", f"http://127.0.0.1:{PORTAL_PORT}").rstrip("/")
 ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", urlsplit(SITE_URL).hostname or ""]
 )
@@ -226,8 +236,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 USAGE_FLUSH_SECONDS = env_int("USAGE_FLUSH_SECONDS", 30, minimum=1)
 # rate_limit.sustained (usage/sustained.py): an account's live calls refused for rate limits for
-# this long (5 minutes), with no gap between flushes that saw a refusal longer than the gap
-# (three flushes by default, so one slow flush does not end an episode).
+# this long (60 s by default), with no gap between flushes that saw a refusal longer than the
+# gap (three flushes by default, so one slow flush does not end an episode).
 RATE_LIMIT_SUSTAINED_SECONDS = env_int("RATE_LIMIT_SUSTAINED_SECONDS", 60, minimum=1)
 RATE_LIMIT_SUSTAINED_GAP_SECONDS = env_int(
     "RATE_LIMIT_SUSTAINED_GAP_SECONDS", 3 * USAGE_FLUSH_SECONDS, minimum=1
@@ -294,19 +304,22 @@ for _provider in ("github", "google"):
             "APPS": [{"client_id": _client_id, "secret": _secret, "key": ""}]
         }
 
-# --- Email: files under var/mail in development, SMTP when EMAIL_HOST is set -----------------
+# --- Email: SMTP when EMAIL_HOST is set, or the backend EMAIL_BACKEND names; else files -------
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Tollgate <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_HOST = env_str("EMAIL_HOST")
-if EMAIL_HOST:
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
-    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
-    EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD")
-    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=True)
-else:
-    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-    EMAIL_FILE_PATH = VAR_DIR / "mail"
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=True)
+EMAIL_FILE_PATH = VAR_DIR / "mail"
+EMAIL_BACKEND = env_dotted_path("EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else ""
+)
+# Neither: development's files under var/mail, which production refuses (portal/production.py):
+# there no sign-up confirmation would ever leave the machine.
+MAIL_IS_LOCAL = not EMAIL_BACKEND
+EMAIL_BACKEND = EMAIL_BACKEND or "django.core.mail.backends.filebased.EmailBackend"
 
 # --- REST API and its schema ----------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -382,10 +395,11 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
-    # Load balancers and orchestrators probe over plain HTTP: a 301 would read as "down".
-    # The probes, and the JWKS for upstreams on the stack's own network (public keys; where
-    # the network is not yours, upstreams fetch it over HTTPS through nginx).
-    SECURE_REDIRECT_EXEMPT = [r"^(healthz|livez|readyz)$", r"^\.well-known/jwks\.json$"]
+    # Load balancers and orchestrators probe over plain HTTP: a 301 would read as "down"
+    # (portal/wsgi.py answers the probes before this; /healthz is exempt where Django routes
+    # it itself). The JWKS is fetched over plain HTTP by upstreams on the stack's own network
+    # (public keys; where the network is not yours, upstreams fetch it over HTTPS via nginx).
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^\.well-known/jwks\.json$"]
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=True)
@@ -441,7 +455,7 @@ INVITATIONS_PER_RECIPIENT_PER_DAY = env_int("INVITATIONS_PER_RECIPIENT_PER_DAY",
 # Free-plan accounts one person may own, their personal account included: each new account
 # starts free with its own quota, so more would multiply it.
 FREE_ACCOUNTS_PER_OWNER = env_int("FREE_ACCOUNTS_PER_OWNER", 2, minimum=1)
-GATEWAY_PUBLIC_URL = env_url("GATEWAY_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/")
+GATEWAY_PUBLIC_URL = env_url("GATEWAY_PUBLIC_URL", f"http://127.0.0.1:{GATEWAY_PORT}").rstrip("/")
 GATEWAY_ACCESS_LOG = Path(env_str("GATEWAY_ACCESS_LOG", str(VAR_DIR / "nginx" / "access.log")))
 # Records in each gateway process's API key cache (least recently used dropped beyond it).
 GATEWAY_KEY_CACHE_ENTRIES = env_int("GATEWAY_KEY_CACHE_ENTRIES", 100_000, minimum=1)
@@ -451,21 +465,18 @@ GATEWAY_ON_REDIS_DOWN = env_choice("GATEWAY_ON_REDIS_DOWN", "deny", ("deny", "al
 # The gateway: nginx sends GATEWAY_SECRET with every auth_request (see deploy/nginx/). Unset, it
 # is derived from SECRET_KEY (so production needs no extra secret); re-render the nginx config
 # with `manage.py gateway_config` after changing either.
+_GIVEN_GATEWAY_SECRET = env_secret("GATEWAY_SECRET")
 GATEWAY_SECRET = (
-    env_secret("GATEWAY_SECRET")
+    _GIVEN_GATEWAY_SECRET
     or hmac.new(SECRET_KEY.encode(), b"tollgate.gateway-secret", hashlib.sha256).hexdigest()
 )
 # The auth server (gateway/server.py): where nginx's auth_request goes, and where `make run`
 # starts it (beside the portal at PORTAL_PORT + 2, so a moved portal moves it too), or
 # unix:/path for a unix socket (nginx on the same host: ~20 µs of CPU a call less).
-AUTH_SERVER_ADDRESS = env_address(
-    "AUTH_SERVER_ADDRESS", f"127.0.0.1:{env_int('PORTAL_PORT', 8000, minimum=1) + 2}", unix=True
-)
+AUTH_SERVER_ADDRESS = env_address("AUTH_SERVER_ADDRESS", f"127.0.0.1:{PORTAL_PORT + 2}", unix=True)
 # The mock server (sandbox/server.py): where nginx sends test keys' calls to products whose
 # test_route is `mock`, and where `make run` starts it (PORTAL_PORT + 82, beside the demo API).
-MOCK_SERVER_ADDRESS = env_address(
-    "MOCK_SERVER_ADDRESS", f"127.0.0.1:{env_int('PORTAL_PORT', 8000, minimum=1) + 82}"
-)
+MOCK_SERVER_ADDRESS = env_address("MOCK_SERVER_ADDRESS", f"127.0.0.1:{PORTAL_PORT + 82}")
 # nginx in production (rendered by `manage.py gateway_config`): TLS for the gateway and the
 # portal, the proxies whose X-Forwarded-Proto is believed, the CAs that vouch for HTTPS upstreams.
 GATEWAY_TLS_CERTIFICATE = env_str("GATEWAY_TLS_CERTIFICATE")
@@ -525,6 +536,10 @@ ENTITLEMENT_TOKEN_SECONDS = env_int("ENTITLEMENT_TOKEN_SECONDS", 300, minimum=30
 # LOG_FORMAT=json: one JSON object a line for log shippers; both formats carry the request id
 # nginx sent (X-Request-Id), so a line can be matched with nginx's access log.
 LOG_FORMAT = env_choice("LOG_FORMAT", "plain", ("plain", "json"))
+# Checked here: logging.config would only say "Unable to configure root logger".
+LOG_LEVEL = env_choice(
+    "LOG_LEVEL", "info", ("debug", "info", "warning", "error", "critical")
+).upper()
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -544,7 +559,7 @@ LOGGING: dict[str, Any] = {
             "filters": ["request_id"],
         }
     },
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # Django's own console handler would print every django.* line a second time, unformatted.
         "django": {"handlers": [], "level": "INFO", "propagate": True},
@@ -561,13 +576,19 @@ METRICS_TOKEN = env_secret("METRICS_TOKEN")
 SENTRY_DSN = env_secret("SENTRY_DSN")
 if SENTRY_DSN:
     import sentry_sdk
+    from sentry_sdk.utils import BadDsn
 
-    sentry_sdk.init(
-        dsn=SENTRY_DSN,
-        environment=env_str("SENTRY_ENVIRONMENT", "development" if DEBUG else "production"),
-        traces_sample_rate=0.0,  # errors only: tracing would sit on the gateway's hot path
-        send_default_pii=False,
-    )
+    try:
+        sentry_sdk.init(
+            dsn=SENTRY_DSN,
+            environment=env_str("SENTRY_ENVIRONMENT", "development" if DEBUG else "production"),
+            traces_sample_rate=0.0,  # errors only: tracing would sit on the gateway's hot path
+            send_default_pii=False,
+        )
+    except BadDsn as error:  # its message names the part that is wrong, never the key
+        raise ImproperlyConfigured(
+            f"SENTRY_DSN is not a Sentry DSN (https://KEY@HOST/PROJECT): {error}"
+        ) from None
 
 # --- Billing (Stripe) -----------------------------------------------------------------------
 # With no STRIPE_SECRET_KEY the portal talks to the bundled Stripe simulator (`manage.py
@@ -652,8 +673,24 @@ if not DEBUG:
             redis_is_embedded=REDIS_IS_EMBEDDED,
             stripe_uses_simulator=STRIPE_USES_SIMULATOR,
             stripe_webhook_secret=STRIPE_WEBHOOK_SECRET,
+            mail_is_local=MAIL_IS_LOCAL,
         ),
         ALLOW_DEMO_BACKENDS,
+        addresses={name: env_str(name) for name in production.REQUIRED_ADDRESSES},
+        # Those that are set: a derived GATEWAY_SECRET and the simulator's key are not secrets.
+        secrets={
+            name: value
+            for name, value in {
+                "SECRET_KEY": SECRET_KEY,
+                "APIKEY_PEPPER": APIKEY_PEPPER,
+                "GATEWAY_SECRET": _GIVEN_GATEWAY_SECRET,
+                "METRICS_TOKEN": METRICS_TOKEN,
+                "STRIPE_SECRET_KEY": "" if STRIPE_USES_SIMULATOR else STRIPE_SECRET_KEY,
+                "STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
+                "EMAIL_HOST_PASSWORD": EMAIL_HOST_PASSWORD,
+            }.items()
+            if value
+        },
     )
     if _refusals:
         raise ImproperlyConfigured(production.message(_refusals))

@@ -23,7 +23,8 @@ from django.utils.module_loading import import_string
 from portal import embedded_redis
 
 STOP_TIMEOUT_SECONDS = 10.0
-PORTAL_ADDRESS = ("127.0.0.1", int(os.environ.get("PORTAL_PORT", "8000")))
+# Every process of the stack listens on loopback; settings.PORTAL_PORT and the ports beside it.
+HOST = "127.0.0.1"
 
 
 @dataclass
@@ -43,7 +44,7 @@ def python_bin(name: str) -> str:
 
 
 def portal_service() -> Service:
-    host, port = PORTAL_ADDRESS
+    host, port = HOST, settings.PORTAL_PORT
     return Service(
         name="portal",
         argv=[

@@ -1,4 +1,6 @@
-"""The portal's WSGI entry: the health probes are answered here, everything else by Django.
+"""The portal's WSGI entry: the health probes (``/livez``, ``/readyz``, ``/healthz``) are answered
+here, before Django's middleware (so a probe by IP address needs no ``ALLOWED_HOSTS`` entry),
+everything else by Django.
 
 The gateway's decision is not served here: it has its own server (``gateway/server.py``), so
 no portal page, however slow, ever holds a thread a decision needs.
@@ -17,10 +19,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 django_application = get_wsgi_application()
 
-from portal.health import PROBE_PATHS, probe_application  # noqa: E402  (needs setup)
+from portal.health import PORTAL_PROBE_PATHS, probe_application  # noqa: E402  (needs setup)
 
 
 def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-    if environ.get("PATH_INFO") in PROBE_PATHS:
+    if environ.get("PATH_INFO") in PORTAL_PROBE_PATHS:
         return probe_application(environ, start_response)
     return django_application(environ, start_response)

@@ -57,7 +57,9 @@ STRIPE_SECRET_KEY=sk_test_image_test
 STRIPE_WEBHOOK_SECRET=whsec_image_test
 TRUSTED_PROXY_COUNT=1
 LOG_FORMAT=json
-METRICS_TOKEN=image-test
+METRICS_TOKEN=$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')
+# No mail server here: every email goes to the containers' logs.
+EMAIL_BACKEND=django.core.mail.backends.console.EmailBackend
 AUTH_SOCKET=/run/tollgate-auth/auth.sock
 NGINX_AUTH=unix:/run/tollgate-auth/auth.sock
 NGINX_MOCK=mock:8082

@@ -147,6 +147,7 @@ def test_production_cookies_are_secure_and_host_prefixed(tmp_path):
     env = {**os.environ, "TOLLGATE_VAR_DIR": str(tmp_path), "DEBUG": "false",
            "SECRET_KEY": "k" * 60, "APIKEY_PEPPER": "p" * 50, "TRUSTED_PROXY_COUNT": "1",
            "ALLOW_DEMO_BACKENDS": "true", "STRIPE_WEBHOOK_SECRET": "whsec_test",
+           "SITE_URL": "https://portal.example.com", "ALLOWED_HOSTS": "portal.example.com",
            "ENTITLEMENT_SIGNING_KEY_FILE": str(tmp_path / "signing.pem"),
            "DJANGO_SETTINGS_MODULE": "portal.settings"}  # fmt: skip
     names = ["SESSION_COOKIE_NAME", "SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY",

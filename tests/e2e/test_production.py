@@ -36,7 +36,7 @@ from tests.helpers import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-METRICS_TOKEN = "scrape-token-for-the-test"
+METRICS_TOKEN = "scrape-token-for-the-production-test"  # 32 characters at least
 
 
 def server_argv(app: str, port: int, workers: int, threads: int, *tls: str) -> list[str]:
@@ -75,6 +75,8 @@ class ProductionStack:
             "METRICS_TOKEN": METRICS_TOKEN,
             "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir),
             "ENTITLEMENT_SIGNING_KEY_FILE": str(signing_key),
+            # Production needs outgoing mail; this test sends none it reads.
+            "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
         }
         self.trusted_proxies = trusted_proxies
         self.processes: dict[str, subprocess.Popen[bytes]] = {}

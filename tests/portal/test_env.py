@@ -11,6 +11,7 @@ from portal.env import (
     env_address,
     env_bool,
     env_choice,
+    env_dotted_path,
     env_int,
     env_list,
     env_secret,
@@ -33,11 +34,20 @@ def test_it_reads_booleans():
         (lambda env: env_int("SOME_FLAG", 1, env, minimum=1), "0"),
         (lambda env: env_choice("SOME_FLAG", "deny", ("deny", "allow"), env), "sometimes"),
         (lambda env: env_url("SOME_FLAG", "sqlite://", env), "not a url"),
+        (lambda env: env_dotted_path("SOME_FLAG", env), "smtp"),
+        (lambda env: env_dotted_path("SOME_FLAG", env), "no_such_package.backends.Backend"),
+        (lambda env: env_dotted_path("SOME_FLAG", env), "django.core.mail.backends.nope.X"),
     ],
 )
 def test_it_rejects_bad_values_naming_the_variable(reader, value):
     with pytest.raises(ImproperlyConfigured, match="SOME_FLAG"):
         reader({"SOME_FLAG": value})
+
+
+def test_it_reads_import_paths_without_importing_them():
+    smtp = "django.core.mail.backends.smtp.EmailBackend"
+    assert env_dotted_path("BACKEND", {"BACKEND": f" {smtp} "}) == smtp
+    assert env_dotted_path("BACKEND", {}) == ""
 
 
 def test_it_reads_lists():
@@ -69,6 +79,26 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     result = load_settings(tmp_path, DEBUG="false", APIKEY_PEPPER="p" * 40)
     assert result.returncode != 0
     assert "ImproperlyConfigured: SECRET_KEY must be set" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("LOG_LEVEL", "verbose", "LOG_LEVEL must be one of debug, info, warning, error, critical"),
+        ("SENTRY_DSN", "not-a-dsn", "SENTRY_DSN is not a Sentry DSN (https://KEY@HOST/PROJECT)"),
+        ("SENTRY_DSN", "https://o1.ingest.example.com/1", "SENTRY_DSN is not a Sentry DSN"),
+    ],
+)
+def test_a_malformed_log_level_or_sentry_dsn_names_the_variable(tmp_path, name, value, message):
+    result = load_settings(tmp_path, **{name: value})
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: {message}" in result.stderr
+    assert "Unable to configure" not in result.stderr
+
+
+def test_log_levels_are_read_in_any_case(tmp_path):
+    assert load_settings(tmp_path, LOG_LEVEL="warning").returncode == 0
+    assert load_settings(tmp_path, LOG_LEVEL="ERROR").returncode == 0
 
 
 def test_a_bad_database_url_names_the_variable(tmp_path):

@@ -2,47 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import threading
 
 import pytest
 from django.db import connections
 
 from portal import health
-from tests.portal.test_healthz import database_unreachable
+from tests.portal.probing import auth_server_app, call, database_unreachable, portal_app
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-
-def portal_app():
-    from portal.wsgi import application
-
-    return application
-
-
-def auth_server_app():
-    """The auth server's routes as a WSGI callable; the asyncio server (gateway/worker.py)
-    answers the probes with this same code (tests/e2e/test_production.py runs it)."""
-    from gateway.wsgi import application
-
-    return application
-
-
 SERVERS = [pytest.param(portal_app, id="portal"), pytest.param(auth_server_app, id="auth")]
-
-
-def call(app, path: str, method: str = "GET", host: str = "10.1.2.3:8000"):
-    """One request to a WSGI app, with a Host no ALLOWED_HOSTS lists (as a probe by IP)."""
-    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "SERVER_NAME": "x",
-               "SERVER_PORT": "8000", "HTTP_HOST": host, "wsgi.url_scheme": "http",
-               "wsgi.input": None, "QUERY_STRING": ""}  # fmt: skip
-    answer = {}
-
-    def start_response(status, headers, exc_info=None):
-        answer["status"], answer["headers"] = int(status.split()[0]), dict(headers)
-
-    body = b"".join(app()(environ, start_response))
-    return answer["status"], answer["headers"], json.loads(body) if body else None
 
 
 @pytest.fixture(autouse=True)
