@@ -100,6 +100,11 @@ class AccountQuerySet(models.QuerySet["Account"]):
         return self.filter(closed_at__isnull=True)
 
 
+# No plan set (the catalog's free default) or one that costs nothing a month: what
+# FREE_ACCOUNTS_PER_OWNER counts.
+ON_A_FREE_PLAN = models.Q(plan__isnull=True) | models.Q(plan__monthly_price=0)
+
+
 class AccountManager(models.Manager["Account"]):
     def get_queryset(self) -> AccountQuerySet:
         return AccountQuerySet(self.model, using=self._db)
@@ -119,7 +124,7 @@ class AccountManager(models.Manager["Account"]):
             self.get_queryset()
             .open()
             .filter(memberships__user=owner, memberships__role=Role.OWNER)
-            .filter(models.Q(plan__isnull=True) | models.Q(plan__monthly_price=0))
+            .filter(ON_A_FREE_PLAN)
         )
 
     @transaction.atomic
@@ -245,6 +250,12 @@ class Account(models.Model):
             raise MembershipError("Only an owner can transfer ownership.")
         if to.pk == by.pk:
             raise MembershipError("You already own this account.")
+        require_room_to_own(
+            to.user,
+            self,
+            f"{to.user.email} already owns {free_accounts_allowed()}. Choose a paid plan for "
+            f"{self.name} first, or transfer it to someone else.",
+        )
         to.role, by.role = Role.OWNER, Role.ADMIN
         to.save(update_fields=["role"])
         by.save(update_fields=["role"])
@@ -314,6 +325,42 @@ class InvitationLimitReached(MembershipError):
     """Too many invitations from one account, or to one address, in a window."""
 
 
+class FreeAccountLimitReached(MembershipError):
+    """Becoming an owner would give a person more free-plan accounts than one may own."""
+
+
+def has_room_to_own(person: User, account: Account) -> bool:
+    """Whether `person` may become an owner of `account` within FREE_ACCOUNTS_PER_OWNER. A paid
+    (or closed) account adds nothing to their count, nor does one they already own."""
+    free_and_open = Account.objects.get_queryset().open().filter(ON_A_FREE_PLAN)
+    if not free_and_open.filter(pk=account.pk).exists():
+        return True
+    owned = Account.objects.free_owned_by(person)
+    if owned.filter(pk=account.pk).exists():
+        return True
+    return owned.count() < settings.FREE_ACCOUNTS_PER_OWNER
+
+
+def require_room_to_own(person: User, account: Account, refusal: str) -> None:
+    """Refuse (FreeAccountLimitReached, saying `refusal`) to make `person` an owner of `account`
+    beyond FREE_ACCOUNTS_PER_OWNER. Coming to own a free account by a transfer, a new role or an
+    invitation counts as creating one would: otherwise one person creates free accounts and
+    hands each to another mailbox, and runs them all as an admin. Call inside the change's
+    transaction."""
+    # The lock create_team takes: changes that each give the person an account queue on their
+    # row, so two at once cannot both pass the count.
+    User.objects.select_for_update().filter(pk=person.pk).first()
+    if not has_room_to_own(person, account):
+        raise FreeAccountLimitReached(refusal)
+
+
+def free_accounts_allowed() -> str:
+    """'2 accounts on the free plan, as many as one person may', for the refusals."""
+    allowed = settings.FREE_ACCOUNTS_PER_OWNER
+    plural = "s" if allowed != 1 else ""
+    return f"{allowed} account{plural} on the free plan, as many as one person may"
+
+
 class MembershipQuerySet(models.QuerySet["Membership"]):
     def owners(self) -> MembershipQuerySet:
         return self.filter(role=Role.OWNER)
@@ -381,6 +428,14 @@ class Membership(models.Model):
         if role != Role.OWNER and self.is_last_owner():
             raise MembershipError(
                 "An account keeps at least one owner: make someone else an owner first."
+            )
+        if role == Role.OWNER:
+            require_room_to_own(
+                self.user,
+                self.account,
+                f"{self.user.email} already owns {free_accounts_allowed()}, so they cannot "
+                f"become an owner of {self.account.name}. Choose a paid plan for it first, or "
+                "make someone else an owner.",
             )
         old, self.role = self.role, role
         self.save(update_fields=["role"])
@@ -629,6 +684,7 @@ class Invitation(models.Model):
                 "to accept it.",
                 status=403,
             )
+        invitation.require_room_to_own_as(user)
         membership, created = Membership.objects.get_or_create(
             account=invitation.account, user=user, defaults={"role": invitation.role}
         )
@@ -645,6 +701,22 @@ class Invitation(models.Model):
                 data={"role": membership.role, "invitation": invitation.pk},
             )
         return membership
+
+    def require_room_to_own_as(self, user: User) -> None:
+        """An owner invitation counts toward the free accounts `user` may own (accepting it, then
+        having the sender step down, is a transfer). One who is already a member keeps their
+        role, so it gives them nothing."""
+        account = self.account
+        if self.role != Role.OWNER or account.memberships.filter(user=user).exists():
+            return
+        require_room_to_own(
+            user,
+            account,
+            f"You already own {free_accounts_allowed()}, so you cannot join {account.name} as "
+            "an owner. Choose a paid plan for one of your free accounts (or close one) and "
+            f"accept again, or ask {account.name} to choose a paid plan or invite you with "
+            "another role.",
+        )
 
     @transaction.atomic
     def revoke(self, actor: User) -> None:

@@ -283,6 +283,17 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     # Remembered so that after signing up (and verifying) or logging in, the adapter sends
     # the person back here.
     request.session[INVITATION_SESSION_KEY] = token
+    return _invitation_page(request, invitation, token)
+
+
+def _invitation_page(
+    request: HttpRequest,
+    invitation: Invitation,
+    token: str,
+    *,
+    refusal: str = "",
+    status: int = 200,
+) -> HttpResponse:
     user = request.user
     addressed = user.is_authenticated and invitation.is_addressed_to(user)
     unverified = user.is_authenticated and not addressed and invitation.awaits_verification_by(user)
@@ -291,8 +302,9 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         "token": token,
         "addressed_to_user": addressed,
         "awaits_verification": unverified,
+        "refusal": refusal,
     }
-    return render(request, "accounts/invitation.html", context)
+    return render(request, "accounts/invitation.html", context, status=status)
 
 
 @require_POST
@@ -300,9 +312,13 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
 def accept_invitation(request: AuthenticatedHttpRequest, token: str) -> HttpResponse:
     user = request.user
     try:
-        membership = Invitation.from_token(token).accept(user)
+        invitation = Invitation.from_token(token)
+        membership = invitation.accept(user)
     except InvitationError as error:
         return _invitation_error_page(request, error)
+    except MembershipError as refusal:
+        # The invitation stays good: the person may make room (or the team pay) and accept.
+        return _invitation_page(request, invitation, token, refusal=str(refusal), status=409)
     request.session.pop(INVITATION_SESSION_KEY, None)
     messages.success(
         request, f"Welcome to {membership.account.name}: you are {membership.get_role_display()}."
