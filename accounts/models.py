@@ -16,7 +16,7 @@ from django.utils.text import slugify
 from accounts.roles import Perm, Role, role_allows
 from core.audit import AuditContext
 from core.links import site_url
-from core.signals import account_closed
+from core.signals import account_closed, membership_ended
 from portal import throttle
 from portal.throttle import Limit
 
@@ -63,9 +63,12 @@ class User(AbstractUser):
         return self.email
 
     @transaction.atomic
-    def delete_profile(self, audit_context: AuditContext | None = None) -> None:
-        """Remove the person: accounts only they belong to close, they leave the others.
-        Refused (MembershipError) while they are the last owner of an account with others in it."""
+    def delete_profile(
+        self, audit_context: AuditContext | None = None, *, keep_keys: bool = False
+    ) -> None:
+        """Remove the person: accounts only they belong to close, they leave the others (the
+        keys they created there revoked unless `keep_keys`, as when leaving). Refused
+        (MembershipError) while they are the last owner of an account with others in it."""
 
         memberships = list(self.memberships.select_related("account").order_by("account_id"))
         accounts = [lock_account(m.account) for m in memberships]
@@ -82,9 +85,22 @@ class User(AbstractUser):
         for account in accounts:
             if account.memberships.exclude(user=self).exists():
                 AuditEvent.objects.record(
-                    account, "member.deleted_profile", actor=self, target="(deleted person)"
+                    account,
+                    "member.deleted_profile",
+                    actor=self,
+                    target="(deleted person)",
+                    data={"keys": key_decision(keep_keys)},
                 )
                 withdraw_invitations_of(self, account, None, actor=None, reason="inviter_left")
+                membership_ended.send(
+                    sender=User,
+                    account=account,
+                    user=self,
+                    keep_keys=keep_keys,
+                    reason="profile_deleted",
+                    actor=self,
+                    audit_context=audit_context,
+                )
             elif account.closed_at is None:
                 account.mark_closed(actor=None, audit_context=audit_context)
         # Personal data: the audit log keeps what happened, not who it was.
@@ -314,7 +330,7 @@ class Account(models.Model):
         AuditEvent.objects.record(
             self, "account.closed", actor=actor, target=self.name, audit_context=audit_context
         )
-        account_closed.send(sender=Account, account=self)
+        account_closed.send(sender=Account, account=self, actor=actor)
 
 
 class MembershipError(Exception):
@@ -359,6 +375,9 @@ def free_accounts_allowed() -> str:
     allowed = settings.FREE_ACCOUNTS_PER_OWNER
     plural = "s" if allowed != 1 else ""
     return f"{allowed} account{plural} on the free plan, as many as one person may"
+
+
+KEEPS_AN_OWNER = "An account keeps at least one owner: transfer ownership before leaving it."
 
 
 class MembershipQuerySet(models.QuerySet["Membership"]):
@@ -413,6 +432,13 @@ class Membership(models.Model):
         if other.is_owner and not self.is_owner:
             raise MembershipError("Only an owner can change or remove another owner.")
 
+    def require_may_be_removed_by(self, by: Membership) -> None:
+        """What remove() checks, for a page to say before anyone confirms."""
+        if by.pk != self.pk:
+            by.require_may_manage(self)
+        if self.is_last_owner():
+            raise MembershipError(KEEPS_AN_OWNER)
+
     @transaction.atomic
     def change_role(
         self, role: str, *, by: Membership, audit_context: AuditContext | None = None
@@ -457,19 +483,23 @@ class Membership(models.Model):
         )
 
     @transaction.atomic
-    def remove(self, *, by: Membership, audit_context: AuditContext | None = None) -> None:
-        """`by` removes this member; by == self means leaving."""
+    def remove(
+        self,
+        *,
+        by: Membership,
+        keep_keys: bool = False,
+        audit_context: AuditContext | None = None,
+    ) -> None:
+        """`by` removes this member; by == self means leaving. The keys the member created in
+        the account are revoked unless `keep_keys`: they saw each one in full, and it would go
+        on working for them on the account's quota and bill."""
 
         lock_account(self.account)
         self.refresh_from_db()
         leaving = by.pk == self.pk
         if not leaving:
             by.refresh_from_db()
-            by.require_may_manage(self)
-        if self.is_last_owner():
-            raise MembershipError(
-                "An account keeps at least one owner: transfer ownership before leaving it."
-            )
+        self.require_may_be_removed_by(by)
         self.delete()
         AuditEvent.objects.record(
             self.account,
@@ -477,7 +507,7 @@ class Membership(models.Model):
             actor=by.user,
             target=self.user.email,
             audit_context=audit_context,
-            data={"role": self.role},
+            data={"role": self.role, "keys": key_decision(keep_keys)},
         )
         withdraw_invitations_of(
             self.user,
@@ -487,6 +517,20 @@ class Membership(models.Model):
             audit_context=audit_context,
             reason="inviter_left" if leaving else "inviter_removed",
         )
+        membership_ended.send(
+            sender=Membership,
+            account=self.account,
+            user=self.user,
+            keep_keys=keep_keys,
+            reason="member_left" if leaving else "member_removed",
+            actor=by.user,
+            audit_context=audit_context,
+        )
+
+
+def key_decision(keep_keys: bool) -> str:
+    """What became of a departing member's keys, as the audit log records it."""
+    return "kept" if keep_keys else "revoked"
 
 
 def withdraw_invitations_of(
