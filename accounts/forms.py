@@ -124,12 +124,47 @@ class ConfirmNameForm(forms.Form):
         return value
 
 
-class DeleteProfileForm(forms.Form):
+def keys_choice(whose: str) -> forms.ChoiceField:
+    """What becomes of the keys a departing member created; left out, they are revoked."""
+    return forms.ChoiceField(
+        label=f"The keys {whose} created",
+        choices=[
+            ("revoke", "Revoke them now (recommended): anything using them stops within a second"),
+            (
+                "keep",
+                "Keep them working: the account goes on paying for them, and its keys page "
+                "marks them for review",
+            ),
+        ],
+        initial="revoke",
+        required=False,
+        widget=forms.RadioSelect,
+    )
+
+
+class KeysChoiceMixin:
+    cleaned_data: dict[str, Any]
+
+    @property
+    def keeps_keys(self) -> bool:
+        return self.cleaned_data.get("keys") == "keep"
+
+
+class DepartureForm(KeysChoiceMixin, forms.Form):
+    """Removing a member, or leaving: confirms, and says what becomes of their keys."""
+
+    def __init__(self, *args: Any, whose: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["keys"] = keys_choice(whose)
+
+
+class DeleteProfileForm(KeysChoiceMixin, forms.Form):
     confirm = forms.CharField(label="Type your email address to confirm", max_length=254)
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
+        self.fields["keys"] = keys_choice("you")
 
     def clean_confirm(self) -> str:
         value: str = self.cleaned_data["confirm"].strip()

@@ -17,7 +17,7 @@ from accounts.addresses import canonical_email, validate_canonical_email
 from accounts.roles import Perm, Role, role_allows
 from core.audit import AuditContext
 from core.links import site_url
-from core.signals import account_closed
+from core.signals import account_closed, membership_ended
 from portal import throttle
 from portal.throttle import Limit
 
@@ -64,9 +64,12 @@ class User(AbstractUser):
         return self.email
 
     @transaction.atomic
-    def delete_profile(self, audit_context: AuditContext | None = None) -> None:
-        """Remove the person: accounts only they belong to close, they leave the others.
-        Refused (MembershipError) while they are the last owner of an account with others in it."""
+    def delete_profile(
+        self, audit_context: AuditContext | None = None, *, keep_keys: bool = False
+    ) -> None:
+        """Remove the person: accounts only they belong to close, they leave the others (the
+        keys they created there revoked unless `keep_keys`, as when leaving). Refused
+        (MembershipError) while they are the last owner of an account with others in it."""
 
         memberships = list(self.memberships.select_related("account").order_by("account_id"))
         accounts = [lock_account(m.account) for m in memberships]
@@ -83,9 +86,22 @@ class User(AbstractUser):
         for account in accounts:
             if account.memberships.exclude(user=self).exists():
                 AuditEvent.objects.record(
-                    account, "member.deleted_profile", actor=self, target="(deleted person)"
+                    account,
+                    "member.deleted_profile",
+                    actor=self,
+                    target="(deleted person)",
+                    data={"keys": key_decision(keep_keys)},
                 )
                 withdraw_invitations_of(self, account, None, actor=None, reason="inviter_left")
+                membership_ended.send(
+                    sender=User,
+                    account=account,
+                    user=self,
+                    keep_keys=keep_keys,
+                    reason="profile_deleted",
+                    actor=self,
+                    audit_context=audit_context,
+                )
             elif account.closed_at is None:
                 account.mark_closed(actor=None, audit_context=audit_context)
         # Personal data: the audit log keeps what happened, not who it was.
@@ -99,6 +115,11 @@ class AccountQuerySet(models.QuerySet["Account"]):
 
     def open(self) -> AccountQuerySet:
         return self.filter(closed_at__isnull=True)
+
+
+# No plan set (the catalog's free default) or one that costs nothing a month: what
+# FREE_ACCOUNTS_PER_OWNER counts.
+ON_A_FREE_PLAN = models.Q(plan__isnull=True) | models.Q(plan__monthly_price=0)
 
 
 class AccountManager(models.Manager["Account"]):
@@ -120,7 +141,7 @@ class AccountManager(models.Manager["Account"]):
             self.get_queryset()
             .open()
             .filter(memberships__user=owner, memberships__role=Role.OWNER)
-            .filter(models.Q(plan__isnull=True) | models.Q(plan__monthly_price=0))
+            .filter(ON_A_FREE_PLAN)
         )
 
     @transaction.atomic
@@ -246,6 +267,12 @@ class Account(models.Model):
             raise MembershipError("Only an owner can transfer ownership.")
         if to.pk == by.pk:
             raise MembershipError("You already own this account.")
+        require_room_to_own(
+            to.user,
+            self,
+            f"{to.user.email} already owns {free_accounts_allowed()}. Choose a paid plan for "
+            f"{self.name} first, or transfer it to someone else.",
+        )
         to.role, by.role = Role.OWNER, Role.ADMIN
         to.save(update_fields=["role"])
         by.save(update_fields=["role"])
@@ -304,7 +331,7 @@ class Account(models.Model):
         AuditEvent.objects.record(
             self, "account.closed", actor=actor, target=self.name, audit_context=audit_context
         )
-        account_closed.send(sender=Account, account=self)
+        account_closed.send(sender=Account, account=self, actor=actor)
 
 
 class MembershipError(Exception):
@@ -313,6 +340,45 @@ class MembershipError(Exception):
 
 class InvitationLimitReached(MembershipError):
     """Too many invitations from one account, or to one address, in a window."""
+
+
+class FreeAccountLimitReached(MembershipError):
+    """Becoming an owner would give a person more free-plan accounts than one may own."""
+
+
+def has_room_to_own(person: User, account: Account) -> bool:
+    """Whether `person` may become an owner of `account` within FREE_ACCOUNTS_PER_OWNER. A paid
+    (or closed) account adds nothing to their count, nor does one they already own."""
+    free_and_open = Account.objects.get_queryset().open().filter(ON_A_FREE_PLAN)
+    if not free_and_open.filter(pk=account.pk).exists():
+        return True
+    owned = Account.objects.free_owned_by(person)
+    if owned.filter(pk=account.pk).exists():
+        return True
+    return owned.count() < settings.FREE_ACCOUNTS_PER_OWNER
+
+
+def require_room_to_own(person: User, account: Account, refusal: str) -> None:
+    """Refuse (FreeAccountLimitReached, saying `refusal`) to make `person` an owner of `account`
+    beyond FREE_ACCOUNTS_PER_OWNER. Coming to own a free account by a transfer, a new role or an
+    invitation counts as creating one would: otherwise one person creates free accounts and
+    hands each to another mailbox, and runs them all as an admin. Call inside the change's
+    transaction."""
+    # The lock create_team takes: changes that each give the person an account queue on their
+    # row, so two at once cannot both pass the count.
+    User.objects.select_for_update().filter(pk=person.pk).first()
+    if not has_room_to_own(person, account):
+        raise FreeAccountLimitReached(refusal)
+
+
+def free_accounts_allowed() -> str:
+    """'2 accounts on the free plan, as many as one person may', for the refusals."""
+    allowed = settings.FREE_ACCOUNTS_PER_OWNER
+    plural = "s" if allowed != 1 else ""
+    return f"{allowed} account{plural} on the free plan, as many as one person may"
+
+
+KEEPS_AN_OWNER = "An account keeps at least one owner: transfer ownership before leaving it."
 
 
 class MembershipQuerySet(models.QuerySet["Membership"]):
@@ -367,6 +433,13 @@ class Membership(models.Model):
         if other.is_owner and not self.is_owner:
             raise MembershipError("Only an owner can change or remove another owner.")
 
+    def require_may_be_removed_by(self, by: Membership) -> None:
+        """What remove() checks, for a page to say before anyone confirms."""
+        if by.pk != self.pk:
+            by.require_may_manage(self)
+        if self.is_last_owner():
+            raise MembershipError(KEEPS_AN_OWNER)
+
     @transaction.atomic
     def change_role(
         self, role: str, *, by: Membership, audit_context: AuditContext | None = None
@@ -382,6 +455,14 @@ class Membership(models.Model):
         if role != Role.OWNER and self.is_last_owner():
             raise MembershipError(
                 "An account keeps at least one owner: make someone else an owner first."
+            )
+        if role == Role.OWNER:
+            require_room_to_own(
+                self.user,
+                self.account,
+                f"{self.user.email} already owns {free_accounts_allowed()}, so they cannot "
+                f"become an owner of {self.account.name}. Choose a paid plan for it first, or "
+                "make someone else an owner.",
             )
         old, self.role = self.role, role
         self.save(update_fields=["role"])
@@ -403,19 +484,23 @@ class Membership(models.Model):
         )
 
     @transaction.atomic
-    def remove(self, *, by: Membership, audit_context: AuditContext | None = None) -> None:
-        """`by` removes this member; by == self means leaving."""
+    def remove(
+        self,
+        *,
+        by: Membership,
+        keep_keys: bool = False,
+        audit_context: AuditContext | None = None,
+    ) -> None:
+        """`by` removes this member; by == self means leaving. The keys the member created in
+        the account are revoked unless `keep_keys`: they saw each one in full, and it would go
+        on working for them on the account's quota and bill."""
 
         lock_account(self.account)
         self.refresh_from_db()
         leaving = by.pk == self.pk
         if not leaving:
             by.refresh_from_db()
-            by.require_may_manage(self)
-        if self.is_last_owner():
-            raise MembershipError(
-                "An account keeps at least one owner: transfer ownership before leaving it."
-            )
+        self.require_may_be_removed_by(by)
         self.delete()
         AuditEvent.objects.record(
             self.account,
@@ -423,7 +508,7 @@ class Membership(models.Model):
             actor=by.user,
             target=self.user.email,
             audit_context=audit_context,
-            data={"role": self.role},
+            data={"role": self.role, "keys": key_decision(keep_keys)},
         )
         withdraw_invitations_of(
             self.user,
@@ -433,6 +518,20 @@ class Membership(models.Model):
             audit_context=audit_context,
             reason="inviter_left" if leaving else "inviter_removed",
         )
+        membership_ended.send(
+            sender=Membership,
+            account=self.account,
+            user=self.user,
+            keep_keys=keep_keys,
+            reason="member_left" if leaving else "member_removed",
+            actor=by.user,
+            audit_context=audit_context,
+        )
+
+
+def key_decision(keep_keys: bool) -> str:
+    """What became of a departing member's keys, as the audit log records it."""
+    return "kept" if keep_keys else "revoked"
 
 
 def withdraw_invitations_of(
@@ -630,6 +729,7 @@ class Invitation(models.Model):
                 "to accept it.",
                 status=403,
             )
+        invitation.require_room_to_own_as(user)
         membership, created = Membership.objects.get_or_create(
             account=invitation.account, user=user, defaults={"role": invitation.role}
         )
@@ -646,6 +746,22 @@ class Invitation(models.Model):
                 data={"role": membership.role, "invitation": invitation.pk},
             )
         return membership
+
+    def require_room_to_own_as(self, user: User) -> None:
+        """An owner invitation counts toward the free accounts `user` may own (accepting it, then
+        having the sender step down, is a transfer). One who is already a member keeps their
+        role, so it gives them nothing."""
+        account = self.account
+        if self.role != Role.OWNER or account.memberships.filter(user=user).exists():
+            return
+        require_room_to_own(
+            user,
+            account,
+            f"You already own {free_accounts_allowed()}, so you cannot join {account.name} as "
+            "an owner. Choose a paid plan for one of your free accounts (or close one) and "
+            f"accept again, or ask {account.name} to choose a paid plan or invite you with "
+            "another role.",
+        )
 
     @transaction.atomic
     def revoke(self, actor: User) -> None:

@@ -6,7 +6,7 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from accounts.models import Account, User
-from core.signals import account_closed, account_policy_changed
+from core.signals import account_closed, account_policy_changed, membership_ended
 
 
 @receiver(post_save, sender=User, dispatch_uid="accounts.personal_account")
@@ -19,4 +19,9 @@ def create_personal_account(sender: type[User], instance: User, created: bool, *
 
 # Defined in core (so accounts.models can send them without importing this module); named here
 # too, where the receivers of the other apps have always found them.
-__all__ = ["account_closed", "account_policy_changed", "create_personal_account"]
+__all__ = [
+    "account_closed",
+    "account_policy_changed",
+    "create_personal_account",
+    "membership_ended",
+]

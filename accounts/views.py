@@ -20,6 +20,7 @@ from accounts.forms import (
     ActivityFilterForm,
     ConfirmNameForm,
     DeleteProfileForm,
+    DepartureForm,
     InviteForm,
     ProfileForm,
     RoleForm,
@@ -33,8 +34,10 @@ from accounts.models import (
     InvitationError,
     Membership,
     MembershipError,
+    User,
 )
 from accounts.roles import Perm
+from apikeys.models import ApiKey
 from core.audit import AuditContext
 from onboarding.dashboard import dashboard_context
 from portal.http import AuthenticatedHttpRequest, HtmxHttpRequest
@@ -145,32 +148,78 @@ def change_role(request: HttpRequest, membership: Membership, member_id: int) ->
     return _back_to_members(request, membership)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @account_view(Perm.MANAGE_MEMBERS)
 def remove_member(request: HttpRequest, membership: Membership, member_id: int) -> HttpResponse:
+    """GET asks first, listing the keys the member created; POST removes them."""
     member = _get_member(membership, member_id)
+    return _depart(request, membership, member, refused_to="members")
+
+
+@require_http_methods(["GET", "POST"])
+@account_view(Perm.VIEW_MEMBERS)
+def leave_account(request: HttpRequest, membership: Membership) -> HttpResponse:
+    """GET asks first, listing the keys the member created; POST leaves."""
+    return _depart(request, membership, membership, refused_to="account_home")
+
+
+def _depart(
+    request: HttpRequest, membership: Membership, member: Membership, *, refused_to: str
+) -> HttpResponse:
+    """`member` leaves the account (removed by `membership`, or leaving when they are one). The
+    keys they created are revoked unless the form says to keep them: they saw each in full."""
+    leaving = member.pk == membership.pk
+    whose = "you" if leaving else member.user.email
+    form = DepartureForm(request.POST if request.method == "POST" else None, whose=whose)
+    if request.method == "GET" or not form.is_valid():
+        return _departure_page(request, membership, member, form)
+    keys = ApiKey.objects.working_created_by(member.user, membership.account).count()
     try:
-        member.remove(by=membership, audit_context=AuditContext.of(request))
+        member.remove(
+            by=membership, keep_keys=form.keeps_keys, audit_context=AuditContext.of(request)
+        )
     except MembershipError as error:
         messages.error(request, str(error))
-        return _back_to_members(request, membership)
-    messages.success(request, f"{member.user.email} was removed from {member.account.name}.")
-    if member.pk == membership.pk:
+        return redirect(refused_to, membership.account.slug)
+    outcome = _keys_outcome(keys, form.keeps_keys, whose="Your" if leaving else "Their")
+    if leaving:
+        request.session.pop(SESSION_ACCOUNT_KEY, None)
+        messages.success(request, f"You left {membership.account.name}.{outcome}")
         return redirect("home")
+    messages.success(
+        request, f"{member.user.email} was removed from {membership.account.name}.{outcome}"
+    )
     return _back_to_members(request, membership)
 
 
-@require_POST
-@account_view(Perm.VIEW_MEMBERS)
-def leave_account(request: HttpRequest, membership: Membership) -> HttpResponse:
+def _keys_outcome(count: int, kept: bool, *, whose: str) -> str:
+    """' Their 2 keys were revoked.', for the message after a departure."""
+    if not count:
+        return ""
+    if count == 1:
+        return f" {whose} key {'keeps working' if kept else 'was revoked'}."
+    return f" {whose} {count} keys {'keep working' if kept else 'were revoked'}."
+
+
+def _departure_page(
+    request: HttpRequest, membership: Membership, member: Membership, form: DepartureForm
+) -> HttpResponse:
     try:
-        membership.remove(by=membership, audit_context=AuditContext.of(request))
+        member.require_may_be_removed_by(membership)
+        refusal = ""
     except MembershipError as error:
-        messages.error(request, str(error))
-        return redirect("account_home", membership.account.slug)
-    request.session.pop(SESSION_ACCOUNT_KEY, None)
-    messages.success(request, f"You left {membership.account.name}.")
-    return redirect("home")
+        refusal = str(error)
+    context = {
+        "membership": membership,
+        "account": membership.account,
+        "member": member,
+        "leaving": member.pk == membership.pk,
+        "keys": ApiKey.objects.working_created_by(member.user, membership.account),
+        "form": form,
+        "refusal": refusal,
+    }
+    status = 400 if form.is_bound else 200
+    return render(request, "accounts/departure.html", context, status=status)
 
 
 @require_POST
@@ -283,6 +332,17 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     # Remembered so that after signing up (and verifying) or logging in, the adapter sends
     # the person back here.
     request.session[INVITATION_SESSION_KEY] = token
+    return _invitation_page(request, invitation, token)
+
+
+def _invitation_page(
+    request: HttpRequest,
+    invitation: Invitation,
+    token: str,
+    *,
+    refusal: str = "",
+    status: int = 200,
+) -> HttpResponse:
     user = request.user
     addressed = user.is_authenticated and invitation.is_addressed_to(user)
     unverified = user.is_authenticated and not addressed and invitation.awaits_verification_by(user)
@@ -291,8 +351,9 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         "token": token,
         "addressed_to_user": addressed,
         "awaits_verification": unverified,
+        "refusal": refusal,
     }
-    return render(request, "accounts/invitation.html", context)
+    return render(request, "accounts/invitation.html", context, status=status)
 
 
 @require_POST
@@ -300,9 +361,13 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
 def accept_invitation(request: AuthenticatedHttpRequest, token: str) -> HttpResponse:
     user = request.user
     try:
-        membership = Invitation.from_token(token).accept(user)
+        invitation = Invitation.from_token(token)
+        membership = invitation.accept(user)
     except InvitationError as error:
         return _invitation_error_page(request, error)
+    except MembershipError as refusal:
+        # The invitation stays good: the person may make room (or the team pay) and accept.
+        return _invitation_page(request, invitation, token, refusal=str(refusal), status=409)
     request.session.pop(INVITATION_SESSION_KEY, None)
     messages.success(
         request, f"Welcome to {membership.account.name}: you are {membership.get_role_display()}."
@@ -322,11 +387,25 @@ def profile(request: AuthenticatedHttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "delete_form": DeleteProfileForm(user=user),
+        "keys_left_behind": _keys_left_behind(user),
         "memberships": user.memberships.select_related("account").filter(
             account__closed_at__isnull=True
         ),
     }
     return render(request, "accounts/profile.html", context, status=400 if form.errors else 200)
+
+
+def _keys_left_behind(user: User) -> list[tuple[Account, list[ApiKey]]]:
+    """Per team that deleting the profile would leave (one with others in it), the working keys
+    the person created there; the accounts only they belong to close with all their keys."""
+    left_behind = []
+    for account in Account.objects.for_user(user).order_by("name", "id"):
+        if not account.memberships.exclude(user=user).exists():
+            continue
+        keys = list(ApiKey.objects.working_created_by(user, account))
+        if keys:
+            left_behind.append((account, keys))
+    return left_behind
 
 
 @login_required
@@ -339,7 +418,7 @@ def delete_profile(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = DeleteProfileForm(request.POST or None, user=user)
     if request.method == "POST" and form.is_valid():
         try:
-            user.delete_profile(audit_context=AuditContext.of(request))
+            user.delete_profile(audit_context=AuditContext.of(request), keep_keys=form.keeps_keys)
         except MembershipError as error:
             form.add_error(None, str(error))
         else:
@@ -347,4 +426,5 @@ def delete_profile(request: AuthenticatedHttpRequest) -> HttpResponse:
             messages.success(request, "Your profile and personal data were deleted.")
             return redirect("home")
     status = 400 if form.errors else 200
-    return render(request, "accounts/delete_profile.html", {"delete_form": form}, status=status)
+    context = {"delete_form": form, "keys_left_behind": _keys_left_behind(user)}
+    return render(request, "accounts/delete_profile.html", context, status=status)

@@ -75,6 +75,9 @@ class Environment(models.TextChoices):
     TEST = "test", "Test (sandbox, never billed)"
 
 
+KEY_MANAGING_ROLES = [role for role, perms in ROLE_PERMISSIONS.items() if Perm.MANAGE_KEYS in perms]
+
+
 class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
     def active(self, now: datetime | None = None) -> ApiKeyQuerySet:
         """Keys that work now, including old keys still inside their grace window."""
@@ -91,12 +94,16 @@ class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
 
     def for_manager(self, user: User) -> ApiKeyQuerySet:
         """Keys of open accounts where `user` holds a role that may manage keys."""
-        roles = [role for role, perms in ROLE_PERMISSIONS.items() if Perm.MANAGE_KEYS in perms]
         return self.filter(
             account__closed_at__isnull=True,
             account__memberships__user=user,
-            account__memberships__role__in=roles,
+            account__memberships__role__in=KEY_MANAGING_ROLES,
         )
+
+    def working_created_by(self, user: User, account: Account) -> ApiKeyQuerySet:
+        """The keys of `account` that `user` created and that still work (a retiring one too):
+        what leaving the account would leave in their hands."""
+        return self.active().filter(account=account, created_by=user).order_by("created_at", "id")
 
 
 class ApiKeyManager(models.Manager["ApiKey"]):
@@ -108,6 +115,9 @@ class ApiKeyManager(models.Manager["ApiKey"]):
 
     def for_manager(self, user: User) -> ApiKeyQuerySet:
         return self.get_queryset().for_manager(user)
+
+    def working_created_by(self, user: User, account: Account) -> ApiKeyQuerySet:
+        return self.get_queryset().working_created_by(user, account)
 
     def for_raw_key(self, raw: str) -> ApiKey | None:
         """The key a raw key belongs to, or None; malformed keys never reach the database."""
@@ -131,6 +141,8 @@ class ApiKeyManager(models.Manager["ApiKey"]):
         with transaction.atomic():
             # Lock the account row so two simultaneous creates cannot both pass the cap check.
             account = Account.objects.select_for_update().get(pk=account.pk)
+            if created_by is not None:
+                check_may_still_manage_keys(account, created_by)
             if enforce_limit:
                 check_room_for_key(account, environment)
             raw = keys.generate(environment)
@@ -231,6 +243,17 @@ def check_room_for_key(account: Account, environment: str) -> None:
         )
 
 
+def check_may_still_manage_keys(account: Account, person: User) -> None:
+    """Checked under the account's lock, which removing a member takes too: a key created while
+    its creator was being removed would escape the revocation of their keys."""
+    if not account.memberships.filter(user=person, role__in=KEY_MANAGING_ROLES).exists():
+        raise KeyActionError(
+            f"You are no longer a member of {account.name} with a role that may manage its "
+            "keys, so the key was not created.",
+            "not_a_member",
+        )
+
+
 class ApiKey(models.Model):
     """An API key of an account. The raw key is never stored: only its peppered HMAC."""
 
@@ -246,6 +269,9 @@ class ApiKey(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # When the creator deleted their profile (created_by is empty then): the keys page tells such
+    # a key, kept by their choice, from one the provider issued with no creator.
+    creator_deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -413,14 +439,26 @@ class ApiKey(models.Model):
         self.announce("key.revoked", reason=reason)
 
     def revoke(
-        self, *, actor: User | None = None, audit_context: AuditContext | None = None
+        self,
+        *,
+        actor: User | None = None,
+        audit_context: AuditContext | None = None,
+        reason: str = "revoked",
     ) -> bool:
-        """Stop this key at once (also ends a grace window). False if it was already revoked."""
+        """Stop this key at once (also ends a grace window). False if it was already revoked.
+        `reason` goes to the webhook event and, if it is not a plain revocation (e.g.
+        "member_removed"), to the audit event."""
         with transaction.atomic():
             key = self._locked()
             if key.revoked_at is not None:
                 return False
-            key._mark_revoked(timezone.now(), "revoked", actor=actor, audit_context=audit_context)
+            key._mark_revoked(
+                timezone.now(),
+                reason,
+                actor=actor,
+                audit_context=audit_context,
+                data={"reason": reason} if reason != "revoked" else None,
+            )
             invalidation.publish_on_commit([key.key_hash])
         self.refresh_from_db()
         return True
@@ -582,8 +620,26 @@ class PersonalAccessToken(models.Model):
 
 
 def emails_to_remind(key: ApiKey) -> list[str]:
-    """The account's owners and the key's creator, each once."""
+    """The account's owners and the key's creator while still a member, each once: a team
+    that kept a departed member's key does not write to them about it."""
     recipients: Iterable[str] = [u.email for u in key.account.owners()]
-    if key.created_by is not None and key.created_by.is_active:
-        recipients = [*recipients, key.created_by.email]
+    creator = key.created_by
+    if creator is not None and creator.is_active and is_member(creator, key.account):
+        recipients = [*recipients, creator.email]
     return sorted(set(recipients))
+
+
+def is_member(person: User, account: Account) -> bool:
+    return account.memberships.filter(user=person).exists()
+
+
+def keys_of_former_members(account: Account, keys: Iterable[ApiKey]) -> set[str]:
+    """The public ids of those `keys` whose creator is no longer a member of `account` (removed,
+    left, or deleted their profile): the keys page marks them for the team to review."""
+    members = set(account.memberships.values_list("user_id", flat=True))
+    return {
+        key.public_id
+        for key in keys
+        if key.creator_deleted_at is not None
+        or (key.created_by_id is not None and key.created_by_id not in members)
+    }

@@ -31,6 +31,7 @@ from apikeys.models import (
     ApiKey,
     KeyActionError,
     PersonalAccessToken,
+    keys_of_former_members,
     max_keys,
     token_expiry,
 )
@@ -62,6 +63,7 @@ def _key_rows(membership: Membership, edit_forms: dict[str, RestrictionsForm]) -
             for key in working
         ],
         "stopped": [k for k in all_keys if not k.is_usable(now)][:RECENTLY_REVOKED_SHOWN],
+        "of_former_members": keys_of_former_members(membership.account, working),
         "live_limit": max_keys(membership.account, "live"),
         "live_count": sum(1 for k in working if k.environment == "live" and not k.grace_ends_at),
     }

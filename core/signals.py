@@ -13,3 +13,9 @@ account_policy_changed = Signal()
 # Sent (with account=...) inside the transaction that closes an account: apikeys revokes its keys,
 # billing cancels its subscription through the billing seam.
 account_closed = Signal()
+
+# Sent (with account=, user=, keep_keys=, reason=, actor=, audit_context=) inside the transaction
+# that ends a person's membership of an account: removed by a member (reason "member_removed"),
+# leaving ("member_left") or deleting their profile ("profile_deleted"). apikeys revokes the keys
+# they created there, which they saw in full, unless the removal chose to keep them.
+membership_ended = Signal()

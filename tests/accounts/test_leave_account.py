@@ -37,7 +37,17 @@ def test_it_404s_for_an_outsider(client, charlie, team):
     assert leave(client, team).status_code == 404
 
 
-def test_it_refuses_get(client, bob, team):
+def test_get_asks_first_and_changes_nothing(client, bob, team):
     client.force_login(bob)
-    assert client.get(f"/a/{team.slug}/leave/").status_code == 405
+    response = client.get(f"/a/{team.slug}/leave/")
+    assert response.status_code == 200
+    assert "Leave Alice&#x27;s team?" in response.content.decode()
     assert Membership.objects.filter(account=team, user=bob).exists()
+    assert not team.audit_events.filter(action="member.left").exists()
+
+
+def test_the_last_owner_is_told_before_confirming(client, alice, team):
+    client.force_login(alice)
+    page = client.get(f"/a/{team.slug}/leave/").content.decode()
+    assert "transfer ownership before leaving it" in page
+    assert '<form method="post" action="/a/' not in page

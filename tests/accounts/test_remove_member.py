@@ -55,10 +55,22 @@ def test_it_404s_for_an_outsider(client, charlie, bob, team):
     assert Membership.objects.filter(account=team, user=bob).exists()
 
 
-def test_it_refuses_get(client, alice, bob, team):
+def test_get_asks_first_and_changes_nothing(client, alice, bob, team):
     client.force_login(alice)
     member = Membership.objects.get(account=team, user=bob)
-    assert client.get(f"/a/{team.slug}/members/{member.pk}/remove/").status_code == 405
+    response = client.get(f"/a/{team.slug}/members/{member.pk}/remove/")
+    assert response.status_code == 200
+    assert "Remove bob@example.com from Alice&#x27;s team?" in response.content.decode()
+    assert Membership.objects.filter(pk=member.pk).exists()
+
+
+def test_an_admin_is_told_before_confirming_that_an_owner_stays(
+    client, member_with_role, alice, team
+):
+    client.force_login(member_with_role(Role.ADMIN).user)
+    owner = Membership.objects.get(account=team, user=alice)
+    page = client.get(f"/a/{team.slug}/members/{owner.pk}/remove/").content.decode()
+    assert "Only an owner can change or remove another owner." in page
 
 
 def test_it_keeps_the_last_owner(client, alice, team):

@@ -30,7 +30,7 @@ BEYOND_THE_EDGE = """() => [...document.querySelectorAll("body *")]
 
 
 @pytest.fixture
-def world(alice, team):
+def world(alice, bob, team, user_factory):
     alice.is_staff = True  # the seller's pages too, and the longest header
     alice.save()
     product = make_product()
@@ -46,6 +46,8 @@ def world(alice, team):
         PlanProduct.objects.create(plan=plan, product=product)
     _, key = make_key(team, name="Production server with a long descriptive name")
     make_key(team, environment="test", name="Local tests")
+    make_key(team, name="Bob's deploy key", created_by=bob)  # listed when removing Bob
+    make_key(team, name="Left behind", created_by=user_factory())  # marked: not a member
     hour = timezone.now().replace(minute=0, second=0, microsecond=0)
     add_usage(team, key, hour, 1200)
     add_usage(team, key, hour - timedelta(hours=1), 30, outcome="forbidden")
@@ -59,7 +61,9 @@ def world(alice, team):
         Delivery.objects.create(endpoint=endpoint, event=event, status=status, attempts=n + 1,
                                 response_status=500 if status == "failed" else None)  # fmt: skip
     prepaid_history(team, product)
-    return {"team": team, "personal": personal, "product": product, "endpoint": endpoint}
+    bobs_membership = team.memberships.get(user=bob)
+    return {"team": team, "personal": personal, "product": product, "endpoint": endpoint,
+            "bob": bobs_membership}  # fmt: skip
 
 
 def prepaid_history(team, product) -> None:
@@ -90,6 +94,7 @@ def pages(world) -> list[str]:
         "/staff/console/", "/staff/usage/", f"/staff/accounts/{slug}/requests/",
         f"/a/{slug}/webhooks/", f"/a/{slug}/webhooks/{world['endpoint'].public_id}/",
         f"/a/{slug}/usage/alerts/", "/teams/new/",
+        f"/a/{slug}/members/{world['bob'].pk}/remove/",
     ]  # fmt: skip
 
 
