@@ -8,9 +8,9 @@ from apikeys.models import ApiKey
 
 @pytest.fixture(autouse=True)
 def empty_record_cache():
-    records.cache.clear()
+    records.clear()
     yield
-    records.cache.clear()
+    records.clear()
 
 
 @pytest.fixture
