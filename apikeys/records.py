@@ -16,7 +16,8 @@ the unknown keys' map. ``cache`` holds at most GATEWAY_KEY_CACHE_ENTRIES records
 least recently used one to make room. A known key still in use in the last two fifths of its
 entry's life is reloaded in the background (core.refresh), in batches: a key called at least
 once a minute (a fifth of the TTL) never waits for the database. On the auth server's loop,
-first loads are read in batches too (core.first_loads).
+first loads are read in batches too (core.first_loads), and the gateway's lookups spend the
+client address's budget of unknown keys (apikeys.unknown_keys) on each miss.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from django.db.models.functions import Cast
 from apikeys import keys
 from apikeys.invalidation import key_hashes_channel
 from apikeys.models import RESTRICTION_FIELDS, ApiKey
+from apikeys.unknown_keys import TooManyUnknownKeys, UnknownKeyBudgets
 from core.first_loads import FirstLoads
 from core.lru import ExpiringLRU, RefreshingLRU
 from core.prepared import PreparedRead
@@ -163,6 +165,8 @@ def clear() -> None:
 
 
 listener = key_hashes_channel.listen(on_message=forget, on_deaf=clear)
+# Client address → unknown keys looked up in this window (apikeys.unknown_keys).
+unknown_key_budgets = UnknownKeyBudgets()
 
 
 # key_hash is unique: one row at most, no ordering needed.
@@ -233,14 +237,17 @@ refresher = Refresher("key records", cache, reload_many)
 first_loads = FirstLoads("key records", load)
 
 
-def lookup(raw: str) -> KeyRecord | None:
+def lookup(raw: str, client: str | None = None) -> KeyRecord | None:
     """The record of a raw key, or None for a malformed or unknown one.
 
     The caches are asked first, known keys' before unknown ones' (a known key's hit costs what
     it did with one map): only well-formed keys are ever stored, so a hit needs no shape and
     checksum check. A miss, or a process whose listener is not running yet (its caches may hold
     a parent's entries), takes the check first (no I/O): malformed keys reach neither Redis nor
-    the database, nor the caches."""
+    the database, nor the caches.
+
+    ``client``, the caller's address (the gateway passes it), pays for a miss from its budget
+    of unknown keys: past it, TooManyUnknownKeys is raised instead of a query."""
     if len(raw) > keys.MAX_LENGTH:
         return None  # before hashing: no hashing of a 64 KB header
     key_hash = keys.hash_key(raw)
@@ -254,4 +261,24 @@ def lookup(raw: str) -> KeyRecord | None:
         return None
     # A miss (asked above), or a listener starting now, which empties the caches as it starts.
     listener.ensure_running()
-    return first_loads.get(key_hash)
+    if client is None:
+        return first_loads.get(key_hash)
+    return first_load_paid_by(client, key_hash)
+
+
+def first_load_paid_by(client: str, key_hash: str) -> KeyRecord | None:
+    """A first load that spends one of the client's unknown keys, given back when the key is
+    found or the read fails: only keys no row has use a budget up."""
+    allowed = settings.GATEWAY_UNKNOWN_KEYS_PER_ADDRESS
+    if not allowed:  # 0: no limit
+        return first_loads.get(key_hash)
+    if not unknown_key_budgets.spend(client, allowed):
+        raise TooManyUnknownKeys(unknown_key_budgets.retry_after())
+    try:
+        record = first_loads.get(key_hash)
+    except BaseException:
+        unknown_key_budgets.give_back(client)
+        raise
+    if record is not None:
+        unknown_key_budgets.give_back(client)
+    return record

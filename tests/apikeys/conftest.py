@@ -9,6 +9,7 @@ from apikeys.models import ApiKey
 @pytest.fixture(autouse=True)
 def empty_record_cache():
     records.clear()
+    records.unknown_key_budgets.clear()
     yield
     records.clear()
 

@@ -58,6 +58,7 @@ def make_plan(slug: str = "free", products=(), **fields) -> Plan:
 
 def forget_caches() -> None:
     records.clear()
+    records.unknown_key_budgets.clear()
     invalidation.apply(invalidation.EVERYTHING)
 
 

@@ -218,3 +218,20 @@ def test_a_burst_of_distinct_forged_keys_costs_one_query(counted_loads, queries_
     assert found == [None] * 300
     assert counted_loads(records.first_loads) == (1, 300)
     assert queries_read == [1]
+
+
+def test_one_address_cannot_fill_the_batches(team, free_plan, settings, counted_loads):
+    """A burst of forgeries from one address parks no more than its budget: the rest are
+    refused at once, and another address's new key is read in the same batch."""
+    from apikeys.unknown_keys import TooManyUnknownKeys
+
+    settings.GATEWAY_UNKNOWN_KEYS_PER_ADDRESS = 20
+    raw, key = make_key(team)
+    forged = [keys.generate("live") for _ in range(300)]
+    jobs = [lambda raw=raw: records.lookup(raw, "203.0.113.7") for raw in forged]
+    answers = run_at_once([*jobs, lambda: records.lookup(raw, "198.51.100.2")])
+
+    assert answers[:20] == [None] * 20
+    assert all(isinstance(refused, TooManyUnknownKeys) for refused in answers[20:300])
+    assert answers[300].key_id == key.public_id
+    assert counted_loads(records.first_loads) == (1, 21)
