@@ -1,17 +1,23 @@
 """What the gateway knows about a key: a small immutable record, cached in process.
 
 ``lookup(raw)`` is the one function the gateway calls. A malformed key never reaches the
-cache, the database or Redis. Unknown keys are cached too (negative caching), so a flood of
-made-up but well-formed keys costs one query each per TTL, not one per request.
+cache, the database or Redis. Unknown keys are cached too (negative caching), so a client
+repeating a wrong key costs one query per NEGATIVE_TTL_SECONDS, not one per request.
 
-Entries are dropped across processes through Redis pub/sub (see invalidation.py). While this
-process's listener cannot hear Redis, entries live only FALLBACK_TTL_SECONDS.
+Entries are dropped across processes through Redis pub/sub (see invalidation.py), from both
+maps below. While this process's listener cannot hear Redis, entries live only
+FALLBACK_TTL_SECONDS.
 
-The cache (core.lru.RefreshingLRU) holds at most GATEWAY_KEY_CACHE_ENTRIES records and drops
-the least recently used one to make room. A known key still in use in the last two fifths of
-its entry's life is reloaded in the background (core.refresh), in batches: a key called at
-least once a minute (a fifth of the TTL) never waits for the database. On the auth server's
-loop, first loads are read in batches too (core.first_loads).
+Known keys' records (``cache``, a core.lru.RefreshingLRU) and unknown keys (``unknown``, a
+smaller core.lru.ExpiringLRU) are kept apart: anyone can forge well-formed keys (the checksum
+is a public CRC32), and in one map their negative entries pushed real keys' records out, so a
+flood of forgeries sent paying customers' next calls to the database. Now a flood churns only
+the unknown keys' map. ``cache`` holds at most GATEWAY_KEY_CACHE_ENTRIES records and drops the
+least recently used one to make room. A known key still in use in the last two fifths of its
+entry's life is reloaded in the background (core.refresh), in batches: a key called at least
+once a minute (a fifth of the TTL) never waits for the database. On the auth server's loop,
+first loads are read in batches too (core.first_loads), and the gateway's lookups spend the
+client address's budget of unknown keys (apikeys.unknown_keys) on each miss.
 """
 
 from __future__ import annotations
@@ -30,8 +36,9 @@ from django.db.models.functions import Cast
 from apikeys import keys
 from apikeys.invalidation import key_hashes_channel
 from apikeys.models import RESTRICTION_FIELDS, ApiKey
+from apikeys.unknown_keys import TooManyUnknownKeys, UnknownKeyBudgets
 from core.first_loads import FirstLoads
-from core.lru import RefreshingLRU
+from core.lru import ExpiringLRU, RefreshingLRU
 from core.prepared import PreparedRead
 from core.refresh import Refresher, Reload, refresh_at, sooner
 
@@ -40,6 +47,10 @@ from core.refresh import Refresher, Reload, refresh_at, sooner
 # per call. The TTL only bounds staleness from changes made behind the ORM's back.
 CACHE_TTL_SECONDS = 300.0
 NEGATIVE_TTL_SECONDS = 30.0
+# Unknown keys kept (~225 bytes each: 2.2 MB). Worth keeping are the few a client repeats (a
+# stale key in a config, a retrying script), which this many outlasts by far; fresh forgeries
+# gain nothing from any size, since none is sent twice. Not a setting: nothing to tune it for.
+UNKNOWN_KEY_ENTRIES = 10_000
 # Without a working invalidation listener a revocation is only seen when the entry expires.
 FALLBACK_TTL_SECONDS = 0.5
 
@@ -126,17 +137,36 @@ def expiry(record: KeyRecord | None, trusted: bool) -> float:
     return time.monotonic() + (CACHE_TTL_SECONDS if record is not None else NEGATIVE_TTL_SECONDS)
 
 
-def refresh_time(record: KeyRecord | None, trusted: bool) -> float | None:
-    """When a record loaded now is reloaded if still in use: never an unknown key's (a flood of
-    made-up keys is not kept alive), nor one cached while the listener is deaf."""
-    if record is None or not trusted:
+def refresh_time(record: KeyRecord, trusted: bool) -> float | None:
+    """When a record loaded now is reloaded if still in use: never one cached while the
+    listener is deaf. (Unknown keys are never reloaded: their map does not refresh, so a flood
+    of made-up keys is not kept alive.)"""
+    if not trusted:
         return None
     return refresh_at(time.monotonic(), CACHE_TTL_SECONDS)
 
 
-# key hash → record (None: no such key)
-cache: RefreshingLRU[str, KeyRecord | None] = RefreshingLRU(settings.GATEWAY_KEY_CACHE_ENTRIES)
-listener = key_hashes_channel.listen(on_message=cache.forget, on_deaf=cache.clear)
+# key hash → record of a known key
+cache: RefreshingLRU[str, KeyRecord] = RefreshingLRU(settings.GATEWAY_KEY_CACHE_ENTRIES)
+# key hash → None: keys no row has
+unknown: ExpiringLRU[str, None] = ExpiringLRU(UNKNOWN_KEY_ENTRIES)
+
+
+def forget(key_hash: str) -> None:
+    """An invalidation: a key changed, or came to exist (it may have been cached as unknown)."""
+    cache.forget(key_hash)
+    unknown.forget(key_hash)
+
+
+def clear() -> None:
+    """Nothing cached is to be trusted (the listener may have missed invalidations)."""
+    cache.clear()
+    unknown.clear()
+
+
+listener = key_hashes_channel.listen(on_message=forget, on_deaf=clear)
+# Client address → unknown keys looked up in this window (apikeys.unknown_keys).
+unknown_key_budgets = UnknownKeyBudgets()
 
 
 # key_hash is unique: one row at most, no ordering needed.
@@ -166,23 +196,26 @@ def _listed(text: str) -> list[str]:
 def load(key_hashes: list[str]) -> dict[str, KeyRecord | None]:
     """First loads (core.first_loads): the records read, and cached unless invalidated
     meanwhile (each due for its first reload sooner than a reload is: core.refresh.sooner);
-    unknown keys too, for NEGATIVE_TTL_SECONDS."""
-    generation = cache.generation
+    unknown keys in their own map, for NEGATIVE_TTL_SECONDS."""
+    generation, unknown_generation = cache.generation, unknown.generation
     records = read(key_hashes)
     trusted = listener.connected
     for key_hash, record in records.items():
-        cache.put(key_hash, record, expiry(record, trusted), generation=generation,
-                  refresh_at=sooner(refresh_time(record, trusted)))  # fmt: skip
+        if record is None:
+            unknown.put(key_hash, None, expiry(None, trusted), generation=unknown_generation)
+        else:
+            cache.put(key_hash, record, expiry(record, trusted), generation=generation,
+                      refresh_at=sooner(refresh_time(record, trusted)))  # fmt: skip
     return records
 
 
-def reload_many(key_hashes: list[str]) -> list[tuple[str, Reload[KeyRecord | None]]]:
+def reload_many(key_hashes: list[str]) -> list[tuple[str, Reload[KeyRecord]]]:
     """The records of keys due for a refresh, in one query (the keys found; the others are
     dropped and read again by their next call). A record read as it is held keeps the held one,
     with its tokens; a changed one takes the held tokens while their claims (key, account,
     environment) are the same."""
     trusted = listener.connected
-    reloads: list[tuple[str, Reload[KeyRecord | None]]] = []
+    reloads: list[tuple[str, Reload[KeyRecord]]] = []
     for key_hash, record in read(key_hashes).items():
         if record is None:
             continue
@@ -204,13 +237,17 @@ refresher = Refresher("key records", cache, reload_many)
 first_loads = FirstLoads("key records", load)
 
 
-def lookup(raw: str) -> KeyRecord | None:
+def lookup(raw: str, client: str | None = None) -> KeyRecord | None:
     """The record of a raw key, or None for a malformed or unknown one.
 
-    The cache is asked first: only well-formed keys are ever stored (known or not), so a hit
-    needs no shape and checksum check. A miss, or a process whose listener is not running yet
-    (its cache may hold a parent's entries), takes the check first (no I/O): malformed keys
-    reach neither Redis nor the database, nor the cache."""
+    The caches are asked first, known keys' before unknown ones' (a known key's hit costs what
+    it did with one map): only well-formed keys are ever stored, so a hit needs no shape and
+    checksum check. A miss, or a process whose listener is not running yet (its caches may hold
+    a parent's entries), takes the check first (no I/O): malformed keys reach neither Redis nor
+    the database, nor the caches.
+
+    ``client``, the caller's address (the gateway passes it), pays for a miss from its budget
+    of unknown keys: past it, TooManyUnknownKeys is raised instead of a query."""
     if len(raw) > keys.MAX_LENGTH:
         return None  # before hashing: no hashing of a 64 KB header
     key_hash = keys.hash_key(raw)
@@ -218,8 +255,30 @@ def lookup(raw: str) -> KeyRecord | None:
         hit, record = cache.get(key_hash)
         if hit:
             return record
+        if unknown.get(key_hash)[0]:
+            return None
     if not keys.is_well_formed(raw):
         return None
-    # A miss (asked above), or a listener starting now, which empties the cache as it starts.
+    # A miss (asked above), or a listener starting now, which empties the caches as it starts.
     listener.ensure_running()
-    return first_loads.get(key_hash)
+    if client is None:
+        return first_loads.get(key_hash)
+    return first_load_paid_by(client, key_hash)
+
+
+def first_load_paid_by(client: str, key_hash: str) -> KeyRecord | None:
+    """A first load that spends one of the client's unknown keys, given back when the key is
+    found or the read fails: only keys no row has use a budget up."""
+    allowed = settings.GATEWAY_UNKNOWN_KEYS_PER_ADDRESS
+    if not allowed:  # 0: no limit
+        return first_loads.get(key_hash)
+    if not unknown_key_budgets.spend(client, allowed):
+        raise TooManyUnknownKeys(unknown_key_budgets.retry_after())
+    try:
+        record = first_loads.get(key_hash)
+    except BaseException:
+        unknown_key_budgets.give_back(client)
+        raise
+    if record is not None:
+        unknown_key_budgets.give_back(client)
+    return record

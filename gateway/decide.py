@@ -19,6 +19,7 @@ from django.conf import settings
 
 from apikeys import records
 from apikeys.records import KeyRecord
+from apikeys.unknown_keys import TooManyUnknownKeys
 from catalog import paths
 from core import redis_keys
 from core.redis_keys import endpoint_window_keys
@@ -117,7 +118,10 @@ def decide(call: Call, now: float) -> Decision:
         return refuse(403, "invalid_path")
     if not call.raw_key:
         return refuse(401, "missing_key")
-    record = records.lookup(call.raw_key)  # None for malformed (no I/O) or unknown keys
+    try:  # None for malformed (no I/O) or unknown keys
+        record = records.lookup(call.raw_key, call.client_ip)
+    except TooManyUnknownKeys as spent:  # forging keys, most likely: no query for this one
+        return refuse(403, "rate_limited", spent.retry_after)
     if record is None:
         return refuse(401, "invalid_key")
     product = catalog.product_for(call.path)

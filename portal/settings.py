@@ -459,6 +459,10 @@ GATEWAY_PUBLIC_URL = env_url("GATEWAY_PUBLIC_URL", f"http://127.0.0.1:{GATEWAY_P
 GATEWAY_ACCESS_LOG = Path(env_str("GATEWAY_ACCESS_LOG", str(VAR_DIR / "nginx" / "access.log")))
 # Records in each gateway process's API key cache (least recently used dropped beyond it).
 GATEWAY_KEY_CACHE_ENTRIES = env_int("GATEWAY_KEY_CACHE_ENTRIES", 100_000, minimum=1)
+# Keys no row has that one client address (an IPv6 /64) may have each auth process look up per
+# 10 s; beyond it, its cache misses are refused (429) without a query (apikeys/unknown_keys.py).
+# Below first loads' batch of 500, so one address never fills a batch. 0: no limit.
+GATEWAY_UNKNOWN_KEYS_PER_ADDRESS = env_int("GATEWAY_UNKNOWN_KEYS_PER_ADDRESS", 200, minimum=0)
 # Names this gateway host's log collector: its read position is kept per (host, log path).
 GATEWAY_HOST_ID = env_str("GATEWAY_HOST_ID", socket.gethostname())
 GATEWAY_ON_REDIS_DOWN = env_choice("GATEWAY_ON_REDIS_DOWN", "deny", ("deny", "allow"))

@@ -8,9 +8,10 @@ from apikeys.models import ApiKey
 
 @pytest.fixture(autouse=True)
 def empty_record_cache():
-    records.cache.clear()
+    records.clear()
+    records.unknown_key_budgets.clear()
     yield
-    records.cache.clear()
+    records.clear()
 
 
 @pytest.fixture

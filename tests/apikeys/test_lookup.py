@@ -8,6 +8,7 @@ import pytest
 from accounts.models import Account
 from apikeys import keys, records
 from apikeys.records import KeyRecord
+from core.lru import RefreshingLRU
 from tests.helpers import wait_for
 
 pytestmark = pytest.mark.django_db
@@ -89,9 +90,10 @@ def test_it_trusts_entries_only_briefly_when_the_listener_loses_redis(
     key, raw = issue_key()
     listener_on(private_redis.url)
     assert records.lookup(raw).status == "active"
+    assert records.lookup(keys.generate("live")) is None  # an unknown key, cached too
     private_redis.stop()
     wait_for(lambda: not records.listener.connected, timeout=5, what="the listener to notice")
-    assert len(records.cache) == 0  # what it held was dropped, not trusted
+    assert len(records.cache) == len(records.unknown) == 0  # what they held was dropped
 
     assert records.lookup(raw).status == "active"  # cached now for the short fallback TTL only
     # A revocation it cannot hear about (Redis is down) is still seen within the fallback TTL.
@@ -140,7 +142,7 @@ def test_a_busy_key_is_reloaded_in_the_background_before_it_expires(
 
 
 def test_an_unknown_key_or_one_cached_while_deaf_is_never_reloaded_in_the_background():
-    assert records.refresh_time(None, trusted=True) is None
+    assert not isinstance(records.unknown, RefreshingLRU)  # no refresh points, no refresher
     record = KeyRecord("key_x", 1, "live", "active", None, None, (), (), (), ())
     assert records.refresh_time(record, trusted=False) is None
     due = records.refresh_time(record, trusted=True) - time.monotonic()

@@ -6,9 +6,8 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from apikeys import keys
+from apikeys import keys, records
 from apikeys.models import ApiKey
-from apikeys.records import cache as record_cache
 from catalog.models import ApiProduct, Plan, PlanProduct
 from gateway import invalidation
 from gateway.wsgi import auth_application
@@ -58,7 +57,8 @@ def make_plan(slug: str = "free", products=(), **fields) -> Plan:
 
 
 def forget_caches() -> None:
-    record_cache.clear()
+    records.clear()
+    records.unknown_key_budgets.clear()
     invalidation.apply(invalidation.EVERYTHING)
 
 

@@ -101,8 +101,9 @@ def test_the_misses_of_one_moment_are_read_in_one_batch_each_with_its_own_value(
     assert found == expected  # each decision its own key's record, as a read in place gives
     assert [r.key_id for r in found[:30]] == [key.public_id for _, key in issued]
     assert found[30].status == "revoked" and found[31] is None
-    # Cached, unknown key included (negative caching): the next calls read nothing.
-    assert all(records.cache.get(keys.hash_key(raw))[0] for raw in raws)
+    # Cached, the unknown key in its own map (negative caching): the next calls read nothing.
+    assert all(records.cache.get(keys.hash_key(raw))[0] for raw in raws if raw != unknown)
+    assert records.unknown.get(keys.hash_key(unknown))[0]
     run_at_once([lambda raw=raw: records.lookup(raw) for raw in raws])
     assert counted_loads(records.first_loads) == (1, len(raws) - 1)
 
@@ -188,3 +189,49 @@ def test_off_the_loop_a_miss_is_read_in_place(team, counted_loads):
     assert records.lookup(raw).key_id == key.public_id
     assert counted_loads(records.first_loads) == (1, 1)  # a batch of one
     assert records.cache.get(key.key_hash)[0]
+
+
+@pytest.fixture
+def queries_read(monkeypatch):
+    """The database queries the first loads' reads make, on whichever thread they run."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    made: list[int] = []
+    real_read = records.read
+
+    def counted_read(key_hashes: list[str]) -> Any:
+        with CaptureQueriesContext(connection) as queries:  # the reading thread's connection
+            read = real_read(key_hashes)
+        made.append(len(queries))
+        return read
+
+    monkeypatch.setattr(records, "read", counted_read)
+    return made
+
+
+def test_a_burst_of_distinct_forged_keys_costs_one_query(counted_loads, queries_read):
+    """Well-formed keys anyone can make, none sent twice: the negative entries cannot help,
+    the batch does. (Up to core.first_loads.BATCH keys a query.)"""
+    forged = [keys.generate("live") for _ in range(300)]
+    found = run_at_once([lambda raw=raw: records.lookup(raw) for raw in forged])
+    assert found == [None] * 300
+    assert counted_loads(records.first_loads) == (1, 300)
+    assert queries_read == [1]
+
+
+def test_one_address_cannot_fill_the_batches(team, free_plan, settings, counted_loads):
+    """A burst of forgeries from one address parks no more than its budget: the rest are
+    refused at once, and another address's new key is read in the same batch."""
+    from apikeys.unknown_keys import TooManyUnknownKeys
+
+    settings.GATEWAY_UNKNOWN_KEYS_PER_ADDRESS = 20
+    raw, key = make_key(team)
+    forged = [keys.generate("live") for _ in range(300)]
+    jobs = [lambda raw=raw: records.lookup(raw, "203.0.113.7") for raw in forged]
+    answers = run_at_once([*jobs, lambda: records.lookup(raw, "198.51.100.2")])
+
+    assert answers[:20] == [None] * 20
+    assert all(isinstance(refused, TooManyUnknownKeys) for refused in answers[20:300])
+    assert answers[300].key_id == key.public_id
+    assert counted_loads(records.first_loads) == (1, 21)
