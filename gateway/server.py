@@ -84,10 +84,14 @@ def unix_listening_socket(path: str) -> tuple[socket.socket, int]:
     return sock, lock
 
 
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+
 def run_worker(sock: socket.socket, threads: int) -> int:
     """In a forked child: set Django up and serve until told to stop."""
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
         signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked by the fork (spawn)
     # Django refuses queries on the event loop's thread; that refusal is how a decision that
     # needs the database is moved to a thread (worker.py), so it must never be switched off.
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
@@ -111,6 +115,10 @@ class Supervisor:
         self.crashes = 0
 
     def spawn(self) -> None:
+        # A stop signal between the fork and the child's own handlers would run this
+        # supervisor's `stop` in the child, which would then serve on, deaf to it, while we
+        # wait for it: the signals wait, blocked, until each side has its handlers.
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         pid = os.fork()
         if pid == 0:
             code = 1
@@ -122,6 +130,7 @@ class Supervisor:
                 logging.shutdown()
                 os._exit(code)
         self.children[pid] = time.monotonic()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
     def stop(self, signum: int, _frame: object) -> None:
         self.stopping = True

@@ -42,7 +42,18 @@ def server(tmp_path, redis_db, free_plan):
     wait_for_sole_listener(port, process, what="auth server")
     yield port
     process.terminate()
-    assert process.wait(timeout=15) == 0
+    assert stopped(process, tmp_path) == 0
+
+
+def stopped(process: subprocess.Popen[bytes], tmp_path) -> int:
+    """The server's exit code after SIGTERM; if it hangs, its log says where (then SIGKILL:
+    its auth processes notice their supervisor is gone within a second)."""
+    try:
+        return process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        log = (tmp_path / "auth.log").read_text(errors="replace")[-4000:]
+        pytest.fail(f"the auth server did not stop within 15 s of SIGTERM; its log:\n{log}")
 
 
 def connect(address: int | str, timeout: float) -> socket.socket:
