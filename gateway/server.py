@@ -117,8 +117,12 @@ class Supervisor:
     def spawn(self) -> None:
         # A stop signal between the fork and the child's own handlers would run this
         # supervisor's `stop` in the child, which would then serve on, deaf to it, while we
-        # wait for it: the signals wait, blocked, until each side has its handlers.
+        # wait for it: the signals wait, blocked, until each side has its handlers. A stop
+        # that came since the caller looked would never reach a process forked now: none is.
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        if self.stopping:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+            return
         pid = os.fork()
         if pid == 0:
             code = 1
