@@ -104,21 +104,22 @@ ITEM_DEFAULTS: dict[str, dict[str, Any]] = {
 
 def shape(kind: str, **values: Any) -> dict[str, Any]:
     """A `kind` object (e.g. "checkout.session") with Stripe's fields, filled with `values`."""
-    obj: dict[str, Any] = copy.deepcopy(objects()["defaults"][kind])
-    obj.update(copy.deepcopy(DEFAULTS.get(kind, {})))
-    unknown = set(values) - set(obj)
-    if unknown:
-        raise KeyError(f"{kind} has no fields {sorted(unknown)}")
-    obj.update(values)
-    return obj
+    return _filled(objects()["defaults"][kind], DEFAULTS.get(kind, {}), kind, values)
 
 
 def item(kind: str, path: str, **values: Any) -> dict[str, Any]:
     """An element of the array at `path` of a `kind` object (a schedule's "phases"), shaped as
     `shape` shapes objects."""
     where = f"{kind} {path}"
-    obj: dict[str, Any] = copy.deepcopy(objects()["items"][where])
-    obj.update(copy.deepcopy(ITEM_DEFAULTS.get(where, {})))
+    return _filled(objects()["items"][where], ITEM_DEFAULTS.get(where, {}), where, values)
+
+
+def _filled(
+    template: dict[str, Any], defaults: dict[str, Any], where: str, values: dict[str, Any]
+) -> dict[str, Any]:
+    """A copy of `template` with our `defaults` and then `values`, each of them a field it has."""
+    obj: dict[str, Any] = copy.deepcopy(template)
+    obj.update(copy.deepcopy(defaults))
     unknown = set(values) - set(obj)
     if unknown:
         raise KeyError(f"{where} has no fields {sorted(unknown)}")

@@ -56,6 +56,15 @@ class Stripe:
             ("recurring[meter]", meter["id"])])["id"]  # fmt: skip
         return prices
 
+    def promotion_code(self, duration: str) -> None:
+        """Coupon `launch` (20% off for `duration`) and its promotion code LAUNCH."""
+        self.ok("POST", "/v1/coupons", {"id": "launch", "percent_off": "20", "duration": duration})
+        self.ok(
+            "POST",
+            "/v1/promotion_codes",
+            [("promotion[type]", "coupon"), ("promotion[coupon]", "launch"), ("code", "LAUNCH")],
+        )
+
     def subscribe(self, price: str, trial_days: int = 0, extra=()) -> dict:
         customer = self.ok("POST", "/v1/customers", {"email": "a@example.com"})
         data = [("mode", "subscription"), ("customer", customer["id"]),

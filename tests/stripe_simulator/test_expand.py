@@ -7,12 +7,7 @@ from __future__ import annotations
 
 def promoted_subscription(stripe) -> tuple[dict, dict]:
     prices = stripe.catalog()
-    stripe.ok("POST", "/v1/coupons", {"id": "launch", "percent_off": "20", "duration": "forever"})
-    stripe.ok(
-        "POST",
-        "/v1/promotion_codes",
-        [("promotion[type]", "coupon"), ("promotion[coupon]", "launch"), ("code", "LAUNCH")],
-    )
+    stripe.promotion_code("forever")
     sub = stripe.subscribe(prices["pro"], extra=[("allow_promotion_codes", "true")])
     return prices, sub
 

@@ -32,12 +32,7 @@ CHOSEN_HASHES = {
 def play_every_flow(stripe) -> None:
     """Every kind of object the simulator answers with, at several points of its life."""
     prices = stripe.catalog()
-    stripe.ok("POST", "/v1/coupons", {"id": "launch", "percent_off": "20", "duration": "once"})
-    stripe.ok(
-        "POST",
-        "/v1/promotion_codes",
-        [("promotion[type]", "coupon"), ("promotion[coupon]", "launch"), ("code", "LAUNCH")],
-    )
+    stripe.promotion_code("once")
     customer = stripe.ok("POST", "/v1/customers", {"email": "a@example.com", "name": "A"})
     session = stripe.ok("POST", "/v1/checkout/sessions", [
         ("mode", "subscription"), ("customer", customer["id"]), ("success_url", "http://t/s"),
